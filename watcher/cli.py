@@ -1,0 +1,448 @@
+"""The command line: parse, call one function, print. The only module that prints.
+
+Exit status: 0 success; 1 a check failed or an action was refused;
+2 a config or usage error (click's own usage errors are 2 as well).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from watcher import __version__, detect, queries, review
+from watcher.config import Config, default_config_path, load_config
+from watcher.errors import ConfigError, NotFound, WatcherError
+from watcher.models import CheckOutcome
+from watcher.store import Store
+
+log = logging.getLogger(__name__)
+
+# C0 and C1 control characters except tab and newline: a scraped page must not
+# be able to move the cursor, retitle the terminal or hide text behind escapes.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """Text fit for a terminal: control characters shown as \\xNN, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return " ".join(safe(value).split())
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
+    """A plain aligned table; long cells are cut with an ellipsis."""
+    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in line] for line in cells]
+    widths = [max([len(col), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
+    for line in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+# --- context and error mapping -----------------------------------------------
+
+
+@dataclass
+class App:
+    """What every command needs: where the config is, loaded once on demand."""
+
+    config_path: Path
+    _config: Config | None = None
+
+    def config(self, *, warn: bool = False) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        if warn:
+            for line in self._config.warnings(os.environ):
+                click.echo(f"warning: {safe(line)}", err=True)
+        return self._config
+
+    def store(self) -> Store:
+        return Store.open(self.config().watcher.state_dir)
+
+
+class WatcherGroup(click.Group):
+    """Turns watcher's own errors into one clear line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for line in exc.problems:
+                click.echo(safe(line), err=True)
+            ctx.exit(2)
+        except NotFound as exc:
+            _fail(str(exc), 2)
+        except WatcherError as exc:
+            _fail(str(exc), 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {safe(message)}", err=True)
+    sys.exit(code)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(cls=WatcherGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The config file (default: $WATCHER_CONFIG, then ./config.toml).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="warning",
+    show_default=True,
+    help="How much to log on stderr.",
+)
+@click.version_option(__version__, prog_name="watcher")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Watch AI labs' safety policies, keep every version, open review tasks on change."""
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO; one line per check is ours to write
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    ctx.obj = App(config_path or default_config_path(os.environ))
+
+
+# --- commands -----------------------------------------------------------------
+
+
+@main.command()
+@pass_app
+def validate(app: App) -> None:
+    """Check the config file; print `ok` and the number of sources."""
+    config = app.config(warn=True)
+    count = len(config.sources)
+    click.echo(f"ok: {count} source{'s' if count != 1 else ''}")
+
+
+@main.command()
+@click.argument("source_ids", nargs=-1, metavar="[SOURCE_ID]...")
+@pass_app
+def check(app: App, source_ids: tuple[str, ...]) -> None:
+    """Check every source (or the given ones) once now, and report.
+
+    Exit status 0 when every source was checked, 1 when some failed.
+    """
+    from watcher.pipeline import check_all
+
+    config = app.config(warn=True)
+    started = time.monotonic()
+    with app.store() as store:
+        progress, finish = _progress(len(source_ids) or len(store.source_overview()) or 1)
+        try:
+            result = asyncio.run(check_all(config, store, only=source_ids or None, progress=progress))
+        finally:
+            finish()
+        elapsed = time.monotonic() - started
+        click.echo(_pass_summary(result.outcomes, elapsed))
+        for outcome in result.outcomes:
+            if outcome.task_id is not None:
+                task = store.task(outcome.task_id)
+                click.echo(
+                    f"  task {task['id']} for {safe(outcome.source_id)} "
+                    f"(v{task['from_version']} → v{task['to_version']}): {safe(task['summary'])}"
+                )
+        for outcome in result.failed:
+            click.echo(f"  failed {safe(outcome.source_id)}: {safe(outcome.error)}")
+    if result.failed:
+        sys.exit(1)
+
+
+def _progress(total: int) -> tuple[Callable[[CheckOutcome], None], Callable[[], None]]:
+    """A one-line progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return (lambda outcome: None), (lambda: None)
+    done = 0
+
+    def update(outcome: CheckOutcome) -> None:
+        nonlocal done, total
+        done += 1
+        total = max(total, done)
+        filled = int(30 * done / total)
+        bar = "#" * filled + "-" * (30 - filled)
+        line = f"\r[{bar}] {done}/{total} {safe(outcome.source_id)[:40]}"
+        click.echo(line.ljust(90), nl=False, err=True)
+
+    def finish() -> None:
+        if done:
+            click.echo("\r" + " " * 90 + "\r", nl=False, err=True)
+
+    return update, finish
+
+
+def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    words = {
+        "new_version": "new version",
+        "unchanged": "unchanged",
+        "not_modified": "not modified",
+        "failed": "failed",
+    }
+    parts = [f"{counts[key]} {label}" for key, label in words.items() if counts.get(key)]
+    tasks = sum(1 for outcome in outcomes if outcome.task_id is not None)
+    if tasks:
+        parts.append(f"{tasks} task{'s' if tasks != 1 else ''} opened or extended")
+    n = len(outcomes)
+    return f"checked {n} source{'s' if n != 1 else ''} in {elapsed:.1f}s: " + (
+        ", ".join(parts) or "nothing to do"
+    )
+
+
+@main.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def sources_cmd(app: App, as_json: bool) -> None:
+    """List sources with their status, last check and last change."""
+    from watcher.pipeline import sync_sources
+
+    config = app.config()
+    with app.store() as store:
+        sync_sources(config, store)
+        rows = queries.sources(store)
+    if as_json:
+        _print_json(rows)
+        return
+    click.echo(
+        _table(
+            rows,
+            ["id", "lab", "status", "consecutive_failures", "last_checked", "last_changed", "versions", "open_task"],
+        )
+    )
+    failing = [row for row in rows if row["last_error"]]
+    for row in failing:
+        click.echo(f"  {safe(row['id'])}: {safe(row['last_error'])}")
+
+
+@main.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def history(app: App, source: str, as_json: bool) -> None:
+    """A source's versions, oldest first (and silent re-uploads)."""
+    app.config()
+    with app.store() as store:
+        data = queries.history(store, source)
+    if as_json:
+        _print_json(data)
+        return
+    rows = [
+        {**v, "text_sha256": v["text_sha256"][:12], "note": _version_note(v)} for v in data["versions"]
+    ]
+    click.echo(_table(rows, ["number", "captured_at", "text_sha256", "chars", "words", "note"]))
+    for item in data["reuploads"]:
+        click.echo(
+            f"  re-upload at {item['at']}: new bytes {item['raw_sha256'][:12]}, "
+            f"same text as v{item['version']}"
+        )
+
+
+def _version_note(version: dict[str, Any]) -> str:
+    if version["reextracted"]:
+        return "re-extracted with new rules"
+    if version["returned_to"]:
+        return f"same text as v{version['returned_to']}"
+    return ""
+
+
+@main.command()
+@click.argument("source")
+@click.argument("version", type=int, required=False)
+@pass_app
+def show(app: App, source: str, version: int | None) -> None:
+    """Print the extracted text of a version (the latest by default)."""
+    app.config()
+    with app.store() as store:
+        _, text = queries.text(store, source, version)
+    click.echo(safe(text))
+
+
+@main.command()
+@click.argument("source")
+@click.argument("old", type=int, required=False)
+@click.argument("new", type=int, required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for tools, html for a self-contained page.",
+)
+@pass_app
+def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> None:
+    """Show what changed between two versions (default: the last change)."""
+    app.config()
+    with app.store() as store:
+        old_v, new_v, change = queries.compare(store, source, old, new)
+        row = store.require_source(source)
+    label_old = f"v{old_v.number} ({old_v.captured_at})"
+    label_new = f"v{new_v.number} ({new_v.captured_at})"
+    if fmt == "json":
+        _print_json(
+            {
+                "source": source,
+                "old": queries.version_dict(old_v),
+                "new": queries.version_dict(new_v),
+                "change": detect.change_to_json(change) if change else None,
+            }
+        )
+    elif fmt == "html":
+        if change is None:
+            _fail(f"v{old_v.number} and v{new_v.number} have the same text", 1)
+        title = f"{row['lab']} — {row['title']}"
+        click.echo(detect.render_html(change, title=title, old_label=label_old, new_label=label_new))
+    elif change is None:
+        click.echo(f"{safe(source)}: {label_old} and {label_new} have the same text")
+    else:
+        click.echo(f"{safe(source)}: {label_old} → {label_new}: {safe(detect.summary(change))}")
+        click.echo(detect.render_text(change, color=sys.stdout.isatty()))
+
+
+@main.command("tasks")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "closed", "dismissed", "all"]),
+    default="open",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def tasks_cmd(app: App, status: str, as_json: bool) -> None:
+    """List review tasks."""
+    app.config()
+    with app.store() as store:
+        rows = queries.tasks(store, None if status == "all" else status)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo(f"no {status if status != 'all' else ''} tasks".replace("  ", " "))
+        return
+    for row in rows:
+        row["versions"] = f"v{row['from_version']}→v{row['to_version']}"
+    click.echo(
+        _table(rows, ["id", "source", "status", "versions", "opened_at", "updated_at", "assignee", "summary"])
+    )
+
+
+@main.group()
+def task() -> None:
+    """Show and work one review task."""
+
+
+def _show_task(data: dict[str, Any]) -> None:
+    for key in ("id", "source", "status", "from_version", "to_version", "severity", "assignee",
+                "opened_at", "updated_at", "closed_at", "summary", "note"):
+        click.echo(f"{key + ':':14} {_cell(data.get(key))}")
+    if data.get("events"):
+        click.echo("history:")
+        for event in data["events"]:
+            note = f" — {_cell(event['note'])}" if event["note"] else ""
+            click.echo(f"  {event['at']} {_cell(event['actor'])} {event['action']}{note}")
+
+
+@task.command("show")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def task_show(app: App, task_id: int, as_json: bool) -> None:
+    """Show one task with its history."""
+    app.config()
+    with app.store() as store:
+        data = queries.task(store, task_id)
+    _print_json(data) if as_json else _show_task(data)
+
+
+def _task_action(app: App, action: Callable[[Store], Any], task_id: int, as_json: bool) -> None:
+    app.config()
+    with app.store() as store:
+        action(store)
+        data = queries.task(store, task_id)
+    if as_json:
+        _print_json(data)
+    else:
+        click.echo(f"task {task_id}: {data['status']}" + (f", assigned to {_cell(data['assignee'])}" if data["assignee"] else ""))
+
+
+@task.command("assign")
+@click.argument("task_id", type=int)
+@click.argument("who")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@pass_app
+def task_assign(app: App, task_id: int, who: str, as_json: bool) -> None:
+    """Assign a task to a rater."""
+    _task_action(app, lambda store: review.assign(store, task_id, who), task_id, as_json)
+
+
+@task.command("close")
+@click.argument("task_id", type=int)
+@click.option("--note", required=True, help="The reassessment's outcome, e.g. 'grade 2.2 → 1.9'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@pass_app
+def task_close(app: App, task_id: int, note: str, as_json: bool) -> None:
+    """Close a task with the outcome of the reassessment."""
+    _task_action(app, lambda store: review.close(store, task_id, note), task_id, as_json)
+
+
+@task.command("dismiss")
+@click.argument("task_id", type=int)
+@click.option("--note", required=True, help="Why no reassessment is needed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@pass_app
+def task_dismiss(app: App, task_id: int, note: str, as_json: bool) -> None:
+    """Dismiss a task that needs no reassessment."""
+    _task_action(app, lambda store: review.dismiss(store, task_id, note), task_id, as_json)
+
+
+@task.command("reopen")
+@click.argument("task_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@pass_app
+def task_reopen(app: App, task_id: int, as_json: bool) -> None:
+    """Reopen a closed or dismissed task."""
+    _task_action(app, lambda store: review.reopen(store, task_id), task_id, as_json)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass of due sources and exit.")
+@pass_app
+def run(app: App, once: bool) -> None:
+    """Watch continuously: check each source on its schedule until stopped."""
+    from watcher.daemon import run_daemon
+
+    config = app.config(warn=True)
+    code = run_daemon(config, once=once)
+    sys.exit(code)

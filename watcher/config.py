@@ -1,0 +1,881 @@
+"""config.toml → validated, frozen settings for the rest of the program.
+
+`load_config(path)` reads the file with tomllib, validates every table with
+pydantic (unknown keys are errors) and hands back plain frozen dataclasses:
+pydantic stays inside this module. Every problem of the file is reported in
+one go, one line each, naming the file, the table and key, and what is wrong:
+
+    config.toml: sources[3] (acme-rsp).interval: '5 minutes' is not a duration (use 90s, 30m, 6h, 1d)
+
+Secrets never live in the file: channels name the environment variables that
+hold them (`*_env` keys). A channel whose variable is unset is *unconfigured*,
+not invalid; `Config.warnings()` says so, one line per channel.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from watcher import __version__
+from watcher.errors import ConfigError, NotFound
+from watcher.models import ExtractRules
+
+Kind = Literal["auto", "html", "pdf"]
+Severity = Literal["minor", "substantive", "major"]
+SEVERITIES: tuple[Severity, ...] = ("minor", "substantive", "major")
+
+DAY = 86_400.0
+DEFAULT_USER_AGENT = f"watcher/{__version__} (policy change watcher)"
+DURATION_HINT = "use 90s, 30m, 6h, 1d"
+SIZE_HINT = "use 500KB, 25MB, 1GB or a number of bytes"
+
+# -- values ----------------------------------------------------------------
+
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY}
+_DURATION_PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"
+_DURATION_RE = re.compile(rf"(?:{_DURATION_PART}\s*)+")
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as "90s", "30m", "6h", "1d", "2w" or "1h30m"."""
+    cleaned = text.strip().lower()
+    if not _DURATION_RE.fullmatch(cleaned):
+        raise ValueError(f"{text!r} is not a duration ({DURATION_HINT})")
+    seconds = sum(
+        float(number) * _DURATION_UNITS[unit]
+        for number, unit in re.findall(_DURATION_PART, cleaned)
+    )
+    if seconds <= 0:
+        raise ValueError(f"{text!r} is not a positive duration ({DURATION_HINT})")
+    return seconds
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes in a size such as "500KB", "25MB", "1GB" (powers of 1000), "1MiB", or an int."""
+    if isinstance(text, bool) or not isinstance(text, int | str):
+        raise ValueError(f"{text!r} is not a size ({SIZE_HINT})")
+    if isinstance(text, int):
+        if text <= 0:
+            raise ValueError(f"{text!r} is not a positive size ({SIZE_HINT})")
+        return text
+    match = _SIZE_RE.fullmatch(text.strip().lower())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"{text!r} is not a size ({SIZE_HINT})")
+    size = round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if size <= 0:
+        raise ValueError(f"{text!r} is not a positive size ({SIZE_HINT})")
+    return size
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    """The `--config` default: $WATCHER_CONFIG when set, else ./config.toml."""
+    return Path(environ.get("WATCHER_CONFIG") or "config.toml")
+
+
+# -- the settings handed to the rest of the program -------------------------
+
+
+@dataclass(frozen=True)
+class WatcherSettings:
+    """The `[watcher]` table; durations in seconds, sizes in bytes."""
+
+    state_dir: Path  # absolute
+    default_interval: float
+    user_agent: str
+    concurrency: int = 16
+    per_host: int = 2
+    timeout: float = 30.0
+    max_bytes: int = 25_000_000
+    failure_alert_after: int = 3
+    dashboard_url: str = ""  # without a trailing slash
+    notify: tuple[str, ...] = ()
+    admin_notify: tuple[str, ...] | None = None  # None: each source's own channels
+    remind_after: float = 3 * DAY
+    remind_every: float = 3 * DAY
+    digest_at: str = "09:00"  # HH:MM, UTC
+    keep_checks: float = 90 * DAY
+    shutdown_grace: float = 30.0
+    max_redirects: int = 10
+    retries: int = 2  # attempts after the first
+
+
+def _unset(names: tuple[str | None, ...], environ: Mapping[str, str]) -> list[str]:
+    # An empty variable is as good as none: nothing to authenticate with.
+    return [name for name in names if name and not environ.get(name)]
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    """A Slack incoming webhook whose URL is read from `webhook_url_env`."""
+
+    name: str
+    webhook_url_env: str
+    type: Literal["slack"] = "slack"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.webhook_url_env,), environ)
+
+
+@dataclass(frozen=True)
+class EmailChannel:
+    """An SMTP relay and the addresses alerts go to."""
+
+    name: str
+    smtp_host: str
+    smtp_port: int
+    security: Literal["starttls", "ssl", "none"]
+    username_env: str | None
+    password_env: str | None
+    from_addr: str
+    to: tuple[str, ...]
+    type: Literal["email"] = "email"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.username_env, self.password_env), environ)
+
+
+Channel: TypeAlias = SlackChannel | EmailChannel
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One `[[sources]]` entry, with defaults applied."""
+
+    id: str
+    lab: str
+    title: str
+    url: str
+    select: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    follow: str | None = None
+    interval: float | None = None  # seconds; None when `cron` schedules the source
+    cron: str | None = None
+    notify: tuple[str, ...] = ()  # [watcher] notify when the source names none
+    kind: Kind = "auto"
+    watch_terms: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @property
+    def rules(self) -> ExtractRules:
+        return ExtractRules(
+            select=self.select, remove=self.remove, ignore=self.ignore, follow=self.follow
+        )
+
+    @property
+    def rules_hash(self) -> str:
+        """SHA-256 of the rules that shape the extracted text.
+
+        Only select/remove/ignore: a change of these re-extracts the stored
+        snapshot. `follow` and the URL do not change the text of this document.
+        """
+        rules = {"select": self.select, "remove": self.remove, "ignore": self.ignore}
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The `[analysis]` table."""
+
+    watch_terms: tuple[str, ...] = ()
+    alert_min_severity: Severity = "minor"
+    large_rewrite_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """The `[dashboard]` table."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8765
+    auth_token_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole, valid config.toml."""
+
+    path: Path  # absolute
+    watcher: WatcherSettings
+    channels: Mapping[str, Channel]
+    sources: tuple[SourceConfig, ...]
+    analysis: AnalysisSettings = AnalysisSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+    label: str = field(default="config.toml", compare=False)  # the path as the user gave it
+
+    def source(self, id: str) -> SourceConfig:
+        """The configured source `id`; raises NotFound naming the close matches."""
+        for source in self.sources:
+            if source.id == id:
+                return source
+        close = difflib.get_close_matches(id, [s.id for s in self.sources], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise NotFound(f"no source '{id}' in {self.label}{hint}")
+
+    def warnings(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """One line per channel whose secret's environment variable is unset."""
+        env = os.environ if environ is None else environ
+        lines = []
+        for name, channel in self.channels.items():
+            missing = channel.secret_missing(env)
+            if missing:
+                verb, pronoun = ("is", "it") if len(missing) == 1 else ("are", "they")
+                lines.append(
+                    f"{self.label}: channels.{name}: {' and '.join(missing)} {verb} not set; "
+                    f"alerts for this channel wait in the outbox until {pronoun} {verb}"
+                )
+        return lines
+
+
+# -- validation (pydantic stays in this module) ------------------------------
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _as_tuple(value: Any) -> Any:
+    # A single string is as good as a list of one; anything else is left to
+    # pydantic, which then reports the offending item with its index.
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _one_line(value: str) -> str:
+    _nonempty(value)
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
+def _css(value: str) -> str:
+    import soupsieve  # imported here: only validation needs it
+
+    try:
+        soupsieve.compile(value)
+    except Exception as exc:  # SelectorSyntaxError, but also odd internal errors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{value!r} is not a valid CSS selector: {reason}") from None
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+    return value
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A bare number is ambiguous (6 seconds or 6 hours?): ask for the unit.
+        raise ValueError(f"{value!r} is not a duration: give a unit ({DURATION_HINT})")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration such as '6h', got {_toml_type(value)}")
+    return parse_duration(value)
+
+
+def _size(value: Any) -> int:
+    return parse_size(value)
+
+
+_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _source_id(value: str) -> str:
+    # Children found by `follow` get "<parent>--<link id>": a configured id
+    # with "--" (or a dangling hyphen) could collide with one of them.
+    if not _ID_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid id (lowercase letters, digits and single hyphens, "
+            "not at either end, e.g. 'acme-rsp')"
+        )
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise ValueError(f"{value!r} has no host")
+    return value
+
+
+def _dashboard_url(value: str) -> str:
+    return _http_url(value).rstrip("/") if value else value
+
+
+_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    # Never echo the value: a user may have pasted the secret itself here.
+    if not _ENV_RE.fullmatch(value):
+        raise ValueError(
+            "must be the name of an environment variable (letters, digits, _), "
+            "not the secret itself"
+        )
+    return value
+
+
+def _host(value: str) -> str:
+    if not value or any(c.isspace() for c in value) or "/" in value:
+        raise ValueError(f"{value!r} is not a host name (e.g. 'smtp.example.org')")
+    return value
+
+
+_ADDRESS_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
+
+
+def _address(value: str) -> str:
+    # Loose on purpose (the SMTP server is the judge), strict on line breaks:
+    # these values end up in mail headers.
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError(f"{value!r} contains a line break or control character")
+    parsed = getaddresses([value])
+    if len(parsed) != 1 or not _ADDRESS_RE.fullmatch(parsed[0][1]):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        raise ValueError("needs at least one address")
+    return value
+
+
+_TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def _time_of_day(value: str) -> str:
+    match = _TIME_RE.fullmatch(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day (use HH:MM, 24-hour, UTC)")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger  # imported here: heavy, rarely needed
+
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{value!r} is not a cron expression: expected 5 fields "
+            f"(minute hour day month day-of-week), got {len(fields)}"
+        )
+    # APScheduler 3 reads day-of-week 0 as Monday where cron reads Sunday:
+    # numbers would silently shift the schedule by a day, names cannot.
+    if any(char.isdigit() for char in fields[4]):
+        raise ValueError(
+            f"{value!r}: write the day of week as a name (mon, tue, ... sun, or mon-fri), "
+            "not a number"
+        )
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_one_line)]
+Duration = Annotated[float, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size)]
+Strings = Annotated[
+    tuple[Annotated[str, AfterValidator(_nonempty)], ...], BeforeValidator(_as_tuple)
+]
+Selector = Annotated[str, AfterValidator(_css)]
+Selectors = Annotated[tuple[Selector, ...], BeforeValidator(_as_tuple)]
+Regexes = Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_as_tuple)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+Address = Annotated[str, AfterValidator(_address)]
+
+
+def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+    known: tuple[str, ...] = (info.context or {}).get("channels", ())
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) if known else "no channels are configured"
+        plural = "s" if len(unknown) > 1 else ""
+        names_text = ", ".join(f"'{name}'" for name in unknown)
+        raise ValueError(f"unknown channel{plural} {names_text} (known: {listed})")
+    return names
+
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _WatcherModel(BaseModel):
+    model_config = _STRICT
+
+    state_dir: Text = "state"
+    default_interval: Duration = 6 * 3600.0
+    user_agent: Text = DEFAULT_USER_AGENT
+    concurrency: int = Field(16, ge=1)
+    per_host: int = Field(2, ge=1)
+    timeout: Duration = 30.0
+    max_bytes: Size = 25_000_000
+    failure_alert_after: int = Field(3, ge=1)
+    dashboard_url: Annotated[str, AfterValidator(_dashboard_url)] = ""
+    notify: Strings = ()
+    admin_notify: Strings | None = None
+    remind_after: Duration = 3 * DAY
+    remind_every: Duration = 3 * DAY
+    digest_at: Annotated[str, AfterValidator(_time_of_day)] = "09:00"
+    keep_checks: Duration = 90 * DAY
+    shutdown_grace: Duration = 30.0
+    max_redirects: int = Field(10, ge=0)
+    retries: int = Field(2, ge=0)
+
+    _channels = field_validator("notify", "admin_notify")(_known_channels)
+
+
+class _SlackModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["slack"]
+    webhook_url_env: EnvName
+
+
+_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+class _EmailModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["email"]
+    smtp_host: Annotated[str, AfterValidator(_host)]
+    smtp_port: int | None = Field(None, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username_env: EnvName | None = None
+    password_env: EnvName | None = None
+    from_: Address = Field(alias="from")
+    to: Annotated[tuple[Address, ...], BeforeValidator(_as_tuple), AfterValidator(_addresses)]
+
+
+class _SourceModel(BaseModel):
+    model_config = _STRICT
+
+    id: Annotated[str, AfterValidator(_source_id)]
+    lab: Text
+    title: Text
+    url: Annotated[str, AfterValidator(_http_url)]
+    select: Selectors = ()
+    remove: Selectors = ()
+    ignore: Regexes = ()
+    follow: Selector | None = None
+    interval: Duration | None = None
+    cron: Annotated[str, AfterValidator(_cron)] | None = None
+    notify: Strings | None = None
+    kind: Kind = "auto"
+    watch_terms: Strings = ()
+    enabled: bool = True
+
+    _channels = field_validator("notify")(_known_channels)
+
+
+class _AnalysisModel(BaseModel):
+    model_config = _STRICT
+
+    watch_terms: Strings = ()
+    alert_min_severity: Severity = "minor"
+    large_rewrite_share: float = Field(0.5, gt=0, le=1)
+
+
+class _DashboardModel(BaseModel):
+    model_config = _STRICT
+
+    enabled: bool = False
+    host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    auth_token_env: EnvName | None = None
+
+
+_SECTIONS = ("watcher", "channels", "sources", "analysis", "dashboard")
+_TABLE_MODELS: dict[str, type[BaseModel]] = {
+    "watcher": _WatcherModel,
+    "analysis": _AnalysisModel,
+    "dashboard": _DashboardModel,
+}
+_CHANNEL_MODELS: dict[str, type[_SlackModel | _EmailModel]] = {
+    "slack": _SlackModel,
+    "email": _EmailModel,
+}
+_CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
+def _toml_type(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    names.update({list: "array", tuple: "array", dict: "table"})
+    return names.get(type(value), type(value).__name__)
+
+
+def _suggest(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    return "unknown key" + _suggest(key, known)
+
+
+def _describe_error(error: Any, model: type[BaseModel]) -> str:
+    kind, loc, value = error["type"], error["loc"], error.get("input")
+    ctx = error.get("ctx", {})
+    secret = any(isinstance(part, str) and part.endswith("_env") for part in loc)
+    if kind == "extra_forbidden":
+        known = [info.alias or name for name, info in model.model_fields.items()]
+        return _unknown_key(str(loc[-1]), known)
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_WORDS:
+        got = _toml_type(value) if secret else f"{_toml_type(value)} {_short(value)}"
+        return f"expected {_TYPE_WORDS[kind]}, got {got}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return f"{_short(value)} is not allowed (use {ctx['expected']})"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        word, key = bounds[kind]
+        return f"must be {word} {ctx[key]}, got {_short(value)}"
+    return str(error["msg"])
+
+
+def _format_loc(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
+    # A single string given where a list is allowed is validated as a list of
+    # one: do not show the user an index they did not write.
+    if len(loc) == 2 and loc[1] == 0 and isinstance(raw.get(loc[0]), str):
+        loc = loc[:1]
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
+
+
+class _Problems:
+    """Collects one line per problem, prefixed with the table and key path."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.lines.append(f"{where}: {message}")
+
+    def validate(
+        self,
+        model: type[BaseModel],
+        raw: Mapping[str, Any],
+        where: str,
+        context: Mapping[str, Any],
+    ) -> Any:
+        """`model` validated from `raw`, or None with its problems recorded."""
+        try:
+            return model.model_validate(raw, context=dict(context))
+        except ValidationError as exc:
+            # In the order the keys appear in the file; missing keys last.
+            position = {key: index for index, key in enumerate(raw)}
+            errors = sorted(
+                exc.errors(include_url=False),
+                key=lambda error: position.get(str(error["loc"][0]), len(position)),
+            )
+            for error in errors:
+                path = _format_loc(tuple(error["loc"]), raw)
+                self.add(f"{where}{path}", _describe_error(error, model))
+            return None
+
+
+def _table(value: Any, where: str, problems: _Problems, hint: str) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    problems.add(where, f"expected a table ({hint}), got {_toml_type(value)}")
+    return None
+
+
+def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    table = _table(raw, "channels", problems, "[channels.NAME]")
+    for name, body in (table or {}).items():
+        where = f"channels.{name}"
+        if not _CHANNEL_NAME_RE.fullmatch(name):
+            problems.add(where, "a channel name may hold only letters, digits, '-' and '_'")
+            continue
+        body = _table(body, where, problems, f"[channels.{name}]")
+        if body is None:
+            continue
+        kind = body.get("type")
+        if kind is None:
+            problems.add(f"{where}.type", 'required key is missing ("slack" or "email")')
+            continue
+        if kind not in _CHANNEL_MODELS:
+            known = ", ".join(sorted(_CHANNEL_MODELS))
+            problems.add(f"{where}.type", f"unknown channel type {_short(kind)} (known: {known})")
+            continue
+        model = problems.validate(_CHANNEL_MODELS[kind], body, where, {})
+        if kind == "email" and bool(body.get("username_env")) != bool(body.get("password_env")):
+            missing = "password_env" if body.get("username_env") else "username_env"
+            other = "username_env" if missing == "password_env" else "password_env"
+            problems.add(f"{where}.{missing}", f"required when {other} is set")
+        if isinstance(model, _SlackModel):
+            channels[name] = SlackChannel(name=name, webhook_url_env=model.webhook_url_env)
+        elif isinstance(model, _EmailModel):
+            channels[name] = EmailChannel(
+                name=name,
+                smtp_host=model.smtp_host,
+                smtp_port=model.smtp_port or _DEFAULT_PORTS[model.security],
+                security=model.security,
+                username_env=model.username_env,
+                password_env=model.password_env,
+                from_addr=model.from_,
+                to=model.to,
+            )
+    return channels
+
+
+def _load_sources(
+    raw: Any, problems: _Problems, context: Mapping[str, Any]
+) -> list[tuple[_SourceModel, str]]:
+    """Validated source entries with their display path ("sources[3] (acme-rsp)")."""
+    if isinstance(raw, dict):
+        problems.add(
+            "sources", "expected an array of tables ([[sources]]), got a table ([sources])"
+        )
+        return []
+    if not isinstance(raw, list):
+        problems.add("sources", f"expected an array of tables ([[sources]]), got {_toml_type(raw)}")
+        return []
+    loaded = []
+    first_seen: dict[str, int] = {}
+    for index, body in enumerate(raw):
+        where = f"sources[{index}]"
+        if not isinstance(body, dict):
+            problems.add(where, f"expected a table ([[sources]]), got {_toml_type(body)}")
+            continue
+        source_id = body.get("id")
+        if isinstance(source_id, str) and source_id:
+            where += f" ({source_id})"
+            if source_id in first_seen:
+                problems.add(
+                    f"{where}.id",
+                    f"duplicate id '{source_id}' (also sources[{first_seen[source_id]}])",
+                )
+            else:
+                first_seen[source_id] = index
+        model = problems.validate(_SourceModel, body, where, context)
+        if "interval" in body and "cron" in body:
+            problems.add(f"{where}.cron", "set either interval or cron, not both")
+        if model is not None:
+            loaded.append((model, where))
+    return loaded
+
+
+def _resolve_dir(value: str, config_path: Path) -> Path:
+    folder = Path(os.path.expanduser(value))
+    if not folder.is_absolute():
+        folder = config_path.parent / folder
+    return Path(os.path.normpath(folder))
+
+
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        problem = "file not found (pass --config PATH or set WATCHER_CONFIG)"
+    except IsADirectoryError:
+        problem = "is a folder, not a file"
+    except PermissionError:
+        problem = "permission denied"
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11 puts the position only in the message: "... (at line 3, column 5)".
+        message = str(exc)
+        match = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message, flags=re.S)
+        if match:
+            problem = f"line {match.group(2)}, column {match.group(3)}: {match.group(1)}"
+        else:
+            problem = message.replace(" (at end of document)", "") + " at the end of the file"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    raise ConfigError([f"{label}: {problem}"])
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate `path`; raises ConfigError listing every problem."""
+    label = str(path)
+    config_path = Path(path).absolute()
+    data = _read_toml(config_path, label)
+    problems = _Problems()
+
+    for key in data:
+        if key not in _SECTIONS:
+            problems.add(key, _unknown_key(key, list(_SECTIONS)))
+
+    # Channel names come first: every `notify` list is checked against them,
+    # even when the channel itself has problems of its own.
+    raw_channels = data.get("channels", {})
+    names = tuple(raw_channels) if isinstance(raw_channels, dict) else ()
+    context = {"channels": names}
+
+    # Sections in file order, so the problems read top to bottom.
+    order = [key for key in data if key in _SECTIONS]
+    order += [key for key in _SECTIONS if key not in data]
+    models: dict[str, Any] = {}
+    channels: dict[str, Channel] = {}
+    sources: list[tuple[_SourceModel, str]] = []
+    for section in order:
+        raw = data.get(section, {})
+        if section == "channels":
+            channels = _load_channels(raw, problems)
+        elif section == "sources":
+            sources = _load_sources(data.get("sources", []), problems, context)
+        else:
+            table = _table(raw, section, problems, f"[{section}]")
+            if table is not None:
+                models[section] = problems.validate(_TABLE_MODELS[section], table, section, context)
+
+    dashboard: _DashboardModel | None = models.get("dashboard")
+    if dashboard is not None and not dashboard.auth_token_env and not _is_loopback(dashboard.host):
+        problems.add(
+            "dashboard.auth_token_env",
+            f"required when host is not a loopback address (host is {dashboard.host!r})",
+        )
+
+    watcher: _WatcherModel | None = models.get("watcher")
+    analysis: _AnalysisModel | None = models.get("analysis")
+    if problems.lines or watcher is None or analysis is None or dashboard is None:
+        raise ConfigError([f"{label}: {line}" for line in problems.lines])
+
+    settings = WatcherSettings(
+        state_dir=_resolve_dir(watcher.state_dir, config_path),
+        default_interval=watcher.default_interval,
+        user_agent=watcher.user_agent,
+        concurrency=watcher.concurrency,
+        per_host=watcher.per_host,
+        timeout=watcher.timeout,
+        max_bytes=watcher.max_bytes,
+        failure_alert_after=watcher.failure_alert_after,
+        dashboard_url=watcher.dashboard_url,
+        notify=watcher.notify,
+        admin_notify=watcher.admin_notify,
+        remind_after=watcher.remind_after,
+        remind_every=watcher.remind_every,
+        digest_at=watcher.digest_at,
+        keep_checks=watcher.keep_checks,
+        shutdown_grace=watcher.shutdown_grace,
+        max_redirects=watcher.max_redirects,
+        retries=watcher.retries,
+    )
+    return Config(
+        path=config_path,
+        watcher=settings,
+        channels=channels,
+        sources=tuple(_source(model, settings) for model, _ in sources),
+        analysis=AnalysisSettings(
+            watch_terms=analysis.watch_terms,
+            alert_min_severity=analysis.alert_min_severity,
+            large_rewrite_share=analysis.large_rewrite_share,
+        ),
+        dashboard=DashboardSettings(
+            enabled=dashboard.enabled,
+            host=dashboard.host,
+            port=dashboard.port,
+            auth_token_env=dashboard.auth_token_env,
+        ),
+        label=label,
+    )
+
+
+def _source(model: _SourceModel, settings: WatcherSettings) -> SourceConfig:
+    interval = None if model.cron else (model.interval or settings.default_interval)
+    return SourceConfig(
+        id=model.id,
+        lab=model.lab,
+        title=model.title,
+        url=model.url,
+        select=model.select,
+        remove=model.remove,
+        ignore=model.ignore,
+        follow=model.follow,
+        interval=interval,
+        cron=model.cron,
+        notify=settings.notify if model.notify is None else model.notify,
+        kind=model.kind,
+        watch_terms=model.watch_terms,
+        enabled=model.enabled,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,475 @@
+"""Old text, new text → what changed.
+
+The texts come from extraction: one block (heading, paragraph, list item,
+table row) per line. The diff has two levels (STACK.md measured this: ~35 ms
+for a 50,000-word document, where one level of words takes seconds):
+
+1. lines: `SequenceMatcher` on whole lines; every non-equal opcode is a hunk
+   with the lines it removes and adds, and the heading path it sits under;
+2. words: inside a hunk that replaces lines, a second `SequenceMatcher` on
+   word tokens marks what was deleted and inserted, when the lines are
+   similar enough for that to read well.
+
+Word marks are a presentation aid; the lines are always exact. The word level
+is capped (`MAX_BLOCK_TOKENS`, `MAX_MATCH_WORK`) so a hostile or rewritten
+document cannot make a check take seconds: past the cap a hunk simply has no
+word marks.
+
+Renderers for the terminal, HTML and JSON live here too, because they only
+read a `Change`. Scraped text is hostile: the terminal renderer escapes
+control characters, the HTML renderer escapes everything.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections import Counter
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from difflib import SequenceMatcher
+from itertools import groupby
+
+from watcher.models import Change, ChangeStats, Hunk, WordOp
+
+log = logging.getLogger(__name__)
+
+#: Word marks are skipped when, past the common start and end, more tokens
+#: than this (words and runs of punctuation: ~2,000 words of prose) differ on
+#: either side of a replaced line or block: matching words is quadratic.
+MAX_BLOCK_TOKENS = 3000
+
+#: Upper bound on the first matching pass of `SequenceMatcher` (the sum, over
+#: distinct tokens, of occurrences in old × occurrences in new). Text from a
+#: small vocabulary makes the matcher quadratic even below the token cap; past
+#: this bound word marks are skipped, and the line level turns on `autojunk`.
+MAX_MATCH_WORK = 1_000_000
+
+#: Word marks are kept when at least this share of the words is unchanged;
+#: below it, a rewritten paragraph reads better as removed and added lines.
+MIN_SIMILARITY = 0.5
+
+PATH_SEPARATOR = " › "
+
+_HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
+
+# One token per word (with internal hyphens, apostrophes, decimal points:
+# "risk-based", "don't", "1,000.5"), per run of punctuation, or per line break,
+# each carrying the spaces that follow it so that joining tokens gives back the
+# text and markers can wrap a word without its trailing space.
+_TOKEN = re.compile(r"\n|[^\S\n]+|(?:\w+(?:[-'’.,:/]\w+)*|[^\w\s]+)[^\S\n]*")
+
+# C0 and C1 controls but tab, DEL, and the Unicode bidi overrides, embeddings
+# and isolates (which reorder what a terminal or a browser shows), plus the
+# Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+_RED = "\x1b[31m"
+_GREEN = "\x1b[32m"
+_BOLD = "\x1b[1m"
+_RESET = "\x1b[0m"
+
+
+# ---------------------------------------------------------------------------
+# diff
+
+
+def diff(old: str, new: str) -> Change | None:
+    """None when the texts are equal; otherwise the hunks and stats."""
+    if old == new:
+        return None
+    old_lines = _lines(old)
+    new_lines = _lines(new)
+    new_paths = _heading_paths(new_lines)
+    old_paths: list[tuple[str, ...]] | None = None  # only pure deletions need them
+
+    hunks: list[Hunk] = []
+    words_added = words_removed = 0
+    for tag, i1, i2, j1, j2 in _line_opcodes(old_lines, new_lines):
+        if tag == "equal":
+            continue
+        removed = tuple(old_lines[i1:i2])
+        added = tuple(new_lines[j1:j2])
+        if added:
+            path = new_paths[j1]
+        else:
+            if old_paths is None:
+                old_paths = _heading_paths(old_lines)
+            path = old_paths[i1]
+        words = _block_word_ops(removed, added) if removed and added else ()
+        if words:
+            words_added += sum(_count_words(op.text) for op in words if op.op == "insert")
+            words_removed += sum(_count_words(op.text) for op in words if op.op == "delete")
+        else:
+            words_added += sum(_count_words(line) for line in added)
+            words_removed += sum(_count_words(line) for line in removed)
+        hunks.append(Hunk(path, i1, j1, removed, added, words))
+
+    stats = ChangeStats(
+        words_added=words_added,
+        words_removed=words_removed,
+        old_words=_count_words(old),
+        new_words=_count_words(new),
+    )
+    return Change(tuple(hunks), stats)
+
+
+def _lines(text: str) -> list[str]:
+    # Split on "\n" only (not str.splitlines, which also splits on \x1c,
+    # \u2028...), so that "\n".join(lines) gives back exactly the text.
+    return text.split("\n") if text else []
+
+
+def _count_words(text: str) -> int:
+    # The same measure as Extracted.words, so stats compare with versions.words.
+    return len(text.split())
+
+
+def _match_work(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """The cost of SequenceMatcher's first longest-match pass over a and b."""
+    count_b = Counter(b)
+    return sum(n * count_b[key] for key, n in Counter(a).items())
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def _line_opcodes(old_lines: list[str], new_lines: list[str]) -> list[Opcode]:
+    head, tail = _common_ends(old_lines, new_lines)
+    a = old_lines[head : len(old_lines) - tail]
+    b = new_lines[head : len(new_lines) - tail]
+    # autojunk would hide repeated lines (table cells, "- Yes"), so it stays
+    # off unless the lines repeat so much that matching turns quadratic.
+    autojunk = _match_work(a, b) > MAX_MATCH_WORK
+    if autojunk:
+        log.debug("line diff: highly repetitive text, autojunk on")
+    matcher = SequenceMatcher(None, a, b, autojunk=autojunk)
+    return _with_ends(matcher.get_opcodes(), head, tail, len(old_lines), len(new_lines))
+
+
+def _common_ends(a: Sequence[str], b: Sequence[str]) -> tuple[int, int]:
+    """Lengths of the common head and tail of a and b (not overlapping).
+
+    Most edits touch a few spots: matching only what lies between the equal
+    ends makes the common case cheap, and a long run of repeated lines too.
+    """
+    n, m = len(a), len(b)
+    head = 0
+    while head < n and head < m and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < n - head and tail < m - head and a[n - 1 - tail] == b[m - 1 - tail]:
+        tail += 1
+    return head, tail
+
+
+def _with_ends(middle: Sequence[Opcode], head: int, tail: int, n: int, m: int) -> list[Opcode]:
+    """Opcodes of the middle part shifted back in place, with the equal ends around them."""
+    ops: list[Opcode] = [("equal", 0, head, 0, head)] if head else []
+    ops += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle]
+    if tail:
+        ops.append(("equal", n - tail, n, m - tail, m))
+    return ops
+
+
+def _heading_paths(lines: Sequence[str]) -> list[tuple[str, ...]]:
+    """For each line, the chain of headings in effect there (a heading includes itself)."""
+    stack: list[tuple[int, str]] = []
+    path: tuple[str, ...] = ()
+    paths: list[tuple[str, ...]] = []
+    for line in lines:
+        if line.startswith("#"):
+            match = _HEADING.fullmatch(line)
+            if match and match.group(2):
+                level = len(match.group(1))
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, match.group(2)))
+                path = tuple(text for _, text in stack)
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# word level
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _key(token: str) -> str:
+    # Compare words without their trailing spaces; any run of spaces is one key.
+    return token.rstrip() or (token if token == "\n" else " ")
+
+
+def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[WordOp, ...]:
+    """Word marks for a block of lines replaced by other lines, or () when they would not help."""
+    ops: list[WordOp] | None
+    if len(removed) == len(added):
+        # As many lines on both sides: they were edited in place (a line
+        # matcher pairs nothing else this way), so compare them pair by pair,
+        # which reads better and keeps each comparison small.
+        ops = []
+        for index, (old_line, new_line) in enumerate(zip(removed, added, strict=True)):
+            if index:
+                ops.append(WordOp("equal", "\n"))
+            pair = _word_ops(old_line, new_line)
+            ops += (
+                pair
+                if pair is not None
+                else [WordOp("delete", old_line), WordOp("insert", new_line)]
+            )
+    else:
+        ops = _word_ops("\n".join(removed), "\n".join(added))
+        if ops is None:
+            return ()
+    equal = sum(_count_words(op.text) for op in ops if op.op == "equal")
+    total = sum(_count_words(line) for line in removed) + sum(_count_words(line) for line in added)
+    if 2 * equal < MIN_SIMILARITY * total:
+        return ()
+    return tuple(_merge(ops))
+
+
+def _word_ops(old: str, new: str) -> list[WordOp] | None:
+    """Word-level ops turning old into new, or None when matching would cost too much."""
+    old_tokens = _tokens(old)
+    new_tokens = _tokens(new)
+    old_keys = [_key(token) for token in old_tokens]
+    new_keys = [_key(token) for token in new_tokens]
+    head, tail = _common_ends(old_keys, new_keys)
+    a = old_keys[head : len(old_keys) - tail]
+    b = new_keys[head : len(new_keys) - tail]
+    if max(len(a), len(b)) > MAX_BLOCK_TOKENS or _match_work(a, b) > MAX_MATCH_WORK:
+        log.debug("word diff skipped: %d/%d tokens differ", len(a), len(b))
+        return None
+    middle = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    ops: list[WordOp] = []
+    for tag, i1, i2, j1, j2 in _with_ends(middle, head, tail, len(old_keys), len(new_keys)):
+        if tag == "equal":
+            # The new text's spacing, so equal + insert ops spell the new text.
+            ops.append(WordOp("equal", "".join(new_tokens[j1:j2])))
+            continue
+        if i1 < i2:
+            ops.append(WordOp("delete", "".join(old_tokens[i1:i2])))
+        if j1 < j2:
+            ops.append(WordOp("insert", "".join(new_tokens[j1:j2])))
+    return ops
+
+
+def _merge(ops: Iterable[WordOp]) -> Iterator[WordOp]:
+    """Join neighbouring ops of the same kind, dropping empty ones."""
+    for kind, group in groupby((op for op in ops if op.text), key=lambda op: op.op):
+        yield WordOp(kind, "".join(op.text for op in group))
+
+
+def _word_op_lines(words: Sequence[WordOp]) -> list[list[tuple[str, str]]]:
+    """Word ops cut at line breaks: per visual line, its (op, text) pieces."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    for op in words:
+        for index, part in enumerate(op.text.split("\n")):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((op.op, part))
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# rendering
+
+
+def _escape_controls(text: str) -> str:
+    """Control characters made visible as \\xNN / \\uNNNN, so they cannot act."""
+    return _CONTROL.sub(_control_repr, text)
+
+
+def _control_repr(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _location(hunk: Hunk) -> int:
+    """1-based line of the hunk: in the new text, or in the old one for a pure deletion."""
+    return (hunk.new_start if hunk.new_lines else hunk.old_start) + 1
+
+
+def render_text(change: Change, *, color: bool = False) -> str:
+    """Terminal rendering: per hunk a header, then the changed lines.
+
+    The header is '@@ <heading path> (line N)', N counting from 1 in the new
+    text (in the old text for a hunk that only deletes). Removed lines are
+    prefixed '- ', added lines '+ '; a hunk with word marks shows '~ ' lines
+    with deletions as [-old words-] and insertions as {+new words+}. With
+    color=True deletions are red and insertions green, markers kept. Control
+    characters in the text are shown escaped, never sent raw.
+    """
+    red, green, bold, reset = (_RED, _GREEN, _BOLD, _RESET) if color else ("", "", "", "")
+    out: list[str] = []
+    for hunk in change.hunks:
+        path = _escape_controls(PATH_SEPARATOR.join(hunk.heading_path))
+        where = f"(line {_location(hunk)})"
+        out.append(f"{bold}@@ {path} {where}{reset}" if path else f"{bold}@@ {where}{reset}")
+        if hunk.words:
+            for pieces in _word_op_lines(hunk.words):
+                out.append(
+                    "~ " + "".join(_text_piece(op, text, red, green, reset) for op, text in pieces)
+                )
+            continue
+        out.extend(f"{red}- {_escape_controls(line)}{reset}" for line in hunk.old_lines)
+        out.extend(f"{green}+ {_escape_controls(line)}{reset}" for line in hunk.new_lines)
+    return "\n".join(out)
+
+
+def _text_piece(op: str, text: str, red: str, green: str, reset: str) -> str:
+    if op == "equal":
+        return _escape_controls(text)
+    core = text.strip()
+    if not core:  # a change of spacing alone
+        return text if op == "insert" else ""
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    core = _escape_controls(core)
+    marked = f"{red}[-{core}-]{reset}" if op == "delete" else f"{green}{{+{core}+}}{reset}"
+    return lead + marked + trail
+
+
+_DEL_STYLE = "background:#ffe0e0;color:#82071e;text-decoration:line-through"
+_INS_STYLE = "background:#d8f5dc;color:#0b5a1f;text-decoration:underline"
+
+_CSS = """
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
+       padding: 0 1rem; color: #1f2328; background: #fff; }
+h1 { font-size: 1.4rem; margin-bottom: .25rem; }
+h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; padding-bottom: .25rem;
+     border-bottom: 1px solid #d0d7de; }
+h2 .where { font-weight: normal; color: #59636e; }
+.labels, .summary { margin: .25rem 0; color: #59636e; }
+.line { margin: .25rem 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.mark { display: inline-block; width: 1.25rem; font-family: monospace; color: #59636e; }
+del { background: #ffe0e0; color: #82071e; text-decoration: line-through; }
+ins { background: #d8f5dc; color: #0b5a1f; text-decoration: underline; }
+del::before, del::after, ins::before, ins::after {
+  clip-path: inset(100%); clip: rect(1px, 1px, 1px, 1px); height: 1px; width: 1px;
+  overflow: hidden; position: absolute; white-space: nowrap; }
+del::before { content: " [deleted: "; } ins::before { content: " [inserted: "; }
+del::after, ins::after { content: "] "; }
+"""
+
+
+def _h(text: str) -> str:
+    return html.escape(_escape_controls(text), quote=True)
+
+
+def render_html(change: Change, *, title: str, old_label: str, new_label: str) -> str:
+    """A self-contained HTML page of the change (inline CSS, no scripts, nothing external).
+
+    Each hunk shows its heading path; deletions are <del> (struck through) and
+    insertions <ins> (underlined), styled inline as well so the markup
+    survives being pasted into an email. Every piece of text is escaped.
+    """
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy"'
+        " content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_h(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{_h(title)}</h1>",
+        f'<p class="labels">{_h(old_label)} → {_h(new_label)}</p>',
+        f'<p class="summary">{_h(summary(change))}</p>',
+    ]
+    for hunk in change.hunks:
+        path = _h(PATH_SEPARATOR.join(hunk.heading_path)) or "(before the first heading)"
+        parts.append('<section class="hunk">')
+        parts.append(f'<h2>{path} <span class="where">line {_location(hunk)}</span></h2>')
+        if hunk.words:
+            for pieces in _word_op_lines(hunk.words):
+                body = "".join(_html_piece(op, text) for op, text in pieces)
+                parts.append(f'<p class="line changed"><span class="mark">~</span>{body}</p>')
+        else:
+            for line in hunk.old_lines:
+                parts.append(
+                    '<p class="line removed"><span class="mark">−</span>'
+                    f'<del style="{_DEL_STYLE}">{_h(line)}</del></p>'
+                )
+            for line in hunk.new_lines:
+                parts.append(
+                    '<p class="line added"><span class="mark">+</span>'
+                    f'<ins style="{_INS_STYLE}">{_h(line)}</ins></p>'
+                )
+        parts.append("</section>")
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _html_piece(op: str, text: str) -> str:
+    if op == "equal":
+        return _h(text)
+    if not text.strip():
+        return _h(text) if op == "insert" else ""
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    tag, style = ("del", _DEL_STYLE) if op == "delete" else ("ins", _INS_STYLE)
+    return f'{_h(lead)}<{tag} style="{style}">{_h(text.strip())}</{tag}>{_h(trail)}'
+
+
+def change_to_json(change: Change) -> dict[str, object]:
+    """JSON-ready dict: stats (with share_changed), headings, and hunks with their word ops."""
+    stats = change.stats
+    return {
+        "stats": {
+            "words_added": stats.words_added,
+            "words_removed": stats.words_removed,
+            "old_words": stats.old_words,
+            "new_words": stats.new_words,
+            "share_changed": stats.share_changed,
+        },
+        "headings": list(change.headings),
+        "hunks": [
+            {
+                "heading_path": list(hunk.heading_path),
+                "old_start": hunk.old_start,
+                "new_start": hunk.new_start,
+                "old_lines": list(hunk.old_lines),
+                "new_lines": list(hunk.new_lines),
+                "words": [{"op": op.op, "text": op.text} for op in hunk.words],
+            }
+            for hunk in change.hunks
+        ],
+    }
+
+
+def summary(change: Change) -> str:
+    """One line: '+120/−45 words (3.1% of the text) in 2. Security; 4. Governance and 2 more sections'.
+
+    Sections are named by their own heading, or by their whole path when two
+    changed sections share a heading (two 'Overview's).
+    """
+    stats = change.stats
+    share = stats.share_changed * 100
+    share_text = "<0.1%" if 0 < share < 0.05 else f"{share:.1f}%"
+    line = f"+{stats.words_added}/−{stats.words_removed} words ({share_text} of the text)"
+
+    paths: dict[tuple[str, ...], None] = {}
+    for hunk in change.hunks:
+        if hunk.heading_path:
+            paths.setdefault(hunk.heading_path, None)
+    if not paths:
+        return line
+    leaves = Counter(path[-1] for path in paths)
+    names = [
+        _escape_controls(path[-1] if leaves[path[-1]] == 1 else PATH_SEPARATOR.join(path))
+        for path in paths
+    ]
+    shown = "; ".join(names[:2])
+    rest = len(names) - 2
+    if rest > 0:
+        shown += f" and {rest} more section{'s' if rest > 1 else ''}"
+    return f"{line} in {shown}"

@@ -1,0 +1,285 @@
+"""HTML → Markdown-like text: one block per line, headings as `#`, list items as `- `.
+
+The walk is a single pass over the BeautifulSoup tree (lxml parser) that
+collects inline text into a line buffer and flushes it at block boundaries,
+so a 300 KB page costs little more than its parse.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from bs4.dammit import EncodingDetector
+from bs4.element import PreformattedString
+from soupsieve import SelectorSyntaxError
+
+from watcher.errors import ExtractionError, SuspiciousExtraction
+from watcher.extract.normalise import normalise, normalise_line
+from watcher.models import Extracted, ExtractRules, Link
+
+log = logging.getLogger(__name__)
+
+# Never visible as text, or not text at all.
+DROPPED = frozenset(
+    {
+        "script", "style", "noscript", "template", "svg", "math", "iframe", "frame", "frameset",
+        "object", "embed", "applet", "canvas", "head", "title", "meta", "link", "base",
+        "input", "select", "textarea", "button", "option", "optgroup", "datalist", "output",
+        "progress", "meter", "img", "picture", "video", "audio", "source", "track", "map",
+        "area", "dialog",
+    }
+)  # fmt: skip
+# Elements that start and end a line of text.
+BLOCKS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "center", "dd",
+        "details", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer",
+        "form", "header", "hgroup", "hr", "html", "legend", "li", "main", "menu", "nav", "ol",
+        "p", "section", "summary", "table", "tbody", "thead", "tfoot", "td", "th", "ul",
+    }
+)  # fmt: skip
+HEADINGS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
+CELLS = frozenset({"td", "th"})
+
+_WHITESPACE = re.compile(r"\s+")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# WHATWG: these labels mean windows-1252 in practice (C1 bytes are curly quotes, dashes).
+_LATIN1_ALIASES = frozenset(
+    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii"}
+)
+_UTF16 = frozenset({"utf-16", "utf-16le", "utf-16be", "utf16"})
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def decode_markup(content: bytes, charset: str | None, *, is_html: bool) -> str:
+    """Bytes → str: header charset, then a BOM, then the document's own declaration
+    (<meta charset>, http-equiv, <?xml encoding?>), then UTF-8, then windows-1252.
+
+    A label that does not decode the bytes is skipped, so a mislabelled page still
+    decodes; the last resort is UTF-8 with replacement characters. Never raises.
+    """
+    detector = EncodingDetector(
+        content, known_definite_encodings=[charset] if charset else [], is_html=is_html
+    )
+    markup = detector.markup  # without the byte-order mark
+    for label in detector.encodings:
+        encoding = label.lower()
+        if encoding in _LATIN1_ALIASES:
+            encoding = "windows-1252"
+        elif encoding in _UTF16 and label != detector.sniffed_encoding:
+            # A declared UTF-16 without a BOM is a copy-paste mistake in 8-bit pages.
+            encoding = "utf-8"
+        try:
+            codecs.lookup(encoding)
+            return markup.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return markup.decode("utf-8", errors="replace")
+
+
+def parse(content: bytes, charset: str | None) -> BeautifulSoup:
+    """Decode and parse with lxml; malformed markup never raises."""
+    return BeautifulSoup(decode_markup(content, charset, is_html=True), "lxml")
+
+
+# ---------------------------------------------------------------- selection
+
+
+def _select(root: Tag, selector: str) -> list[Tag]:
+    try:
+        return list(root.select(selector))
+    except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ExtractionError(f"invalid CSS selector {selector!r}: {first_line}") from None
+
+
+def find_links(soup: BeautifulSoup, selector: str, page_url: str) -> tuple[Link, ...]:
+    """Links matched by a `follow` selector: absolute http(s) URLs without fragment,
+    de-duplicated by URL in page order. A matched element without href contributes
+    the <a href> inside it."""
+    base_url = page_url
+    base = soup.find("base", href=True)
+    if isinstance(base, Tag):
+        base_url = urljoin(page_url, _attr(base, "href"))
+    links: dict[str, Link] = {}
+    for element in _select(soup, selector):
+        anchors = [element] if element.has_attr("href") else element.select("a[href], area[href]")
+        for anchor in anchors:
+            # Browsers strip surrounding whitespace and drop tabs/newlines inside an href.
+            href = re.sub(r"[\t\n\r]", "", _attr(anchor, "href").strip())
+            if not href:
+                continue
+            url, _fragment = urldefrag(urljoin(base_url, href))
+            if urlsplit(url).scheme not in ("http", "https") or url in links:
+                continue
+            text = normalise_line(anchor.get_text(" "))
+            text = text or normalise_line(_attr(anchor, "aria-label") or _attr(anchor, "title"))
+            links[url] = Link(url=url, text=text)
+    return tuple(links.values())
+
+
+def _attr(tag: Tag, name: str) -> str:
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def _roots(soup: BeautifulSoup, selectors: tuple[str, ...]) -> list[Tag]:
+    """The matches of all selectors, in document order, none inside another."""
+    for selector in selectors:
+        _select(soup, selector)  # names the bad selector, if any
+    matches = _select(soup, ", ".join(selectors))  # soupsieve returns document order
+    chosen = {id(tag) for tag in matches}
+    return [tag for tag in matches if not any(id(parent) in chosen for parent in tag.parents)]
+
+
+def page_title(soup: BeautifulSoup) -> str:
+    title = soup.find("title")
+    return normalise_line(title.get_text()) if isinstance(title, Tag) else ""
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _hidden(tag: Tag) -> bool:
+    attrs = tag.attrs
+    if "hidden" in attrs:
+        return True
+    if str(attrs.get("aria-hidden", "")).strip().lower() == "true":
+        return True
+    style = attrs.get("style")
+    return bool(style) and _HIDDEN_STYLE.search(str(style)) is not None
+
+
+class _Renderer:
+    """Collects lines; inline text accumulates in `buffer` until a block boundary."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+        self.prefix = ""  # "- " or "# ", consumed by the next non-empty line
+        self.inline_breaks = 0  # >0 inside headings and cells: <br> is a space there
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        text = " ".join("".join(self.buffer).split())
+        self.buffer.clear()
+        if text:
+            self.lines.append(self.prefix + text)
+            self.prefix = ""
+
+    def emit(self, line: str) -> None:
+        self.flush()
+        if line:
+            self.lines.append(self.prefix + line)
+            self.prefix = ""
+
+    def children(self, tag: Tag) -> None:
+        for child in tag.contents:
+            self.node(child)
+
+    def node(self, node: PageElement) -> None:
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
+                self.buffer.append(_WHITESPACE.sub(" ", node))
+            return
+        if not isinstance(node, Tag):
+            return
+        name = node.name
+        if name in DROPPED or _hidden(node):
+            return
+        if name == "br":
+            if self.inline_breaks:
+                self.buffer.append(" ")
+            else:
+                self.flush()
+        elif name in HEADINGS:
+            self.flush()
+            self.prefix = HEADINGS[name]
+            self.inline_breaks += 1
+            self.children(node)
+            self.inline_breaks -= 1
+            self.flush()
+            self.prefix = ""
+        elif name == "li":
+            self.flush()
+            self.prefix = "- "
+            self.children(node)
+            self.flush()
+            self.prefix = ""
+        elif name == "tr":
+            self.emit_row(node)
+        elif name == "pre":
+            self.flush()
+            for line in node.get_text().splitlines():
+                self.emit(line.strip())
+        elif name in BLOCKS:
+            self.flush()
+            self.children(node)
+            self.flush()
+        else:
+            self.children(node)
+
+    def emit_row(self, row: Tag) -> None:
+        cells: list[list[str]] = []
+        for cell in row.contents:
+            if isinstance(cell, Tag) and cell.name in CELLS and not _hidden(cell):
+                sub = _Renderer()
+                sub.children(cell)
+                sub.flush()
+                if sub.lines:
+                    cells.append(sub.lines)
+        self.flush()
+        if len(cells) == 1:
+            # A one-cell row is usually layout: keep its block structure.
+            for line in cells[0]:
+                self.emit(line)
+        elif cells:
+            self.emit(" | ".join(" ".join(lines) for lines in cells))
+
+
+def render(roots: Iterable[Tag]) -> str:
+    """Markdown-like text of the given elements (not yet normalised)."""
+    renderer = _Renderer()
+    for root in roots:
+        renderer.node(root)
+        renderer.flush()
+    return "\n".join(renderer.lines)
+
+
+# ---------------------------------------------------------------- extractor
+
+
+def extract_html(
+    content: bytes, *, charset: str | None, url: str, rules: ExtractRules
+) -> Extracted:
+    """Extract normalised text and followed links from an HTML document.
+
+    `follow` sees the whole document; then `remove`, then `select`.
+    Raises SuspiciousExtraction when `select` matches nothing.
+    """
+    soup = parse(content, charset)
+    links = find_links(soup, rules.follow, url) if rules.follow else ()
+    for selector in rules.remove:
+        for element in _select(soup, selector):
+            element.extract()
+    if rules.select:
+        roots = _roots(soup, rules.select)
+        if not roots:
+            quoted = ", ".join(repr(selector) for selector in rules.select)
+            title = page_title(soup)
+            suffix = f" (page title: {title!r})" if title else ""
+            raise SuspiciousExtraction(f"select {quoted} matched nothing{suffix}")
+    else:
+        roots = [soup.body] if soup.body is not None else [soup]
+    text = normalise(render(roots), rules.ignore)
+    return Extracted(text=text, kind="html", links=links)

@@ -1,0 +1,59 @@
+"""Text normalisation shared by every extractor.
+
+Two texts that a reader would call the same must normalise to the same
+string: this is what keeps whitespace, non-breaking spaces and invisible
+characters from ever becoming a new version.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+from watcher.errors import ExtractionError
+
+# Unicode spaces that browsers and PDFs produce where a plain space is meant.
+_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t\f\v"
+# Invisible characters: zero-width space/joiners, word joiner, BOM, soft hyphen.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_TRANSLATION = {ord(ch): " " for ch in _SPACES} | {ord(ch): None for ch in _INVISIBLE}
+
+
+@lru_cache(maxsize=256)
+def compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """Compile `ignore` regexes once per distinct tuple (extraction runs thousands of times)."""
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise ExtractionError(f"invalid ignore pattern {pattern!r}: {exc}") from None
+    return tuple(compiled)
+
+
+def normalise_line(line: str) -> str:
+    """One line with Unicode spaces made plain, invisibles removed, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFC", line).translate(_TRANSLATION).split())
+
+
+def normalise(text: str, ignore: Sequence[str] = ()) -> str:
+    """Normalise extracted text: NFC, plain spaces, no invisible characters,
+    whitespace collapsed inside each line, lines stripped, empty lines dropped,
+    and lines matching any `ignore` regex (re.search) dropped.
+
+    Curly quotes and dashes are kept: they are content.
+    """
+    patterns = compile_ignore(tuple(ignore)) if ignore else ()
+    text = unicodedata.normalize("NFC", text).translate(_TRANSLATION)
+    lines = []
+    # splitlines() also splits on \r, \x1c-\x1e, \x85, \u2028 and \u2029.
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if any(pattern.search(line) for pattern in patterns):
+            continue
+        lines.append(line)
+    return "\n".join(lines)

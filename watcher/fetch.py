@@ -1,0 +1,523 @@
+"""The fetch stage: one conditional GET per check, polite, bounded and strict.
+
+`Fetcher` owns the one shared `httpx.AsyncClient` of a pass (built by
+`build_client`, the only place the HTTP library is configured, so a swap to
+the `httpx2` fork is one import). A fetch:
+
+- waits for a slot of its host (`per_host`) and then of the pass
+  (`concurrency`), for every hop of a redirect chain, and holds no slot while
+  it sleeps before a retry;
+- sends the user agent and `If-None-Match` / `If-Modified-Since`;
+- follows at most `max_redirects` redirects;
+- bounds every phase (`httpx.Timeout`) and every hop as a whole
+  (`asyncio.timeout`), because a server that drips a byte at a time never
+  trips a read timeout;
+- reads the raw body and inflates gzip/deflate itself with `max_length`, so a
+  body over `max_bytes` (compressed or not) is refused after inflating at
+  most `max_bytes + 1` bytes;
+- retries transient failures (network, timeouts, truncated bodies, 429, 5xx)
+  with exponential backoff and full jitter, honouring `Retry-After` up to a cap.
+
+It returns a `FetchResult` for a 2xx or a 304 and raises a `FetchError`
+subclass with a one-line reason for everything else; no exception of httpx,
+httpcore, h11, anyio or ssl escapes this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+
+import anyio
+import h11
+import httpx  # the one import to change for the httpx2 fork
+
+from watcher import clock
+from watcher.errors import (
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    NetworkError,
+    TooLarge,
+    TooManyRedirects,
+    TruncatedBody,
+)
+from watcher.models import FetchResult
+
+log = logging.getLogger(__name__)
+
+# Only what we can inflate ourselves: brotli and zstd need optional libraries,
+# and a body we cannot decode is worse than a slightly larger download.
+ACCEPT_ENCODING = "gzip, deflate"
+
+# Exceptions of the libraries under httpx that must never escape unwrapped.
+_LOW_LEVEL_ERRORS: tuple[type[BaseException], ...] = (
+    h11.ProtocolError,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    anyio.EndOfStream,
+    ssl.SSLError,
+    OSError,
+)
+_MAPPED_ERRORS: tuple[type[BaseException], ...] = (
+    httpx.HTTPError,
+    httpx.InvalidURL,
+    *_LOW_LEVEL_ERRORS,
+)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How the fetcher behaves; the defaults are those of `config.toml`."""
+
+    user_agent: str
+    timeout: float = 30.0  # seconds, per phase and per hop as a whole
+    max_bytes: int = 25_000_000  # of the decoded body
+    concurrency: int = 16  # requests in flight overall
+    per_host: int = 2  # requests in flight per host:port
+    max_redirects: int = 10
+    retries: int = 2  # attempts after the first, for transient errors only
+    backoff: float = 1.0  # base seconds of the exponential backoff (full jitter)
+    retry_after_cap: float = 120.0  # Retry-After is honoured up to this many seconds
+
+
+def build_client(
+    settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The one HTTP client of the package, configured from `settings`."""
+    limits = httpx.Limits(
+        max_connections=settings.concurrency,
+        max_keepalive_connections=settings.concurrency,
+    )
+    if transport is None:
+        # With `transport=`, httpx ignores the client's limits and http2:
+        # they must be set on the transport itself. Connection retries are
+        # ours (with backoff), not the transport's.
+        transport = httpx.AsyncHTTPTransport(limits=limits, http2=False, retries=0)
+    return httpx.AsyncClient(
+        transport=transport,
+        limits=limits,  # still used by proxy transports built from the environment
+        timeout=httpx.Timeout(settings.timeout),
+        follow_redirects=False,  # followed hop by hop in `Fetcher`, each in its host's slot
+        max_redirects=settings.max_redirects,
+        headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+    )
+
+
+class Fetcher:
+    """Fetches documents over one shared client; use as `async with Fetcher(...) as f`."""
+
+    def __init__(
+        self, settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = build_client(self.settings, transport=self._transport)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET `url`, conditionally when `etag` / `last_modified` are given.
+
+        A 2xx gives a result with the body, a 304 a result with status 304 and
+        no content (carrying the validators given when the server sends none).
+        Everything else raises a `FetchError` subclass, after retries when the
+        failure is transient.
+        """
+        headers: dict[bytes, bytes] = {}
+        # Bytes, not str: httpx refuses a non-ASCII str, and a validator must go back as it came.
+        if etag:
+            headers[b"If-None-Match"] = etag.encode("utf-8", "surrogateescape")
+        if last_modified:
+            headers[b"If-Modified-Since"] = last_modified.encode("utf-8", "surrogateescape")
+        spent = 0.0  # seconds in attempts and between them, not waiting for a first slot
+        attempts = self.settings.retries + 1
+        for attempt in range(attempts):
+            started = time.monotonic()
+            try:
+                result = await self._attempt(url, headers)
+            except FetchError as exc:
+                spent += time.monotonic() - started
+                if not exc.transient or attempt + 1 == attempts:
+                    raise
+                delay = self._retry_delay(attempt, exc)
+                log.info(
+                    "retrying %s in %.2fs (attempt %d of %d): %s",
+                    url,
+                    delay,
+                    attempt + 2,
+                    attempts,
+                    exc.reason,
+                )
+                await asyncio.sleep(delay)
+                spent += delay
+                continue
+            spent += time.monotonic() - started
+            if result.not_modified:
+                result = replace(
+                    result,
+                    etag=result.etag or etag,
+                    last_modified=result.last_modified or last_modified,
+                )
+            return replace(result, duration_ms=round(spent * 1000))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_delay(self, attempt: int, exc: FetchError) -> float:
+        """Seconds to wait before attempt `attempt + 2`: Retry-After (capped) or full jitter."""
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        if retry_after is not None:
+            return min(retry_after, self.settings.retry_after_cap)
+        return random.uniform(0, self.settings.backoff * 2**attempt)
+
+    @asynccontextmanager
+    async def _slot(self, url: httpx.URL) -> AsyncIterator[None]:
+        """Hold a slot of the URL's host:port, then one of the pass."""
+        # Host first: a request queued behind a busy host must not hold one
+        # of the global slots that requests to other hosts could use.
+        key = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        host_slot = self._host_slots.get(key)
+        if host_slot is None:
+            host_slot = self._host_slots[key] = asyncio.Semaphore(self.settings.per_host)
+        async with host_slot, self._slots:
+            yield
+
+    async def _attempt(self, url: str, headers: dict[bytes, bytes]) -> FetchResult:
+        """One attempt: the request and its redirects, each hop in its host's slot."""
+        if self._client is None:
+            raise RuntimeError("Fetcher used outside 'async with'")
+        client = self._client
+        try:
+            request = client.build_request("GET", url, headers=headers)
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL {url!r}: {exc}") from None
+        shown = url
+        for _hop in range(self.settings.max_redirects + 1):
+            _check_url(request.url, shown)
+            async with self._slot(request.url):
+                outcome = await self._hop(client, request)
+            if isinstance(outcome, FetchResult):
+                return outcome
+            request = outcome
+            shown = str(outcome.url)
+        raise TooManyRedirects(
+            f"redirect loop or more than {self.settings.max_redirects} redirects"
+        )
+
+    async def _hop(
+        self, client: httpx.AsyncClient, request: httpx.Request
+    ) -> FetchResult | httpx.Request:
+        """Send one request: its result, or the next request of a redirect."""
+        timeout = self.settings.timeout
+        max_bytes = self.settings.max_bytes
+        host = request.url.host
+        in_body = False
+        body_read = 0
+        content_length: int | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                response = await client.send(request, stream=True, follow_redirects=False)
+                try:
+                    # 304 first: httpx counts it as a redirect.
+                    if response.status_code == 304:
+                        return _result(response, b"")
+                    if response.next_request is not None:
+                        return response.next_request
+                    if not 200 <= response.status_code < 300:
+                        raise _status_error(response)
+                    content_length = _content_length(response)
+                    if content_length is not None and content_length > max_bytes:
+                        raise _too_large(max_bytes)
+                    decoder = _Decoder(response.headers.get("Content-Encoding", ""))
+                    parts: list[bytes] = []
+                    size = 0
+                    in_body = True
+                    async for chunk in response.aiter_raw():
+                        body_read += len(chunk)
+                        for part in decoder.feed(chunk, max_bytes - size):
+                            size += len(part)
+                            parts.append(part)
+                        if size > max_bytes:
+                            raise _too_large(max_bytes)
+                    decoder.finish(body_read)
+                    return _result(response, b"".join(parts))
+                finally:
+                    await response.aclose()
+        except FetchError:
+            raise
+        except TimeoutError:
+            raise FetchTimeout(f"timed out after {timeout:g}s") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            if not in_body:
+                raise _map_error(exc, host, timeout) from None
+            of = f" of {content_length:,}" if content_length is not None else ""
+            raise TruncatedBody(f"connection closed after {body_read:,}{of} bytes") from None
+        except _MAPPED_ERRORS as exc:
+            raise _map_error(exc, host, timeout) from None
+        except ExceptionGroup as group:
+            # anyio's happy-eyeballs connect can raise a group of what each address did.
+            raise _map_error(_first_leaf(group), host, timeout) from None
+
+
+def _check_url(url: httpx.URL, shown: str) -> None:
+    """Refuse what httpx would only fail on deep inside the connection; `shown` names it."""
+    if url.scheme not in ("http", "https"):
+        raise FetchError(f"unsupported URL {shown!r}: only http and https are fetched")
+    if not url.host:
+        raise FetchError(f"invalid URL {shown!r}: no host")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise FetchError(f"invalid URL {shown!r}: port {url.port} out of range")
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None:
+        return None
+    try:
+        return int(value.split(",")[0].strip())
+    except ValueError:
+        return None
+
+
+def _too_large(max_bytes: int) -> TooLarge:
+    return TooLarge(f"body over {max_bytes:,} bytes (max_bytes)")
+
+
+def _result(response: httpx.Response, content: bytes) -> FetchResult:
+    content_type, charset = parse_content_type(response.headers.get("Content-Type", ""))
+    return FetchResult(
+        url=str(response.url),
+        status=response.status_code,
+        content=content,
+        content_type=content_type,
+        charset=charset,
+        etag=response.headers.get("ETag"),
+        last_modified=response.headers.get("Last-Modified"),
+        duration_ms=0,  # set by `fetch`, over all attempts
+    )
+
+
+def parse_content_type(value: str) -> tuple[str, str | None]:
+    """`text/html; charset="UTF-8"` → ("text/html", "utf-8"); ("", None) when absent."""
+    media_type, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = param_value.strip().strip("\"'").strip().lower() or None
+    return media_type.strip().lower(), charset
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # an HTTP-date is GMT even when written as -0000
+        return None
+    return max(0.0, (moment - clock.now()).total_seconds())
+
+
+def _status_error(response: httpx.Response) -> HTTPStatusError:
+    status = response.status_code
+    reason = response.reason_phrase or httpx.codes.get_reason_phrase(status)
+    message = f"HTTP {status} {reason}".rstrip()
+    if 300 <= status < 400:
+        message += " without a usable Location header"
+    return HTTPStatusError(
+        status, message, retry_after=parse_retry_after(response.headers.get("Retry-After"))
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and the chain of exceptions under it."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _map_error(exc: BaseException, host: str, timeout: float) -> FetchError:
+    """A library exception as a FetchError with a one-line reason."""
+    causes = _causes(exc)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for data",
+            httpx.WriteTimeout: "sending",
+            httpx.PoolTimeout: "waiting for a connection",
+        }.get(type(exc), "")
+        return FetchTimeout(f"timed out after {timeout:g}s {phase}".rstrip())
+    if isinstance(exc, httpx.TooManyRedirects):
+        return TooManyRedirects(f"redirect loop or too many redirects: {detail}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return FetchError(f"unsupported URL: {detail}")
+    if isinstance(exc, httpx.InvalidURL):
+        return FetchError(f"invalid URL: {detail}")
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in detail.lower():
+        return FetchError(f"invalid redirect: {detail}")
+    tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
+    if tls is not None or "SSL" in detail or "CERTIFICATE" in detail.upper():
+        reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None)
+        text = str(reason).replace("_", " ").lower() if reason else detail
+        # A certificate or protocol mismatch will not fix itself in a minute.
+        return NetworkError(f"TLS error with {host}: {text}", transient=False)
+    if any(isinstance(c, socket.gaierror) for c in causes) or _looks_like_dns(detail):
+        return NetworkError(f"DNS lookup failed for {host}: {detail}")
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in detail.lower():
+        return NetworkError(f"connection refused by {host}")
+    if isinstance(exc, httpx.ConnectError):
+        return NetworkError(f"could not connect to {host}: {detail}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return NetworkError(f"{host} broke the HTTP protocol: {detail}")
+    if isinstance(exc, httpx.LocalProtocolError):
+        return FetchError(f"could not send the request: {detail}")
+    if isinstance(exc, httpx.TransportError | OSError | anyio.BrokenResourceError):
+        return NetworkError(f"network error with {host}: {detail}")
+    return FetchError(f"fetch failed: {detail}")
+
+
+def _looks_like_dns(detail: str) -> bool:
+    lowered = detail.lower()
+    return any(
+        marker in lowered
+        for marker in (
+            "name or service not known",
+            "temporary failure in name resolution",
+            "nodename nor servname",
+            "no address associated with hostname",
+            "getaddrinfo failed",
+        )
+    )
+
+
+class _Decoder:
+    """Inflates a body by its Content-Encoding, never more than the room left.
+
+    `feed` fails with TooLarge as soon as the decoded body would pass
+    `max_bytes`, having inflated at most one byte more than the room, so a
+    compression bomb costs nothing.
+    """
+
+    def __init__(self, content_encoding: str) -> None:
+        self._layers: list[_Inflater] = []
+        codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+        # Codings are listed in the order they were applied: undo them backwards.
+        for coding in reversed(codings):
+            if coding in ("gzip", "x-gzip"):
+                self._layers.append(_Inflater(gzip=True))
+            elif coding == "deflate":
+                self._layers.append(_Inflater(gzip=False))
+            elif coding != "identity":
+                raise FetchError(f"unsupported Content-Encoding {coding!r}")
+
+    def feed(self, chunk: bytes, room: int) -> list[bytes]:
+        """Decoded parts of `chunk`, inflating at most `room + 1` bytes per layer.
+
+        More than `room` bytes in the parts means the body is too large; the
+        caller refuses it.
+        """
+        data = [chunk]
+        for layer in self._layers:
+            decoded: list[bytes] = []
+            budget = room
+            for piece in data:
+                parts = layer.feed(piece, budget)
+                decoded.extend(parts)
+                budget -= sum(map(len, parts))
+                if budget < 0:
+                    break
+            data = decoded
+        return data
+
+    def finish(self, body_read: int) -> None:
+        """Raise TruncatedBody when a compressed stream did not reach its end."""
+        if body_read and any(not layer.complete for layer in self._layers):
+            raise TruncatedBody(f"compressed body ended early, after {body_read:,} bytes")
+
+
+class _Inflater:
+    """One gzip or deflate stream (or several gzip members back to back)."""
+
+    def __init__(self, *, gzip: bool) -> None:
+        self._gzip = gzip
+        self._raw_deflate = False
+        self._started = False
+        self._inflater = self._new()
+        self.complete = False
+
+    def _new(self) -> zlib._Decompress:
+        if self._gzip:
+            return zlib.decompressobj(wbits=31)
+        return zlib.decompressobj(wbits=-15 if self._raw_deflate else 15)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        parts: list[bytes] = []
+        produced = 0
+        while data:
+            if self.complete:
+                if not (self._gzip and data.startswith(b"\x1f\x8b")):
+                    break  # trailing padding after the stream, as some servers send
+                # Another gzip member follows.
+                self._inflater = self._new()
+                self.complete = False
+            try:
+                out = self._inflater.decompress(data, max(room - produced, 0) + 1)
+            except zlib.error as exc:
+                if not self._gzip and not self._started and not self._raw_deflate:
+                    # "deflate" is often sent without its zlib header.
+                    self._raw_deflate = True
+                    self._inflater = self._new()
+                    continue
+                kind = "gzip" if self._gzip else "deflate"
+                raise FetchError(f"corrupt {kind} body: {exc}") from None
+            self._started = True
+            produced += len(out)
+            parts.append(out)
+            if produced > room:
+                return parts  # the caller sees more than room and refuses
+            if self._inflater.eof:
+                self.complete = True
+                data = self._inflater.unused_data
+            else:
+                data = self._inflater.unconsumed_tail
+        return parts

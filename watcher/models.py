@@ -1,0 +1,166 @@
+"""Values passed between the stages of the pipeline.
+
+Plain frozen dataclasses: picklable (extraction runs in worker processes),
+comparable in tests, and free of behaviour beyond small derived properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+DocumentKind = Literal["html", "pdf", "text"]
+
+
+@dataclass(frozen=True)
+class ExtractRules:
+    """How to turn one source's raw bytes into text.
+
+    `select` and `remove` are CSS selectors, `ignore` regular expressions
+    (matched against each line of the extracted text, which is dropped when
+    one matches), `follow` a CSS selector of links to track as child sources.
+    """
+
+    select: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    follow: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link found by a `follow` rule: absolute URL and visible text."""
+
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What extraction made of a document.
+
+    `text` is normalised Markdown-like text: one block (heading, paragraph,
+    list item, table row) per line, headings as `#`..`######`, list items as
+    `- `. `links` holds what the `follow` rule matched, in page order,
+    de-duplicated by URL.
+    """
+
+    text: str
+    kind: DocumentKind
+    links: tuple[Link, ...] = ()
+    pages: int | None = None
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One HTTP exchange that produced a usable answer (200 or 304)."""
+
+    url: str  # the final URL after redirects
+    status: int
+    content: bytes  # empty for a 304
+    content_type: str  # media type from the header, lower case, no parameters ("" if none)
+    charset: str | None  # from the Content-Type header, if any
+    etag: str | None
+    last_modified: str | None
+    duration_ms: int
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class WordOp:
+    """One run of words inside a changed line pair: kept, deleted or inserted."""
+
+    op: Literal["equal", "delete", "insert"]
+    text: str
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """One contiguous changed region of the text.
+
+    `old_lines`/`new_lines` are the whole lines removed and added (either may
+    be empty); `old_start`/`new_start` are 0-based line indexes; `words`
+    marks word-level edits when the hunk replaces lines with similar lines
+    (empty otherwise); `heading_path` is the chain of headings above the
+    hunk in the new text (the old text when the hunk only deletes).
+    """
+
+    heading_path: tuple[str, ...]
+    old_start: int
+    new_start: int
+    old_lines: tuple[str, ...]
+    new_lines: tuple[str, ...]
+    words: tuple[WordOp, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangeStats:
+    words_added: int
+    words_removed: int
+    old_words: int
+    new_words: int
+
+    @property
+    def share_changed(self) -> float:
+        """Changed words over the larger of the two texts, 0..1."""
+        base = max(self.old_words, self.new_words, 1)
+        return min(1.0, max(self.words_added, self.words_removed) / base)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The difference between two texts of one source."""
+
+    hunks: tuple[Hunk, ...]
+    stats: ChangeStats
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """Distinct heading paths of the changed sections, in order, joined with ' › '."""
+        seen: dict[str, None] = {}
+        for hunk in self.hunks:
+            if hunk.heading_path:
+                seen.setdefault(" › ".join(hunk.heading_path), None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check of one source came to, for summaries and logs."""
+
+    source_id: str
+    outcome: Literal["new_version", "unchanged", "not_modified", "failed", "reextracted"]
+    http_status: int | None = None
+    duration_ms: int = 0
+    bytes: int = 0
+    error: str | None = None
+    version: int | None = None
+    task_id: int | None = None
+    children: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document to check: a configured source or a child found by `follow`."""
+
+    id: str
+    url: str
+    lab: str
+    title: str
+    rules: ExtractRules
+    rules_hash: str
+    notify: tuple[str, ...] = ()
+    expected: DocumentKind | None = None
+    parent_id: str | None = None
+    watch_terms: tuple[str, ...] = ()

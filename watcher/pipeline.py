@@ -1,0 +1,612 @@
+"""The story of a check: fetch → extract → store → detect → review → outbox.
+
+`check_all()` runs one pass over the configured sources (and the documents
+their `follow` rules found), concurrently within the fetcher's limits. Each
+check ends in exactly one transaction that writes its `checks` row, and when
+the text changed, the version, the task and the outbox rows together.
+A failing source is a row with its reason, never an exception out of here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from watcher import clock, detect, review
+from watcher.config import Config, SourceConfig
+from watcher.errors import HTTPStatusError, NotFound, WatcherError
+from watcher.extract import extract
+from watcher.fetch import Fetcher, FetchSettings
+from watcher.models import (
+    Change,
+    CheckOutcome,
+    DocumentKind,
+    Extracted,
+    ExtractRules,
+    FetchResult,
+    Link,
+    Source,
+)
+from watcher.store import Row, Store, VersionRow, sha256, text_sha256
+from watcher.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+# --- sources: configured and followed ---------------------------------------
+
+
+def configured_source(cfg: SourceConfig) -> Source:
+    return Source(
+        id=cfg.id,
+        url=cfg.url,
+        lab=cfg.lab,
+        title=cfg.title,
+        rules=cfg.rules,
+        rules_hash=cfg.rules_hash,
+        notify=cfg.notify,
+        expected=None if cfg.kind == "auto" else cfg.kind,
+        watch_terms=cfg.watch_terms,
+    )
+
+
+def child_id(parent_id: str, url: str) -> str:
+    """A stable id for a followed document: parent id, a slug of the link, a short hash."""
+    path = urlsplit(url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1] or urlsplit(url).hostname or "doc"
+    last = re.sub(r"\.(pdf|html?)$", "", last, flags=re.IGNORECASE)
+    slug = re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")[:40].strip("-") or "doc"
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:6]
+    return f"{parent_id}--{slug}-{digest}"
+
+
+def child_source(parent: Source, row: Row) -> Source:
+    """A followed document inherits its parent's lab, channels and `ignore` rules."""
+    rules = ExtractRules(ignore=parent.rules.ignore)
+    return Source(
+        id=row["id"],
+        url=row["url"],
+        lab=parent.lab,
+        title=row["title"],
+        rules=rules,
+        rules_hash=_rules_hash(rules),
+        notify=parent.notify,
+        parent_id=parent.id,
+        watch_terms=parent.watch_terms,
+    )
+
+
+def _rules_hash(rules: ExtractRules) -> str:
+    data = json.dumps([rules.select, rules.remove, rules.ignore])
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _child_title(parent: Source, link: Link) -> str:
+    text = " ".join(link.text.split())[:120]
+    return f"{parent.title}: {text}" if text else f"{parent.title}: {link.url}"
+
+
+# --- results -----------------------------------------------------------------
+
+
+@dataclass
+class PassResult:
+    """All outcomes of one pass, in completion order."""
+
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.outcomes if item.outcome == outcome)
+
+    @property
+    def failed(self) -> list[CheckOutcome]:
+        return [item for item in self.outcomes if item.outcome == "failed"]
+
+    @property
+    def tasks(self) -> list[CheckOutcome]:
+        return [item for item in self.outcomes if item.task_id is not None]
+
+
+ProgressHook = Callable[[CheckOutcome], None]
+
+
+# --- the pass ----------------------------------------------------------------
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    w = config.watcher
+    return FetchSettings(
+        user_agent=w.user_agent,
+        timeout=w.timeout,
+        max_bytes=w.max_bytes,
+        concurrency=w.concurrency,
+        per_host=w.per_host,
+        max_redirects=w.max_redirects,
+        retries=w.retries,
+    )
+
+
+def sync_sources(config: Config, store: Store) -> None:
+    """Make the `sources` table agree with the config (children keep their rows)."""
+    with store.transaction():
+        for cfg in config.sources:
+            store.upsert_source(cfg.id, url=cfg.url, lab=cfg.lab, title=cfg.title)
+        store.deactivate_sources_except({cfg.id for cfg in config.sources if cfg.enabled})
+
+
+def select_sources(config: Config, store: Store, only: Sequence[str] | None) -> list[Source]:
+    """The configured sources to check, in config order; `only` narrows to ids.
+
+    An id in `only` may also name a followed child, which is then checked alone.
+    """
+    configured = [configured_source(cfg) for cfg in config.sources if cfg.enabled]
+    if not only:
+        return configured
+    by_id = {source.id: source for source in configured}
+    chosen: list[Source] = []
+    for wanted in dict.fromkeys(only):
+        if wanted in by_id:
+            chosen.append(by_id[wanted])
+            continue
+        row = store.source(wanted)
+        parent = by_id.get(row["parent_id"]) if row and row["parent_id"] else None
+        if row is None or parent is None:
+            raise NotFound(f"unknown source {wanted!r} (see `watcher sources`)")
+        chosen.append(child_source(parent, row))
+    return chosen
+
+
+async def check_all(
+    config: Config,
+    store: Store,
+    *,
+    only: Sequence[str] | None = None,
+    fetcher: Fetcher | None = None,
+    workers: WorkerPool | None = None,
+    progress: ProgressHook | None = None,
+) -> PassResult:
+    """One pass: check every selected source (and its followed documents) once."""
+    sync_sources(config, store)
+    sources = select_sources(config, store, only)
+    own_workers = workers is None
+    pool = workers or WorkerPool()
+    result = PassResult()
+    try:
+        if fetcher is None:
+            async with Fetcher(fetch_settings(config)) as own_fetcher:
+                checker = Checker(config, store, own_fetcher, pool, result, progress)
+                await checker.run(sources)
+        else:
+            checker = Checker(config, store, fetcher, pool, result, progress)
+            await checker.run(sources)
+    finally:
+        if own_workers:
+            pool.close()
+    return result
+
+
+class Checker:
+    """Checks sources within one pass; holds what the checks share."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        workers: WorkerPool,
+        result: PassResult,
+        progress: ProgressHook | None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.workers = workers
+        self.result = result
+        self.progress = progress
+
+    async def run(self, sources: Sequence[Source]) -> None:
+        await asyncio.gather(*(self.check_tree(source) for source in sources))
+
+    async def check_tree(self, source: Source) -> None:
+        """Check a source, then the documents its `follow` rule tracks."""
+        await self.check(source)
+        if source.parent_id is None and source.rules.follow:
+            children = [child_source(source, row) for row in self.store.children(source.id)]
+            await asyncio.gather(*(self.check(child) for child in children))
+
+    async def check(self, source: Source) -> CheckOutcome:
+        started = clock.now()
+        t0 = time.monotonic()
+        try:
+            outcome = await self._check(source, started, t0)
+        except WatcherError as exc:
+            status = exc.status if isinstance(exc, HTTPStatusError) else None
+            outcome = self._record_failure(source, exc.reason, status, started, t0, None)
+        except Exception as exc:  # a bug must cost one check, not the pass
+            log.exception("unexpected error while checking %s", source.id)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            outcome = self._record_failure(source, reason, None, started, t0, None)
+        log.info(
+            "check %s outcome=%s status=%s duration_ms=%d bytes=%d%s",
+            source.id,
+            outcome.outcome,
+            outcome.http_status if outcome.http_status is not None else "-",
+            outcome.duration_ms,
+            outcome.bytes,
+            f" error={outcome.error!r}" if outcome.error else "",
+        )
+        self.result.outcomes.append(outcome)
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
+
+    async def _check(self, source: Source, started: datetime, t0: float) -> CheckOutcome:
+        state = self.store.require_source(source.id)
+        latest = self.store.latest_version(source.id)
+        latest = await self._reextract_if_rules_changed(source, state, latest)
+        fetched = await self.fetcher.fetch(
+            source.url,
+            etag=state["etag"] if latest else None,
+            last_modified=state["last_modified"] if latest else None,
+        )
+        if fetched.not_modified:
+            return self._record_unchanged(source, state, fetched, None, "not_modified", started, t0)
+        raw_digest = sha256(fetched.content)
+        if latest is not None and raw_digest == state["last_raw_sha256"]:
+            # the same bytes make the same text: skip extraction altogether
+            return self._record_unchanged(source, state, fetched, raw_digest, "unchanged", started, t0)
+        try:
+            extracted = await self._extract(source, fetched.content, fetched, latest)
+        except WatcherError as exc:
+            # the answer came, but it is not a document: keep its HTTP status
+            return self._record_failure(source, exc.reason, fetched.status, started, t0, fetched)
+        digest = text_sha256(extracted.text)
+        new_links = self._new_links(source, extracted.links)
+        if latest is not None and digest == latest.text_sha256 and not new_links:
+            return self._record_unchanged(source, state, fetched, raw_digest, "unchanged", started, t0)
+        change: Change | None = None
+        cumulative: Change | None = None
+        if latest is not None and digest != latest.text_sha256:
+            old_text = self.store.version_text(latest)
+            change = await self.workers.run(f"diff of {source.id}", detect.diff, old_text, extracted.text)
+            task = self.store.open_task(source.id)
+            if task is not None and task["from_version"] != latest.number:
+                base = self.store.version(source.id, task["from_version"])
+                cumulative = await self.workers.run(
+                    f"diff of {source.id}", detect.diff, self.store.version_text(base), extracted.text
+                )
+        return self._record_version(
+            source, state, fetched, raw_digest, extracted, latest, change, cumulative, new_links, started, t0
+        )
+
+    # -- stages --
+
+    def _expected_kind(self, source: Source, latest: VersionRow | None) -> DocumentKind | None:
+        if source.expected is not None:
+            return source.expected
+        if latest is not None and latest.kind == "pdf":
+            return "pdf"
+        if urlsplit(source.url).path.lower().endswith(".pdf"):
+            return "pdf"
+        return None
+
+    async def _extract(
+        self, source: Source, content: bytes, fetched: FetchResult | None, latest: VersionRow | None
+    ) -> Extracted:
+        return await self.workers.run(
+            f"extraction of {source.id}",
+            extract,
+            content,
+            content_type=fetched.content_type if fetched else (latest.content_type or "" if latest else ""),
+            charset=fetched.charset if fetched else None,
+            url=fetched.url if fetched else source.url,
+            rules=source.rules,
+            expected=self._expected_kind(source, latest),
+            previous_chars=latest.chars if latest else None,
+        )
+
+    async def _reextract_if_rules_changed(
+        self, source: Source, state: Row, latest: VersionRow | None
+    ) -> VersionRow | None:
+        """New select/remove/ignore rules: re-extract the stored snapshot, no task."""
+        if state["config_hash"] == source.rules_hash:
+            return latest
+        if latest is None:
+            self.store.update_source(source.id, config_hash=source.rules_hash)
+            return latest
+        raw = self.store.get_blob(latest.raw_sha256)
+        try:
+            extracted = await self.workers.run(
+                f"re-extraction of {source.id}",
+                extract,
+                raw,
+                content_type=latest.content_type or "",
+                charset=None,
+                url=latest.url or source.url,
+                rules=source.rules,
+                expected=self._expected_kind(source, latest),
+                previous_chars=None,
+            )
+        except WatcherError as exc:
+            raise type(exc)(f"with the new extraction rules: {exc.reason}") from exc
+        digest = text_sha256(extracted.text)
+        with self.store.transaction():
+            if digest != latest.text_sha256:
+                self.store.put_text(extracted.text)
+                self.store.add_version(
+                    source_id=source.id,
+                    number=latest.number + 1,
+                    captured_at=clock.iso(clock.now()),
+                    raw_sha256=latest.raw_sha256,
+                    text_sha256=digest,
+                    kind=extracted.kind,
+                    chars=extracted.chars,
+                    words=extracted.words,
+                    returned_to=self.store.version_with_text(source.id, digest),
+                    reextracted=1,
+                    rules_hash=source.rules_hash,
+                    url=latest.url,
+                    content_type=latest.content_type,
+                )
+                log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
+            self.store.update_source(source.id, config_hash=source.rules_hash)
+        return self.store.latest_version(source.id)
+
+    def _new_links(self, source: Source, links: Sequence[Link]) -> list[Link]:
+        """Links the `follow` rule matched that are not tracked yet."""
+        if not source.rules.follow:
+            return []
+        fresh: list[Link] = []
+        for link in links:
+            if link.url == source.url:
+                continue
+            if self.store.source(child_id(source.id, link.url)) is None:
+                fresh.append(link)
+        return fresh
+
+    # -- writes: one transaction per check --
+
+    def _success_state(self, state: Row, fetched: FetchResult, raw_digest: str | None) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "last_checked": clock.iso(clock.now()),
+            "consecutive_failures": 0,
+            "last_error": None,
+            "status": "ok",
+        }
+        if not fetched.not_modified:
+            values.update(etag=fetched.etag, last_modified=fetched.last_modified)
+        if raw_digest is not None:
+            values["last_raw_sha256"] = raw_digest
+        return values
+
+    def _recovered(self, source: Source, state: Row) -> None:
+        if state["status"] == "failing":
+            self._enqueue_admin(source, "recovered", {"failures": state["consecutive_failures"]})
+
+    def _record_unchanged(
+        self,
+        source: Source,
+        state: Row,
+        fetched: FetchResult,
+        raw_digest: str | None,
+        outcome: str,
+        started: datetime,
+        t0: float,
+    ) -> CheckOutcome:
+        duration = _ms_since(t0)
+        with self.store.transaction():
+            self.store.add_check(
+                source_id=source.id,
+                started_at=clock.iso(started),
+                duration_ms=duration,
+                http_status=fetched.status,
+                bytes=len(fetched.content),
+                outcome=outcome,
+                raw_sha256=raw_digest,
+            )
+            self.store.update_source(source.id, **self._success_state(state, fetched, raw_digest))
+            self._recovered(source, state)
+        return CheckOutcome(
+            source.id, outcome, fetched.status, duration, len(fetched.content)  # type: ignore[arg-type]
+        )
+
+    def _record_version(
+        self,
+        source: Source,
+        state: Row,
+        fetched: FetchResult,
+        raw_digest: str,
+        extracted: Extracted,
+        latest: VersionRow | None,
+        change: Change | None,
+        cumulative: Change | None,
+        new_links: Sequence[Link],
+        started: datetime,
+        t0: float,
+    ) -> CheckOutcome:
+        duration = _ms_since(t0)
+        digest = text_sha256(extracted.text)
+        text_changed = latest is None or digest != latest.text_sha256
+        number = latest.number if latest is not None else 0
+        task_change: review.TaskChange | None = None
+        children: list[str] = []
+        with self.store.transaction():
+            if text_changed:
+                number += 1
+                self.store.put_blob(fetched.content)
+                self.store.put_text(extracted.text)
+                returned_to = self.store.version_with_text(source.id, digest) if latest else None
+                self.store.add_version(
+                    source_id=source.id,
+                    number=number,
+                    captured_at=clock.iso(started),
+                    raw_sha256=raw_digest,
+                    text_sha256=digest,
+                    kind=extracted.kind,
+                    chars=extracted.chars,
+                    words=extracted.words,
+                    returned_to=returned_to,
+                    reextracted=0,
+                    rules_hash=source.rules_hash,
+                    url=fetched.url,
+                    content_type=fetched.content_type,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                )
+            for link in new_links:
+                cid = child_id(source.id, link.url)
+                self.store.upsert_source(
+                    cid,
+                    url=link.url,
+                    lab=source.lab,
+                    title=_child_title(source, link),
+                    parent_id=source.id,
+                    link_text=link.text,
+                )
+                children.append(cid)
+            if latest is not None:
+                task_change = self._open_or_extend(
+                    source, latest, number, change, cumulative, new_links
+                )
+            self.store.add_check(
+                source_id=source.id,
+                started_at=clock.iso(started),
+                duration_ms=duration,
+                http_status=fetched.status,
+                bytes=len(fetched.content),
+                outcome="new_version" if text_changed else "unchanged",
+                raw_sha256=raw_digest,
+                version=number if text_changed else None,
+            )
+            values = self._success_state(state, fetched, raw_digest)
+            if latest is not None:
+                values["last_changed"] = clock.iso(started)
+            self.store.update_source(source.id, kind=extracted.kind, **values)
+            self._recovered(source, state)
+        return CheckOutcome(
+            source.id,
+            "new_version" if text_changed else "unchanged",
+            fetched.status,
+            duration,
+            len(fetched.content),
+            version=number if text_changed else None,
+            task_id=task_change.task_id if task_change else None,
+            children=tuple(children),
+        )
+
+    def _open_or_extend(
+        self,
+        source: Source,
+        latest: VersionRow,
+        number: int,
+        change: Change | None,
+        cumulative: Change | None,
+        new_links: Sequence[Link],
+    ) -> review.TaskChange:
+        parts: list[str] = []
+        whole = cumulative or change
+        if whole is not None:
+            parts.append(detect.summary(whole))
+        returned_to = self.store.version(source.id, number).returned_to if number != latest.number else None
+        if returned_to is not None:
+            parts.append(f"text returned to that of v{returned_to}")
+        if new_links:
+            names = ", ".join(link.url for link in new_links[:5])
+            more = f" and {len(new_links) - 5} more" if len(new_links) > 5 else ""
+            parts.append(f"new document{'s' if len(new_links) > 1 else ''} linked: {names}{more}")
+        summary = "; ".join(parts) or "changed"
+        task_change = review.record_change(
+            self.store, source.id, from_version=latest.number, to_version=number, summary=summary
+        )
+        payload: dict[str, Any] = {
+            "event": "opened" if task_change.opened else "extended",
+            "task_id": task_change.task_id,
+            "source_id": source.id,
+            "lab": source.lab,
+            "title": source.title,
+            "url": source.url,
+            "from_version": task_change.from_version,
+            "old_version": latest.number,
+            "new_version": number,
+            "summary": summary,
+            "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
+        }
+        if change is not None:
+            payload["stats"] = {
+                "words_added": change.stats.words_added,
+                "words_removed": change.stats.words_removed,
+                "share_changed": round(change.stats.share_changed, 4),
+            }
+            payload["headings"] = list(change.headings[:20])
+        for channel in source.notify:
+            self.store.enqueue(
+                kind="change",
+                channel=channel,
+                payload=payload,
+                task_id=task_change.task_id,
+                source_id=source.id,
+            )
+        return task_change
+
+    def _record_failure(
+        self,
+        source: Source,
+        reason: str,
+        http_status: int | None,
+        started: datetime,
+        t0: float,
+        fetched: FetchResult | None,
+    ) -> CheckOutcome:
+        duration = _ms_since(t0)
+        threshold = self.config.watcher.failure_alert_after
+        with self.store.transaction():
+            state = self.store.require_source(source.id)
+            failures = int(state["consecutive_failures"]) + 1
+            status = state["status"]
+            if failures >= threshold:
+                status = "failing"
+                if state["status"] != "failing":
+                    self._enqueue_admin(source, "failing", {"failures": failures, "error": reason})
+            self.store.add_check(
+                source_id=source.id,
+                started_at=clock.iso(started),
+                duration_ms=duration,
+                http_status=http_status,
+                bytes=len(fetched.content) if fetched else 0,
+                outcome="failed",
+                error=reason,
+            )
+            self.store.update_source(
+                source.id,
+                last_checked=clock.iso(clock.now()),
+                consecutive_failures=failures,
+                last_error=reason,
+                status=status,
+            )
+        return CheckOutcome(source.id, "failed", http_status, duration, 0, error=reason)
+
+    def _enqueue_admin(self, source: Source, kind: str, extra: dict[str, Any]) -> None:
+        admin = self.config.watcher.admin_notify
+        channels = admin if admin is not None else source.notify
+        payload = {
+            "source_id": source.id,
+            "lab": source.lab,
+            "title": source.title,
+            "url": source.url,
+            **extra,
+        }
+        for channel in channels:
+            self.store.enqueue(kind=kind, channel=channel, payload=payload, source_id=source.id)
+
+
+def _ms_since(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)

@@ -1,0 +1,113 @@
+"""Review tasks: open on a change, extend while open, close with a note.
+
+One open task per source (the database enforces it too). Every action is
+written to `events`, so a task's history survives reassignment and reopening.
+All functions take a `Store` and are meant to run inside the caller's
+transaction when part of a check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watcher import clock
+from watcher.errors import TaskStateError
+from watcher.store import Row, Store
+
+SYSTEM_ACTOR = "watcher"
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """What `record_change` did: the task, and whether it was opened or extended."""
+
+    task_id: int
+    opened: bool
+    from_version: int
+    to_version: int
+
+
+def record_change(
+    store: Store,
+    source_id: str,
+    *,
+    from_version: int,
+    to_version: int,
+    summary: str,
+    severity: str | None = None,
+) -> TaskChange:
+    """Open a task for `source_id`, or extend its open task to `to_version`."""
+    stamp = clock.iso(clock.now())
+    with store.transaction():
+        task = store.open_task(source_id)
+        if task is None:
+            task_id = store.add_task(
+                source_id=source_id,
+                status="open",
+                from_version=from_version,
+                to_version=to_version,
+                severity=severity,
+                summary=summary,
+                opened_at=stamp,
+                updated_at=stamp,
+            )
+            store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=summary)
+            return TaskChange(task_id, True, from_version, to_version)
+        store.update_task(
+            task["id"], to_version=to_version, summary=summary, severity=severity, updated_at=stamp
+        )
+        store.add_event(
+            task["id"], actor=SYSTEM_ACTOR, action="extended", note=f"to v{to_version}: {summary}"
+        )
+        return TaskChange(task["id"], False, task["from_version"], to_version)
+
+
+def assign(store: Store, task_id: int, who: str, *, actor: str = "cli") -> Row:
+    who = " ".join(who.split())
+    if not who:
+        raise TaskStateError("the assignee cannot be empty")
+    with store.transaction():
+        store.task(task_id)
+        store.update_task(task_id, assignee=who, updated_at=clock.iso(clock.now()))
+        store.add_event(task_id, actor=actor, action="assigned", note=who)
+    return store.task(task_id)
+
+
+def _finish(store: Store, task_id: int, status: str, note: str, actor: str) -> Row:
+    note = note.strip()
+    if not note:
+        raise TaskStateError(f"a note is required to {status[:-1]} a task (say what was decided)")
+    with store.transaction():
+        task = store.task(task_id)
+        if task["status"] != "open":
+            raise TaskStateError(f"task {task_id} is {task['status']}, not open")
+        stamp = clock.iso(clock.now())
+        store.update_task(task_id, status=status, note=note, closed_at=stamp, updated_at=stamp)
+        store.add_event(task_id, actor=actor, action=status, note=note)
+    return store.task(task_id)
+
+
+def close(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Row:
+    """Close an open task with the reassessment's outcome."""
+    return _finish(store, task_id, "closed", note, actor)
+
+
+def dismiss(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Row:
+    """Dismiss an open task (the change needs no reassessment), with the reason."""
+    return _finish(store, task_id, "dismissed", note, actor)
+
+
+def reopen(store: Store, task_id: int, *, actor: str = "cli") -> Row:
+    with store.transaction():
+        task = store.task(task_id)
+        if task["status"] == "open":
+            raise TaskStateError(f"task {task_id} is already open")
+        other = store.open_task(task["source_id"])
+        if other is not None:
+            raise TaskStateError(
+                f"source {task['source_id']!r} already has open task {other['id']}; "
+                "work on that one instead"
+            )
+        store.update_task(task_id, status="open", closed_at=None, updated_at=clock.iso(clock.now()))
+        store.add_event(task_id, actor=actor, action="reopened")
+    return store.task(task_id)

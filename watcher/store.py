@@ -1,0 +1,552 @@
+"""The only module that speaks SQL: tables, migrations, blobs, transactions.
+
+One SQLite file (`watcher.db` in `state_dir`) in WAL mode with a busy
+timeout, so a `watcher check` can run beside a daemon. Raw snapshots and
+extracted texts are content-addressed blobs (SHA-256), compressed, stored
+once however often they recur. The schema version lives in
+`PRAGMA user_version`; each migration is a numbered function applied in its
+own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from watcher import clock
+from watcher.errors import NotFound, StoreError
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "watcher.db"
+BUSY_TIMEOUT_S = 30.0
+
+Row = dict[str, Any]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return sha256(text.encode("utf-8"))
+
+
+# --- migrations -------------------------------------------------------------
+
+
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sources (
+            id TEXT PRIMARY KEY,
+            parent_id TEXT REFERENCES sources(id),
+            url TEXT NOT NULL,
+            lab TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            link_text TEXT,
+            kind TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            etag TEXT,
+            last_modified TEXT,
+            last_raw_sha256 TEXT,
+            last_checked TEXT,
+            last_changed TEXT,
+            status TEXT NOT NULL DEFAULT 'new',
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            config_hash TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX sources_parent ON sources(parent_id);
+
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL DEFAULT 0,
+            http_status INTEGER,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            raw_sha256 TEXT,
+            version INTEGER
+        );
+        CREATE INDEX checks_source ON checks(source_id, started_at);
+
+        CREATE TABLE blobs (
+            sha256 TEXT PRIMARY KEY,
+            encoding TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL
+        );
+
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            number INTEGER NOT NULL,
+            captured_at TEXT NOT NULL,
+            raw_sha256 TEXT NOT NULL,
+            text_sha256 TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            chars INTEGER NOT NULL,
+            words INTEGER NOT NULL,
+            returned_to INTEGER,
+            reextracted INTEGER NOT NULL DEFAULT 0,
+            rules_hash TEXT,
+            url TEXT,
+            content_type TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            UNIQUE (source_id, number)
+        );
+
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY,
+            source_id TEXT NOT NULL REFERENCES sources(id),
+            status TEXT NOT NULL,
+            from_version INTEGER NOT NULL,
+            to_version INTEGER NOT NULL,
+            severity TEXT,
+            summary TEXT NOT NULL DEFAULT '',
+            assignee TEXT,
+            note TEXT,
+            opened_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX tasks_source ON tasks(source_id, status);
+        -- one open task per source, enforced by the database itself
+        CREATE UNIQUE INDEX tasks_one_open ON tasks(source_id) WHERE status = 'open';
+
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            task_id INTEGER NOT NULL REFERENCES tasks(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            note TEXT
+        );
+        CREATE INDEX events_task ON events(task_id);
+
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            task_id INTEGER REFERENCES tasks(id),
+            source_id TEXT REFERENCES sources(id),
+            kind TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- blobs ------------------------------------------------------------------
+
+
+def _compress(data: bytes) -> tuple[str, bytes]:
+    return "zlib", zlib.compress(data, 6)
+
+
+def _decompress(encoding: str, data: bytes) -> bytes:
+    if encoding == "zlib":
+        return zlib.decompress(data)
+    if encoding == "raw":
+        return data
+    raise StoreError(f"blob encoding {encoding!r} is not supported by this version")
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    source_id: str
+    number: int
+    captured_at: str
+    raw_sha256: str
+    text_sha256: str
+    kind: str
+    chars: int
+    words: int
+    returned_to: int | None
+    reextracted: bool
+    url: str | None
+    content_type: str | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> VersionRow:
+        return cls(
+            source_id=row["source_id"],
+            number=row["number"],
+            captured_at=row["captured_at"],
+            raw_sha256=row["raw_sha256"],
+            text_sha256=row["text_sha256"],
+            kind=row["kind"],
+            chars=row["chars"],
+            words=row["words"],
+            returned_to=row["returned_to"],
+            reextracted=bool(row["reextracted"]),
+            url=row["url"],
+            content_type=row["content_type"],
+        )
+
+
+class Store:
+    """A watcher database. Open with `Store.open(state_dir)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """Open (creating and migrating as needed) the database in `state_dir`."""
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            path = state_dir / DB_NAME
+            conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database in {state_dir}: {exc}") from exc
+        store = cls(conn, path)
+        store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions and migrations --
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of writes. Nested calls become savepoints.
+
+        The outermost level takes the write lock at once (`BEGIN IMMEDIATE`)
+        so two processes never both read, then both try to write.
+        """
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"database is busy: {exc}", transient=True) from exc
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this watcher "
+                f"understands ({SCHEMA_VERSION}); upgrade watcher"
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            migration = MIGRATIONS[number - 1]
+            log.info("migrating %s to schema version %d (%s)", self.path, number, migration.__name__)
+            with self.transaction():
+                migration(self.db)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+
+    # -- small query helpers --
+
+    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Row | None:
+        row = self.conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Row]:
+        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
+
+    def _insert(self, table: str, values: dict[str, Any]) -> int:
+        columns = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cursor = self.conn.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values())
+        )
+        return int(cursor.lastrowid or 0)
+
+    def _update(self, table: str, key: str, key_value: Any, values: dict[str, Any]) -> None:
+        if not values:
+            return
+        sets = ", ".join(f"{column} = ?" for column in values)
+        self.conn.execute(
+            f"UPDATE {table} SET {sets} WHERE {key} = ?", (*values.values(), key_value)
+        )
+
+    # -- blobs --
+
+    def put_blob(self, data: bytes) -> str:
+        """Store `data` once under its SHA-256; return the hash."""
+        digest = sha256(data)
+        if self._one("SELECT 1 AS x FROM blobs WHERE sha256 = ?", (digest,)) is None:
+            encoding, packed = _compress(data)
+            self._insert(
+                "blobs", {"sha256": digest, "encoding": encoding, "size": len(data), "data": packed}
+            )
+        return digest
+
+    def put_text(self, text: str) -> str:
+        return self.put_blob(text.encode("utf-8"))
+
+    def get_blob(self, digest: str) -> bytes:
+        row = self._one("SELECT encoding, data FROM blobs WHERE sha256 = ?", (digest,))
+        if row is None:
+            raise StoreError(f"blob {digest[:12]} is missing from the database")
+        return _decompress(row["encoding"], row["data"])
+
+    def get_text(self, digest: str) -> str:
+        return self.get_blob(digest).decode("utf-8")
+
+    # -- sources --
+
+    def upsert_source(
+        self,
+        source_id: str,
+        *,
+        url: str,
+        lab: str,
+        title: str,
+        parent_id: str | None = None,
+        link_text: str | None = None,
+    ) -> None:
+        """Create the source row or refresh its descriptive columns; state is kept."""
+        existing = self.source(source_id)
+        if existing is None:
+            self._insert(
+                "sources",
+                {
+                    "id": source_id,
+                    "parent_id": parent_id,
+                    "url": url,
+                    "lab": lab,
+                    "title": title,
+                    "link_text": link_text,
+                    "active": 1,
+                    "status": "new",
+                    "created_at": clock.iso(clock.now()),
+                },
+            )
+            return
+        changes: dict[str, Any] = {}
+        for column, value in (("url", url), ("lab", lab), ("title", title), ("active", 1)):
+            if existing[column] != value:
+                changes[column] = value
+        if existing["url"] != url:
+            # a new URL has nothing to do with the old validators
+            changes.update(etag=None, last_modified=None)
+        self._update("sources", "id", source_id, changes)
+
+    def deactivate_sources_except(self, keep: set[str]) -> None:
+        """Mark configured sources (and their children) that left the config inactive."""
+        for row in self._all("SELECT id, parent_id FROM sources WHERE active = 1"):
+            top = row["parent_id"] or row["id"]
+            if top not in keep:
+                self._update("sources", "id", row["id"], {"active": 0})
+
+    def source(self, source_id: str) -> Row | None:
+        return self._one("SELECT * FROM sources WHERE id = ?", (source_id,))
+
+    def require_source(self, source_id: str) -> Row:
+        row = self.source(source_id)
+        if row is None:
+            raise NotFound(f"unknown source {source_id!r}")
+        return row
+
+    def sources(self, *, include_inactive: bool = False) -> list[Row]:
+        where = "" if include_inactive else "WHERE active = 1"
+        return self._all(f"SELECT * FROM sources {where} ORDER BY COALESCE(parent_id, id), id")
+
+    def source_overview(self) -> list[Row]:
+        """Active sources, each parent followed by its children, with counts."""
+        return self._all(
+            """
+            SELECT s.*,
+                   (SELECT COUNT(*) FROM versions v WHERE v.source_id = s.id) AS versions,
+                   (SELECT t.id FROM tasks t
+                     WHERE t.source_id = s.id AND t.status = 'open') AS open_task
+              FROM sources s
+             WHERE s.active = 1
+             ORDER BY COALESCE(s.parent_id, s.id), s.parent_id IS NOT NULL, s.id
+            """
+        )
+
+    def raw_history(self, source_id: str) -> list[Row]:
+        """Every successful check that saw bytes: when, which bytes, what came of them."""
+        return self._all(
+            "SELECT started_at, raw_sha256, outcome, version FROM checks "
+            "WHERE source_id = ? AND raw_sha256 IS NOT NULL ORDER BY id",
+            (source_id,),
+        )
+
+    def children(self, parent_id: str) -> list[Row]:
+        return self._all(
+            "SELECT * FROM sources WHERE parent_id = ? AND active = 1 ORDER BY created_at, id",
+            (parent_id,),
+        )
+
+    def update_source(self, source_id: str, **values: Any) -> None:
+        self._update("sources", "id", source_id, values)
+
+    # -- checks --
+
+    def add_check(self, **values: Any) -> int:
+        return self._insert("checks", values)
+
+    def checks(self, source_id: str, limit: int = 50) -> list[Row]:
+        return self._all(
+            "SELECT * FROM checks WHERE source_id = ? ORDER BY id DESC LIMIT ?", (source_id, limit)
+        )
+
+    # -- versions --
+
+    def latest_version(self, source_id: str) -> VersionRow | None:
+        row = self._one(
+            "SELECT * FROM versions WHERE source_id = ? ORDER BY number DESC LIMIT 1",
+            (source_id,),
+        )
+        return VersionRow.from_row(row) if row else None
+
+    def version(self, source_id: str, number: int) -> VersionRow:
+        row = self._one(
+            "SELECT * FROM versions WHERE source_id = ? AND number = ?", (source_id, number)
+        )
+        if row is None:
+            raise NotFound(f"source {source_id!r} has no version {number}")
+        return VersionRow.from_row(row)
+
+    def versions(self, source_id: str) -> list[VersionRow]:
+        rows = self._all("SELECT * FROM versions WHERE source_id = ? ORDER BY number", (source_id,))
+        return [VersionRow.from_row(row) for row in rows]
+
+    def version_with_text(self, source_id: str, text_digest: str) -> int | None:
+        """The first version number of `source_id` whose text has this hash."""
+        row = self._one(
+            "SELECT MIN(number) AS number FROM versions WHERE source_id = ? AND text_sha256 = ?",
+            (source_id, text_digest),
+        )
+        return row["number"] if row and row["number"] is not None else None
+
+    def add_version(self, **values: Any) -> int:
+        self._insert("versions", values)
+        return int(values["number"])
+
+    def version_text(self, version: VersionRow) -> str:
+        return self.get_text(version.text_sha256)
+
+    # -- tasks and events --
+
+    def open_task(self, source_id: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM tasks WHERE source_id = ? AND status = 'open'", (source_id,)
+        )
+
+    def task(self, task_id: int) -> Row:
+        row = self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"no task {task_id}")
+        return row
+
+    def tasks(self, status: str | None = None) -> list[Row]:
+        if status is None:
+            return self._all("SELECT * FROM tasks ORDER BY id")
+        return self._all("SELECT * FROM tasks WHERE status = ? ORDER BY id", (status,))
+
+    def add_task(self, **values: Any) -> int:
+        return self._insert("tasks", values)
+
+    def update_task(self, task_id: int, **values: Any) -> None:
+        self._update("tasks", "id", task_id, values)
+
+    def add_event(self, task_id: int, *, actor: str, action: str, note: str | None = None) -> None:
+        self._insert(
+            "events",
+            {
+                "task_id": task_id,
+                "at": clock.iso(clock.now()),
+                "actor": actor,
+                "action": action,
+                "note": note,
+            },
+        )
+
+    def events(self, task_id: int) -> list[Row]:
+        return self._all("SELECT * FROM events WHERE task_id = ? ORDER BY id", (task_id,))
+
+    # -- notifications (the outbox) --
+
+    def enqueue(
+        self,
+        *,
+        kind: str,
+        channel: str,
+        payload: dict[str, Any],
+        task_id: int | None = None,
+        source_id: str | None = None,
+    ) -> int:
+        stamp = clock.iso(clock.now())
+        return self._insert(
+            "notifications",
+            {
+                "task_id": task_id,
+                "source_id": source_id,
+                "kind": kind,
+                "channel": channel,
+                "payload": json.dumps(payload, sort_keys=True),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": stamp,
+                "created_at": stamp,
+            },
+        )
+
+    def notifications(self, status: str | None = None) -> list[Row]:
+        if status is None:
+            return self._all("SELECT * FROM notifications ORDER BY id")
+        return self._all("SELECT * FROM notifications WHERE status = ? ORDER BY id", (status,))
+
+    # -- integrity --
+
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -1,0 +1,78 @@
+"""CPU work off the event loop: a small process pool with a per-job timeout.
+
+Parsing HTML, extracting PDF text and diffing long documents are CPU-bound;
+run on the event loop they would stall every fetch in flight. PDFium is not
+thread-safe, and a hostile PDF can hang or crash the process that parses it,
+so the work runs in child processes: a job that overruns its timeout or
+kills its worker fails that one check, and the pool is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from watcher.errors import ExtractionError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_WORKERS = 2
+JOB_TIMEOUT_S = 60.0
+
+
+class WorkerPool:
+    """Runs picklable top-level functions in child processes, with a timeout."""
+
+    def __init__(self, workers: int = DEFAULT_WORKERS, timeout: float = JOB_TIMEOUT_S) -> None:
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: children never inherit the parent's threads or sockets
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        return self._pool
+
+    async def run(self, what: str, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run `func(*args, **kwargs)` in a worker; `what` names the job in errors."""
+        loop = asyncio.get_running_loop()
+        pool = self._executor()
+        future = loop.run_in_executor(pool, _call, func, args, kwargs)
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await future
+        except TimeoutError:
+            log.warning("%s took over %.0fs; restarting the worker pool", what, self.timeout)
+            self._kill()
+            raise ExtractionError(f"{what} took over {self.timeout:.0f}s and was stopped") from None
+        except BrokenProcessPool:
+            log.warning("a worker died during %s; restarting the worker pool", what)
+            self._kill()
+            raise ExtractionError(f"{what} crashed its worker process") from None
+
+    def _kill(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # a hung worker never returns; shutdown() alone would wait on it forever
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _call(func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    return func(*args, **kwargs)
