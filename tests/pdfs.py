@@ -19,12 +19,14 @@ def make_pdf(
     font_size: float = 11,
     user_password: str | None = None,
     page_numbers: bool = False,
+    header: str | None = None,
 ) -> bytes:
     """A PDF with one page per entry of `pages`.
 
     `width` is the paragraph width in mm (0 = up to the right margin);
     `user_password` encrypts the file so it needs that password to open;
-    `page_numbers` prints a bare page number at the foot of each page.
+    `page_numbers` prints a bare page number at the foot of each page;
+    `header` prints a running header at the top of each page.
     """
     pdf = FPDF(format="A4")
     pdf.core_fonts_encoding = "windows-1252"
@@ -34,6 +36,10 @@ def make_pdf(
     line_height = font_size * 0.5
     for number, blocks in enumerate(pages, start=1):
         pdf.add_page()
+        if header is not None:
+            pdf.set_font("Helvetica", size=8)
+            pdf.cell(0, 5, header, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
         for block in blocks:
             if block.startswith("# "):
                 pdf.set_font("Helvetica", style="B", size=font_size * 1.6)

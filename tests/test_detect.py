@@ -114,7 +114,7 @@ def test_punctuation_is_its_own_token() -> None:
     ("new", "old_start", "new_start", "old_lines", "new_lines", "path"),
     [
         pytest.param(
-            POLICY[:9] + ["- Red-team review of access controls"] + POLICY[9:],
+            [*POLICY[:9], "- Red-team review of access controls", *POLICY[9:]],
             9,
             9,
             (),
@@ -215,7 +215,8 @@ def test_heading_renamed() -> None:
         WordOp("delete", "Commitments"),
         WordOp("insert", "Measures"),
     )
-    assert render_text(change) == (  # type: ignore[arg-type]
+    assert change is not None
+    assert render_text(change) == (
         "@@ Responsible Scaling Policy › 2. Security Measures (line 5)\n"
         "~ ## 2. Security [-Commitments-]{+Measures+}"
     )
@@ -390,29 +391,27 @@ def test_renderers_never_emit_control_characters(old: str, new: str) -> None:
 
 # --------------------------------------------------------------------------- renderers
 
-HOSTILE_OLD = "Old text <script>alert(1)</script> and more words here."
-HOSTILE_NEW = 'New text <img src=x onerror="alert(2)"> and more words here.'
-
 
 def hostile_change() -> Change:
-    old = text(
-        [
-            "# Policy <b>bold</b>",
-            HOSTILE_OLD,
-            "We commit to <script>alert(3)</script> this.",
-            "tail",
-        ]
-    )
-    new = text(
-        [
-            "# Policy <b>bold</b>",
-            HOSTILE_NEW,
-            "We expect to <script>alert(3)</script> this.",
-            "tail",
-        ]
-    )
-    change = diff(old, new)
+    """Markup in a heading, in a rewritten line, in a word-marked line and in a deleted line."""
+    head = ["# Policy <b>bold</b>", "Intro."]
+    old = [
+        *head,
+        "<script>alert(1)</script>",
+        "middle",
+        "We commit to <script>alert(3)</script>.",
+        "end",
+    ]
+    new = [
+        *head,
+        '<img src=x onerror="alert(2)">',
+        "middle",
+        "We expect to <script>alert(3)</script>.",
+        "end",
+    ]
+    change = diff(text([*old, "<img src=y onerror=alert(5)>"]), text(new))
     assert change is not None
+    assert [bool(hunk.words) for hunk in change.hunks] == [False, True, False]
     return change
 
 
@@ -481,8 +480,11 @@ def test_render_html_escapes_everything() -> None:
     assert "<script" not in lowered
     assert "<img" not in lowered
     assert "<b>" not in lowered
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
+    assert ">&lt;script&gt;alert(1)&lt;/script&gt;</del>" in page
+    assert ">&lt;img src=x onerror=&quot;alert(2)&quot;&gt;</ins>" in page
+    assert " to &lt;script&gt;alert(3)&lt;/script&gt;.</p>" in page
+    assert ">&lt;img src=y onerror=alert(5)&gt;</del>" in page
+    assert "Policy &lt;b&gt;bold&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;/script&gt;" in page
     collector = TagCollector()
     collector.feed(page)

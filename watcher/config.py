@@ -606,7 +606,10 @@ def _describe_error(error: Any, model: type[BaseModel]) -> str:
     }
     if kind in bounds:
         word, key = bounds[kind]
-        return f"must be {word} {ctx[key]}, got {_short(value)}"
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {word} {bound}, got {_short(value)}"
     return str(error["msg"])
 
 
@@ -769,7 +772,7 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
 def load_config(path: Path | str) -> Config:
     """Read and validate `path`; raises ConfigError listing every problem."""
     label = str(path)
-    config_path = Path(path).absolute()
+    config_path = Path(os.path.abspath(path))  # normalised, symlinks kept
     data = _read_toml(config_path, label)
     problems = _Problems()
 

@@ -45,7 +45,7 @@ MAX_BLOCK_TOKENS = 3000
 #: this bound word marks are skipped, and the line level turns on `autojunk`.
 MAX_MATCH_WORK = 1_000_000
 
-#: Word marks are kept when at least this share of the words is unchanged;
+#: Word marks are kept when at least this share of the tokens is unchanged;
 #: below it, a rewritten paragraph reads better as removed and added lines.
 MIN_SIMILARITY = 0.5
 
@@ -198,6 +198,10 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _count_tokens(text: str) -> int:
+    return sum(1 for token in _TOKEN.findall(text) if not token.isspace())
+
+
 def _key(token: str) -> str:
     # Compare words without their trailing spaces; any run of spaces is one key.
     return token.rstrip() or (token if token == "\n" else " ")
@@ -207,9 +211,9 @@ def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[W
     """Word marks for a block of lines replaced by other lines, or () when they would not help."""
     ops: list[WordOp] | None
     if len(removed) == len(added):
-        # As many lines on both sides: they were edited in place (a line
-        # matcher pairs nothing else this way), so compare them pair by pair,
-        # which reads better and keeps each comparison small.
+        # As many lines on both sides: most likely each was edited in place,
+        # so compare them pair by pair, which reads better and keeps each
+        # comparison small however long the block.
         ops = []
         for index, (old_line, new_line) in enumerate(zip(removed, added, strict=True)):
             if index:
@@ -224,8 +228,10 @@ def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[W
         ops = _word_ops("\n".join(removed), "\n".join(added))
         if ops is None:
             return ()
-    equal = sum(_count_words(op.text) for op in ops if op.op == "equal")
-    total = sum(_count_words(line) for line in removed) + sum(_count_words(line) for line in added)
+    # Similarity in tokens, not words: "alert(" kept from "<script>alert(1)"
+    # is a fragment, not a word in common.
+    equal = sum(_count_tokens(op.text) for op in ops if op.op == "equal")
+    total = sum(_count_tokens(line) for line in (*removed, *added))
     if 2 * equal < MIN_SIMILARITY * total:
         return ()
     return tuple(_merge(ops))

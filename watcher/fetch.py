@@ -156,14 +156,14 @@ class Fetcher:
             headers[b"If-None-Match"] = etag.encode("utf-8", "surrogateescape")
         if last_modified:
             headers[b"If-Modified-Since"] = last_modified.encode("utf-8", "surrogateescape")
-        spent = 0.0  # seconds in attempts and between them, not waiting for a first slot
+        # Time spent talking to servers and waiting to retry; not time queued for
+        # a slot, which says more about the pass than about the source.
+        spent = _Stopwatch()
         attempts = self.settings.retries + 1
         for attempt in range(attempts):
-            started = time.monotonic()
             try:
-                result = await self._attempt(url, headers)
+                result = await self._attempt(url, headers, spent)
             except FetchError as exc:
-                spent += time.monotonic() - started
                 if not exc.transient or attempt + 1 == attempts:
                     raise
                 delay = self._retry_delay(attempt, exc)
@@ -175,17 +175,16 @@ class Fetcher:
                     attempts,
                     exc.reason,
                 )
-                await asyncio.sleep(delay)
-                spent += delay
+                with spent:
+                    await asyncio.sleep(delay)
                 continue
-            spent += time.monotonic() - started
             if result.not_modified:
                 result = replace(
                     result,
                     etag=result.etag or etag,
                     last_modified=result.last_modified or last_modified,
                 )
-            return replace(result, duration_ms=round(spent * 1000))
+            return replace(result, duration_ms=round(spent.total * 1000))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _retry_delay(self, attempt: int, exc: FetchError) -> float:
@@ -207,7 +206,9 @@ class Fetcher:
         async with host_slot, self._slots:
             yield
 
-    async def _attempt(self, url: str, headers: dict[bytes, bytes]) -> FetchResult:
+    async def _attempt(
+        self, url: str, headers: dict[bytes, bytes], spent: _Stopwatch
+    ) -> FetchResult:
         """One attempt: the request and its redirects, each hop in its host's slot."""
         if self._client is None:
             raise RuntimeError("Fetcher used outside 'async with'")
@@ -220,7 +221,8 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             _check_url(request.url, shown)
             async with self._slot(request.url):
-                outcome = await self._hop(client, request)
+                with spent:
+                    outcome = await self._hop(client, request)
             if isinstance(outcome, FetchResult):
                 return outcome
             request = outcome
@@ -282,6 +284,20 @@ class Fetcher:
         except ExceptionGroup as group:
             # anyio's happy-eyeballs connect can raise a group of what each address did.
             raise _map_error(_first_leaf(group), host, timeout) from None
+
+
+class _Stopwatch:
+    """Adds up the time spent inside `with stopwatch:` blocks."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self.total += time.monotonic() - self._started
 
 
 def _check_url(url: httpx.URL, shown: str) -> None:
@@ -397,8 +413,12 @@ def _map_error(exc: BaseException, host: str, timeout: float) -> FetchError:
         return FetchError(f"invalid redirect: {detail}")
     tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
     if tls is not None or "SSL" in detail or "CERTIFICATE" in detail.upper():
-        reason = getattr(tls, "verify_message", None) or getattr(tls, "reason", None)
-        text = str(reason).replace("_", " ").lower() if reason else detail
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            text = f"certificate verify failed: {tls.verify_message}"
+        elif tls is not None and tls.reason:
+            text = tls.reason.replace("_", " ").lower()
+        else:
+            text = detail
         # A certificate or protocol mismatch will not fix itself in a minute.
         return NetworkError(f"TLS error with {host}: {text}", transient=False)
     if any(isinstance(c, socket.gaierror) for c in causes) or _looks_like_dns(detail):

@@ -365,9 +365,11 @@ class Checker:
         """Links the `follow` rule matched that are not tracked yet."""
         if not source.rules.follow:
             return []
+        # a linked document that is itself a configured source is watched already
+        configured = {cfg.url for cfg in self.config.sources}
         fresh: list[Link] = []
         for link in links:
-            if link.url == source.url:
+            if link.url == source.url or link.url in configured:
                 continue
             if self.store.source(child_id(source.id, link.url)) is None:
                 fresh.append(link)

@@ -11,8 +11,9 @@ import codecs
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urljoin
 
+import soupsieve
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 from bs4.dammit import EncodingDetector
 from bs4.element import PreformattedString
@@ -47,6 +48,7 @@ HEADINGS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
 CELLS = frozenset({"td", "th"})
 
 _WHITESPACE = re.compile(r"\s+")
+_URL_NOISE = re.compile(r"[\t\n\r]")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # WHATWG: these labels mean windows-1252 in practice (C1 bytes are curly quotes, dashes).
 _LATIN1_ALIASES = frozenset(
@@ -92,12 +94,27 @@ def parse(content: bytes, charset: str | None) -> BeautifulSoup:
 # ---------------------------------------------------------------- selection
 
 
-def _select(root: Tag, selector: str) -> list[Tag]:
+def compile_selector(selector: str) -> soupsieve.SoupSieve:
+    """Compile a CSS selector (soupsieve caches compiled patterns) or say what is wrong."""
     try:
-        return list(root.select(selector))
+        return soupsieve.compile(selector)
     except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ExtractionError(f"invalid CSS selector {selector!r}: {first_line}") from None
+
+
+def _select(root: Tag, selectors: Iterable[str]) -> list[Tag]:
+    """Elements matching any of the selectors, in document order, each once.
+
+    One walk of the tree for all of them: each selector is validated on its
+    own (so an error names it), then matched as one selector list.
+    """
+    selectors = list(selectors)
+    for selector in selectors:
+        compile_selector(selector)
+    if not selectors:
+        return []
+    return list(compile_selector(", ".join(selectors)).select(root))
 
 
 def find_links(soup: BeautifulSoup, selector: str, page_url: str) -> tuple[Link, ...]:
@@ -109,15 +126,15 @@ def find_links(soup: BeautifulSoup, selector: str, page_url: str) -> tuple[Link,
     if isinstance(base, Tag):
         base_url = urljoin(page_url, _attr(base, "href"))
     links: dict[str, Link] = {}
-    for element in _select(soup, selector):
+    for element in _select(soup, [selector]):
         anchors = [element] if element.has_attr("href") else element.select("a[href], area[href]")
         for anchor in anchors:
             # Browsers strip surrounding whitespace and drop tabs/newlines inside an href.
-            href = re.sub(r"[\t\n\r]", "", _attr(anchor, "href").strip())
+            href = _URL_NOISE.sub("", _attr(anchor, "href").strip())
             if not href:
                 continue
-            url, _fragment = urldefrag(urljoin(base_url, href))
-            if urlsplit(url).scheme not in ("http", "https") or url in links:
+            url = urljoin(base_url, href).split("#", 1)[0]
+            if not url[:8].lower().startswith(("http://", "https://")) or url in links:
                 continue
             text = normalise_line(anchor.get_text(" "))
             text = text or normalise_line(_attr(anchor, "aria-label") or _attr(anchor, "title"))
@@ -134,9 +151,7 @@ def _attr(tag: Tag, name: str) -> str:
 
 def _roots(soup: BeautifulSoup, selectors: tuple[str, ...]) -> list[Tag]:
     """The matches of all selectors, in document order, none inside another."""
-    for selector in selectors:
-        _select(soup, selector)  # names the bad selector, if any
-    matches = _select(soup, ", ".join(selectors))  # soupsieve returns document order
+    matches = _select(soup, selectors)
     chosen = {id(tag) for tag in matches}
     return [tag for tag in matches if not any(id(parent) in chosen for parent in tag.parents)]
 
@@ -183,58 +198,66 @@ class _Renderer:
             self.lines.append(self.prefix + line)
             self.prefix = ""
 
-    def children(self, tag: Tag) -> None:
-        for child in tag.contents:
-            self.node(child)
+    def walk(self, nodes: Iterable[PageElement]) -> None:
+        """Render nodes in document order without recursion (pages nest thousands deep)."""
+        stack: list[tuple[PageElement, bool]] = [(node, False) for node in reversed(list(nodes))]
+        while stack:
+            node, leaving = stack.pop()
+            if leaving:
+                self.leave(node)
+            elif isinstance(node, NavigableString):
+                if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
+                    self.buffer.append(_WHITESPACE.sub(" ", node))
+            elif isinstance(node, Tag) and self.enter(node):
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(node.contents))
 
-    def node(self, node: PageElement) -> None:
-        if isinstance(node, NavigableString):
-            if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
-                self.buffer.append(_WHITESPACE.sub(" ", node))
-            return
-        if not isinstance(node, Tag):
-            return
-        name = node.name
-        if name in DROPPED or _hidden(node):
-            return
+    def enter(self, tag: Tag) -> bool:
+        """Start an element; True when its children are to be walked."""
+        name = tag.name
+        if name in DROPPED or _hidden(tag):
+            return False
         if name == "br":
             if self.inline_breaks:
                 self.buffer.append(" ")
             else:
                 self.flush()
-        elif name in HEADINGS:
+            return False
+        if name == "tr":
+            self.emit_row(tag)
+            return False
+        if name == "pre":
+            self.flush()
+            for line in tag.get_text().splitlines():
+                self.emit(line.strip())
+            return False
+        if name in HEADINGS:
             self.flush()
             self.prefix = HEADINGS[name]
             self.inline_breaks += 1
-            self.children(node)
-            self.inline_breaks -= 1
-            self.flush()
-            self.prefix = ""
         elif name == "li":
             self.flush()
             self.prefix = "- "
-            self.children(node)
-            self.flush()
-            self.prefix = ""
-        elif name == "tr":
-            self.emit_row(node)
-        elif name == "pre":
-            self.flush()
-            for line in node.get_text().splitlines():
-                self.emit(line.strip())
         elif name in BLOCKS:
             self.flush()
-            self.children(node)
+        return True
+
+    def leave(self, node: PageElement) -> None:
+        name = node.name if isinstance(node, Tag) else ""
+        if name in HEADINGS:
+            self.inline_breaks -= 1
+        if name in HEADINGS or name == "li":
             self.flush()
-        else:
-            self.children(node)
+            self.prefix = ""  # an empty heading or item leaves no dangling prefix
+        elif name in BLOCKS:
+            self.flush()
 
     def emit_row(self, row: Tag) -> None:
         cells: list[list[str]] = []
         for cell in row.contents:
             if isinstance(cell, Tag) and cell.name in CELLS and not _hidden(cell):
                 sub = _Renderer()
-                sub.children(cell)
+                sub.walk(cell.contents)
                 sub.flush()
                 if sub.lines:
                     cells.append(sub.lines)
@@ -251,7 +274,7 @@ def render(roots: Iterable[Tag]) -> str:
     """Markdown-like text of the given elements (not yet normalised)."""
     renderer = _Renderer()
     for root in roots:
-        renderer.node(root)
+        renderer.walk([root])
         renderer.flush()
     return "\n".join(renderer.lines)
 
@@ -267,11 +290,17 @@ def extract_html(
     `follow` sees the whole document; then `remove`, then `select`.
     Raises SuspiciousExtraction when `select` matches nothing.
     """
-    soup = parse(content, charset)
+    try:
+        return _extract_html(content, url=url, rules=rules, soup=parse(content, charset))
+    except RecursionError:
+        # Only nested tables recurse here; bs4 itself recurses in a few places.
+        raise ExtractionError("HTML nested too deeply to extract") from None
+
+
+def _extract_html(content: bytes, *, url: str, rules: ExtractRules, soup: BeautifulSoup) -> Extracted:
     links = find_links(soup, rules.follow, url) if rules.follow else ()
-    for selector in rules.remove:
-        for element in _select(soup, selector):
-            element.extract()
+    for element in _select(soup, rules.remove):
+        element.extract()  # a match inside an earlier match goes with it; extracting again is harmless
     if rules.select:
         roots = _roots(soup, rules.select)
         if not roots:

@@ -1,0 +1,176 @@
+"""Every command, for people and with --json, against a real site and database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.conftest import Env, Site
+from tests.test_pipeline import SECTIONS, html_source, page
+from watcher.cli import main
+
+
+def run(env: Env, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(env.config_path), *args], catch_exceptions=False)
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def changed(env: Env, site: Site) -> Env:
+    """A source with two versions and an open task."""
+    site.set("/rsp", page())
+    env.sources = [html_source(site)]
+    env.write()
+    assert run(env, "check").exit_code == 0
+    site.set("/rsp", page(SECTIONS.replace("We commit to", "We expect to")))
+    assert run(env, "check").exit_code == 0
+    return env
+
+
+def test_validate_prints_ok_and_count(env: Env, site: Site) -> None:
+    env.sources = [html_source(site), html_source(site, "/other", "other")]
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.write()
+    result = run(env, "validate")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "ok: 2 sources"
+    assert "WATCHER_TEST_UNSET_HOOK" in result.stderr
+
+
+def test_invalid_config_exits_2_with_one_line_per_problem(env: Env, tmp_path: Path) -> None:
+    env.config_path.write_text(
+        '[watcher]\nstate_dir = "state"\nconcurency = 3\n\n[[sources]]\nid = "a"\nlab = "L"\n'
+        'title = "T"\nurl = "ftp://x"\ninterval = "5 minutes"\n',
+        encoding="utf-8",
+    )
+    for command in (["validate"], ["check"], ["sources"], ["tasks"]):
+        result = run(env, *command)
+        assert result.exit_code == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 3, lines
+        assert all(line.startswith(f"{env.config_path}: ") for line in lines)
+        assert "Traceback" not in result.output
+
+
+def test_check_summary_and_exit_status(env: Env, site: Site) -> None:
+    site.set("/rsp", page())
+    env.sources = [html_source(site), html_source(site, "/missing", "missing")]
+    env.write()
+    result = run(env, "check")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith("checked 2 sources in ")
+    assert "1 new version, 1 failed" in result.stdout
+    assert "failed missing: HTTP 404" in result.stdout
+    only = run(env, "check", "acme-rsp")
+    assert only.exit_code == 0 and "checked 1 source in" in only.stdout
+
+
+def test_check_unknown_source_is_a_usage_error(env: Env, site: Site) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    result = run(env, "check", "nope")
+    assert result.exit_code == 2 and "unknown source 'nope'" in result.stderr
+
+
+def test_sources_json(changed: Env) -> None:
+    [row] = as_json(run(changed, "sources", "--json"))
+    assert row["id"] == "acme-rsp" and row["status"] == "ok" and row["versions"] == 2
+    assert row["open_task"] == 1 and row["consecutive_failures"] == 0
+    assert row["last_checked"] and row["last_changed"]
+    for key in ("lab", "title", "url"):
+        assert row[key]
+    human = run(changed, "sources")
+    assert human.exit_code == 0 and "acme-rsp" in human.stdout and "status" in human.stdout
+
+
+def test_history_show_diff(changed: Env) -> None:
+    data = as_json(run(changed, "history", "acme-rsp", "--json"))
+    assert [v["number"] for v in data["versions"]] == [1, 2]
+    assert {"number", "captured_at", "text_sha256", "chars", "words"} <= set(data["versions"][0])
+    assert "number" in run(changed, "history", "acme-rsp").stdout
+
+    latest = run(changed, "show", "acme-rsp")
+    assert "We expect to" in latest.stdout
+    first = run(changed, "show", "acme-rsp", "1")
+    assert "We commit to" in first.stdout
+
+    text = run(changed, "diff", "acme-rsp")
+    assert text.exit_code == 0 and "2. Security Commitments" in text.stdout
+    assert "[-commit-]" in text.stdout or "commit" in text.stdout
+    js = as_json(run(changed, "diff", "acme-rsp", "1", "2", "--format", "json"))
+    assert js["old"]["number"] == 1 and js["new"]["number"] == 2 and js["change"]["hunks"]
+    html = run(changed, "diff", "acme-rsp", "--format", "html")
+    assert html.stdout.lstrip().lower().startswith("<!doctype html") and "<del" in html.stdout
+
+
+def test_show_and_diff_errors(changed: Env) -> None:
+    assert run(changed, "show", "acme-rsp", "9").exit_code == 2
+    assert run(changed, "show", "nope").exit_code == 2
+    same = run(changed, "diff", "acme-rsp", "2", "2")
+    assert same.exit_code == 0 and "same text" in same.stdout
+
+
+def test_tasks_and_task_actions(changed: Env) -> None:
+    [task] = as_json(run(changed, "tasks", "--json"))
+    assert task["source"] == "acme-rsp" and task["status"] == "open"
+    assert (task["from_version"], task["to_version"]) == (1, 2)
+    for key in ("id", "opened_at", "updated_at", "assignee", "summary", "note"):
+        assert key in task
+    tid = str(task["id"])
+
+    assert as_json(run(changed, "task", "assign", tid, "alice", "--json"))["assignee"] == "alice"
+    refused = run(changed, "task", "close", tid, "--note", "  ")
+    assert refused.exit_code == 1 and "note is required" in refused.stderr
+    closed = as_json(run(changed, "task", "close", tid, "--note", "reassessed, grade 2.2 → 1.9", "--json"))
+    assert closed["status"] == "closed" and closed["note"] == "reassessed, grade 2.2 → 1.9"
+    assert as_json(run(changed, "tasks", "--json")) == []
+    assert len(as_json(run(changed, "tasks", "--status", "all", "--json"))) == 1
+    again = run(changed, "task", "close", tid, "--note", "x")
+    assert again.exit_code == 1 and "not open" in again.stderr
+
+    assert as_json(run(changed, "task", "reopen", tid, "--json"))["status"] == "open"
+    dismissed = as_json(run(changed, "task", "dismiss", tid, "--note", "typo fix only", "--json"))
+    assert dismissed["status"] == "dismissed"
+    shown = as_json(run(changed, "task", "show", tid, "--json"))
+    assert [e["action"] for e in shown["events"]] == ["opened", "assigned", "closed", "reopened", "dismissed"]
+    assert "history:" in run(changed, "task", "show", tid).stdout
+    assert run(changed, "task", "show", "99").exit_code == 2
+
+
+def test_terminal_output_neutralises_escape_sequences(env: Env, site: Site) -> None:
+    site.set("/rsp", page(SECTIONS + "<p>Evil \x1b]0;pwned\x07 title \x1b[2J clear</p>"))
+    env.sources = [html_source(site)]
+    env.write()
+    run(env, "check")
+    shown = run(env, "show", "acme-rsp").stdout
+    assert "\x1b" not in shown and "\x07" not in shown
+
+
+def test_json_output_is_only_json(changed: Env) -> None:
+    for args in (["sources", "--json"], ["tasks", "--json"], ["history", "acme-rsp", "--json"]):
+        json.loads(run(changed, *args).stdout)
+
+
+def test_python_dash_m_and_help(env: Env) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and "check" in result.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "watcher", "--config", str(env.tmp / "nope.toml"), "validate"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip()
