@@ -62,7 +62,9 @@ class Site:
             headers["ETag"] = page.etag
             if request.headers.get("If-None-Match") == page.etag:
                 return Response(status=304, headers=headers)
-        return Response(page.body, status=page.status, headers=headers, content_type=page.content_type)
+        return Response(
+            page.body, status=page.status, headers=headers, content_type=page.content_type
+        )
 
 
 @pytest.fixture

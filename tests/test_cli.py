@@ -17,7 +17,9 @@ from watcher.cli import main
 
 
 def run(env: Env, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--config", str(env.config_path), *args], catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["--config", str(env.config_path), *args], catch_exceptions=False
+    )
 
 
 def as_json(result: Result) -> Any:
@@ -131,7 +133,9 @@ def test_tasks_and_task_actions(changed: Env) -> None:
     assert as_json(run(changed, "task", "assign", tid, "alice", "--json"))["assignee"] == "alice"
     refused = run(changed, "task", "close", tid, "--note", "  ")
     assert refused.exit_code == 1 and "note is required" in refused.stderr
-    closed = as_json(run(changed, "task", "close", tid, "--note", "reassessed, grade 2.2 → 1.9", "--json"))
+    closed = as_json(
+        run(changed, "task", "close", tid, "--note", "reassessed, grade 2.2 → 1.9", "--json")
+    )
     assert closed["status"] == "closed" and closed["note"] == "reassessed, grade 2.2 → 1.9"
     assert as_json(run(changed, "tasks", "--json")) == []
     assert len(as_json(run(changed, "tasks", "--status", "all", "--json"))) == 1
@@ -142,7 +146,13 @@ def test_tasks_and_task_actions(changed: Env) -> None:
     dismissed = as_json(run(changed, "task", "dismiss", tid, "--note", "typo fix only", "--json"))
     assert dismissed["status"] == "dismissed"
     shown = as_json(run(changed, "task", "show", tid, "--json"))
-    assert [e["action"] for e in shown["events"]] == ["opened", "assigned", "closed", "reopened", "dismissed"]
+    assert [e["action"] for e in shown["events"]] == [
+        "opened",
+        "assigned",
+        "closed",
+        "reopened",
+        "dismissed",
+    ]
     assert "history:" in run(changed, "task", "show", tid).stdout
     assert run(changed, "task", "show", "99").exit_code == 2
 

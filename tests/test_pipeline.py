@@ -34,7 +34,9 @@ def page(sections: str = SECTIONS, *, token: str = "t0", stamp: str = "2026-01-0
 <footer>Page generated {stamp}</footer></body></html>"""
 
 
-def html_source(site: Site, path: str = "/rsp", source_id: str = "acme-rsp", **extra: Any) -> dict[str, Any]:
+def html_source(
+    site: Site, path: str = "/rsp", source_id: str = "acme-rsp", **extra: Any
+) -> dict[str, Any]:
     return {
         "id": source_id,
         "url": site.url(path),
@@ -82,7 +84,9 @@ def test_real_change_opens_one_task_then_extends_it(env: Env, site: Site) -> Non
     env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
     env.check()
 
-    site.set("/rsp", page(SECTIONS.replace("We commit to the following", "We expect this to include")))
+    site.set(
+        "/rsp", page(SECTIONS.replace("We commit to the following", "We expect this to include"))
+    )
     first = env.outcome(env.check(), "acme-rsp")
     assert first.outcome == "new_version" and first.version == 2
     [task] = env.store.tasks()
@@ -148,7 +152,7 @@ def test_conditional_request_and_304(env: Env, site: Site) -> None:
     env.check()
     outcome = env.outcome(env.check(), "acme-rsp")
     assert outcome.outcome == "not_modified" and outcome.http_status == 304
-    path, headers = site.requests[-1]
+    _path, headers = site.requests[-1]
     assert headers.get("If-None-Match") == '"v1"'
     assert env.store.source("acme-rsp")["etag"] == '"v1"'  # type: ignore[index]
 
@@ -181,8 +185,14 @@ def test_rule_change_reextracts_without_a_task(env: Env, site: Site) -> None:
 # --- PDFs and follow --------------------------------------------------------------
 
 PDF_PAGES = [
-    ["1. Introduction", "This framework sets out how we assess frontier model risk before deployment."],
-    ["2. Thresholds", "We commit to pause training if evaluations show critical capability levels."],
+    [
+        "1. Introduction",
+        "This framework sets out how we assess frontier model risk before deployment.",
+    ],
+    [
+        "2. Thresholds",
+        "We commit to pause training if evaluations show critical capability levels.",
+    ],
 ]
 
 
@@ -195,7 +205,7 @@ def test_pdf_source_and_silent_reupload(env: Env, site: Site) -> None:
     assert "We commit to pause training" in text and "2. Thresholds" in text
 
     # the same text in new bytes: no version, but history shows the re-upload
-    site.set("/fsf.pdf", make_pdf(PDF_PAGES, width=150), content_type="application/pdf")
+    site.set("/fsf.pdf", make_pdf(PDF_PAGES, width=60), content_type="application/pdf")
     second = env.outcome(env.check(), "acme-fsf")
     assert second.outcome == "unchanged"
     from watcher import queries
@@ -229,7 +239,11 @@ def test_follow_tracks_linked_pdfs_and_a_new_one_opens_a_task(env: Env, site: Si
 
     # a new PDF at a new hashed URL, linked with the SAME text: the page text
     # is unchanged but the new link is a change of the parent
-    site.set("/a7f3e/v2.pdf", make_pdf([*PDF_PAGES, ["3. Review", "Annual review."]]), content_type="application/pdf")
+    site.set(
+        "/a7f3e/v2.pdf",
+        make_pdf([*PDF_PAGES, ["3. Review", "Annual review."]]),
+        content_type="application/pdf",
+    )
     site.set("/rsp", landing(("/a7f3e/v2.pdf", "Policy (PDF)")))
     result = env.check()
     parent = env.outcome(result, "acme-rsp")
@@ -249,19 +263,58 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("404", {"status": 404, "body": "gone"}, "HTTP 404"),
     ("500", {"status": 500, "body": "oops"}, "HTTP 500"),
     ("empty 200", {"body": ""}, "no text"),
-    ("error page 200", {"body": "<html><body><main><h1>Page not found</h1><p>Sorry, we couldn't find that page.</p></main></body></html>"}, "error page"),
-    ("select matches nothing", {"body": "<html><body><div>Policy text here that is long enough to count.</div></body></html>"}, "matched nothing"),
-    ("bot challenge", {"body": "<html><head><title>Just a moment...</title></head><body><main>Checking your browser before accessing the site.</main></body></html>"}, "challenge"),
+    (
+        "error page 200",
+        {
+            "body": "<html><body><main><h1>Page not found</h1><p>Sorry, we couldn't find that page.</p></main></body></html>"
+        },
+        "error page",
+    ),
+    (
+        "select matches nothing",
+        {
+            "body": "<html><body><div>Policy text here that is long enough to count.</div></body></html>"
+        },
+        "matched nothing",
+    ),
+    (
+        "bot challenge",
+        {
+            "body": "<html><head><title>Just a moment...</title></head><body><main>Checking your browser before accessing the site.</main></body></html>"
+        },
+        "challenge",
+    ),
     ("pdf placeholder", {"body": b"%PD", "content_type": "application/pdf"}, "not a PDF"),
-    ("corrupt pdf", {"body": b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage", "content_type": "application/pdf"}, "PDF"),
-    ("bad encoding", {"body": b"<html><body><main><p>Caf\xe9 \xff\xfe policy text of reasonable length for a test page.</p></main></body></html>", "content_type": "text/html; charset=utf-8"}, ""),
+    (
+        "corrupt pdf",
+        {
+            "body": b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage",
+            "content_type": "application/pdf",
+        },
+        "PDF",
+    ),
+    (
+        "bad encoding",
+        {
+            "body": b"<html><body><main><p>Caf\xe9 \xff\xfe policy text of reasonable length for a test page.</p></main></body></html>",
+            "content_type": "text/html; charset=utf-8",
+        },
+        "",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "answer", "reason"), BAD, ids=[b[0] for b in BAD])
-def test_bad_answers_are_failed_checks(env: Env, site: Site, name: str, answer: dict[str, Any], reason: str) -> None:
+def test_bad_answers_are_failed_checks(
+    env: Env, site: Site, name: str, answer: dict[str, Any], reason: str
+) -> None:
     site.set("/good", page())
-    site.set("/bad", answer["body"], status=answer.get("status", 200), content_type=answer.get("content_type", "text/html"))
+    site.set(
+        "/bad",
+        answer["body"],
+        status=answer.get("status", 200),
+        content_type=answer.get("content_type", "text/html"),
+    )
     env.sources = [html_source(site, "/good", "good"), html_source(site, "/bad", "bad")]
     result = env.check()
     assert env.outcome(result, "good").outcome == "new_version"
@@ -284,7 +337,12 @@ def test_network_failures_are_failed_checks(env: Env, site: Site) -> None:
     site.set("/good", page())
     site.set("/loop", b"", status=302, headers={"Location": "/loop"})
     site.set("/big", b"x" * 5000, content_type="text/plain")
-    site.set("/bomb", gzip.compress(b"a" * 10_000_000), content_type="text/html", headers={"Content-Encoding": "gzip"})
+    site.set(
+        "/bomb",
+        gzip.compress(b"a" * 10_000_000),
+        content_type="text/html",
+        headers={"Content-Encoding": "gzip"},
+    )
     site.set("/html-not-pdf", page(), content_type="text/html")
     env.watcher = {"max_bytes": "4KB"}
     env.sources = [
@@ -300,7 +358,14 @@ def test_network_failures_are_failed_checks(env: Env, site: Site) -> None:
     result = env.check()
     errors = {o.source_id: o.error or "" for o in result.outcomes}
     assert env.outcome(result, "good").outcome == "new_version"
-    assert {o.source_id for o in result.failed} == {"refused", "dns", "loop", "big", "bomb", "pdf-as-html"}
+    assert {o.source_id for o in result.failed} == {
+        "refused",
+        "dns",
+        "loop",
+        "big",
+        "bomb",
+        "pdf-as-html",
+    }
     assert "refused" in errors["refused"].lower() or "connect" in errors["refused"].lower()
     assert "dns" in errors["dns"].lower()
     assert "redirect" in errors["loop"].lower()
@@ -308,7 +373,9 @@ def test_network_failures_are_failed_checks(env: Env, site: Site) -> None:
     assert "expected a pdf" in errors["pdf-as-html"].lower()
 
 
-def test_failing_after_n_failures_alerts_once_and_recovery_alerts_once(env: Env, site: Site) -> None:
+def test_failing_after_n_failures_alerts_once_and_recovery_alerts_once(
+    env: Env, site: Site
+) -> None:
     env.channels = {"ops": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
     env.watcher = {"failure_alert_after": 2, "admin_notify": ["ops"]}
     site.set("/rsp", "down", status=503)
@@ -323,11 +390,17 @@ def test_failing_after_n_failures_alerts_once_and_recovery_alerts_once(env: Env,
     env.check()
     env.check()
     row = env.store.source("acme-rsp")
-    assert row is not None and (row["status"], row["consecutive_failures"], row["last_error"]) == ("ok", 0, None)
+    assert row is not None and (row["status"], row["consecutive_failures"], row["last_error"]) == (
+        "ok",
+        0,
+        None,
+    )
     assert [n["kind"] for n in env.store.notifications()] == ["failing", "recovered"]
 
 
-def test_a_crash_inside_the_write_leaves_nothing_half_written(env: Env, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_inside_the_write_leaves_nothing_half_written(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from watcher.store import Store
 
     one_source(env, site, notify=["team"])
@@ -345,4 +418,6 @@ def test_a_crash_inside_the_write_leaves_nothing_half_written(env: Env, site: Si
     assert env.store.tasks() == []
     monkeypatch.undo()
     outcome = env.outcome(env.check(), "acme-rsp")
-    assert outcome.version == 2 and len(env.store.tasks()) == 1 and len(env.store.notifications()) == 1
+    assert (
+        outcome.version == 2 and len(env.store.tasks()) == 1 and len(env.store.notifications()) == 1
+    )

@@ -24,6 +24,7 @@ from watcher import __version__, detect, queries, review
 from watcher.config import Config, default_config_path, load_config
 from watcher.errors import ConfigError, NotFound, WatcherError
 from watcher.models import CheckOutcome
+from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
@@ -154,18 +155,22 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
 
     Exit status 0 when every source was checked, 1 when some failed.
     """
-    from watcher.pipeline import check_all
+    from watcher.pipeline import run_pass
 
     config = app.config(warn=True)
     started = time.monotonic()
     with app.store() as store:
         progress, finish = _progress(len(source_ids) or len(store.source_overview()) or 1)
         try:
-            result = asyncio.run(check_all(config, store, only=source_ids or None, progress=progress))
+            result, report = asyncio.run(
+                run_pass(config, store, only=source_ids or None, progress=progress)
+            )
         finally:
             finish()
         elapsed = time.monotonic() - started
         click.echo(_pass_summary(result.outcomes, elapsed))
+        if report.attempted or report.waiting:
+            click.echo(_delivery_summary(report))
         for outcome in result.outcomes:
             if outcome.task_id is not None:
                 task = store.task(outcome.task_id)
@@ -221,6 +226,21 @@ def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
     )
 
 
+def _delivery_summary(report: DeliveryReport) -> str:
+    parts = [
+        f"{count} {label}"
+        for count, label in (
+            (report.sent, "sent"),
+            (report.retrying, "to retry"),
+            (report.failed, "failed"),
+        )
+        if count
+    ]
+    for channel, missing in report.waiting.items():
+        parts.append(f"{channel} waiting for {', '.join(missing)}")
+    return "alerts: " + ", ".join(parts)
+
+
 @main.command("sources")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
@@ -238,7 +258,17 @@ def sources_cmd(app: App, as_json: bool) -> None:
     click.echo(
         _table(
             rows,
-            ["id", "lab", "status", "consecutive_failures", "last_checked", "last_changed", "versions", "open_task"],
+            [
+                "id",
+                "lab",
+                "status",
+                "consecutive_failures",
+                "last_checked",
+                "last_changed",
+                "versions",
+                "open_task",
+                "failed_alerts",
+            ],
         )
     )
     failing = [row for row in rows if row["last_error"]]
@@ -259,7 +289,8 @@ def history(app: App, source: str, as_json: bool) -> None:
         _print_json(data)
         return
     rows = [
-        {**v, "text_sha256": v["text_sha256"][:12], "note": _version_note(v)} for v in data["versions"]
+        {**v, "text_sha256": v["text_sha256"][:12], "note": _version_note(v)}
+        for v in data["versions"]
     ]
     click.echo(_table(rows, ["number", "captured_at", "text_sha256", "chars", "words", "note"]))
     for item in data["reuploads"]:
@@ -323,7 +354,9 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
         if change is None:
             _fail(f"v{old_v.number} and v{new_v.number} have the same text", 1)
         title = f"{row['lab']} — {row['title']}"
-        click.echo(detect.render_html(change, title=title, old_label=label_old, new_label=label_new))
+        click.echo(
+            detect.render_html(change, title=title, old_label=label_old, new_label=label_new)
+        )
     elif change is None:
         click.echo(f"{safe(source)}: {label_old} and {label_new} have the same text")
     else:
@@ -354,7 +387,19 @@ def tasks_cmd(app: App, status: str, as_json: bool) -> None:
     for row in rows:
         row["versions"] = f"v{row['from_version']}→v{row['to_version']}"
     click.echo(
-        _table(rows, ["id", "source", "status", "versions", "opened_at", "updated_at", "assignee", "summary"])
+        _table(
+            rows,
+            [
+                "id",
+                "source",
+                "status",
+                "versions",
+                "opened_at",
+                "updated_at",
+                "assignee",
+                "summary",
+            ],
+        )
     )
 
 
@@ -364,8 +409,20 @@ def task() -> None:
 
 
 def _show_task(data: dict[str, Any]) -> None:
-    for key in ("id", "source", "status", "from_version", "to_version", "severity", "assignee",
-                "opened_at", "updated_at", "closed_at", "summary", "note"):
+    for key in (
+        "id",
+        "source",
+        "status",
+        "from_version",
+        "to_version",
+        "severity",
+        "assignee",
+        "opened_at",
+        "updated_at",
+        "closed_at",
+        "summary",
+        "note",
+    ):
         click.echo(f"{key + ':':14} {_cell(data.get(key))}")
     if data.get("events"):
         click.echo("history:")
@@ -394,7 +451,10 @@ def _task_action(app: App, action: Callable[[Store], Any], task_id: int, as_json
     if as_json:
         _print_json(data)
     else:
-        click.echo(f"task {task_id}: {data['status']}" + (f", assigned to {_cell(data['assignee'])}" if data["assignee"] else ""))
+        click.echo(
+            f"task {task_id}: {data['status']}"
+            + (f", assigned to {_cell(data['assignee'])}" if data["assignee"] else "")
+        )
 
 
 @task.command("assign")
@@ -438,11 +498,171 @@ def task_reopen(app: App, task_id: int, as_json: bool) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run one pass of due sources and exit.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (one object per line) for log shippers.",
+)
+@click.pass_context
+def run(ctx: click.Context, once: bool, log_format: str) -> None:
+    """Watch continuously: check each source on its schedule until stopped.
+
+    Logs one line per check and per alert on stderr (at info level unless
+    --log-level says otherwise). Exit status 2 when another watcher runs on
+    the same state folder.
+    """
+    from click.core import ParameterSource
+
+    from watcher import logs
+    from watcher.daemon import AlreadyRunning, run_daemon
+
+    app = ctx.find_object(App)
+    assert app is not None
+    logs.use_format("json" if log_format == "json" else "text")
+    parent = ctx.parent
+    if parent is not None and parent.get_parameter_source("log_level") == ParameterSource.DEFAULT:
+        logging.getLogger().setLevel(logging.INFO)  # a daemon's log is its record of checks
+    config = app.config()  # the daemon logs the config's warnings itself
+    try:
+        code = run_daemon(config, once=once)
+    except AlreadyRunning as exc:
+        _fail(str(exc), 2)
+    sys.exit(code)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sending", "sent", "failed", "held", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_context
+def notifications(ctx: click.Context, status: str, as_json: bool) -> None:
+    """List the alert outbox (`notifications retry ID` re-queues a failed alert)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    app = ctx.find_object(App)
+    assert app is not None
+    app.config()
+    with app.store() as store:
+        rows = queries.notifications(store, None if status == "all" else status)
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        click.echo("the outbox is empty" if status == "all" else f"no {status} alerts")
+        return
+    click.echo(
+        _table(
+            rows,
+            [
+                "id",
+                "kind",
+                "channel",
+                "source",
+                "task",
+                "status",
+                "attempts",
+                "created_at",
+                "sent_at",
+                "last_error",
+            ],
+        )
+    )
+
+
+@notifications.command("retry")
+@click.argument("notification_id", type=int)
 @pass_app
-def run(app: App, once: bool) -> None:
-    """Watch continuously: check each source on its schedule until stopped."""
-    from watcher.daemon import run_daemon
+def notifications_retry(app: App, notification_id: int) -> None:
+    """Re-queue a failed alert; it is sent by the next check or the daemon."""
+    from watcher.notify.outbox import retry
+
+    app.config()
+    with app.store() as store:
+        row = retry(store, notification_id)
+    click.echo(f"notification {row['id']}: pending again (channel {safe(row['channel'])})")
+
+
+@main.group()
+def notify() -> None:
+    """Alert channels."""
+
+
+@notify.command("test")
+@click.argument("channel", required=False)
+@pass_app
+def notify_test(app: App, channel: str | None) -> None:
+    """Send a test message through every channel (or one) and say if it was accepted."""
+    from watcher.notify import send_test
 
     config = app.config(warn=True)
-    code = run_daemon(config, once=once)
-    sys.exit(code)
+    if channel is not None and channel not in config.channels:
+        known = ", ".join(sorted(config.channels)) or "none"
+        _fail(f"unknown channel {channel!r} (known: {known})", 2)
+    names = [channel] if channel else sorted(config.channels)
+    if not names:
+        _fail("no channels are configured", 2)
+    results = asyncio.run(send_test(config, names, os.environ))
+    failed = False
+    for name, error in results.items():
+        if error is None:
+            click.echo(f"{safe(name)}: accepted")
+        else:
+            failed = True
+            click.echo(f"{safe(name)}: {safe(error)}")
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Is a daemon running and well? Its heartbeat, the schedule, failing sources, the outbox.
+
+    Exit status 1 when no daemon runs on the state folder or its heartbeat is
+    stale (for cron jobs and monitoring checks), 0 otherwise.
+    """
+    from watcher.daemon import daemon_status, format_duration
+
+    config = app.config()
+    with app.store() as store:
+        data = daemon_status(config, store)
+    if as_json:
+        _print_json(data)
+    else:
+        daemon = data["daemon"]
+        if daemon["running"]:
+            age = daemon["heartbeat_age_s"]
+            beat = (
+                "no heartbeat" if age is None else f"heartbeat {format_duration(max(age, 0))} ago"
+            )
+            click.echo(f"daemon: running, pid {daemon['pid']}, started {daemon['started_at']}")
+            click.echo(f"  {beat}")
+        else:
+            last = f" (last heartbeat {daemon['heartbeat_at']})" if daemon["heartbeat_at"] else ""
+            click.echo(f"daemon: not running on {daemon['state_dir']}{last}")
+        for problem in data["problems"]:
+            click.echo(f"problem: {safe(problem)}")
+        rows = [
+            {**row, "next_check": "due now" if row["overdue"] else row["next_check"]}
+            for row in data["sources"]
+        ]
+        click.echo(_table(rows, ["id", "schedule", "status", "last_checked", "next_check"]))
+        for row in data["failing"]:
+            click.echo(
+                f"failing: {safe(row['id'])} ({row['consecutive_failures']} in a row): "
+                f"{safe(row['last_error'])}"
+            )
+        outbox = data["outbox"]
+        click.echo(
+            f"outbox: {outbox['pending']} pending, {outbox['sending']} sending, "
+            f"{outbox['failed']} failed, {outbox['held']} held for the digest"
+        )
+    if not data["healthy"]:
+        sys.exit(1)

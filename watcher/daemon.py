@@ -1,91 +1,763 @@
-"""`watcher run`: check each source when it is due, until stopped.
+"""`watcher run`: check each source on its schedule, for months, until stopped.
 
-Each source is due `interval` after its last check (or at its next `cron`
-time); the schedule is read from the database, so a restart neither
-re-checks everything at once nor skips an overdue source. SIGTERM and SIGINT
-stop the loop after the pass in progress.
+One APScheduler `AsyncIOScheduler` in the main process, on the running event
+loop, holds one job per source (its `interval`, or its `cron` in UTC) and
+the daemon's own jobs: deliver the outbox, queue reminders and digests,
+prune old check rows, write a heartbeat. Every job is `async def`: APScheduler
+runs plain functions in a thread pool, and the database connection belongs
+to the loop's thread.
+
+The schedule is rebuilt from config.toml at every start and reload, with
+each source's next check computed from its last check in the database
+(`due_at`), so a restart neither re-checks everything at once nor skips an
+overdue source; overdue and new sources start within half a minute of starting,
+each at its own stable offset. One daemon per `state_dir`, enforced by an
+flock on `state_dir/watcher.lock` (released by the OS however the process
+dies). SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config.
+
+    run_daemon(config, once=False) -> exit status    (raises AlreadyRunning)
+    daemon_status(config, store)    -> what `watcher status` shows
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import logging
+import math
+import os
+import random
 import signal
-from datetime import datetime, timedelta
+import time
+from collections.abc import Coroutine, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher import clock
-from watcher.config import Config, SourceConfig
+from watcher import clock, logs
+from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, load_config
+from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.fetch import Fetcher
-from watcher.pipeline import check_all, fetch_settings
+from watcher.notify.outbox import deliver_due, housekeeping
+from watcher.pipeline import check_all, fetch_settings, sync_sources
 from watcher.store import Store
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-MAX_SLEEP_S = 60.0
+LOCK_NAME = "watcher.lock"
+LOCK_ATTEMPTS = 5  # a `watcher status` probing the lock holds it for microseconds
+LOCK_RETRY_S = 0.1
+
+DELIVER_EVERY_S = 30.0
+HOUSEKEEPING_EVERY_S = 60.0  # reminders and the daily digest
+PRUNE_EVERY_S = 86_400.0
+HEARTBEAT_EVERY_S = 10.0
+STALE_AFTER_S = 60.0  # `watcher status` calls a heartbeat older than this stale
+
+STARTUP_MIN_S = 1.0  # overdue and new sources start this long after start at the earliest...
+STARTUP_SPREAD_S = 30.0  # ...spread over at most this long, each at its own stable offset
+JITTER_SHARE = 0.05  # later checks wander by up to this share of the period...
+MAX_JITTER_S = 300.0  # ...but never by more than this
+MIN_MISFIRE_GRACE_S = 60.0  # APScheduler's default of 1 s silently skips late runs
+FLUSH_TIMEOUT_S = 15.0  # the last delivery at shutdown may take this long
+CANCEL_WAIT_S = 5.0
+
+BACKLOG = ("pending", "sending", "failed", "held")  # outbox statuses `status` counts
+
+META_PID = "daemon.pid"
+META_STARTED = "daemon.started_at"
+META_HEARTBEAT = "daemon.heartbeat_at"
+META_CONFIG_ERROR = "daemon.config_error"  # hash of the reload problems already alerted
+
+# A fixed reference time: the period of a cron expression is measured from it,
+# so the schedule functions stay pure.
+_REFERENCE = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def next_due(source: SourceConfig, last_checked: str | None, default_interval: float) -> datetime:
-    """When `source` should next be checked, given its last check."""
+class AlreadyRunning(WatcherError):
+    """Another daemon holds the lock of this state folder."""
+
+    def __init__(self, state_dir: Path, pid: int | None) -> None:
+        holder = f" (pid {pid})" if pid else ""
+        super().__init__(f"another watcher is running on {state_dir}{holder}")
+        self.state_dir = state_dir
+        self.pid = pid
+
+
+# --- the schedule: pure functions ----------------------------------------------
+
+
+def stable_fraction(source_id: str) -> float:
+    """A number in [0, 1) that depends only on the source id."""
+    digest = hashlib.sha256(source_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _cron(expression: str) -> Any:
+    return CronTrigger.from_crontab(expression, timezone="UTC")
+
+
+def period(source: SourceConfig) -> float:
+    """Seconds between two checks of `source` (for a cron, the first gap after a fixed date)."""
+    if source.cron is None:
+        return float(source.interval or 0.0)
+    trigger = _cron(source.cron)
+    first = trigger.get_next_fire_time(None, _REFERENCE)
+    second = trigger.get_next_fire_time(first, first)
+    return float((second - first).total_seconds())
+
+
+def jitter(source: SourceConfig) -> float:
+    """The most a scheduled check of `source` may come after its nominal time."""
+    return min(period(source) * JITTER_SHARE, MAX_JITTER_S)
+
+
+def startup_delay(source: SourceConfig) -> float:
+    """How long after start an overdue or new source is first checked.
+
+    Stable per source, so a restart does not reshuffle, and spread so that
+    fifteen overdue sources do not all fire in the same second.
+    """
+    spread = min(STARTUP_SPREAD_S, period(source) / 2)
+    return STARTUP_MIN_S + stable_fraction(source.id) * spread
+
+
+def due_at(source: SourceConfig, last_checked: datetime | None) -> datetime | None:
+    """When `source` is next due by its schedule alone; None when never checked."""
     if last_checked is None:
-        return clock.now()
-    last = clock.parse_iso(last_checked)
-    if source.cron:
-        trigger = CronTrigger.from_crontab(source.cron, timezone="UTC")
-        fire = trigger.get_next_fire_time(None, last + timedelta(seconds=1))
-        return fire if fire is not None else last + timedelta(days=365)
-    return last + timedelta(seconds=source.interval or default_interval)
+        return None
+    if source.cron is not None:
+        fire: datetime = _cron(source.cron).get_next_fire_time(
+            None, last_checked + timedelta(microseconds=1)
+        )
+        return fire
+    return last_checked + timedelta(seconds=source.interval or 0.0)
 
 
-def due_sources(config: Config, store: Store, moment: datetime) -> tuple[list[str], datetime]:
-    """The ids due at `moment`, and when the next one not yet due will be."""
-    due: list[str] = []
-    soonest = moment + timedelta(seconds=MAX_SLEEP_S)
+def first_run(source: SourceConfig, last_checked: datetime | None, now: datetime) -> datetime:
+    """When the daemon, starting (or reloading) at `now`, first checks `source`."""
+    due = due_at(source, last_checked)
+    if due is not None and due > now:
+        return due
+    return now + timedelta(seconds=startup_delay(source))
+
+
+class SpreadIntervalTrigger(IntervalTrigger):
+    """An interval trigger whose jitter does not accumulate.
+
+    APScheduler 3 adds each jitter to the previous (jittered) fire time, so
+    the schedule drifts later by half the jitter per run; this one fires at
+    `start + k × interval + random(0, jitter)`.
+    """
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return super().get_next_fire_time(previous_fire_time, now)
+        start = self.start_date.timestamp()
+        slot = math.floor((previous_fire_time.timestamp() - start) / self.interval_length + 1e-9)
+        base = start + (slot + 1) * self.interval_length
+        extra = random.uniform(0, self.jitter) if self.jitter else 0.0
+        return datetime.fromtimestamp(base + extra, tz=UTC)
+
+
+def make_trigger(source: SourceConfig, start: datetime) -> Any:
+    """The APScheduler trigger of `source`, first firing at `start`."""
+    if source.cron is not None:
+        trigger = _cron(source.cron)
+        trigger.jitter = jitter(source)
+        return trigger
+    return SpreadIntervalTrigger(
+        seconds=source.interval, start_date=start, timezone=UTC, jitter=jitter(source)
+    )
+
+
+def describe_schedule(source: SourceConfig) -> str:
+    if source.cron is not None:
+        return f"cron {source.cron}"
+    return f"every {format_duration(source.interval or 0.0)}"
+
+
+def format_duration(seconds: float) -> str:
+    """90 → '1m30s', 21600 → '6h', 2 → '2s'."""
+    left = round(seconds)
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
+
+
+# --- one daemon per state folder --------------------------------------------------
+
+
+class DaemonLock:
+    """An exclusive flock on `state_dir/watcher.lock`, with the holder's pid inside.
+
+    The OS releases it when the process ends, however it ends (kill -9 too),
+    so a stale lock file never blocks a restart.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, state_dir: Path) -> DaemonLock:
+        path = state_dir / LOCK_NAME
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {path}: {exc.strerror or exc}") from exc
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_ATTEMPTS - 1:
+                    pid = _read_pid(fd)
+                    os.close(fd)
+                    raise AlreadyRunning(state_dir, pid) from None
+                time.sleep(LOCK_RETRY_S)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def lock_holder(state_dir: Path) -> tuple[bool, int | None]:
+    """Whether a daemon holds `state_dir`'s lock, and its pid as written in the file."""
+    try:
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return False, None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the lock file in {state_dir}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, _read_pid(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False, _read_pid(fd)
+    finally:
+        os.close(fd)
+
+
+# --- the daemon -------------------------------------------------------------------
+
+
+def secret_values(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """The values of every secret the config names, so logs can redact them."""
+    names: list[str | None] = []
+    for channel in config.channels.values():
+        if isinstance(channel, SlackChannel):
+            names.append(channel.webhook_url_env)
+        elif isinstance(channel, EmailChannel):
+            names += [channel.username_env, channel.password_env]
+    names.append(config.dashboard.auth_token_env)
+    return [environ[name] for name in names if name and environ.get(name)]
+
+
+def run_daemon(config: Config, *, once: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (or one pass of due sources with `once`); return the exit status.
+
+    Raises AlreadyRunning when another daemon holds the state folder.
+    """
+    lock = DaemonLock.acquire(config.watcher.state_dir)
+    try:
+        _quiet_scheduler_logs()
+        logs.redact(secret_values(config, os.environ))
+        return asyncio.run(_main(config, once=once))
+    finally:
+        lock.release()
+
+
+def _quiet_scheduler_logs() -> None:
+    # APScheduler logs two INFO lines per job run and warns about misses
+    # itself; our listener says it once, in our words. At debug, let it talk.
+    scheduler_log = logging.getLogger("apscheduler")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        scheduler_log.setLevel(logging.ERROR)
+
+
+async def _main(config: Config, *, once: bool) -> int:
+    store = Store.open(config.watcher.state_dir)
+    workers = WorkerPool()
+    try:
+        if once:
+            return await _run_once(config, store, workers)
+        daemon = Daemon(config, store, workers)
+        return await daemon.run()
+    finally:
+        workers.close()
+        store.close()
+
+
+async def _run_once(config: Config, store: Store, workers: WorkerPool) -> int:
+    """`run --once`: check what is due now, then reminders, digests and due alerts."""
+    for line in config.warnings():
+        log.warning("%s", line)
+    sync_sources(config, store)
+    now = clock.now()
+    due = [source.id for source in config.sources if source.enabled and _is_due(source, store, now)]
+    log.info("%d of %d sources due", len(due), len(config.sources))
+    if due:
+        await check_all(config, store, only=due, workers=workers)
+    housekeeping(config, store)
+    await deliver_due(config, store)
+    return 0
+
+
+def _last_checked(store: Store, source_id: str) -> datetime | None:
+    row = store.source(source_id)
+    return clock.parse_iso(row["last_checked"]) if row and row["last_checked"] else None
+
+
+def _is_due(source: SourceConfig, store: Store, now: datetime) -> bool:
+    due = due_at(source, _last_checked(store, source.id))
+    return due is None or due <= now
+
+
+def _job_id(source_id: str) -> str:
+    return f"source:{source_id}"
+
+
+class Daemon:
+    """The running scheduler and what its jobs share: config, store, fetcher, workers."""
+
+    def __init__(self, config: Config, store: Store, workers: WorkerPool) -> None:
+        self.config = config
+        self.store = store
+        self.workers = workers
+        self.fetcher = Fetcher(fetch_settings(config))
+        self.scheduler = AsyncIOScheduler(
+            timezone="UTC",
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": math.ceil(MIN_MISFIRE_GRACE_S),
+            },
+        )
+        self.inflight: set[asyncio.Task[Any]] = set()
+        self.background: set[asyncio.Task[Any]] = set()
+        self.schedules: dict[str, tuple[float | None, str | None]] = {}
+        self.stopping = asyncio.Event()
+        self.forced = asyncio.Event()
+        self.delivering = False
+        self.deliver_again = False
+
+    # -- life cycle --
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        await self.fetcher.__aenter__()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            self._start()
+            await self.stopping.wait()
+            await self._shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await self.fetcher.__aexit__(None, None, None)
+        log.info("stopped")
+        return 0
+
+    def _start(self) -> None:
+        config = self.config
+        for line in config.warnings():
+            log.warning("%s", line)
+        sync_sources(config, self.store)
+        now = clock.now()
+        self.store.set_meta(META_PID, str(os.getpid()))
+        self.store.set_meta(META_STARTED, clock.iso(now))
+        self.store.set_meta(META_HEARTBEAT, clock.iso(now))
+        self.scheduler.add_listener(
+            self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
+        )
+        self.scheduler.start()
+        self._schedule_sources(config, now)
+        self._every(
+            "heartbeat",
+            self._heartbeat,
+            HEARTBEAT_EVERY_S,
+            now + timedelta(seconds=HEARTBEAT_EVERY_S),
+        )
+        self._every("deliver", self._deliver, DELIVER_EVERY_S, now + timedelta(seconds=2))
+        self._every(
+            "housekeeping", self._housekeeping, HOUSEKEEPING_EVERY_S, now + timedelta(seconds=5)
+        )
+        self._every("prune", self._prune, PRUNE_EVERY_S, now + timedelta(seconds=60))
+        log.info(
+            "watching %d sources from %s (state in %s, pid %d)",
+            len(self.schedules), config.path, config.watcher.state_dir, os.getpid(),
+        )  # fmt: skip
+
+    def _every(self, job_id: str, func: Any, seconds: float, first: datetime) -> None:
+        self.scheduler.add_job(
+            func,
+            trigger=IntervalTrigger(seconds=seconds, start_date=first, timezone=UTC),
+            id=job_id,
+            name=job_id,
+            next_run_time=first,
+            replace_existing=True,
+        )
+
+    def request_stop(self, sig: signal.Signals) -> None:
+        if self.stopping.is_set():
+            log.warning("%s again: cancelling the running checks now", sig.name)
+            self.forced.set()
+            return
+        log.info(
+            "%s: stopping; running checks have %s to finish",
+            sig.name, format_duration(self.config.watcher.shutdown_grace),
+        )  # fmt: skip
+        self.stopping.set()
+
+    async def _shutdown(self) -> None:
+        """Stop new work, let running jobs finish within the grace period, flush the outbox."""
+        self.scheduler.pause()
+        pending = {task for task in self.inflight if not task.done()}
+        if pending:
+            await self._wait(pending, self.config.watcher.shutdown_grace)
+        pending = {task for task in self.inflight if not task.done()}
+        if pending:
+            log.warning("cancelling %d job(s) still running after the grace period", len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=CANCEL_WAIT_S)
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a loop callback
+        for task in self.background:
+            task.cancel()
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                report = await deliver_due(self.config, self.store)
+            if report.attempted:
+                log.info("flushed the outbox: %d sent, %d to retry, %d failed",
+                         report.sent, report.retrying, report.failed)  # fmt: skip
+        except TimeoutError:
+            log.warning("the last delivery took over %.0fs; unsent alerts wait for the next start",
+                        FLUSH_TIMEOUT_S)  # fmt: skip
+        except WatcherError as exc:
+            log.error("the last delivery failed: %s", exc.reason)
+
+    async def _wait(self, pending: set[asyncio.Task[Any]], grace: float) -> None:
+        """Wait for `pending` until done, `grace` seconds passed or a second signal came."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        forced = asyncio.ensure_future(self.forced.wait())
+        try:
+            while pending and not forced.done():
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                done, _ = await asyncio.wait(
+                    pending | {forced}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+        finally:
+            forced.cancel()
+
+    # -- the schedule --
+
+    def _schedule_sources(self, config: Config, now: datetime) -> None:
+        """Make the source jobs agree with `config`: add, remove, reschedule."""
+        wanted = {source.id: source for source in config.sources if source.enabled}
+        for source_id in list(self.schedules):
+            if source_id not in wanted:
+                self.scheduler.remove_job(_job_id(source_id))
+                del self.schedules[source_id]
+                log.info("source %s is no longer scheduled", source_id)
+        for source in wanted.values():
+            key = (source.interval, source.cron)
+            if self.schedules.get(source.id) == key:
+                continue
+            first = first_run(source, _last_checked(self.store, source.id), now)
+            self.scheduler.add_job(
+                self._check,
+                trigger=make_trigger(source, first),
+                args=[source.id],
+                id=_job_id(source.id),
+                name=f"check {source.id}",
+                next_run_time=first,
+                misfire_grace_time=math.ceil(max(MIN_MISFIRE_GRACE_S, period(source))),
+                replace_existing=True,
+            )
+            verb = "rescheduled" if source.id in self.schedules else "scheduled"
+            self.schedules[source.id] = key
+            log.info("source %s %s %s, next check %s",
+                     source.id, verb, describe_schedule(source), clock.iso(first))  # fmt: skip
+
+    def reload(self) -> None:
+        """SIGHUP: re-read config.toml; an invalid file keeps the running config."""
+        if self.stopping.is_set():
+            return
+        old = self.config
+        try:
+            new = load_config(old.path)
+        except ConfigError as exc:
+            for line in exc.problems:
+                log.error("config reload: %s", line)
+            log.error("config reload refused: still running with the previous config")
+            self._alert_config_error(exc.problems)
+            return
+        try:
+            if new.watcher.state_dir != old.watcher.state_dir:
+                log.warning("state_dir changed to %s: restart the daemon to use it",
+                            new.watcher.state_dir)  # fmt: skip
+            for line in new.warnings():
+                log.warning("%s", line)
+            logs.redact(secret_values(new, os.environ))
+            sync_sources(new, self.store)
+            self.config = new
+            self._schedule_sources(new, clock.now())
+            if fetch_settings(new) != fetch_settings(old):
+                self._replace_fetcher(new)
+            self.store.set_meta(META_CONFIG_ERROR, "")
+        except WatcherError as exc:
+            log.error("config reload failed: %s", exc.reason)
+            return
+        log.info("config reloaded: %d sources scheduled", len(self.schedules))
+
+    def _replace_fetcher(self, config: Config) -> None:
+        old = self.fetcher
+        self.fetcher = Fetcher(fetch_settings(config))
+        self._background(self._swap_fetcher(old, self.fetcher))
+
+    async def _swap_fetcher(self, old: Fetcher, new: Fetcher) -> None:
+        await new.__aenter__()
+        # checks already running keep the old client until they finish
+        running = {task for task in self.inflight if not task.done()}
+        if running:
+            await asyncio.wait(running)
+        await old.__aexit__(None, None, None)
+        log.info("new fetch settings in use")
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def _alert_config_error(self, problems: list[str]) -> None:
+        """Queue one alert to the admin channels per distinct set of problems."""
+        digest = hashlib.sha256("\n".join(problems).encode("utf-8")).hexdigest()
+        config = self.config
+        admin = config.watcher.admin_notify
+        channels = admin if admin is not None else _all_channels(config)
+        payload = {
+            "source_id": "config",
+            "lab": "watcher",
+            "title": f"{config.label} could not be reloaded; the daemon keeps the previous config",
+            "url": str(config.path),
+            "error": "; ".join(problems),
+        }
+        try:
+            with self.store.transaction():
+                if self.store.meta(META_CONFIG_ERROR) == digest:
+                    return
+                for channel in channels:
+                    self.store.enqueue(kind="failing", channel=channel, payload=payload)
+                self.store.set_meta(META_CONFIG_ERROR, digest)
+        except WatcherError as exc:
+            log.error("could not queue the config error alert: %s", exc.reason)
+            return
+        self._wake_delivery()
+
+    # -- jobs (all async: APScheduler runs plain functions in threads) --
+
+    async def _guard(self, what: str, work: Coroutine[Any, Any, None]) -> None:
+        """Run one job's work, tracked for shutdown; its failure is a log line, not a crash."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.inflight.add(task)
+        try:
+            await work
+        except asyncio.CancelledError:
+            # ours, at shutdown: re-raising would make APScheduler log a traceback
+            log.warning("%s cancelled: the daemon is stopping", what)
+        except WatcherError as exc:
+            log.error("%s failed: %s", what, exc.reason)
+        except Exception:
+            log.exception("%s failed unexpectedly", what)
+        finally:
+            if task is not None:
+                self.inflight.discard(task)
+
+    async def _check(self, source_id: str) -> None:
+        await self._guard(f"check of {source_id}", self._check_source(source_id))
+
+    async def _check_source(self, source_id: str) -> None:
+        config = self.config
+        if source_id not in self.schedules:
+            return  # removed by a reload while this run was queued
+        result = await check_all(
+            config, self.store, only=[source_id], fetcher=self.fetcher, workers=self.workers
+        )
+        # a change or a failure may have queued an alert: send it now, not in 30 s
+        if any(item.outcome in ("new_version", "failed") for item in result.outcomes):
+            self._wake_delivery()
+
+    def _wake_delivery(self) -> None:
+        if self.stopping.is_set():
+            return
+        if self.delivering:
+            self.deliver_again = True
+            return
+        job = self.scheduler.get_job("deliver")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def _deliver(self) -> None:
+        await self._guard("delivery", self._deliver_until_done())
+
+    async def _deliver_until_done(self) -> None:
+        self.delivering = True
+        try:
+            while True:
+                self.deliver_again = False
+                await deliver_due(self.config, self.store)
+                if not self.deliver_again or self.stopping.is_set():
+                    break
+        finally:
+            self.delivering = False
+
+    async def _housekeeping(self) -> None:
+        await self._guard("housekeeping", _sync(housekeeping, self.config, self.store))
+
+    async def _prune(self) -> None:
+        await self._guard("pruning", self._prune_checks())
+
+    async def _prune_checks(self) -> None:
+        before = clock.now() - timedelta(seconds=self.config.watcher.keep_checks)
+        removed = self.store.prune_checks(clock.iso(before))
+        if removed:
+            log.info("pruned %d check rows from before %s", removed, clock.iso(before))
+
+    async def _heartbeat(self) -> None:
+        await self._guard(
+            "heartbeat", _sync(self.store.set_meta, META_HEARTBEAT, clock.iso(clock.now()))
+        )
+
+    def _on_event(self, event: JobEvent) -> None:
+        job = self.scheduler.get_job(event.job_id)
+        name = job.name if job is not None else event.job_id
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("%s missed its run at %s", name, getattr(event, "scheduled_run_time", "?"))
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            log.warning("%s is still running; the run due now is skipped", name)
+        elif event.code == EVENT_JOB_ERROR:
+            log.error("%s failed: %r", name, getattr(event, "exception", None))
+
+
+async def _sync(func: Any, *args: Any) -> None:
+    """A synchronous call as a coroutine, on the loop's thread (the store's thread)."""
+    func(*args)
+
+
+def _all_channels(config: Config) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for source in config.sources:
+        seen.update(dict.fromkeys(source.notify))
+    return tuple(seen)
+
+
+# --- health: what `watcher status` shows -------------------------------------------
+
+
+def daemon_status(config: Config, store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Whether a daemon runs on the state folder and is well, with the schedule and backlog.
+
+    `healthy` is false when no daemon holds the lock or its heartbeat is older
+    than STALE_AFTER_S; `problems` says why, one line each.
+    """
+    moment = now or clock.now()
+    state_dir = config.watcher.state_dir
+    running, pid = lock_holder(state_dir)
+    heartbeat = store.meta(META_HEARTBEAT)
+    counts = store.notification_counts()
+    age = (moment - clock.parse_iso(heartbeat)).total_seconds() if heartbeat else None
+    stale = age is None or age > STALE_AFTER_S
+    problems: list[str] = []
+    if not running:
+        problems.append(f"no watcher is running on {state_dir}")
+    elif stale:
+        seen = f"{format_duration(max(age, 0))} old" if age is not None else "missing"
+        problems.append(
+            f"the heartbeat is {seen} (stale after {format_duration(STALE_AFTER_S)}): "
+            f"the daemon (pid {pid}) may be stuck"
+        )
+    return {
+        "healthy": running and not stale,
+        "problems": problems,
+        "daemon": {
+            "running": running,
+            "pid": pid if running else None,
+            "started_at": store.meta(META_STARTED),
+            "heartbeat_at": heartbeat,
+            "heartbeat_age_s": age,
+            "state_dir": str(state_dir),
+        },
+        "sources": list(_source_schedule(config, store, moment)),
+        "failing": [
+            {
+                "id": row["id"],
+                "consecutive_failures": row["consecutive_failures"],
+                "last_checked": row["last_checked"],
+                "last_error": row["last_error"],
+            }
+            for row in store.sources()
+            if row["status"] == "failing"
+        ],
+        "outbox": {status: counts.get(status, 0) for status in BACKLOG},
+    }
+
+
+def _source_schedule(config: Config, store: Store, moment: datetime) -> Iterator[dict[str, Any]]:
     for source in config.sources:
         if not source.enabled:
             continue
         row = store.source(source.id)
-        when = next_due(source, row["last_checked"] if row else None, config.watcher.default_interval)
-        if when <= moment:
-            due.append(source.id)
-        else:
-            soonest = min(soonest, when)
-    return due, soonest
-
-
-def run_daemon(config: Config, *, once: bool = False) -> int:
-    """Run until SIGTERM/SIGINT (or one pass with `once`); return the exit status."""
-    return asyncio.run(_main(config, once=once))
-
-
-async def _main(config: Config, *, once: bool) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    store = Store.open(config.watcher.state_dir)
-    pool = WorkerPool()
-    log.info("watching %d sources from %s", len(config.sources), config.path)
-    try:
-        async with Fetcher(fetch_settings(config)) as fetcher:
-            while not stop.is_set():
-                due, soonest = due_sources(config, store, clock.now())
-                if due:
-                    result = await check_all(config, store, only=due, fetcher=fetcher, workers=pool)
-                    log.info(
-                        "pass done: %d checked, %d failed", len(result.outcomes), len(result.failed)
-                    )
-                if once:
-                    break
-                delay = max(1.0, (soonest - clock.now()).total_seconds())
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=min(delay, MAX_SLEEP_S))
-                except TimeoutError:
-                    pass
-    finally:
-        pool.close()
-        store.close()
-    log.info("stopped")
-    return 0
+        last = _last_checked(store, source.id)
+        due = due_at(source, last)
+        yield {
+            "id": source.id,
+            "schedule": describe_schedule(source),
+            "status": row["status"] if row else "new",
+            "last_checked": clock.iso(last) if last else None,
+            "next_check": clock.iso(due) if due else None,
+            "overdue": due is None or due <= moment,
+        }

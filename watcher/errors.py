@@ -17,6 +17,8 @@ calls the library and never escape it unwrapped.
     ├── ExtractionError        the bytes could not be turned into text
     │   └── SuspiciousExtraction   text that looks wrong: error page, bot
     │                              challenge, empty, collapsed, select matched nothing
+    ├── DeliveryError          an alert could not be delivered to a channel
+    │                          (transient: retried with backoff; else marked failed)
     ├── StoreError             database problems (locked, corrupt, schema too new)
     ├── NotFound               an unknown source, version or task (CLI input)
     └── TaskStateError         a task action that its state does not allow
@@ -87,6 +89,14 @@ class ExtractionError(WatcherError):
 
 class SuspiciousExtraction(ExtractionError):
     """Extraction produced text that must not become a version."""
+
+
+class DeliveryError(WatcherError):
+    """An alert could not be delivered; `retry_after` is the server's wish, in seconds."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(message, transient=transient)
+        self.retry_after = retry_after
 
 
 class StoreError(WatcherError):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DocumentKind = Literal["html", "pdf", "text"]
+Outcome = Literal["new_version", "unchanged", "not_modified", "failed"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class CheckOutcome:
     """What one check of one source came to, for summaries and logs."""
 
     source_id: str
-    outcome: Literal["new_version", "unchanged", "not_modified", "failed", "reextracted"]
+    outcome: Outcome
     http_status: int | None = None
     duration_ms: int = 0
     bytes: int = 0

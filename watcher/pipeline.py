@@ -34,8 +34,10 @@ from watcher.models import (
     ExtractRules,
     FetchResult,
     Link,
+    Outcome,
     Source,
 )
+from watcher.notify.outbox import DeliveryReport, deliver_due, housekeeping, should_hold
 from watcher.store import Row, Store, VersionRow, sha256, text_sha256
 from watcher.workers import WorkerPool
 
@@ -194,6 +196,20 @@ async def check_all(
     return result
 
 
+async def run_pass(
+    config: Config,
+    store: Store,
+    *,
+    only: Sequence[str] | None = None,
+    progress: ProgressHook | None = None,
+) -> tuple[PassResult, DeliveryReport]:
+    """What `watcher check` does: one pass, then reminders, digests and due alerts."""
+    result = await check_all(config, store, only=only, progress=progress)
+    housekeeping(config, store)
+    report = await deliver_due(config, store)
+    return result, report
+
+
 class Checker:
     """Checks sources within one pass; holds what the checks share."""
 
@@ -263,7 +279,9 @@ class Checker:
         raw_digest = sha256(fetched.content)
         if latest is not None and raw_digest == state["last_raw_sha256"]:
             # the same bytes make the same text: skip extraction altogether
-            return self._record_unchanged(source, state, fetched, raw_digest, "unchanged", started, t0)
+            return self._record_unchanged(
+                source, state, fetched, raw_digest, "unchanged", started, t0
+            )
         try:
             extracted = await self._extract(source, fetched.content, fetched, latest)
         except WatcherError as exc:
@@ -272,20 +290,37 @@ class Checker:
         digest = text_sha256(extracted.text)
         new_links = self._new_links(source, extracted.links)
         if latest is not None and digest == latest.text_sha256 and not new_links:
-            return self._record_unchanged(source, state, fetched, raw_digest, "unchanged", started, t0)
+            return self._record_unchanged(
+                source, state, fetched, raw_digest, "unchanged", started, t0
+            )
         change: Change | None = None
         cumulative: Change | None = None
         if latest is not None and digest != latest.text_sha256:
             old_text = self.store.version_text(latest)
-            change = await self.workers.run(f"diff of {source.id}", detect.diff, old_text, extracted.text)
+            change = await self.workers.run(
+                f"diff of {source.id}", detect.diff, old_text, extracted.text
+            )
             task = self.store.open_task(source.id)
             if task is not None and task["from_version"] != latest.number:
                 base = self.store.version(source.id, task["from_version"])
                 cumulative = await self.workers.run(
-                    f"diff of {source.id}", detect.diff, self.store.version_text(base), extracted.text
+                    f"diff of {source.id}",
+                    detect.diff,
+                    self.store.version_text(base),
+                    extracted.text,
                 )
         return self._record_version(
-            source, state, fetched, raw_digest, extracted, latest, change, cumulative, new_links, started, t0
+            source,
+            state,
+            fetched,
+            raw_digest,
+            extracted,
+            latest,
+            change,
+            cumulative,
+            new_links,
+            started,
+            t0,
         )
 
     # -- stages --
@@ -306,7 +341,9 @@ class Checker:
             f"extraction of {source.id}",
             extract,
             content,
-            content_type=fetched.content_type if fetched else (latest.content_type or "" if latest else ""),
+            content_type=fetched.content_type
+            if fetched
+            else (latest.content_type or "" if latest else ""),
             charset=fetched.charset if fetched else None,
             url=fetched.url if fetched else source.url,
             rules=source.rules,
@@ -377,7 +414,9 @@ class Checker:
 
     # -- writes: one transaction per check --
 
-    def _success_state(self, state: Row, fetched: FetchResult, raw_digest: str | None) -> dict[str, Any]:
+    def _success_state(
+        self, state: Row, fetched: FetchResult, raw_digest: str | None
+    ) -> dict[str, Any]:
         values: dict[str, Any] = {
             "last_checked": clock.iso(clock.now()),
             "consecutive_failures": 0,
@@ -400,7 +439,7 @@ class Checker:
         state: Row,
         fetched: FetchResult,
         raw_digest: str | None,
-        outcome: str,
+        outcome: Outcome,
         started: datetime,
         t0: float,
     ) -> CheckOutcome:
@@ -418,7 +457,11 @@ class Checker:
             self.store.update_source(source.id, **self._success_state(state, fetched, raw_digest))
             self._recovered(source, state)
         return CheckOutcome(
-            source.id, outcome, fetched.status, duration, len(fetched.content)  # type: ignore[arg-type]
+            source.id,
+            outcome,
+            fetched.status,
+            duration,
+            len(fetched.content),
         )
 
     def _record_version(
@@ -518,7 +561,9 @@ class Checker:
         whole = cumulative or change
         if whole is not None:
             parts.append(detect.summary(whole))
-        returned_to = self.store.version(source.id, number).returned_to if number != latest.number else None
+        returned_to = (
+            self.store.version(source.id, number).returned_to if number != latest.number else None
+        )
         if returned_to is not None:
             parts.append(f"text returned to that of v{returned_to}")
         if new_links:
@@ -549,6 +594,8 @@ class Checker:
                 "share_changed": round(change.stats.share_changed, 4),
             }
             payload["headings"] = list(change.headings[:20])
+        # changes below the alerting threshold wait for the daily digest
+        held = should_hold(None, self.config.analysis.alert_min_severity)
         for channel in source.notify:
             self.store.enqueue(
                 kind="change",
@@ -556,6 +603,7 @@ class Checker:
                 payload=payload,
                 task_id=task_change.task_id,
                 source_id=source.id,
+                status="held" if held else "pending",
             )
         return task_change
 

@@ -28,6 +28,7 @@ def sources(store: Store) -> list[dict[str, Any]]:
             "last_changed": row["last_changed"],
             "versions": row["versions"],
             "open_task": row["open_task"],
+            "failed_alerts": row["failed_alerts"],
         }
         for row in store.source_overview()
     ]
@@ -139,3 +140,22 @@ def task(store: Store, task_id: int) -> dict[str, Any]:
         for e in store.events(task_id)
     ]
     return data
+
+
+def notifications(store: Store, status: str | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": row["id"],
+            "kind": row["kind"],
+            "channel": row["channel"],
+            "source": row["source_id"],
+            "task": row["task_id"],
+            "status": row["status"],
+            "attempts": row["attempts"],
+            "created_at": row["created_at"],
+            "next_attempt_at": row["next_attempt_at"],
+            "sent_at": row["sent_at"],
+            "last_error": row["last_error"],
+        }
+        for row in store.notifications(status)
+    ]

@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,7 +123,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
             note TEXT,
             opened_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
-            closed_at TEXT
+            closed_at TEXT,
+            reminded_at TEXT
         );
         CREATE INDEX tasks_source ON tasks(source_id, status);
         -- one open task per source, enforced by the database itself
@@ -151,9 +152,17 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
             next_attempt_at TEXT NOT NULL,
             last_error TEXT,
             created_at TEXT NOT NULL,
-            sent_at TEXT
+            sent_at TEXT,
+            claimed_at TEXT,
+            claim_token TEXT,
+            digest_id INTEGER REFERENCES notifications(id)
         );
         CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
         """
     )
 
@@ -285,7 +294,9 @@ class Store:
             )
         for number in range(current + 1, SCHEMA_VERSION + 1):
             migration = MIGRATIONS[number - 1]
-            log.info("migrating %s to schema version %d (%s)", self.path, number, migration.__name__)
+            log.info(
+                "migrating %s to schema version %d (%s)", self.path, number, migration.__name__
+            )
             with self.transaction():
                 migration(self.db)
                 self.conn.execute(f"PRAGMA user_version = {number}")
@@ -405,7 +416,9 @@ class Store:
             SELECT s.*,
                    (SELECT COUNT(*) FROM versions v WHERE v.source_id = s.id) AS versions,
                    (SELECT t.id FROM tasks t
-                     WHERE t.source_id = s.id AND t.status = 'open') AS open_task
+                     WHERE t.source_id = s.id AND t.status = 'open') AS open_task,
+                   (SELECT COUNT(*) FROM notifications n
+                     WHERE n.source_id = s.id AND n.status = 'failed') AS failed_alerts
               FROM sources s
              WHERE s.active = 1
              ORDER BY COALESCE(s.parent_id, s.id), s.parent_id IS NOT NULL, s.id
@@ -438,6 +451,16 @@ class Store:
         return self._all(
             "SELECT * FROM checks WHERE source_id = ? ORDER BY id DESC LIMIT ?", (source_id, limit)
         )
+
+    def prune_checks(self, before_iso: str) -> int:
+        """Delete check rows started before `before_iso`; return how many went.
+
+        Versions, blobs and tasks are never pruned: a check row is only the
+        record of one attempt.
+        """
+        with self.transaction():
+            cursor = self.conn.execute("DELETE FROM checks WHERE started_at < ?", (before_iso,))
+        return cursor.rowcount
 
     # -- versions --
 
@@ -524,6 +547,7 @@ class Store:
         payload: dict[str, Any],
         task_id: int | None = None,
         source_id: str | None = None,
+        status: str = "pending",
     ) -> int:
         stamp = clock.iso(clock.now())
         return self._insert(
@@ -534,7 +558,7 @@ class Store:
                 "kind": kind,
                 "channel": channel,
                 "payload": json.dumps(payload, sort_keys=True),
-                "status": "pending",
+                "status": status,
                 "attempts": 0,
                 "next_attempt_at": stamp,
                 "created_at": stamp,
@@ -545,6 +569,74 @@ class Store:
         if status is None:
             return self._all("SELECT * FROM notifications ORDER BY id")
         return self._all("SELECT * FROM notifications WHERE status = ? ORDER BY id", (status,))
+
+    def notification(self, notification_id: int) -> Row:
+        row = self._one("SELECT * FROM notifications WHERE id = ?", (notification_id,))
+        if row is None:
+            raise NotFound(f"no notification {notification_id}")
+        return row
+
+    def claim_notifications(
+        self, channels: Sequence[str], *, now: str, stale_before: str, token: str, limit: int
+    ) -> list[Row]:
+        """Mark up to `limit` due rows of `channels` as being sent by `token`, atomically.
+
+        Due: pending with `next_attempt_at` reached, or left `sending` by a
+        deliverer that died before `stale_before`. Two deliverers never claim
+        the same row: the claim is one write transaction.
+        """
+        if not channels:
+            return []
+        marks = ", ".join("?" for _ in channels)
+        with self.transaction():
+            rows = self._all(
+                f"""
+                SELECT id FROM notifications
+                 WHERE channel IN ({marks})
+                   AND ((status = 'pending' AND next_attempt_at <= ?)
+                        OR (status = 'sending' AND claimed_at < ?))
+                 ORDER BY id LIMIT ?
+                """,
+                (*channels, now, stale_before, limit),
+            )
+            ids = [row["id"] for row in rows]
+            for notification_id in ids:
+                self._update(
+                    "notifications",
+                    "id",
+                    notification_id,
+                    {"status": "sending", "claimed_at": now, "claim_token": token},
+                )
+        return [self.notification(notification_id) for notification_id in ids]
+
+    def finish_notification(self, notification_id: int, token: str, **values: Any) -> bool:
+        """Record a delivery attempt's result if this deliverer still holds the claim."""
+        sets = ", ".join(f"{column} = ?" for column in values)
+        cursor = self.conn.execute(
+            f"UPDATE notifications SET {sets}, claim_token = NULL "
+            "WHERE id = ? AND claim_token = ? AND status = 'sending'",
+            (*values.values(), notification_id, token),
+        )
+        return cursor.rowcount == 1
+
+    def update_notification(self, notification_id: int, **values: Any) -> None:
+        self._update("notifications", "id", notification_id, values)
+
+    def notification_counts(self) -> dict[str, int]:
+        """How many alerts the outbox holds in each status."""
+        rows = self._all("SELECT status, COUNT(*) AS n FROM notifications GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    def meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # -- integrity --
 

@@ -14,6 +14,7 @@ function here is top-level.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ __all__ = [
     "normalise",
     "sniff_kind",
 ]
+
+log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 PDF_TYPE = "application/pdf"
@@ -108,18 +111,27 @@ def extract(
     PDF, binary data) and SuspiciousExtraction when the result must not become
     a version; both carry a one-line reason.
     """
+    if not content.strip():
+        raise SuspiciousExtraction(f"empty response ({len(content)} bytes): no text extracted")
     kind = sniff_kind(content, content_type, url)
     if kind != "pdf" and (expected == "pdf" or content_type == PDF_TYPE):
-        raise SuspiciousExtraction(_not_a_pdf(content, content_type, kind, expected))
+        raise SuspiciousExtraction(_not_a_pdf(content, content_type, kind))
     page = _page_signals(content) if kind == "html" else None
     if page is not None and (reason := _strong_challenge(page)):
         raise SuspiciousExtraction(reason)
     extracted = EXTRACTORS[kind](content, charset=charset, url=url, rules=rules)
-    _check(extracted, page, previous_chars)
+    # A selection that matched proves the page has the site's structure, so markers
+    # in the raw page (scripts, <noscript>) no longer say anything about it.
+    _check(
+        extracted, None if rules.select else page, previous_chars, title=page.title if page else ""
+    )
+    log.debug(
+        "extracted %s from %s: %d words, %d links", kind, url, extracted.words, len(extracted.links)
+    )
     return extracted
 
 
-def _not_a_pdf(content: bytes, content_type: str, kind: str, expected: str | None) -> str:
+def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:
     size = f"{len(content):,} bytes"
     if kind == "html":
         title = _page_signals(content).title
@@ -232,19 +244,24 @@ def _strong_challenge(page: PageSignals) -> str | None:
     return None
 
 
-def _check(extracted: Extracted, page: PageSignals | None, previous_chars: int | None) -> None:
-    """Raise SuspiciousExtraction when the text is not something to keep as a version."""
+def _check(
+    extracted: Extracted, page: PageSignals | None, previous_chars: int | None, *, title: str
+) -> None:
+    """Raise SuspiciousExtraction when the text is not something to keep as a version.
+
+    `page` holds the raw-page signals to consult (None when they must not count).
+    """
     text = extracted.text
     words = extracted.words
     short = words < SHORT_WORDS
-    if short:
+    if short and extracted.kind != "pdf":
         if reason := _challenge(text, page):
             raise SuspiciousExtraction(reason)
         if reason := _javascript_shell(text, words, page):
             raise SuspiciousExtraction(reason)
     if not text:
         raise SuspiciousExtraction("no text extracted")
-    if short and (reason := _error_page(text, words, page)):
+    if short and (reason := _error_page(text, words, title)):
         raise SuspiciousExtraction(reason)
     collapsed = (
         previous_chars is not None
@@ -271,23 +288,23 @@ def _challenge(text: str, page: PageSignals | None) -> str | None:
 def _javascript_shell(text: str, words: int, page: PageSignals | None) -> str | None:
     if match := _JS_TEXT.search(text):
         return f"JavaScript required: the page only says {match.group(0)!r}"
-    if page is None or words >= 50:
+    if page is None or words >= 30:
         return None
     # <noscript> is dropped from the text, so look for its message in the raw page.
     if match := _JS_TEXT.search(page.raw):
-        return f"JavaScript required: the page only says {match.group(0)!r} ({words} words of text)"
+        return f"JavaScript required: {words} words of text and the page says {match.group(0)!r}"
     if not text and _EMPTY_APP_ROOT.search(page.raw):
         return "JavaScript required: the page is an empty app shell with no text"
     return None
 
 
-def _error_page(text: str, words: int, page: PageSignals | None) -> str | None:
+def _error_page(text: str, words: int, title: str) -> str | None:
     """An error page served with status 200: a short text led by an error phrase.
 
     'Led by' means in the title, the first lines, or anywhere in a very short
     text, so a policy that merely mentions 'not found' is not flagged.
     """
-    candidates = [page.title] if page is not None and page.title else []
+    candidates = [title] if title else []
     lines = text.splitlines()
     candidates.append("\n".join(lines[:3]) if words >= 40 else text)
     for candidate in candidates:

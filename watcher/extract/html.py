@@ -8,7 +8,6 @@ so a 300 KB page costs little more than its parse.
 from __future__ import annotations
 
 import codecs
-import logging
 import re
 from collections.abc import Iterable
 from urllib.parse import urljoin
@@ -17,13 +16,12 @@ import soupsieve
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 from bs4.dammit import EncodingDetector
 from bs4.element import PreformattedString
+from bs4.exceptions import ParserRejectedMarkup
 from soupsieve import SelectorSyntaxError
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.normalise import normalise, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
-
-log = logging.getLogger(__name__)
 
 # Never visible as text, or not text at all.
 DROPPED = frozenset(
@@ -87,8 +85,11 @@ def decode_markup(content: bytes, charset: str | None, *, is_html: bool) -> str:
 
 
 def parse(content: bytes, charset: str | None) -> BeautifulSoup:
-    """Decode and parse with lxml; malformed markup never raises."""
-    return BeautifulSoup(decode_markup(content, charset, is_html=True), "lxml")
+    """Decode and parse with lxml; malformed markup is repaired, not refused."""
+    try:
+        return BeautifulSoup(decode_markup(content, charset, is_html=True), "lxml")
+    except ParserRejectedMarkup as exc:
+        raise ExtractionError(f"HTML could not be parsed: {' '.join(str(exc).split())}") from None
 
 
 # ---------------------------------------------------------------- selection
@@ -297,7 +298,9 @@ def extract_html(
         raise ExtractionError("HTML nested too deeply to extract") from None
 
 
-def _extract_html(content: bytes, *, url: str, rules: ExtractRules, soup: BeautifulSoup) -> Extracted:
+def _extract_html(
+    content: bytes, *, url: str, rules: ExtractRules, soup: BeautifulSoup
+) -> Extracted:
     links = find_links(soup, rules.follow, url) if rules.follow else ()
     for element in _select(soup, rules.remove):
         element.extract()  # a match inside an earlier match goes with it; extracting again is harmless
@@ -309,6 +312,8 @@ def _extract_html(content: bytes, *, url: str, rules: ExtractRules, soup: Beauti
             suffix = f" (page title: {title!r})" if title else ""
             raise SuspiciousExtraction(f"select {quoted} matched nothing{suffix}")
     else:
-        roots = [soup.body] if soup.body is not None else [soup]
+        # The whole document, not soup.body: lxml puts text after a stray </html>
+        # into a second tree that a browser would still show. <head> is dropped.
+        roots = [soup]
     text = normalise(render(roots), rules.ignore)
     return Extracted(text=text, kind="html", links=links)

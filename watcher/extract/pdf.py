@@ -13,11 +13,11 @@ PDFium is not thread-safe; the pipeline runs this in a worker process.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -26,17 +26,17 @@ from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.normalise import normalise
 from watcher.models import Extracted, ExtractRules
 
-log = logging.getLogger(__name__)
-
 HYPHEN_JOIN = "\ufffe"  # PDFium's mark for a line-end hyphen it joined to the next line
 BULLET_CHARS = "•◦▪▫●○■□‣∙⁃\uf0b7\uf0a7\uf0d8\uf0fc\uf076"
 _BULLET = re.compile(rf"^[{BULLET_CHARS}]\s*")
+_ROMAN = r"(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})"  # i to xxxix, not words like "civil"
 # A line that starts a list item: "- x", "* x", "1. x", "1) x", "(a) x", "a) x", "iv. x", "2.1 x".
 _ITEM = re.compile(
-    r"^(?:[-*]\s|\(?\d{1,3}[.)]\s|\([a-zA-Z]{1,4}\)\s|[a-z][.)]\s|[ivxlc]{1,6}[.)]\s|\d{1,2}(?:\.\d{1,2})+\.?\s)"
+    rf"^(?:[-*]\s|\(?\d{{1,3}}[.)]\s|\([a-zA-Z]{{1,4}}\)\s|[a-z][.)]\s|{_ROMAN}[.)]\s|\d{{1,2}}(?:\.\d{{1,2}})+\.?\s)"
 )
 _PAGE_NUMBER = re.compile(
-    r"^(?:(?:page|p\.|seite)\s*)?(?:\d{1,4}|[ivxlc]{1,7})(?:\s*(?:/|of|von)\s*\d{1,4})?$|^[-–—]\s*\d{1,4}\s*[-–—]$",
+    rf"^(?:(?:page|p\.|seite)\s*)?(?:\d{{1,4}}|{_ROMAN})(?:\s*(?:/|of|von)\s*\d{{1,4}})?$"
+    r"|^[-–—]\s*\d{1,4}\s*[-–—]$",
     re.IGNORECASE,
 )
 _SENTENCE_END = (".", "!", "?", ":", ";", ".”", '."', "?”", "!”")
@@ -62,6 +62,8 @@ class Line:
     right: float | None = None  # right edge of the last character
     first_word: float | None = None  # width of the first word
     size: float | None = None  # font size of the first character
+    left: float | None = None  # left edge of the first character
+    baseline: float | None = None  # bottom of the first character's font box (y grows upwards)
 
 
 def extract_pdf(content: bytes, *, charset: str | None, url: str, rules: ExtractRules) -> Extracted:
@@ -145,6 +147,7 @@ def _measure(
     first_box = textpage.get_charbox(chars[0])
     last_box = textpage.get_charbox(chars[1])
     word_box = textpage.get_charbox(chars[2])
+    font_box = textpage.get_charbox(chars[0], loose=True)  # the same for every glyph of a font
     size = float(pdfium_c.FPDFText_GetFontSize(raw, chars[0]))
     return Line(
         text=text,
@@ -152,6 +155,8 @@ def _measure(
         right=float(last_box[2]),
         first_word=max(0.0, float(word_box[2]) - float(first_box[0])),
         size=size if size > 0 else None,
+        left=float(first_box[0]),
+        baseline=float(font_box[1]),
     )
 
 
@@ -229,7 +234,26 @@ def _heading_like(text: str) -> bool:
     )
 
 
-def _continues(previous: Line, line: Line, margin: float | None) -> bool:
+def _spacing(previous: Line, line: Line) -> float | None:
+    """Distance between two lines' baselines in units of font size (None across pages)."""
+    if previous.page != line.page or previous.baseline is None or line.baseline is None:
+        return None
+    if not line.size:
+        return None
+    return (previous.baseline - line.baseline) / line.size
+
+
+def _typical_spacing(lines: Sequence[Line]) -> float | None:
+    """The document's usual line spacing: the median over consecutive same-size lines."""
+    spacings = []
+    for previous, line in pairwise(lines):
+        spacing = _spacing(previous, line)
+        if spacing is not None and previous.size == line.size and 0.5 < spacing < 3:
+            spacings.append(spacing)
+    return _percentile(spacings, 0.5) if spacings else None
+
+
+def _continues(previous: Line, line: Line, margin: float | None, spacing: float | None) -> bool:
     """Whether `line` continues the paragraph that `previous` belongs to."""
     if _is_item(line.text):
         return False
@@ -243,13 +267,21 @@ def _continues(previous: Line, line: Line, margin: float | None) -> bool:
         and abs(previous.size - line.size) > 0.15 * max(previous.size, line.size)
     ):
         return False  # a heading starts or ends
+    gap = _spacing(previous, line)
+    if spacing is not None and gap is not None and gap > 1.3 * spacing:
+        return False  # space between paragraphs
     # A short capitalised line without a full stop after a sentence: a heading
     # typeset in the body font. A wrapped paragraph rarely leaves such a tail.
     if (
         previous.text.endswith(_SENTENCE_END)
         and _heading_like(line.text)
         and len(line.text.split()) <= 6
-        and (margin is None or line.right is None or margin - line.right > 0.3 * margin)
+        and (
+            margin is None
+            or line.right is None
+            or line.left is None
+            or margin - line.right > 0.3 * (margin - line.left)
+        )
     ):
         return False
     if margin is None or previous.right is None or line.first_word is None:
@@ -262,6 +294,7 @@ def _continues(previous: Line, line: Line, margin: float | None) -> bool:
 def reflow(lines: Sequence[Line]) -> list[str]:
     """Join wrapped lines into blocks, one block per output line; bullets become '- '."""
     margins = _margins(lines)
+    spacing = _typical_spacing(lines)
     blocks: list[list[str]] = []
     previous: Line | None = None
     for line in lines:
@@ -269,7 +302,7 @@ def reflow(lines: Sequence[Line]) -> list[str]:
         if (
             previous is not None
             and blocks
-            and _continues(previous, line, margins.get(previous.page))
+            and _continues(previous, line, margins.get(previous.page), spacing)
         ):
             blocks[-1].append(text)
         else:

@@ -1,0 +1,91 @@
+"""Alerts: one message model (`Alert`), rendered and sent per channel.
+
+    make_sender(channel, os.environ)  → a Sender, or None when unconfigured
+    await sender.send(alert)          → delivered, or DeliveryError (transient or not)
+    await sender.aclose()
+
+Channel kinds are registered in `SENDERS`, keyed by the config's `type`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from watcher.config import Channel, Config, EmailChannel, SlackChannel
+from watcher.errors import DeliveryError
+from watcher.notify.alert import Alert
+from watcher.notify.email import EmailSender
+from watcher.notify.slack import SlackSender
+
+__all__ = [
+    "SENDERS",
+    "Alert",
+    "EmailSender",
+    "Sender",
+    "SlackSender",
+    "make_sender",
+    "send_test",
+]
+
+
+class Sender(Protocol):
+    """What the outbox needs of a channel."""
+
+    async def send(self, alert: Alert) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _slack(channel: SlackChannel, environ: Mapping[str, str]) -> Sender | None:
+    url = environ.get(channel.webhook_url_env)
+    return SlackSender(channel, url) if url else None
+
+
+def _email(channel: EmailChannel, environ: Mapping[str, str]) -> Sender | None:
+    if channel.secret_missing(environ):
+        return None
+    username = environ[channel.username_env] if channel.username_env else None
+    password = environ[channel.password_env] if channel.password_env else None
+    return EmailSender(channel, username=username, password=password)
+
+
+SENDERS: dict[str, Callable[[Any, Mapping[str, str]], Sender | None]] = {
+    "slack": _slack,
+    "email": _email,
+}
+
+
+def make_sender(channel: Channel, environ: Mapping[str, str]) -> Sender | None:
+    """The sender for a configured channel; None when its secret variables are unset."""
+    return SENDERS[channel.type](channel, environ)
+
+
+async def send_test(
+    config: Config, names: list[str], environ: Mapping[str, str]
+) -> dict[str, str | None]:
+    """Send a test alert through each named channel, directly (not via the outbox).
+
+    Returns, per channel, None when it was accepted, else the reason it was not.
+    """
+    results: dict[str, str | None] = {}
+    for name in names:
+        channel = config.channels[name]
+        missing = channel.secret_missing(environ)
+        if missing:
+            results[name] = f"not configured: {', '.join(missing)} is not set"
+            continue
+        sender = make_sender(channel, environ)
+        if sender is None:
+            results[name] = "not configured"
+            continue
+        try:
+            await sender.send(
+                Alert(kind="test", summary=f"watcher test message from channel {name}")
+            )
+            results[name] = None
+        except DeliveryError as exc:
+            results[name] = f"refused: {exc.reason}"
+        finally:
+            await sender.aclose()
+    return results

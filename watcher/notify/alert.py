@@ -1,0 +1,46 @@
+"""The one message model every channel renders: an `Alert`.
+
+The outbox gathers an alert's facts from the database (versions, diff, task,
+source) into an `Alert`; each channel turns it into its own format. All text
+fields that come from scraped pages (title, lab, url, change, new documents,
+errors) are untrusted and must be escaped by the renderer for its format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from watcher.models import Change, Link
+
+AlertKind = Literal["change", "reminder", "failing", "recovered", "digest", "test"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: AlertKind
+    source_id: str = ""
+    lab: str = ""
+    title: str = ""
+    url: str = ""  # the source's URL
+    link: str = ""  # where "see the full diff" points: the dashboard if configured, else `url`
+    # change alerts
+    event: Literal["opened", "extended"] | None = None
+    task_id: int | None = None
+    from_version: int | None = None  # the task's first version (the baseline of the review)
+    old_version: int | None = None  # the version before this change
+    new_version: int | None = None
+    old_captured_at: str | None = None
+    new_captured_at: str | None = None
+    change: Change | None = None  # old_version → new_version
+    summary: str = ""
+    severity: str | None = None  # set once change analysis exists
+    new_documents: tuple[Link, ...] = ()
+    # failing / recovered
+    error: str | None = None
+    failures: int | None = None
+    # reminder
+    opened_at: str | None = None
+    assignee: str | None = None
+    # digest: one entry per change held for it
+    items: tuple[Alert, ...] = field(default=())
