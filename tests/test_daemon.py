@@ -250,6 +250,7 @@ class Web:
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.pages: dict[str, str] = {}
         self.times: dict[str, list[float]] = {}
+        self.agents: dict[str, list[str]] = {}
         self.delay = 0.0
         self.in_flight = threading.Event()
         self.release = threading.Event()  # ends slow answers at teardown
@@ -266,6 +267,7 @@ class Web:
 
     def _page(self, request: Request) -> Response:
         self.times.setdefault(request.path, []).append(time.monotonic())
+        self.agents.setdefault(request.path, []).append(request.headers.get("User-Agent", ""))
         if self.delay:
             self.in_flight.set()
             self.release.wait(self.delay)
@@ -484,7 +486,7 @@ def test_sigterm_exits_0_within_the_grace_period(
         assert "cancelled" in daemon.log()
 
 
-def test_sighup_adds_a_source_and_an_invalid_config_keeps_the_old_one(
+def test_sighup_adds_a_source_applies_new_settings_and_refuses_an_invalid_config(
     tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
 ) -> None:
     web.pages = {"/a": page(), "/b": page()}
@@ -499,10 +501,13 @@ def test_sighup_adds_a_source_and_an_invalid_config_keeps_the_old_one(
     daemon = daemons(path, env={HOOK_ENV: web.url("/hook")})
     wait_until(lambda: web.hits("/a") >= 1, 10, "a first check of a")
     sources = [html(web, "a", "/a", interval="2s"), html(web, "b", "/b", interval="2s")]
-    write_config(path, sources, watcher={"notify": ["raters"]}, channels=channels)
+    settings = {"notify": ["raters"], "user_agent": "watcher-tests/2.0"}
+    write_config(path, sources, watcher=settings, channels=channels)
     daemon.send(signal.SIGHUP)
     wait_until(lambda: web.hits("/b") >= 1, 10, "a check of the added source")
     daemon.wait_log("config reloaded: 2 sources scheduled")
+    assert web.agents["/a"][0] == "watcher-tests/1.0"
+    assert set(web.agents["/b"]) == {"watcher-tests/2.0"}  # new fetch settings in use
 
     text = path.read_text(encoding="utf-8").replace('interval = "2s"', 'interval = "soon"', 1)
     path.write_text(text, encoding="utf-8")

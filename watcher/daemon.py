@@ -26,6 +26,7 @@ import fcntl
 import hashlib
 import logging
 import math
+import multiprocessing.forkserver
 import os
 import random
 import signal
@@ -296,11 +297,24 @@ def run_daemon(config: Config, *, once: bool = False) -> int:
     """
     lock = DaemonLock.acquire(config.watcher.state_dir)
     try:
+        _shield_workers_from_ctrl_c()
         _quiet_scheduler_logs()
         logs.redact(secret_values(config, os.environ))
         return asyncio.run(_main(config, once=once))
     finally:
         lock.release()
+
+
+def _shield_workers_from_ctrl_c() -> None:
+    # Ctrl-C sends SIGINT to the whole process group: the worker processes
+    # would die mid-extraction and their checks be recorded as failures. The
+    # pool forks its workers from the forkserver, which hands them the SIGINT
+    # disposition it inherited: start it now, with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_scheduler_logs() -> None:
@@ -546,25 +560,24 @@ class Daemon:
             self.config = new
             self._schedule_sources(new, clock.now())
             if fetch_settings(new) != fetch_settings(old):
-                self._replace_fetcher(new)
+                self._background(self._replace_fetcher(new))
             self.store.set_meta(META_CONFIG_ERROR, "")
         except WatcherError as exc:
             log.error("config reload failed: %s", exc.reason)
             return
         log.info("config reloaded: %d sources scheduled", len(self.schedules))
 
-    def _replace_fetcher(self, config: Config) -> None:
-        old = self.fetcher
-        self.fetcher = Fetcher(fetch_settings(config))
-        self._background(self._swap_fetcher(old, self.fetcher))
-
-    async def _swap_fetcher(self, old: Fetcher, new: Fetcher) -> None:
-        await new.__aenter__()
-        # checks already running keep the old client until they finish
-        running = {task for task in self.inflight if not task.done()}
-        if running:
-            await asyncio.wait(running)
-        await old.__aexit__(None, None, None)
+    async def _replace_fetcher(self, config: Config) -> None:
+        """New fetch settings: new checks get a new client; running ones keep the old one."""
+        fetcher = Fetcher(fetch_settings(config))
+        await fetcher.__aenter__()
+        old, self.fetcher = self.fetcher, fetcher
+        try:
+            running = {task for task in self.inflight if not task.done()}
+            if running:
+                await asyncio.wait(running)
+        finally:
+            await old.__aexit__(None, None, None)
         log.info("new fetch settings in use")
 
     def _background(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from watcher import clock, detect, review
 from watcher.config import Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, WatcherError
-from watcher.extract import extract
+from watcher.extract import extract, extract_if_changed
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
     Change,
@@ -42,6 +42,9 @@ from watcher.store import Row, Store, VersionRow, sha256, text_sha256
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
+
+# How long a page's fingerprint may stand in for a full extraction.
+FINGERPRINT_TRUST_S = 24 * 3600.0
 
 
 # --- sources: configured and followed ---------------------------------------
@@ -283,15 +286,21 @@ class Checker:
                 source, state, fetched, raw_digest, "unchanged", started, t0
             )
         try:
-            extracted = await self._extract(source, fetched.content, fetched, latest)
+            fingerprint, extracted = await self._extract(source, state, fetched, latest)
         except WatcherError as exc:
             # the answer came, but it is not a document: keep its HTTP status
             return self._record_failure(source, exc.reason, fetched.status, started, t0, fetched)
+        if extracted is None:
+            # new bytes, but nothing that could become text changed (dynamic pages)
+            return self._record_unchanged(
+                source, state, fetched, raw_digest, "unchanged", started, t0
+            )
+        remembered = {"fingerprint": fingerprint, "fingerprint_at": clock.iso(clock.now())}
         digest = text_sha256(extracted.text)
         new_links = self._new_links(source, extracted.links)
         if latest is not None and digest == latest.text_sha256 and not new_links:
             return self._record_unchanged(
-                source, state, fetched, raw_digest, "unchanged", started, t0
+                source, state, fetched, raw_digest, "unchanged", started, t0, remembered
             )
         change: Change | None = None
         cumulative: Change | None = None
@@ -321,6 +330,7 @@ class Checker:
             new_links,
             started,
             t0,
+            remembered,
         )
 
     # -- stages --
@@ -335,20 +345,30 @@ class Checker:
         return None
 
     async def _extract(
-        self, source: Source, content: bytes, fetched: FetchResult | None, latest: VersionRow | None
-    ) -> Extracted:
+        self, source: Source, state: Row, fetched: FetchResult, latest: VersionRow | None
+    ) -> tuple[str | None, Extracted | None]:
+        """Extract in a worker, unless the page's fingerprint shows nothing changed.
+
+        The fingerprint is trusted for at most FINGERPRINT_TRUST_S after the
+        last full extraction: a bounded safety net should lxml and
+        BeautifulSoup ever see a page differently.
+        """
+        known = None
+        if latest is not None and state["fingerprint"] and state["fingerprint_at"]:
+            age = (clock.now() - clock.parse_iso(state["fingerprint_at"])).total_seconds()
+            if age < FINGERPRINT_TRUST_S:
+                known = state["fingerprint"]
         return await self.workers.run(
             f"extraction of {source.id}",
-            extract,
-            content,
-            content_type=fetched.content_type
-            if fetched
-            else (latest.content_type or "" if latest else ""),
-            charset=fetched.charset if fetched else None,
-            url=fetched.url if fetched else source.url,
+            extract_if_changed,
+            fetched.content,
+            content_type=fetched.content_type,
+            charset=fetched.charset,
+            url=fetched.url,
             rules=source.rules,
             expected=self._expected_kind(source, latest),
             previous_chars=latest.chars if latest else None,
+            known_fingerprint=known,
         )
 
     async def _reextract_if_rules_changed(
@@ -442,6 +462,7 @@ class Checker:
         outcome: Outcome,
         started: datetime,
         t0: float,
+        remembered: dict[str, Any] | None = None,
     ) -> CheckOutcome:
         duration = _ms_since(t0)
         with self.store.transaction():
@@ -454,7 +475,9 @@ class Checker:
                 outcome=outcome,
                 raw_sha256=raw_digest,
             )
-            self.store.update_source(source.id, **self._success_state(state, fetched, raw_digest))
+            self.store.update_source(
+                source.id, **self._success_state(state, fetched, raw_digest), **(remembered or {})
+            )
             self._recovered(source, state)
         return CheckOutcome(
             source.id,
@@ -477,6 +500,7 @@ class Checker:
         new_links: Sequence[Link],
         started: datetime,
         t0: float,
+        remembered: dict[str, Any],
     ) -> CheckOutcome:
         duration = _ms_since(t0)
         digest = text_sha256(extracted.text)
@@ -532,7 +556,7 @@ class Checker:
                 raw_sha256=raw_digest,
                 version=number if text_changed else None,
             )
-            values = self._success_state(state, fetched, raw_digest)
+            values = {**self._success_state(state, fetched, raw_digest), **remembered}
             if latest is not None:
                 values["last_changed"] = clock.iso(started)
             self.store.update_source(source.id, kind=extracted.kind, **values)

@@ -5,6 +5,7 @@ Each function returns plain JSON-ready data; printing is the caller's job.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from watcher import detect
@@ -159,3 +160,235 @@ def notifications(store: Store, status: str | None) -> list[dict[str, Any]]:
         }
         for row in store.notifications(status)
     ]
+
+
+# --- the dashboard's views ------------------------------------------------------
+
+
+def overview(store: Store, *, lab: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """Sources grouped by lab (in name order), each with its open task's severity.
+
+    `lab` and `status` filter the sources; `labs` and `statuses` list every
+    value present, for the filter pickers.
+    """
+    rows = sources(store)
+    open_tasks = {row["id"]: row for row in store.tasks("open")}
+    labs = sorted({row["lab"] for row in rows})
+    statuses = sorted({row["status"] for row in rows})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if (lab and row["lab"] != lab) or (status and row["status"] != status):
+            continue
+        task_row = open_tasks.get(row["open_task"]) if row["open_task"] else None
+        row["open_task_severity"] = task_row["severity"] if task_row else None
+        groups.setdefault(row["lab"], []).append(row)
+    return {
+        "labs": labs,
+        "statuses": statuses,
+        "groups": [{"lab": name, "sources": groups[name]} for name in sorted(groups)],
+    }
+
+
+def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str, Any]:
+    """One source: its row, versions newest first (with the severity of the task
+    covering each), recent checks, children and tasks."""
+    row = store.require_source(source_id)
+    tasks_rows = store.source_tasks(source_id)
+    versions = [version_dict(v) for v in store.versions(source_id)]
+    previous_words: int | None = None
+    for version in versions:
+        version["words_delta"] = (
+            None if previous_words is None else version["words"] - previous_words
+        )
+        previous_words = version["words"]
+        covering = [
+            t for t in tasks_rows if t["from_version"] < version["number"] <= t["to_version"]
+        ]
+        version["task"] = covering[-1]["id"] if covering else None
+        version["severity"] = covering[-1]["severity"] if covering else None
+    return {
+        "source": {
+            key: row[key]
+            for key in (
+                "id",
+                "parent_id",
+                "lab",
+                "title",
+                "url",
+                "status",
+                "consecutive_failures",
+                "last_error",
+                "last_checked",
+                "last_changed",
+                "created_at",
+                "active",
+            )
+        },
+        "versions": list(reversed(versions)),
+        "checks": [
+            {
+                key: check[key]
+                for key in (
+                    "started_at",
+                    "duration_ms",
+                    "http_status",
+                    "bytes",
+                    "outcome",
+                    "error",
+                    "version",
+                )
+            }
+            for check in store.checks(source_id, limit=checks)
+        ],
+        "children": [
+            {"id": child["id"], "title": child["title"], "status": child["status"]}
+            for child in store.children(source_id)
+        ],
+        "tasks": [task_dict(t) for t in reversed(tasks_rows)],
+    }
+
+
+def filter_tasks(
+    store: Store,
+    *,
+    status: str | None = None,
+    lab: str | None = None,
+    source_id: str | None = None,
+    severity: str | None = None,
+    assignee: str | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks newest first, with their source's lab and title, filtered."""
+    by_id = {row["id"]: row for row in store.sources(include_inactive=True)}
+    out = []
+    for row in reversed(store.tasks(status or None)):
+        source = by_id.get(row["source_id"], {})
+        if lab and source.get("lab") != lab:
+            continue
+        if source_id and row["source_id"] != source_id:
+            continue
+        if severity and (row["severity"] or "") != severity:
+            continue
+        if assignee and (row["assignee"] or "") != assignee:
+            continue
+        data = task_dict(row)
+        data["lab"] = source.get("lab", "")
+        data["title"] = source.get("title", "")
+        out.append(data)
+    return out
+
+
+_FTS_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+
+
+def fts_query(text: str) -> str:
+    """User input → an FTS5 expression that can never be a syntax error.
+
+    Every bare word and every "quoted phrase" becomes an FTS5 string (inner
+    quotes doubled), joined by spaces, which FTS5 reads as AND: operators
+    (AND, OR, NOT, NEAR), `*`, `^`, `:` and parentheses are searched as text.
+    An unclosed quote runs to the end of the input. Returns '' for no terms.
+    """
+    parts = []
+    for match in _FTS_TERM.finditer(text):
+        term = match.group(1) if match.group(1) is not None else match.group(2)
+        term = " ".join(term.split())
+        if term:
+            parts.append('"' + term.replace('"', '""') + '"')
+    return " ".join(parts)
+
+
+#: Marks FTS5 puts around matches in snippets; private-use characters that
+#: extraction never produces, so they cannot be forged by a page.
+SNIPPET_MARKS = ("\ue000", "\ue001")
+
+
+def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
+    """A marked snippet → (text, is_match) pieces, for the caller to escape and wrap."""
+    parts: list[tuple[str, bool]] = []
+    start, end = SNIPPET_MARKS
+    for index, chunk in enumerate(snippet.split(start)):
+        if index == 0:
+            if chunk:
+                parts.append((chunk.replace(end, ""), False))
+            continue
+        matched, _, rest = chunk.partition(end)
+        if matched:
+            parts.append((matched, True))
+        if rest:
+            parts.append((rest, False))
+    return parts
+
+
+def search(
+    store: Store,
+    text: str,
+    *,
+    lab: str | None = None,
+    source_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> dict[str, Any]:
+    """Full-text search over every version: per source, where the words first
+    and last appeared, whether they are still there, and a snippet from the
+    last matching version."""
+    match = fts_query(text)
+    if not match:
+        return {"query": text, "results": []}
+    results = []
+    for row in store.search_versions(match, lab=lab, source_id=source_id, since=since, until=until):
+        first = store.version(row["source_id"], row["first"])
+        last = store.version(row["source_id"], row["last"])
+        gone_in = None
+        if row["last"] < row["latest"]:
+            gone_in = version_dict(store.version(row["source_id"], row["last"] + 1))
+        snippet = store.search_snippet(match, row["source_id"], row["last"], mark=SNIPPET_MARKS)
+        numbers = sorted(int(n) for n in str(row["numbers"]).split(","))
+        results.append(
+            {
+                "source": row["source_id"],
+                "lab": row["lab"],
+                "title": row["title"],
+                "first": version_dict(first),
+                "last": version_dict(last),
+                "latest": row["latest"],
+                "still_present": row["last"] == row["latest"],
+                "gone_in": gone_in,
+                "matches": row["matches"],
+                "numbers": numbers,
+                "snippet": snippet_parts(snippet or ""),
+            }
+        )
+    return {"query": text, "results": results}
+
+
+def feed_entries(
+    store: Store, *, lab: str | None = None, source_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest changes (versions after the first), newest first, for feeds.
+
+    Cheap by design (no diff is computed): the word counts and the covering
+    task's summary say what changed.
+    """
+    if source_id:
+        store.require_source(source_id)
+    entries = []
+    tasks_cache: dict[int, Row] = {}
+    for row in store.changes(lab=lab, source_id=source_id, limit=limit):
+        task_row = None
+        if row["task_id"] is not None:
+            if row["task_id"] not in tasks_cache:
+                tasks_cache[row["task_id"]] = store.task(row["task_id"])
+            task_row = tasks_cache[row["task_id"]]
+        entries.append(
+            {
+                "source": row["source_id"],
+                "lab": row["lab"],
+                "title": row["title"],
+                "number": row["number"],
+                "captured_at": row["captured_at"],
+                "words": row["words"],
+                "previous_words": row["previous_words"],
+                "task": task_dict(task_row) if task_row else None,
+            }
+        )
+    return entries

@@ -60,6 +60,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
             etag TEXT,
             last_modified TEXT,
             last_raw_sha256 TEXT,
+            fingerprint TEXT,
+            fingerprint_at TEXT,
             last_checked TEXT,
             last_changed TEXT,
             status TEXT NOT NULL DEFAULT 'new',
@@ -167,7 +169,25 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_m1_initial,)
+def _m2_version_search(db: sqlite_utils.Database) -> None:
+    # Full-text index of every version's text for the dashboard's search.
+    # Texts are compressed blobs, so triggers cannot fill it: rows are added
+    # from Python by `Store.index_versions()`, keyed by versions.id (rowid).
+    # unicode61 without stemming: 'when did this sentence disappear' wants
+    # the words as written; diacritics fold so 'regime' finds 'régime'.
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE version_search USING fts5(
+            text, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _m1_initial,
+    _m2_version_search,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -637,6 +657,133 @@ class Store:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # -- dashboard: search index, feeds --
+
+    def index_versions(self) -> int:
+        """Add every version missing from the search index; return how many were added.
+
+        One short transaction per version, so indexing a large backlog never
+        holds the write lock long enough to stall a running check.
+        """
+        missing = self._all(
+            "SELECT v.id, v.text_sha256 FROM versions v WHERE NOT EXISTS "
+            "(SELECT 1 FROM version_search f WHERE f.rowid = v.id) ORDER BY v.id"
+        )
+        added = 0
+        for row in missing:
+            text = self.get_text(row["text_sha256"])
+            with self.transaction():
+                # another process may have indexed it in the meantime
+                if self._one("SELECT 1 AS x FROM version_search WHERE rowid = ?", (row["id"],)):
+                    continue
+                self.conn.execute(
+                    "INSERT INTO version_search (rowid, text) VALUES (?, ?)", (row["id"], text)
+                )
+                added += 1
+        return added
+
+    def search_versions(
+        self,
+        match: str,
+        *,
+        lab: str | None = None,
+        source_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[Row]:
+        """Per source, the versions whose text matches the FTS5 expression `match`.
+
+        Each row: source_id, lab, title, first and last matching version
+        number, how many match, all matching numbers (comma-separated) and the
+        source's latest version number. `since`/`until` bound captured_at
+        (ISO prefixes compare as strings). `match` must already be quoted.
+        """
+        where = ["version_search MATCH ?"]
+        params: list[Any] = [match]
+        for column, op, value in (
+            ("s.lab", "=", lab),
+            ("v.source_id", "=", source_id),
+            ("v.captured_at", ">=", since),
+            ("v.captured_at", "<", until),
+        ):
+            if value:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        try:
+            return self._all(
+                f"""
+                SELECT v.source_id, s.lab, s.title,
+                       MIN(v.number) AS first, MAX(v.number) AS last, COUNT(*) AS matches,
+                       GROUP_CONCAT(v.number) AS numbers,
+                       (SELECT MAX(l.number) FROM versions l
+                         WHERE l.source_id = v.source_id) AS latest
+                  FROM version_search f
+                  JOIN versions v ON v.id = f.rowid
+                  JOIN sources s ON s.id = v.source_id
+                 WHERE {" AND ".join(where)}
+                 GROUP BY v.source_id
+                 ORDER BY s.lab, v.source_id
+                """,
+                tuple(params),
+            )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed: {exc}") from exc
+
+    def search_snippet(
+        self, match: str, source_id: str, number: int, *, mark: tuple[str, str], tokens: int = 24
+    ) -> str | None:
+        """FTS5's snippet of one version for `match`, matches wrapped in `mark`."""
+        try:
+            row = self._one(
+                """
+                SELECT snippet(version_search, 0, ?, ?, '…', ?) AS snippet
+                  FROM version_search f
+                 WHERE version_search MATCH ?
+                   AND f.rowid = (SELECT id FROM versions WHERE source_id = ? AND number = ?)
+                """,
+                (mark[0], mark[1], tokens, match, source_id, number),
+            )
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"search failed: {exc}") from exc
+        return row["snippet"] if row else None
+
+    def changes(
+        self, *, lab: str | None = None, source_id: str | None = None, limit: int = 50
+    ) -> list[Row]:
+        """The newest versions that changed a text (number > 1, not re-extractions), newest first.
+
+        Each row is a version with its source's lab and title, the previous
+        version's word count, and the id of the task covering it (if any).
+        """
+        where = ["v.number > 1", "v.reextracted = 0"]
+        params: list[Any] = []
+        if lab:
+            where.append("s.lab = ?")
+            params.append(lab)
+        if source_id:
+            where.append("v.source_id = ?")
+            params.append(source_id)
+        return self._all(
+            f"""
+            SELECT v.*, s.lab, s.title,
+                   (SELECT p.words FROM versions p
+                     WHERE p.source_id = v.source_id AND p.number = v.number - 1) AS previous_words,
+                   (SELECT t.id FROM tasks t
+                     WHERE t.source_id = v.source_id
+                       AND t.from_version < v.number AND v.number <= t.to_version
+                     ORDER BY t.id DESC LIMIT 1) AS task_id
+              FROM versions v JOIN sources s ON s.id = v.source_id
+             WHERE {" AND ".join(where)}
+             ORDER BY v.captured_at DESC, v.id DESC
+             LIMIT ?
+            """,
+            (*params, limit),
+        )
+
+    def source_tasks(self, source_id: str) -> list[Row]:
+        """Every task of one source, oldest first."""
+        return self._all("SELECT * FROM tasks WHERE source_id = ? ORDER BY id", (source_id,))
 
     # -- integrity --
 

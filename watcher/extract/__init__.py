@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
+from watcher.extract.fingerprint import html_fingerprint
 from watcher.extract.html import decode_markup, extract_html
 from watcher.extract.normalise import compile_ignore, normalise
 from watcher.extract.pdf import extract_pdf
@@ -30,6 +31,7 @@ __all__ = [
     "compile_ignore",
     "extract",
     "extract_html",
+    "extract_if_changed",
     "extract_pdf",
     "extract_text",
     "normalise",
@@ -129,6 +131,40 @@ def extract(
         "extracted %s from %s: %d words, %d links", kind, url, extracted.words, len(extracted.links)
     )
     return extracted
+
+
+def extract_if_changed(
+    content: bytes,
+    *,
+    content_type: str,
+    charset: str | None,
+    url: str,
+    rules: ExtractRules,
+    expected: DocumentKind | None = None,
+    previous_chars: int | None = None,
+    known_fingerprint: str | None = None,
+) -> tuple[str | None, Extracted | None]:
+    """Extract, unless the page's fingerprint shows its text cannot have changed.
+
+    Returns the page's fingerprint (None when it has none: PDFs, text, pages
+    whose rules lxml cannot apply) and the extraction, or None in its place
+    when the fingerprint equals `known_fingerprint`.
+    """
+    fingerprint = None
+    if content.strip() and sniff_kind(content, content_type, url) == "html":
+        fingerprint = html_fingerprint(content, charset, rules)
+        if fingerprint is not None and fingerprint == known_fingerprint:
+            return fingerprint, None
+    extracted = extract(
+        content,
+        content_type=content_type,
+        charset=charset,
+        url=url,
+        rules=rules,
+        expected=expected,
+        previous_chars=previous_chars,
+    )
+    return fingerprint, extracted
 
 
 def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:

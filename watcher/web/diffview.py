@@ -1,0 +1,199 @@
+"""A `Change` shaped for the dashboard's templates: inline and side-by-side rows.
+
+Pure functions, no markup: the templates escape every piece of text. Word
+marks come from `Hunk.words`; the side-by-side view splits them per side
+(old side: kept and deleted words; new side: kept and inserted words).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Literal
+
+from watcher.models import Change, Hunk, WordOp
+
+#: Lines of unchanged text shown around each hunk.
+CONTEXT = 2
+
+#: Hunks rendered on one page; past this the page says how many were left out
+#: (the JSON API always has them all).
+MAX_HUNKS = 300
+
+PATH_SEPARATOR = " › "
+
+Op = Literal["equal", "delete", "insert"]
+
+# C0/C1 controls (but tab and newline), bidi overrides and isolates, line and
+# paragraph separators: shown as \uXXXX so scraped text cannot reorder or hide
+# what the reader sees.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: object) -> str:
+    """Text with control and bidi characters made visible (HTML escaping is the template's)."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", "" if text is None else str(text))
+
+
+@dataclass(frozen=True)
+class Piece:
+    op: Op
+    text: str
+
+
+@dataclass(frozen=True)
+class InlineLine:
+    """One line of the inline view: mark is ' ' (context), '−', '+' or '~' (word-marked)."""
+
+    mark: str
+    number: int | None  # 1-based line in the new text (old text for removed lines)
+    pieces: tuple[Piece, ...]
+
+
+@dataclass(frozen=True)
+class SideRow:
+    """One row of the side-by-side view; a side is None where it has no line."""
+
+    kind: Literal["context", "change"]
+    old_number: int | None
+    old: tuple[Piece, ...] | None
+    new_number: int | None
+    new: tuple[Piece, ...] | None
+
+
+@dataclass(frozen=True)
+class HunkView:
+    anchor: str
+    path: str
+    line: int
+    inline: tuple[InlineLine, ...]
+    rows: tuple[SideRow, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    path: str
+    anchor: str
+    hunks: int
+
+
+@dataclass(frozen=True)
+class DiffView:
+    hunks: tuple[HunkView, ...]
+    sections: tuple[Section, ...]
+    total_hunks: int
+    words_added: int
+    words_removed: int
+    share_changed: float
+    left_out: int = field(default=0)
+
+
+def _split_lines(ops: list[WordOp] | tuple[WordOp, ...], keep: set[str]) -> list[list[Piece]]:
+    """Word ops of the kinds in `keep`, cut at line breaks into lines of pieces."""
+    lines: list[list[Piece]] = [[]]
+    for op in ops:
+        if op.op not in keep:
+            continue
+        for index, part in enumerate(op.text.split("\n")):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append(Piece(op.op, part))
+    return lines
+
+
+def _context(lines: list[str], start: int, stop: int, offset: int) -> list[tuple[int, int, str]]:
+    """(old number, new number, text) of new-text lines [start, stop); offset maps new → old."""
+    return [(j + offset + 1, j + 1, lines[j]) for j in range(max(start, 0), min(stop, len(lines)))]
+
+
+def _hunk_view(
+    index: int,
+    hunk: Hunk,
+    new_lines: list[str],
+    before: list[tuple[int, int, str]],
+    after: list[tuple[int, int, str]],
+) -> HunkView:
+    inline: list[InlineLine] = []
+    rows: list[SideRow] = []
+    for old_no, new_no, text in before:
+        piece = (Piece("equal", text),)
+        inline.append(InlineLine(" ", new_no, piece))
+        rows.append(SideRow("context", old_no, piece, new_no, piece))
+
+    if hunk.words:
+        for offset, line in enumerate(_split_lines(hunk.words, {"equal", "delete", "insert"})):
+            inline.append(InlineLine("~", hunk.new_start + offset + 1, tuple(line)))
+        old_side = _split_lines(hunk.words, {"equal", "delete"})
+        new_side = _split_lines(hunk.words, {"equal", "insert"})
+    else:
+        for offset, text in enumerate(hunk.old_lines):
+            inline.append(InlineLine("−", hunk.old_start + offset + 1, (Piece("delete", text),)))
+        for offset, text in enumerate(hunk.new_lines):
+            inline.append(InlineLine("+", hunk.new_start + offset + 1, (Piece("insert", text),)))
+        old_side = [[Piece("delete", text)] for text in hunk.old_lines]
+        new_side = [[Piece("insert", text)] for text in hunk.new_lines]
+    if not hunk.old_lines:
+        old_side = []
+    if not hunk.new_lines:
+        new_side = []
+    for offset, (old, new) in enumerate(zip_longest(old_side, new_side)):
+        rows.append(
+            SideRow(
+                "change",
+                hunk.old_start + offset + 1 if old is not None else None,
+                tuple(old) if old is not None else None,
+                hunk.new_start + offset + 1 if new is not None else None,
+                tuple(new) if new is not None else None,
+            )
+        )
+
+    for old_no, new_no, text in after:
+        piece = (Piece("equal", text),)
+        inline.append(InlineLine(" ", new_no, piece))
+        rows.append(SideRow("context", old_no, piece, new_no, piece))
+    return HunkView(
+        anchor=f"h{index + 1}",
+        path=PATH_SEPARATOR.join(hunk.heading_path),
+        line=(hunk.new_start if hunk.new_lines else hunk.old_start) + 1,
+        inline=tuple(inline),
+        rows=tuple(rows),
+    )
+
+
+def build(change: Change, new_text: str, *, max_hunks: int = MAX_HUNKS) -> DiffView:
+    """The view of `change` (computed against `new_text`), at most `max_hunks` hunks."""
+    new_lines = new_text.split("\n") if new_text else []
+    hunks = change.hunks
+    shown = hunks[:max_hunks]
+    views: list[HunkView] = []
+    shown_until = 0  # new-text lines already shown, so context never repeats
+    for index, hunk in enumerate(shown):
+        offset = hunk.old_start - hunk.new_start
+        before = _context(
+            new_lines, max(hunk.new_start - CONTEXT, shown_until), hunk.new_start, offset
+        )
+        end = hunk.new_start + len(hunk.new_lines)
+        old_end = hunk.old_start + len(hunk.old_lines)
+        next_start = hunks[index + 1].new_start if index + 1 < len(hunks) else len(new_lines)
+        after = _context(new_lines, end, min(end + CONTEXT, next_start), old_end - end)
+        shown_until = end + len(after)
+        views.append(_hunk_view(index, hunk, new_lines, before, after))
+
+    sections: dict[str, list[str]] = {}
+    for view in views:
+        sections.setdefault(view.path, []).append(view.anchor)
+    stats = change.stats
+    return DiffView(
+        hunks=tuple(views),
+        sections=tuple(
+            Section(path or "(before the first heading)", anchors[0], len(anchors))
+            for path, anchors in sections.items()
+        ),
+        total_hunks=len(hunks),
+        words_added=stats.words_added,
+        words_removed=stats.words_removed,
+        share_changed=stats.share_changed,
+        left_out=len(hunks) - len(shown),
+    )
