@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ class Page:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     etag: str | None = None
+    delay: float = 0.0  # seconds before answering
 
 
 class Site:
@@ -57,6 +59,8 @@ class Site:
         page = self.pages.get(request.path)
         if page is None:
             return Response("not here", status=404)
+        if page.delay:
+            time.sleep(page.delay)
         headers = dict(page.headers)
         if page.etag is not None:
             headers["ETag"] = page.etag

@@ -7,6 +7,7 @@ database it writes. They poll with deadlines; none sleeps a fixed time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -303,6 +304,7 @@ class Daemon:
 
     def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.config = config
+        self.orphans: list[int] = []
         self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -328,15 +330,47 @@ class Daemon:
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
 
+    def kill9(self) -> int:
+        """SIGKILL the daemon. Its worker processes outlive it (as they would
+        outside systemd or Docker); they are killed at teardown."""
+        self.orphans = descendants(self.pid)
+        self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait(5)
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout)
 
     def close(self) -> None:
         if self.proc.poll() is None:
+            self.orphans = descendants(self.pid)
             self.proc.kill()
             self.proc.wait(5)
+        for pid in self.orphans:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self._log.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (read from /proc: Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 @pytest.fixture
@@ -425,8 +459,7 @@ def test_kill_9_mid_pass_then_restart_loses_and_doubles_nothing(
     web.in_flight.clear()
     web.pages["/rsp"] = page(SECTIONS.replace("once a year", "every three years"))
     wait_until(web.in_flight.is_set, 10, "a check in flight")
-    first.send(signal.SIGKILL)
-    assert first.proc.wait(5) == -signal.SIGKILL
+    assert first.kill9() == -signal.SIGKILL
     web.delay = 0.0
 
     second = daemons(config, env=hook)

@@ -373,6 +373,24 @@ def test_network_failures_are_failed_checks(env: Env, site: Site) -> None:
     assert "expected a pdf" in errors["pdf-as-html"].lower()
 
 
+def test_encrypted_pdf_and_slow_server_are_failed_checks(env: Env, site: Site) -> None:
+    site.set(
+        "/locked.pdf", make_pdf(PDF_PAGES, user_password="s3cret"), content_type="application/pdf"
+    )
+    site.set("/good", page())
+    site.set("/slow", page(), delay=3)
+    env.watcher = {"timeout": "1s"}
+    env.sources = [
+        html_source(site, "/good", "good"),
+        {"id": "locked", "url": site.url("/locked.pdf")},
+        {"id": "slow", "url": site.url("/slow")},
+    ]
+    result = env.check()
+    assert env.outcome(result, "good").outcome == "new_version"
+    assert "encrypted" in (env.outcome(result, "locked").error or "").lower()
+    assert "timed out" in (env.outcome(result, "slow").error or "").lower()
+
+
 def test_failing_after_n_failures_alerts_once_and_recovery_alerts_once(
     env: Env, site: Site
 ) -> None:
