@@ -12,6 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,6 +29,7 @@ T = TypeVar("T")
 
 DEFAULT_WORKERS = 2
 JOB_TIMEOUT_S = 60.0
+ORPHAN_POLL_S = 2.0  # how soon a worker notices its parent is gone
 
 
 class WorkerPool:
@@ -39,7 +44,9 @@ class WorkerPool:
         if self._pool is None:
             # forkserver: children never inherit the parent's threads or sockets
             context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_worker_start
+            )
         return self._pool
 
     async def run(self, what: str, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -76,3 +83,21 @@ class WorkerPool:
 
 def _call(func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     return func(*args, **kwargs)
+
+
+def _worker_start() -> None:
+    """In each worker: leave Ctrl-C to the parent, and die with it.
+
+    A terminal's Ctrl-C reaches the whole process group; the parent decides
+    how to stop, so the workers ignore it. A parent killed with SIGKILL
+    cannot stop its workers, so each one watches for being orphaned.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()

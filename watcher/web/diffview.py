@@ -99,8 +99,25 @@ def _split_lines(ops: list[WordOp] | tuple[WordOp, ...], keep: set[str]) -> list
             if index:
                 lines.append([])
             if part:
-                lines[-1].append(Piece(op.op, part))
+                lines[-1].extend(_pieces(op.op, part))
     return lines
+
+
+def _pieces(op: Op, text: str) -> list[Piece]:
+    """A marked run with its surrounding spaces left unmarked, so marks hug the words."""
+    if op == "equal":
+        return [Piece(op, text)]
+    core = text.strip()
+    if not core:
+        # a change of spacing alone: keep it on the new side, drop it from the old
+        return [Piece("equal", text)] if op == "insert" else []
+    lead = text[: len(text) - len(text.lstrip())]
+    trail = text[len(text.rstrip()) :]
+    return [
+        *([Piece("equal", lead)] if lead else []),
+        Piece(op, core),
+        *([Piece("equal", trail)] if trail else []),
+    ]
 
 
 def _context(lines: list[str], start: int, stop: int, offset: int) -> list[tuple[int, int, str]]:
