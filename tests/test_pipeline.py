@@ -439,3 +439,23 @@ def test_a_crash_inside_the_write_leaves_nothing_half_written(
     assert (
         outcome.version == 2 and len(env.store.tasks()) == 1 and len(env.store.notifications()) == 1
     )
+
+
+def test_disabling_a_source_pauses_its_children_and_enabling_resumes_them(
+    env: Env, site: Site
+) -> None:
+    site.set("/v1.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/rsp", landing(("/v1.pdf", "Policy (PDF)")))
+    env.sources = [
+        html_source(site, follow="a[href$='.pdf']"),
+        html_source(site, "/other", "other"),
+    ]
+    site.set("/other", page())
+    [child] = env.outcome(env.check(), "acme-rsp").children
+    env.sources[0]["enabled"] = False
+    result = env.check()
+    assert {o.source_id for o in result.outcomes} == {"other"}
+    assert {row["id"] for row in env.store.sources()} == {"other"}
+    env.sources[0]["enabled"] = True
+    result = env.check()
+    assert {o.source_id for o in result.outcomes} == {"other", "acme-rsp", child}

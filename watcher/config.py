@@ -216,6 +216,8 @@ class AnalysisSettings:
     watch_terms: tuple[str, ...] = ()
     alert_min_severity: Severity = "minor"
     large_rewrite_share: float = 0.5
+    substantive_share: float = 0.05
+    substantive_words: int = 50
 
 
 @dataclass(frozen=True)
@@ -532,6 +534,8 @@ class _AnalysisModel(BaseModel):
     watch_terms: Strings = ()
     alert_min_severity: Severity = "minor"
     large_rewrite_share: float = Field(0.5, gt=0, le=1)
+    substantive_share: float = Field(0.05, gt=0, le=1)
+    substantive_words: int = Field(50, ge=1)
 
 
 class _DashboardModel(BaseModel):
@@ -844,6 +848,8 @@ def load_config(path: Path | str) -> Config:
             watch_terms=analysis.watch_terms,
             alert_min_severity=analysis.alert_min_severity,
             large_rewrite_share=analysis.large_rewrite_share,
+            substantive_share=analysis.substantive_share,
+            substantive_words=analysis.substantive_words,
         ),
         dashboard=DashboardSettings(
             enabled=dashboard.enabled,

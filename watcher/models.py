@@ -165,3 +165,60 @@ class Source:
     expected: DocumentKind | None = None
     parent_id: str | None = None
     watch_terms: tuple[str, ...] = ()
+
+
+#: How `Analysis.headline` names each signal kind.
+SIGNAL_LABELS: dict[str, str] = {
+    "commitment_weakened": "commitment weakened",
+    "commitment_strengthened": "commitment strengthened",
+    "quantitative_removed": "quantitative threshold removed",
+    "quantitative_added": "quantitative threshold added",
+    "quantitative_changed": "quantitative threshold changed",
+    "term_changed": "watched term changed",
+    "scope_changed": "scope changed",
+    "section_added": "section added",
+    "section_removed": "section removed",
+    "section_renamed": "section renamed",
+    "version_label_changed": "version label changed",
+    "effective_date_changed": "effective date changed",
+    "new_document": "new document linked",
+    "large_rewrite": "large rewrite",
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One kind of change a rater cares about, with its evidence.
+
+    `kind` is one of the keys of `SIGNAL_LABELS`; `section` the heading path
+    joined with " › " ("" when none); `old`/`new` the evidence (the sentence
+    or value before and after, None when there is none on that side).
+    """
+
+    kind: str
+    section: str
+    old: str | None
+    new: str | None
+    detail: str = ""  # short human note, e.g. "'commit' → 'expect'"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What kind of change a new version made: severity and signals, most severe first."""
+
+    severity: str  # "minor" | "substantive" | "major"
+    signals: tuple[Signal, ...]
+
+    def headline(self) -> str:
+        """One line: 'major: commitment weakened, quantitative threshold removed (+1 more)'.
+
+        Names the first two kinds of signal (signals are sorted most severe
+        first); '+N more' counts the signals of the kinds not named.
+        """
+        if not self.signals:
+            what = "no signals" if self.severity == "minor" else "text changed, no specific signal"
+            return f"{self.severity}: {what}"
+        kinds = list(dict.fromkeys(signal.kind for signal in self.signals))[:2]
+        names = ", ".join(SIGNAL_LABELS.get(kind, kind.replace("_", " ")) for kind in kinds)
+        rest = sum(1 for signal in self.signals if signal.kind not in kinds)
+        return f"{self.severity}: {names}" + (f" (+{rest} more)" if rest else "")

@@ -145,7 +145,7 @@ def sync_sources(config: Config, store: Store) -> None:
     with store.transaction():
         for cfg in config.sources:
             store.upsert_source(cfg.id, url=cfg.url, lab=cfg.lab, title=cfg.title)
-        store.deactivate_sources_except({cfg.id for cfg in config.sources if cfg.enabled})
+        store.set_active_sources({cfg.id for cfg in config.sources if cfg.enabled})
 
 
 def select_sources(config: Config, store: Store, only: Sequence[str] | None) -> list[Source]:

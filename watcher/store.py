@@ -126,7 +126,8 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
             opened_at TEXT NOT NULL,
             updated_at TEXT NOT NULL,
             closed_at TEXT,
-            reminded_at TEXT
+            reminded_at TEXT,
+            signals TEXT
         );
         CREATE INDEX tasks_source ON tasks(source_id, status);
         -- one open task per source, enforced by the database itself
@@ -409,12 +410,12 @@ class Store:
             changes.update(etag=None, last_modified=None)
         self._update("sources", "id", source_id, changes)
 
-    def deactivate_sources_except(self, keep: set[str]) -> None:
-        """Mark configured sources (and their children) that left the config inactive."""
-        for row in self._all("SELECT id, parent_id FROM sources WHERE active = 1"):
-            top = row["parent_id"] or row["id"]
-            if top not in keep:
-                self._update("sources", "id", row["id"], {"active": 0})
+    def set_active_sources(self, keep: set[str]) -> None:
+        """Configured sources in `keep` and their children are active; all others not."""
+        for row in self._all("SELECT id, parent_id, active FROM sources"):
+            active = int((row["parent_id"] or row["id"]) in keep)
+            if row["active"] != active:
+                self._update("sources", "id", row["id"], {"active": active})
 
     def source(self, source_id: str) -> Row | None:
         return self._one("SELECT * FROM sources WHERE id = ?", (source_id,))
