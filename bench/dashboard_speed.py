@@ -192,11 +192,13 @@ def main() -> None:
     (folder / "config.toml").write_text(CONFIG, encoding="utf-8")
     config = load_config(folder / "config.toml")
 
-    started = time.perf_counter()
-    build(config.watcher.state_dir, args.versions, args.words)
-    print(
-        f"built {args.versions} versions of ~{args.words:,} words in {time.perf_counter() - started:.1f} s"
-    )
+    if (config.watcher.state_dir / "watcher.db").exists():
+        print(f"reusing the database in {config.watcher.state_dir}")
+    else:
+        started = time.perf_counter()
+        build(config.watcher.state_dir, args.versions, args.words)
+        elapsed = time.perf_counter() - started
+        print(f"built {args.versions} versions of ~{args.words:,} words in {elapsed:.1f} s")
     store = Store.open(config.watcher.state_dir)
     started = time.perf_counter()
     added = store.index_versions()
@@ -239,7 +241,7 @@ def main() -> None:
     app = create_app(config)
     worst = 0.0
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        print(f"{'page':<58} {'median':>8} {'max':>8}  size")
+        print(f"{'page':<58} {'first':>8} {'median':>8} {'max':>8}  size")
         for page in pages:
             times = []
             for _ in range(args.runs + 1):
@@ -247,10 +249,11 @@ def main() -> None:
                 response = client.get(page)
                 times.append((time.perf_counter() - t0) * 1000)
                 assert response.status_code == 200, (page, response.status_code)
-            times = times[1:]  # the first run warms caches
+            # The first request of a page is cold (no cached diff); count it.
             worst = max(worst, max(times))
             print(
-                f"{page:<58} {statistics.median(times):7.1f}ms {max(times):7.1f}ms "
+                f"{page:<58} {times[0]:7.1f}ms {statistics.median(times[1:]):7.1f}ms "
+                f"{max(times[1:]):7.1f}ms "
                 f"{len(response.content) / 1024:6.0f} KB"
             )
     print(f"slowest page: {worst:.1f} ms ({'under' if worst < 200 else 'OVER'} the 200 ms target)")

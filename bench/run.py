@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import ctypes
 import email.utils
-import hashlib
+import functools
 import json
 import multiprocessing
 import os
@@ -52,7 +52,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -75,26 +75,207 @@ SELECT = "article"
 
 # --------------------------------------------------------------------- corpus
 
-POLICY_WORDS = (
-    "the of and to a in that we will is for our models model risk capability capabilities "
-    "threshold thresholds evaluation evaluations safeguards deployment security safety "
-    "commit review external board policy framework assess mitigate frontier catastrophic "
-    "misuse autonomy biological cyber chemical nuclear uplift red-teaming elicitation "
-    "responsible scaling level levels required measures internal governance oversight "
-    "report reports publish transparency incident response weights access controls "
-    "insider threat third-party audit auditors independent experts government notify "
-    "pause training development mitigation mitigations sufficient adequate protections "
-    "standard standards before after each new significant update updates may should must "
-    "not if when where which this these those such as with by on at from or be are has have"
-).split()
+POLICY_WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "a",
+    "in",
+    "that",
+    "we",
+    "will",
+    "is",
+    "for",
+    "our",
+    "models",
+    "model",
+    "risk",
+    "capability",
+    "capabilities",
+    "threshold",
+    "thresholds",
+    "evaluation",
+    "evaluations",
+    "safeguards",
+    "deployment",
+    "security",
+    "safety",
+    "commit",
+    "review",
+    "external",
+    "board",
+    "policy",
+    "framework",
+    "assess",
+    "mitigate",
+    "frontier",
+    "catastrophic",
+    "misuse",
+    "autonomy",
+    "biological",
+    "cyber",
+    "chemical",
+    "nuclear",
+    "uplift",
+    "red-teaming",
+    "elicitation",
+    "responsible",
+    "scaling",
+    "level",
+    "levels",
+    "required",
+    "measures",
+    "internal",
+    "governance",
+    "oversight",
+    "report",
+    "reports",
+    "publish",
+    "transparency",
+    "incident",
+    "response",
+    "weights",
+    "access",
+    "controls",
+    "insider",
+    "threat",
+    "third-party",
+    "audit",
+    "auditors",
+    "independent",
+    "experts",
+    "government",
+    "notify",
+    "pause",
+    "training",
+    "development",
+    "mitigation",
+    "mitigations",
+    "sufficient",
+    "adequate",
+    "protections",
+    "standard",
+    "standards",
+    "before",
+    "after",
+    "each",
+    "new",
+    "significant",
+    "update",
+    "updates",
+    "may",
+    "should",
+    "must",
+    "not",
+    "if",
+    "when",
+    "where",
+    "which",
+    "this",
+    "these",
+    "those",
+    "such",
+    "as",
+    "with",
+    "by",
+    "on",
+    "at",
+    "from",
+    "or",
+    "be",
+    "are",
+    "has",
+    "have",
+]
 
 
-SYLLABLES = (
-    "con ter ment ing tion pro re de com per ex in al ly ure ance ate ive ous ble sta "
-    "for mi ni tra ver sion ab ac ad af ap ar as at be ca ce ci co cu di do du en fa fe "
-    "fi ga ge go ha he ho im la le li lo ma me mo na ne no pa pe pi po ra ri ro sa se "
-    "si so ta te ti to un va ve vi"
-).split()
+SYLLABLES = [
+    "con",
+    "ter",
+    "ment",
+    "ing",
+    "tion",
+    "pro",
+    "re",
+    "de",
+    "com",
+    "per",
+    "ex",
+    "in",
+    "al",
+    "ly",
+    "ure",
+    "ance",
+    "ate",
+    "ive",
+    "ous",
+    "ble",
+    "sta",
+    "for",
+    "mi",
+    "ni",
+    "tra",
+    "ver",
+    "sion",
+    "ab",
+    "ac",
+    "ad",
+    "af",
+    "ap",
+    "ar",
+    "as",
+    "at",
+    "be",
+    "ca",
+    "ce",
+    "ci",
+    "co",
+    "cu",
+    "di",
+    "do",
+    "du",
+    "en",
+    "fa",
+    "fe",
+    "fi",
+    "ga",
+    "ge",
+    "go",
+    "ha",
+    "he",
+    "ho",
+    "im",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "ma",
+    "me",
+    "mo",
+    "na",
+    "ne",
+    "no",
+    "pa",
+    "pe",
+    "pi",
+    "po",
+    "ra",
+    "ri",
+    "ro",
+    "sa",
+    "se",
+    "si",
+    "so",
+    "ta",
+    "te",
+    "ti",
+    "to",
+    "un",
+    "va",
+    "ve",
+    "vi",
+]
 
 
 def vocabulary(rng: random.Random, extra: int = 2500) -> tuple[list[str], list[float]]:
@@ -371,6 +552,8 @@ class ServerStats:
     requests: int = 0
     not_modified: int = 0
     bytes_sent: int = 0
+    cpu_at_reset: float = field(default_factory=time.process_time)
+    cpu: float = 0.0  # server CPU seconds since the reset, filled in by 'stats'
 
 
 class WebServer:
@@ -505,7 +688,7 @@ class WebServer:
                 for host in range(hosts):
                     servers.append(
                         await asyncio.start_server(
-                            lambda r, w, h=host: self.handle(h, r, w),
+                            functools.partial(self.handle, host),
                             host=f"127.0.0.{host + 2}",
                             port=port,
                             backlog=1024,
@@ -525,6 +708,7 @@ class WebServer:
             self.stats = ServerStats()
             return None
         if name == "stats":
+            self.stats.cpu = time.process_time() - self.stats.cpu_at_reset
             return self.stats
         if name == "changed":
             self.changed = bool(arg)
@@ -618,6 +802,7 @@ class Measure:
     in_flight: int = 0
     requests: int = 0
     not_modified: int = 0
+    server_cpu: float = 0.0
     outcome: str = ""
     exit_code: int = 0
 
@@ -802,9 +987,8 @@ class PdfiumTextFilter(filters.FilterBase):
 
 
 def write_urlwatch_files(folder: Path, docs: Sequence[Doc], port: int) -> list[str]:
-    import yaml
-
-    from urlwatch.storage import DEFAULT_CONFIG
+    import yaml  # type: ignore[import-untyped]  # urlwatch's dependency
+    from urlwatch.storage import DEFAULT_CONFIG  # type: ignore[import-untyped]
 
     config = json.loads(json.dumps(DEFAULT_CONFIG))
     for reporter in config["report"].values():
@@ -868,6 +1052,7 @@ class Options:
     keep: bool
     profile: bool
     cache_dir: Path
+    passes: int = 3
 
 
 def one_pass(
@@ -888,6 +1073,7 @@ def one_pass(
     m.in_flight = max(stats.max_in_flight.values(), default=0)
     m.requests = stats.requests
     m.not_modified = stats.not_modified
+    m.server_cpu = stats.cpu
     if code not in (0, 1) and not m.outcome:
         m.outcome = f"exit {code}"
     return m
@@ -924,7 +1110,7 @@ def run(opts: Options) -> int:
         write_watcher_config(config, docs, server.port, opts.concurrency, opts.per_host)
         env = child_env(tmp / "home")
         argv = [sys.executable, "-m", "watcher", "--config", str(config), "check"]
-        for label in ("cold", "warm", "changed"):
+        for label in ("cold", "warm", "changed")[: opts.passes]:
             server.call("changed", label == "changed")
             m = one_pass(server, label, argv, env, ours, ours / "state", deadline)
             m.outcome = m.outcome or summarise_watcher(ours, label)
@@ -1031,6 +1217,7 @@ def print_table(
         "in flight",
         "reqs",
         "304s",
+        "server CPU s",
     )
     table: list[tuple[str, ...]] = [header]
 
@@ -1038,6 +1225,7 @@ def print_table(
         return (
             who, m.label, f"{m.wall:.2f}", f"{m.cpu:.2f}", f"{m.max_rss_mb:.0f}", f"{m.tree_mb:.0f}",
             f"{m.db_bytes:,}", f"{m.added:+,}", str(m.in_flight), str(m.requests), str(m.not_modified),
+            f"{m.server_cpu:.2f}",
         )  # fmt: skip
 
     for m in rows:
@@ -1061,7 +1249,8 @@ def print_table(
                     "",
                     "",
                     "",
-                )  # fmt: skip
+                    "",
+                )
             )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, r in enumerate(table):
@@ -1077,6 +1266,8 @@ def print_table(
     for m in rows + peer_rows:
         who = "watcher" if m in rows else "urlwatch"
         print(f"{who:8} {m.label:7}: {m.outcome}")
+        if any(word in m.outcome for word in ("failed", "killed", "exit", "no summary")):
+            print(f"WARNING: {who} {m.label} did not check every document; not comparable")
     print()
     warm = ours.get("warm")
     print(
@@ -1212,6 +1403,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--cache-dir", type=Path, default=CACHE_DIR, help="where generated PDFs are cached"
     )
+    parser.add_argument(
+        "--skip-changed", action="store_true", help="run only the cold and warm passes of watcher"
+    )
     a = parser.parse_args(argv)
     if a.sources < 1 or a.concurrency < 1 or a.per_host < 1 or a.latency < 0:
         parser.error(
@@ -1227,6 +1421,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         a.keep,
         a.profile,
         a.cache_dir,
+        2 if a.skip_changed else 3,
     )
 
 

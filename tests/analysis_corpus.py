@@ -911,7 +911,301 @@ NOISE_CASES: tuple[Case, ...] = (
     ),
 )
 
-CASES: tuple[Case, ...] = SIGNAL_CASES + NOISE_CASES
+# A second batch, written after the first analysis run and before any tuning,
+# to check that the measure does not merely reflect the first batch.
+MORE_CASES: tuple[Case, ...] = (
+    case(
+        "review cadence turned qualitative",
+        doc(EVALUATIONS, "We will conduct comprehensive evaluations at least every 3 months."),
+        doc(EVALUATIONS, "We will conduct comprehensive evaluations regularly."),
+        ("quantitative_removed",),
+        "major",
+    ),
+    case(
+        "approver dropped (no signal of points 1-6 applies)",
+        doc(
+            GOVERNANCE,
+            "Deployment requires sign-off from the Chief Executive Officer and the Responsible "
+            "Scaling Officer.",
+        ),
+        doc(GOVERNANCE, "Deployment requires sign-off from the Responsible Scaling Officer."),
+        (),
+        "substantive",
+    ),
+    case(
+        "'all' dropped from the scope",
+        doc(SCOPE, "The policy applies to all models we deploy externally."),
+        doc(SCOPE, "The policy applies to models we deploy externally."),
+        ("scope_changed",),
+        "major",
+    ),
+    case(
+        "'shall ensure' turned into 'will try to ensure'",
+        doc(SECURITY, "We shall ensure that model weights never leave our secure environment."),
+        doc(
+            SECURITY,
+            "We will try to ensure that model weights never leave our secure environment.",
+        ),
+        ("commitment_weakened",),
+        "major",
+    ),
+    case(
+        "retention period added as a list item",
+        doc(SECURITY, "Our controls:", "- Weights are encrypted at rest."),
+        doc(
+            SECURITY,
+            "Our controls:",
+            "- Weights are encrypted at rest.",
+            "- Access logs are kept for 90 days.",
+        ),
+        ("quantitative_added",),
+        "substantive",
+    ),
+    case(
+        "new section with a commitment and a limit",
+        doc(GOVERNANCE, "The Board oversees this policy."),
+        doc(
+            GOVERNANCE,
+            "The Board oversees this policy.",
+            "## 5. Model weight security",
+            "We will limit access to model weights to fewer than 50 staff members.",
+        ),
+        ("section_added", "commitment_strengthened", "quantitative_added"),
+        "substantive",
+    ),
+    case(
+        "compute threshold raised, unit reworded",
+        doc(THRESHOLDS, "Training runs above 10^26 FLOP trigger a full assessment."),
+        doc(THRESHOLDS, "Training runs above 10^27 operations trigger a full assessment."),
+        ("quantitative_changed",),
+        "major",
+    ),
+    case(
+        "trust added to the governance sentence",
+        doc(GOVERNANCE, "The Board is informed of each deployment decision."),
+        doc(
+            GOVERNANCE,
+            "The Board and the Long-Term Benefit Trust are informed of each deployment decision.",
+        ),
+        ("term_changed",),
+        "substantive",
+        watch_terms=("Long-Term Benefit Trust",),
+    ),
+    case(
+        "threshold changed in a table row",
+        doc(
+            THRESHOLDS,
+            "| Level | Success rate | Domain |",
+            "| ASL-3 | 50% | autonomy |",
+            "| ASL-4 | 80% | autonomy |",
+        ),
+        doc(
+            THRESHOLDS,
+            "| Level | Success rate | Domain |",
+            "| ASL-3 | 40% | autonomy |",
+            "| ASL-4 | 80% | autonomy |",
+        ),
+        ("quantitative_changed",),
+        "major",
+    ),
+    case(
+        "date the policy takes effect moved",
+        doc(GOVERNANCE, "This version takes effect on 1 January 2025."),
+        doc(GOVERNANCE, "This version takes effect on 1 April 2025."),
+        ("effective_date_changed",),
+        "minor",
+    ),
+    case(
+        "subsection renamed, body lightly edited",
+        doc(
+            SECURITY,
+            "### 3.1 Insider risk",
+            "Staff with weight access are vetted and their access is reviewed each quarter.",
+            "Access is revoked within one day of a role change.",
+        ),
+        doc(
+            SECURITY,
+            "### 3.1 Personnel security",
+            "Staff with weight access are vetted, and their access is reviewed each quarter.",
+            "Access is revoked within one day of a role change.",
+        ),
+        ("section_renamed",),
+        "substantive",
+    ),
+    case(
+        "renamed heading loses a watched term",
+        doc("### External review", "A panel reviews our compliance with this policy."),
+        doc("### Compliance review", "A panel reviews our compliance with this policy."),
+        ("section_renamed", "term_changed"),
+        "major",
+        watch_terms=("external review",),
+    ),
+    case(
+        "'approximately' turned into 'roughly'",
+        doc(THRESHOLDS, "An increase of approximately 1000x in effective compute is a threshold."),
+        doc(THRESHOLDS, "An increase of roughly 1000x in effective compute is a threshold."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "condition moved to the front of the sentence",
+        doc(
+            THRESHOLDS,
+            "We will not deploy a model that crosses a threshold unless the safeguards are in "
+            "place.",
+        ),
+        doc(
+            THRESHOLDS,
+            "Unless the safeguards are in place, we will not deploy a model that crosses a "
+            "threshold.",
+        ),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "acronym and its expansion swapped",
+        doc(THRESHOLDS, "AI Safety Level 3 (ASL-3) requires hardened security."),
+        doc(THRESHOLDS, "ASL-3 (AI Safety Level 3) requires hardened security."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "footnote marker removed",
+        doc(GOVERNANCE, "We publish capability reports for every frontier model.[3]"),
+        doc(GOVERNANCE, "We publish capability reports for every frontier model."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "page footer renumbered",
+        doc(GOVERNANCE, "The Board oversees this policy.", "Page 4 of 40"),
+        doc(GOVERNANCE, "The Board oversees this policy.", "Page 4 of 41"),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "typo fixed in a heading",
+        doc("## 5. Evalutions", "Each model is tested before deployment."),
+        doc("## 5. Evaluations", "Each model is tested before deployment."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "list numbering style changed",
+        doc(EVALUATIONS, "1) Identify the risks.", "2) Evaluate the model."),
+        doc(EVALUATIONS, "1. Identify the risks.", "2. Evaluate the model."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "paragraph split at a sentence boundary",
+        doc(
+            SECURITY,
+            "We protect model weights with two-party control. Every access is logged and "
+            "reviewed by the security team.",
+        ),
+        doc(
+            SECURITY,
+            "We protect model weights with two-party control.",
+            "Every access is logged and reviewed by the security team.",
+        ),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "abbreviation without dots",
+        doc(GOVERNANCE, "We brief the U.S. AI Safety Institute before major releases."),
+        doc(GOVERNANCE, "We brief the US AI Safety Institute before major releases."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "link text reworded",
+        doc(GOVERNANCE, "Our capability reports are available here."),
+        doc(GOVERNANCE, "Our capability reports are available in our transparency hub."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "bullet style changed",
+        doc(SECURITY, "Controls:", "- Two-party access control.", "- Egress monitoring."),
+        doc(SECURITY, "Controls:", "* Two-party access control.", "* Egress monitoring."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "cross-reference dropped",
+        doc(THRESHOLDS, "The CBRN threshold is defined in detail (see Appendix A)."),
+        doc(THRESHOLDS, "The CBRN threshold is defined in detail."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "'72 hours' written as a '72-hour window'",
+        doc(SECURITY, "Incidents are reported to the Board within 72 hours."),
+        doc(SECURITY, "Incidents are reported to the Board within a 72-hour window."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "compound sentence split in two",
+        doc(EVALUATIONS, "We test every model, and we publish a summary of the results."),
+        doc(EVALUATIONS, "We test every model. We publish a summary of the results."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "contraction in a plain statement",
+        doc(SECURITY, "We do not release the weights of frontier models."),
+        doc(SECURITY, "We don't release the weights of frontier models."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "date format of the 'last updated' line",
+        doc(GOVERNANCE, "The Board oversees this policy.", "Last updated: 2025-05-14"),
+        doc(GOVERNANCE, "The Board oversees this policy.", "Last updated: May 14, 2025"),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "'10 percent' spelled out",
+        doc(THRESHOLDS, "An uplift of more than 10 percent over the baseline is a warning sign."),
+        doc(THRESHOLDS, "An uplift of more than ten percent over the baseline is a warning sign."),
+        (),
+        "minor",
+        noise=True,
+    ),
+    case(
+        "'must' turned into 'are required to'",
+        doc(EVALUATIONS, "Evaluators must document every elicitation technique they use."),
+        doc(
+            EVALUATIONS,
+            "Evaluators are required to document every elicitation technique they use.",
+        ),
+        (),
+        "minor",
+        noise=True,
+    ),
+)
+
+CASES: tuple[Case, ...] = SIGNAL_CASES + NOISE_CASES + MORE_CASES
 
 #: The signal kinds of issue 5 points 1–6, held to the precision/recall bar.
 GATED_KINDS: tuple[str, ...] = (

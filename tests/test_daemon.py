@@ -596,3 +596,29 @@ def test_one_daemon_per_state_folder_and_status_reports_its_health(
     assert daemon.stop() == 0
     gone = cli(config, "status")
     assert gone.returncode == 1 and "no watcher is running" in gone.stdout
+
+
+def test_run_serves_the_dashboard_when_enabled(
+    tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
+) -> None:
+    import httpx
+
+    from tests.servers import free_port
+
+    web.pages = {"/a": page()}
+    config = write_config(tmp_path / "config.toml", [html(web, "a", "/a", interval="1h")])
+    port = free_port()
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[dashboard]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n')
+    daemon = daemons(config)
+    daemon.wait_log("dashboard on http://127.0.0.1:")
+
+    def overview() -> str:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        except httpx.HTTPError:
+            return ""
+        return answer.text if answer.status_code == 200 else ""
+
+    assert "Acme" in wait_until(overview, 15, "the dashboard's overview")
+    assert daemon.stop() == 0

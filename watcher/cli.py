@@ -666,3 +666,25 @@ def status(app: App, as_json: bool) -> None:
         )
     if not data["healthy"]:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: [dashboard] host).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=None, help="Port (default: [dashboard] port)."
+)
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the reviewers' dashboard (read pages, feeds, JSON API, task actions).
+
+    Listens on 127.0.0.1:8765 unless [dashboard] or --host/--port say
+    otherwise; any non-loopback address needs [dashboard] auth_token_env.
+    Stops on Ctrl-C or SIGTERM.
+    """
+    from watcher.web.app import serve as serve_dashboard
+
+    config = app.config(warn=True)
+    host = host or config.dashboard.host
+    port = config.dashboard.port if port is None else port
+    click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    asyncio.run(serve_dashboard(config, host=host, port=port, handle_signals=True))

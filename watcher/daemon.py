@@ -22,6 +22,7 @@ dies). SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -399,16 +400,32 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        dashboard: asyncio.Task[None] | None = None
         try:
             self._start()
+            if self.config.dashboard.enabled:
+                dashboard = asyncio.create_task(self._serve_dashboard())
             await self.stopping.wait()
             await self._shutdown()
         finally:
+            if dashboard is not None:
+                dashboard.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dashboard
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.fetcher.__aexit__(None, None, None)
         log.info("stopped")
         return 0
+
+    async def _serve_dashboard(self) -> None:
+        """The dashboard beside the scheduler; if it cannot start, checking goes on."""
+        from watcher.web.app import serve
+
+        try:
+            await serve(self.config)
+        except WatcherError as exc:
+            log.error("the dashboard could not start: %s", exc.reason)
 
     def _start(self) -> None:
         config = self.config

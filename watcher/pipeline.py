@@ -22,11 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
-from watcher.config import Config, SourceConfig
+from watcher.analysis import analyse, signal_to_json
+from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, WatcherError
 from watcher.extract import extract, extract_if_changed
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
+    Analysis,
     Change,
     CheckOutcome,
     DocumentKind,
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # How long a page's fingerprint may stand in for a full extraction.
 FINGERPRINT_TRUST_S = 24 * 3600.0
+# Signals carried by one alert (the task keeps them all).
+ALERT_SIGNALS = 20
 
 
 # --- sources: configured and followed ---------------------------------------
@@ -302,22 +306,15 @@ class Checker:
             return self._record_unchanged(
                 source, state, fetched, raw_digest, "unchanged", started, t0, remembered
             )
-        change: Change | None = None
-        cumulative: Change | None = None
-        if latest is not None and digest != latest.text_sha256:
+        latest_cmp: Comparison | None = None
+        whole_cmp: Comparison | None = None
+        if latest is not None:
             old_text = self.store.version_text(latest)
-            change = await self.workers.run(
-                f"diff of {source.id}", detect.diff, old_text, extracted.text
-            )
+            latest_cmp = await self._compare(source, old_text, extracted.text, new_links)
             task = self.store.open_task(source.id)
             if task is not None and task["from_version"] != latest.number:
-                base = self.store.version(source.id, task["from_version"])
-                cumulative = await self.workers.run(
-                    f"diff of {source.id}",
-                    detect.diff,
-                    self.store.version_text(base),
-                    extracted.text,
-                )
+                base = self.store.version_text(self.store.version(source.id, task["from_version"]))
+                whole_cmp = await self._compare(source, base, extracted.text, new_links)
         return self._record_version(
             source,
             state,
@@ -325,8 +322,8 @@ class Checker:
             raw_digest,
             extracted,
             latest,
-            change,
-            cumulative,
+            latest_cmp,
+            whole_cmp,
             new_links,
             started,
             t0,
@@ -495,8 +492,8 @@ class Checker:
         raw_digest: str,
         extracted: Extracted,
         latest: VersionRow | None,
-        change: Change | None,
-        cumulative: Change | None,
+        latest_cmp: Comparison | None,
+        whole_cmp: Comparison | None,
         new_links: Sequence[Link],
         started: datetime,
         t0: float,
@@ -542,9 +539,9 @@ class Checker:
                     link_text=link.text,
                 )
                 children.append(cid)
-            if latest is not None:
+            if latest is not None and latest_cmp is not None:
                 task_change = self._open_or_extend(
-                    source, latest, number, change, cumulative, new_links
+                    source, latest, number, latest_cmp, whole_cmp or latest_cmp, new_links
                 )
             self.store.add_check(
                 source_id=source.id,
@@ -577,14 +574,19 @@ class Checker:
         source: Source,
         latest: VersionRow,
         number: int,
-        change: Change | None,
-        cumulative: Change | None,
+        latest_cmp: Comparison,
+        whole_cmp: Comparison,
         new_links: Sequence[Link],
     ) -> review.TaskChange:
-        parts: list[str] = []
-        whole = cumulative or change
-        if whole is not None:
-            parts.append(detect.summary(whole))
+        """Open or extend the source's task, and queue its alerts, for one change.
+
+        The task describes the whole range under review (its first version to
+        this one); the alert describes this change (the previous version to
+        this one).
+        """
+        parts = [whole_cmp.analysis.headline()]
+        if whole_cmp.change is not None:
+            parts.append(detect.summary(whole_cmp.change))
         returned_to = (
             self.store.version(source.id, number).returned_to if number != latest.number else None
         )
@@ -594,9 +596,19 @@ class Checker:
             names = ", ".join(link.url for link in new_links[:5])
             more = f" and {len(new_links) - 5} more" if len(new_links) > 5 else ""
             parts.append(f"new document{'s' if len(new_links) > 1 else ''} linked: {names}{more}")
-        summary = "; ".join(parts) or "changed"
+        summary = "; ".join(parts)
+        open_task = self.store.open_task(source.id)
+        severity = highest(
+            whole_cmp.analysis.severity, open_task["severity"] if open_task else None
+        )
         task_change = review.record_change(
-            self.store, source.id, from_version=latest.number, to_version=number, summary=summary
+            self.store,
+            source.id,
+            from_version=latest.number,
+            to_version=number,
+            summary=summary,
+            severity=severity,
+            signals=json.dumps([signal_to_json(s) for s in whole_cmp.analysis.signals]),
         )
         payload: dict[str, Any] = {
             "event": "opened" if task_change.opened else "extended",
@@ -609,17 +621,12 @@ class Checker:
             "old_version": latest.number,
             "new_version": number,
             "summary": summary,
+            "severity": latest_cmp.analysis.severity,
+            "signals": [signal_to_json(s) for s in latest_cmp.analysis.signals[:ALERT_SIGNALS]],
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
-        if change is not None:
-            payload["stats"] = {
-                "words_added": change.stats.words_added,
-                "words_removed": change.stats.words_removed,
-                "share_changed": round(change.stats.share_changed, 4),
-            }
-            payload["headings"] = list(change.headings[:20])
         # changes below the alerting threshold wait for the daily digest
-        held = should_hold(None, self.config.analysis.alert_min_severity)
+        held = should_hold(latest_cmp.analysis.severity, self.config.analysis.alert_min_severity)
         for channel in source.notify:
             self.store.enqueue(
                 kind="change",
@@ -630,6 +637,20 @@ class Checker:
                 status="held" if held else "pending",
             )
         return task_change
+
+    async def _compare(
+        self, source: Source, old: str, new: str, new_links: Sequence[Link]
+    ) -> Comparison:
+        settings = self.config.analysis
+        return await self.workers.run(
+            f"analysis of {source.id}",
+            compare_texts,
+            old,
+            new,
+            watch_terms=tuple(dict.fromkeys((*source.watch_terms, *settings.watch_terms))),
+            settings=settings,
+            new_documents=tuple(new_links),
+        )
 
     def _record_failure(
         self,
@@ -680,6 +701,43 @@ class Checker:
         }
         for channel in channels:
             self.store.enqueue(kind=kind, channel=channel, payload=payload, source_id=source.id)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two texts of a source compared: the diff and what kind of change it is."""
+
+    change: Change | None
+    analysis: Analysis
+
+
+def compare_texts(
+    old: str,
+    new: str,
+    *,
+    watch_terms: tuple[str, ...],
+    settings: AnalysisSettings,
+    new_documents: tuple[Link, ...] = (),
+) -> Comparison:
+    """Diff and analyse two texts; runs in a worker process."""
+    change = detect.diff(old, new)
+    result = analyse(
+        old,
+        new,
+        change=change,
+        watch_terms=watch_terms,
+        large_rewrite_share=settings.large_rewrite_share,
+        substantive_share=settings.substantive_share,
+        substantive_words=settings.substantive_words,
+        new_documents=new_documents,
+    )
+    return Comparison(change, result)
+
+
+def highest(*severities: str | None) -> str:
+    """The most severe of the given severities (None counts as nothing)."""
+    known = [s for s in severities if s in SEVERITIES]
+    return max(known, key=SEVERITIES.index) if known else SEVERITIES[0]
 
 
 def _ms_since(t0: float) -> int:

@@ -6,6 +6,7 @@ Each function returns plain JSON-ready data; printing is the caller's job.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from watcher import detect
@@ -94,9 +95,17 @@ def text(store: Store, source_id: str, number: int | None = None) -> tuple[Versi
 
 
 def compare(
-    store: Store, source_id: str, old: int | None = None, new: int | None = None
+    store: Store,
+    source_id: str,
+    old: int | None = None,
+    new: int | None = None,
+    *,
+    differ: Callable[[str, str], Change | None] = detect.diff,
 ) -> tuple[VersionRow, VersionRow, Change | None]:
-    """The two versions to compare (default: the last change) and their diff."""
+    """The two versions to compare (default: the last change) and their diff.
+
+    `differ` lets the dashboard pass a cached `detect.diff`.
+    """
     store.require_source(source_id)
     if old is None and new is None:
         latest = resolve_version(store, source_id, None)
@@ -109,7 +118,7 @@ def compare(
     else:
         assert old is not None
         old_v, new_v = store.version(source_id, old), store.version(source_id, new)
-    change = detect.diff(store.version_text(old_v), store.version_text(new_v))
+    change = differ(store.version_text(old_v), store.version_text(new_v))
     return old_v, new_v, change
 
 

@@ -35,6 +35,7 @@ def record_change(
     to_version: int,
     summary: str,
     severity: str | None = None,
+    signals: str | None = None,
 ) -> TaskChange:
     """Open a task for `source_id`, or extend its open task to `to_version`."""
     stamp = clock.iso(clock.now())
@@ -47,6 +48,7 @@ def record_change(
                 from_version=from_version,
                 to_version=to_version,
                 severity=severity,
+                signals=signals,
                 summary=summary,
                 opened_at=stamp,
                 updated_at=stamp,
@@ -54,7 +56,12 @@ def record_change(
             store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=summary)
             return TaskChange(task_id, True, from_version, to_version)
         store.update_task(
-            task["id"], to_version=to_version, summary=summary, severity=severity, updated_at=stamp
+            task["id"],
+            to_version=to_version,
+            summary=summary,
+            severity=severity,
+            signals=signals,
+            updated_at=stamp,
         )
         store.add_event(
             task["id"], actor=SYSTEM_ACTOR, action="extended", note=f"to v{to_version}: {summary}"

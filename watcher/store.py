@@ -667,9 +667,14 @@ class Store:
         One short transaction per version, so indexing a large backlog never
         holds the write lock long enough to stall a running check.
         """
+        # Versions are never deleted and their ids only grow (one writer at a
+        # time, INTEGER PRIMARY KEY takes max + 1), and indexing goes in id
+        # order: every id up to the highest indexed one is indexed. Asking
+        # FTS5 row by row instead costs ~60 ms for 200 versions.
+        row = self._one("SELECT MAX(rowid) AS last FROM version_search")
+        last = row["last"] if row and row["last"] is not None else 0
         missing = self._all(
-            "SELECT v.id, v.text_sha256 FROM versions v WHERE NOT EXISTS "
-            "(SELECT 1 FROM version_search f WHERE f.rowid = v.id) ORDER BY v.id"
+            "SELECT id, text_sha256 FROM versions WHERE id > ? ORDER BY id", (last,)
         )
         added = 0
         for row in missing:

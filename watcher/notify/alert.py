@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from watcher.models import Change, Link
+from watcher.models import Change, Link, Signal
 
 AlertKind = Literal["change", "reminder", "failing", "recovered", "digest", "test"]
 
@@ -34,7 +34,8 @@ class Alert:
     new_captured_at: str | None = None
     change: Change | None = None  # old_version → new_version
     summary: str = ""
-    severity: str | None = None  # set once change analysis exists
+    severity: str | None = None  # from change analysis: minor | substantive | major
+    signals: tuple[Signal, ...] = ()  # most severe first
     new_documents: tuple[Link, ...] = ()
     # failing / recovered
     error: str | None = None

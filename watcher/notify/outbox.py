@@ -28,7 +28,7 @@ from typing import Any
 from watcher import clock, detect
 from watcher.config import SEVERITIES, Config
 from watcher.errors import DeliveryError, TaskStateError, WatcherError
-from watcher.models import Link
+from watcher.models import Link, Signal
 from watcher.notify import Sender, make_sender
 from watcher.notify.alert import Alert
 from watcher.store import Row, Store
@@ -40,6 +40,7 @@ BACKOFF_BASE_S = 30.0  # first retry after up to this long, doubling each time
 BACKOFF_CAP_S = 3600.0  # never wait longer than this between attempts
 LEASE_S = 600.0  # a claim this old belongs to a deliverer that died mid-send
 BATCH = 50  # rows claimed at a time
+ALERT_SIGNALS = 20  # signals an alert carries at most
 
 
 @dataclass
@@ -236,6 +237,7 @@ def build_alert(config: Config, store: Store, row: Row) -> Alert:
             new_version=task["to_version"],
             summary=task["summary"],
             severity=task["severity"],
+            signals=_signals(json.loads(task["signals"]) if task["signals"] else None),
             opened_at=task["opened_at"],
             assignee=task["assignee"],
         )
@@ -282,10 +284,15 @@ def _change_alert(
         change=change,
         summary=payload.get("summary", ""),
         severity=payload.get("severity"),
+        signals=_signals(payload.get("signals")),
         new_documents=tuple(
             Link(d["url"], d.get("text", "")) for d in payload.get("new_documents", [])
         ),
     )
+
+
+def _signals(data: list[dict[str, Any]] | None) -> tuple[Signal, ...]:
+    return tuple(Signal(**item) for item in data or [])[:ALERT_SIGNALS]
 
 
 # --- reminders and digests --------------------------------------------------------

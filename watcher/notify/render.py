@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from watcher import clock
 from watcher.detect import render_html as render_diff_html
 from watcher.detect import summary as change_summary
-from watcher.models import Change, Hunk
+from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal
 from watcher.notify.alert import Alert
 
 #: Slack's own limits are 3,000 characters per section text and 50 blocks;
@@ -90,6 +90,31 @@ _CONTEXT = 80
 
 # ---------------------------------------------------------------------------
 # text hygiene
+
+
+SIGNALS_SHOWN = 5  # signals listed in an alert; the rest are counted
+
+
+def signal_line(signal: Signal) -> str:
+    """One line for a signal: what, where, and its evidence, bounded (unescaped)."""
+    line = SIGNAL_LABELS.get(signal.kind, signal.kind.replace("_", " "))
+    if signal.section:
+        line += f" in {one_line(signal.section, 80)}"
+    if signal.detail:
+        line += f": {one_line(signal.detail, 100)}"
+    # five such lines and the title stay under Slack's 3,000 characters per section
+    if signal.old or signal.new:
+        old = f"“{one_line(signal.old, 100)}”" if signal.old else "(none)"
+        new = f"“{one_line(signal.new, 100)}”" if signal.new else "(none)"
+        line += f" — {old} → {new}"
+    return line
+
+
+def _signal_lines(alert: Alert) -> list[str]:
+    lines = [signal_line(signal) for signal in alert.signals[:SIGNALS_SHOWN]]
+    if len(alert.signals) > SIGNALS_SHOWN:
+        lines.append(f"and {len(alert.signals) - SIGNALS_SHOWN} more signals")
+    return lines
 
 
 def one_line(text: str, limit: int = 500) -> str:
@@ -349,6 +374,8 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
 
     if alert.severity:
         yield f"Severity: {one_line(alert.severity, 40)}"
+    for line in _signal_lines(alert):
+        yield f"- {line}"
     yield subject(alert).removeprefix("[watcher] ")
     if alert.kind == "change":
         yield _event_line(alert)
@@ -529,6 +556,11 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
         return
 
     head = f"*Severity: {mrkdwn(one_line(alert.severity, 40))}*\n" if alert.severity else ""
+    if alert.signals:
+        # a section of their own: escaping can lengthen them, and _fit cuts the end
+        signals = "".join(f"• {mrkdwn(line)}\n" for line in _signal_lines(alert))
+        yield _section(head + signals), False
+        head = ""
     document = f"*{mrkdwn(_document(alert, 300))}*"
     if alert.kind == "change":
         yield (
@@ -672,6 +704,8 @@ def _html_body(alert: Alert) -> Iterator[str]:
 
     if alert.severity:
         yield f"<p><strong>Severity: {_e(one_line(alert.severity, 40))}</strong></p>"
+    if alert.signals:
+        yield "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in _signal_lines(alert)) + "</ul>"
     yield f"<h2>{_e(subject(alert).removeprefix('[watcher] '))}</h2>"
     rows: list[tuple[str, str]] = [("Source", _html_link(alert.url, alert.url))]
     if alert.kind == "change":

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import functools
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import json
 import logging
@@ -58,10 +61,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watcher import clock, detect, queries, review
-from watcher.config import Config
+from watcher import clock, detect, models, queries, review
+from watcher.config import AnalysisSettings, Config
 from watcher.errors import ConfigError, NotFound, StoreError, TaskStateError, WatcherError
-from watcher.models import Change
 from watcher.store import Store, VersionRow
 from watcher.web import diffview
 
@@ -367,48 +369,90 @@ class SafeJSONResponse(JSONResponse):
 # --- analysis (optional: watcher.analysis may not exist in this build) -------------
 
 
-def _analysis(old_text: str, new_text: str, change: Change | None) -> dict[str, Any] | None:
+#: Signals are worked out for diffs of up to this many hunks: analysis costs
+#: ~2-4 ms a hunk (v1 → v200 of a 50,000-word text: over a second), and every
+#: page must answer in well under 200 ms.
+ANALYSIS_MAX_HUNKS = 25
+
+
+@functools.lru_cache(maxsize=32)
+def _analysis(old_text: str, new_text: str, settings: AnalysisSettings) -> dict[str, Any] | None:
     """Signals and severity from watcher.analysis when it is installed; None otherwise.
 
     The dashboard works without it, and a failing analysis must never break a
-    page, so any error is logged and treated as 'no signals'.
+    page, so any error is logged and treated as 'no signals'. The arguments
+    `analyse` takes beyond the two texts are matched by name, since the module
+    may grow options.
     """
     try:
         from watcher import analysis  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         return None
     try:
-        result = analysis.analyse(old_text, new_text)
+        analyse: Callable[..., Any] = analysis.analyse
+        names = inspect.signature(analyse).parameters
+        offered: dict[str, Any] = {
+            "change": cached_diff(old_text, new_text),
+            "settings": settings,
+            "watch_terms": settings.watch_terms,
+            "large_rewrite_share": settings.large_rewrite_share,
+        }
+        kwargs = {name: value for name, value in offered.items() if name in names}
+        result = analyse(old_text, new_text, **kwargs)
+        labels: dict[str, str] = getattr(models, "SIGNAL_LABELS", {})
+        return {
+            "severity": getattr(result, "severity", None),
+            "signals": [
+                {
+                    "kind": str(s.kind),
+                    "label": labels.get(s.kind, str(s.kind).replace("_", " ")),
+                    "section": s.section or "",
+                    "old": s.old,
+                    "new": s.new,
+                    "detail": s.detail or "",
+                }
+                for s in getattr(result, "signals", ())
+            ],
+        }
     except Exception:  # a side channel: never fail the page
         log.warning("analysis failed; showing the diff without signals", exc_info=True)
         return None
-    return {
-        "severity": getattr(result, "severity", None),
-        "signals": [
-            {
-                "kind": getattr(s, "kind", ""),
-                "section": getattr(s, "section", "") or "",
-                "old": getattr(s, "old", None),
-                "new": getattr(s, "new", None),
-                "detail": getattr(s, "detail", "") or "",
-            }
-            for s in getattr(result, "signals", ())
-        ],
-    }
 
 
-def _diff_context(store: Store, source_id: str, old: int | None, new: int | None) -> dict[str, Any]:
-    """Both versions, the view of their diff, the analysis, and the version pickers."""
-    old_v, new_v, change = queries.compare(store, source_id, old, new)
+#: The last diffs computed, by their two texts: a long diff (v1 → v200 of a
+#: 50,000-word text) costs ~130 ms, and its pages, the task page and the JSON
+#: API ask for the same one.
+cached_diff = functools.lru_cache(maxsize=16)(detect.diff)
+
+
+def _diff_context(
+    store: Store,
+    source_id: str,
+    old: int | None,
+    new: int | None,
+    *,
+    page: int = 1,
+    settings: AnalysisSettings | None = None,
+) -> dict[str, Any]:
+    """Both versions, one page of the view of their diff, the analysis, the version pickers."""
+    old_v, new_v, change = queries.compare(store, source_id, old, new, differ=cached_diff)
     new_text = store.version_text(new_v)
-    view = diffview.build(change, new_text) if change else None
+    view = diffview.build(change, new_text, page=page) if change else None
     analysis = None
+    too_long = False
     if change is not None:
-        analysis = _analysis(store.version_text(old_v), new_text, change)
-        if analysis:
-            anchors = {section.path: section.anchor for section in view.sections} if view else {}
+        if len(change.hunks) > ANALYSIS_MAX_HUNKS:
+            too_long = True
+        else:
+            settings = settings or AnalysisSettings()
+            analysis = _analysis(store.version_text(old_v), new_text, settings)
+        if analysis and view:
+            analysis = copy.deepcopy(analysis)  # the cached one stays as it was
+            where = {section.path: section for section in view.sections}
             for signal in analysis["signals"]:
-                signal["anchor"] = anchors.get(signal["section"])
+                section = where.get(signal["section"])
+                signal["page"] = section.page if section else None
+                signal["anchor"] = section.anchor if section else None
     return {
         "old": queries.version_dict(old_v),
         "new": queries.version_dict(new_v),
@@ -416,6 +460,8 @@ def _diff_context(store: Store, source_id: str, old: int | None, new: int | None
         "view": view,
         "summary": detect.summary(change) if change else "",
         "analysis": analysis,
+        "analysis_skipped": too_long,
+        "analysis_max_hunks": ANALYSIS_MAX_HUNKS,
         "numbers": [v.number for v in store.versions(source_id)],
     }
 
@@ -444,10 +490,16 @@ def diff_page(request: Request) -> Response:
     source_id = request.path_params["source_id"]
     source = dash.store.require_source(source_id)
     data = _diff_context(
-        dash.store, source_id, _int_param(request, "old"), _int_param(request, "new")
+        dash.store,
+        source_id,
+        _int_param(request, "old"),
+        _int_param(request, "new"),
+        page=_int_param(request, "page") or 1,
+        settings=dash.config.analysis,
     )
-    view = "inline" if request.query_params.get("view") == "inline" else "side"
-    return dash.render(request, "diff.html", {**data, "source": source, "mode": view})
+    mode = "inline" if request.query_params.get("view") == "inline" else "side"
+    link = f"?old={data['old']['number']}&new={data['new']['number']}&view={mode}&"
+    return dash.render(request, "diff.html", {**data, "source": source, "mode": mode, "link": link})
 
 
 def version_raw(request: Request) -> Response:
@@ -510,21 +562,33 @@ def tasks_page(request: Request) -> Response:
     )
 
 
-def _task_context(store: Store, task_id: int) -> dict[str, Any]:
+def _task_context(
+    store: Store, task_id: int, page: int = 1, settings: AnalysisSettings | None = None
+) -> dict[str, Any]:
     task = queries.task(store, task_id)
     source = store.require_source(task["source"])
     diff: dict[str, Any] | None
     try:
-        diff = _diff_context(store, task["source"], task["from_version"], task["to_version"])
+        diff = _diff_context(
+            store,
+            task["source"],
+            task["from_version"],
+            task["to_version"],
+            page=page,
+            settings=settings,
+        )
     except NotFound:
         diff = None
-    return {"task": task, "source": source, "diff": diff, "error": None, "form": {}}
+    return {"task": task, "source": source, "diff": diff, "error": None, "form": {}, "link": "?"}
 
 
 def task_page(request: Request) -> Response:
     dash = _dash(request)
+    page = _int_param(request, "page") or 1
     return dash.render(
-        request, "task.html", _task_context(dash.store, request.path_params["task_id"])
+        request,
+        "task.html",
+        _task_context(dash.store, request.path_params["task_id"], page, dash.config.analysis),
     )
 
 
@@ -553,7 +617,7 @@ def _task_action(name: str) -> Callable[[Request], Any]:
                 else:
                     review.reopen(store, task_id, actor="dashboard")
             except TaskStateError as exc:
-                context = _task_context(store, task_id)
+                context = _task_context(store, task_id, settings=dash.config.analysis)
                 context.update(error=str(exc), form={"action": name, **fields})
                 return dash.render(request, "task.html", context, status=409)
             return RedirectResponse(f"/tasks/{task_id}", status_code=303)
@@ -740,7 +804,7 @@ def api_diff(request: Request) -> Response:
     store = _dash(request).store
     source_id = request.path_params["source_id"]
     old_v, new_v, change = queries.compare(
-        store, source_id, _int_param(request, "old"), _int_param(request, "new")
+        store, source_id, _int_param(request, "old"), _int_param(request, "new"), differ=cached_diff
     )
     return SafeJSONResponse(
         {
@@ -937,7 +1001,7 @@ def create_app(
         Route("/sources/{source_id}/versions/{number:int}/raw", version_raw),
         Route("/sources/{source_id}/versions/{number:int}/text", version_text),
         Route("/sources/{source_id}/feed.atom", feed_source),
-        Route("/labs/{lab}/feed.atom", feed_lab),
+        Route("/labs/{lab:path}/feed.atom", feed_lab),
         Route("/feed.atom", feed_all),
         Route("/tasks", tasks_page),
         Route(f"/tasks/{task_id}", task_page),

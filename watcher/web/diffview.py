@@ -8,7 +8,7 @@ marks come from `Hunk.words`; the side-by-side view splits them per side
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Literal
 
@@ -17,9 +17,9 @@ from watcher.models import Change, Hunk, WordOp
 #: Lines of unchanged text shown around each hunk.
 CONTEXT = 2
 
-#: Hunks rendered on one page; past this the page says how many were left out
-#: (the JSON API always has them all).
-MAX_HUNKS = 300
+#: Hunks rendered on one page of a diff: rendering is what costs on a long
+#: diff (v1 → v200), so the rest is on further pages.
+PER_PAGE = 100
 
 PATH_SEPARATOR = " › "
 
@@ -74,8 +74,9 @@ class HunkView:
 @dataclass(frozen=True)
 class Section:
     path: str
-    anchor: str
+    anchor: str  # of its first hunk
     hunks: int
+    page: int  # where its first hunk is
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,13 @@ class DiffView:
     words_added: int
     words_removed: int
     share_changed: float
-    left_out: int = field(default=0)
+    page: int = 1
+    pages: int = 1
+
+    @property
+    def first_number(self) -> int:
+        """1-based number of the first hunk on this page."""
+        return int(self.hunks[0].anchor[1:]) if self.hunks else 0
 
 
 def _split_lines(ops: list[WordOp] | tuple[WordOp, ...], keep: set[str]) -> list[list[Piece]]:
@@ -128,7 +135,6 @@ def _context(lines: list[str], start: int, stop: int, offset: int) -> list[tuple
 def _hunk_view(
     index: int,
     hunk: Hunk,
-    new_lines: list[str],
     before: list[tuple[int, int, str]],
     after: list[tuple[int, int, str]],
 ) -> HunkView:
@@ -179,14 +185,24 @@ def _hunk_view(
     )
 
 
-def build(change: Change, new_text: str, *, max_hunks: int = MAX_HUNKS) -> DiffView:
-    """The view of `change` (computed against `new_text`), at most `max_hunks` hunks."""
+def build(change: Change, new_text: str, *, page: int = 1, per_page: int = PER_PAGE) -> DiffView:
+    """The view of one page of `change` (computed against `new_text`).
+
+    Hunks are numbered across pages (anchors h1, h2, ...), so the section
+    navigator can link to a hunk on any page.
+    """
     new_lines = new_text.split("\n") if new_text else []
     hunks = change.hunks
-    shown = hunks[:max_hunks]
+    pages = max(1, -(-len(hunks) // per_page))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * per_page
     views: list[HunkView] = []
     shown_until = 0  # new-text lines already shown, so context never repeats
-    for index, hunk in enumerate(shown):
+    if first:
+        previous = hunks[first - 1]
+        shown_until = previous.new_start + len(previous.new_lines) + CONTEXT
+    for index in range(first, min(first + per_page, len(hunks))):
+        hunk = hunks[index]
         offset = hunk.old_start - hunk.new_start
         before = _context(
             new_lines, max(hunk.new_start - CONTEXT, shown_until), hunk.new_start, offset
@@ -196,21 +212,27 @@ def build(change: Change, new_text: str, *, max_hunks: int = MAX_HUNKS) -> DiffV
         next_start = hunks[index + 1].new_start if index + 1 < len(hunks) else len(new_lines)
         after = _context(new_lines, end, min(end + CONTEXT, next_start), old_end - end)
         shown_until = end + len(after)
-        views.append(_hunk_view(index, hunk, new_lines, before, after))
+        views.append(_hunk_view(index, hunk, before, after))
 
-    sections: dict[str, list[str]] = {}
-    for view in views:
-        sections.setdefault(view.path, []).append(view.anchor)
+    sections: dict[str, list[int]] = {}
+    for index, hunk in enumerate(hunks):
+        sections.setdefault(PATH_SEPARATOR.join(hunk.heading_path), []).append(index)
     stats = change.stats
     return DiffView(
         hunks=tuple(views),
         sections=tuple(
-            Section(path or "(before the first heading)", anchors[0], len(anchors))
-            for path, anchors in sections.items()
+            Section(
+                path or "(before the first heading)",
+                f"h{indexes[0] + 1}",
+                len(indexes),
+                indexes[0] // per_page + 1,
+            )
+            for path, indexes in sections.items()
         ),
         total_hunks=len(hunks),
         words_added=stats.words_added,
         words_removed=stats.words_removed,
         share_changed=stats.share_changed,
-        left_out=len(hunks) - len(shown),
+        page=page,
+        pages=pages,
     )

@@ -1,0 +1,489 @@
+"""The analysis stage: signals with evidence, severity, and their quality on a labelled corpus."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.analysis_corpus import CASES, GATED_KINDS, PREAMBLE, Case, doc
+from watcher.analysis import (
+    KIND_SEVERITY,
+    MAX_SIGNALS,
+    analyse,
+    commitment_change,
+    effective_dates,
+    modality,
+    quantities,
+    signal_to_json,
+    split_sentences,
+    versions,
+)
+from watcher.config import SEVERITIES
+from watcher.detect import diff
+from watcher.models import SIGNAL_LABELS, Analysis, Link, Signal
+
+SECTION = "## 3. Security"
+
+
+def run(case: Case) -> Analysis:
+    return analyse(
+        case.old,
+        case.new,
+        change=diff(case.old, case.new),
+        watch_terms=case.watch_terms,
+        new_documents=case.new_documents,
+    )
+
+
+def kinds(analysis: Analysis) -> set[str]:
+    return {signal.kind for signal in analysis.signals}
+
+
+def one(old_lines: tuple[str, ...], new_lines: tuple[str, ...], **kwargs: object) -> Analysis:
+    old, new = doc(SECTION, *old_lines), doc(SECTION, *new_lines)
+    return analyse(old, new, change=diff(old, new), **kwargs)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# quality on the corpus
+
+
+def score(cases: tuple[Case, ...]) -> dict[str, tuple[int, int, int]]:
+    """Per kind: true positives, false positives, false negatives (one per case)."""
+    table: dict[str, list[int]] = {kind: [0, 0, 0] for kind in SIGNAL_LABELS}
+    for case in cases:
+        found = kinds(run(case))
+        for kind in found | case.kinds:
+            row = table.setdefault(kind, [0, 0, 0])
+            if kind in found and kind in case.kinds:
+                row[0] += 1
+            elif kind in found:
+                row[1] += 1
+            else:
+                row[2] += 1
+    return {kind: (tp, fp, fn) for kind, (tp, fp, fn) in table.items()}
+
+
+def quality_table(cases: tuple[Case, ...] = CASES) -> tuple[str, dict[str, tuple[float, float]]]:
+    """The precision/recall table as Markdown, and the figures per kind."""
+    figures: dict[str, tuple[float, float]] = {}
+    lines = [
+        "| signal | expected | found | precision | recall |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, (tp, fp, fn) in score(cases).items():
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        figures[kind] = (precision, recall)
+        lines.append(f"| `{kind}` | {tp + fn} | {tp + fp} | {precision:.2f} | {recall:.2f} |")
+    right = sum(run(case).severity == case.severity for case in cases)
+    noise = [case for case in cases if case.noise]
+    quiet = sum(kinds(run(case)) == set(case.kinds) for case in noise)
+    lines.append("")
+    lines.append(
+        f"{len(cases)} version pairs ({len(noise)} noise or cosmetic); severity right in "
+        f"{right}/{len(cases)}; noise pairs without a false signal: {quiet}/{len(noise)}."
+    )
+    return "\n".join(lines), figures
+
+
+def test_corpus_is_big_enough_and_balanced() -> None:
+    assert len(CASES) >= 40
+    noise = sum(case.noise for case in CASES)
+    assert noise >= 0.4 * len(CASES)
+    for kind in GATED_KINDS:
+        assert sum(kind in case.kinds for case in CASES) >= 2, kind
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+def test_precision_and_recall_on_the_corpus() -> None:
+    table, figures = quality_table()
+    print("\n" + table)
+    for kind in GATED_KINDS:
+        precision, recall = figures[kind]
+        assert precision >= 0.9, f"{kind}: precision {precision:.2f}\n{table}"
+        assert recall >= 0.85, f"{kind}: recall {recall:.2f}\n{table}"
+
+
+def test_severity_on_the_corpus() -> None:
+    wrong = [
+        (case.name, case.severity, run(case).severity)
+        for case in CASES
+        if run(case).severity != case.severity
+    ]
+    assert len(wrong) <= 0.1 * len(CASES), wrong
+
+
+# ---------------------------------------------------------------------------
+# the seed and the done-when examples
+
+SEED_V1_THRESHOLD = (
+    "The model shows early signs of autonomous self-replication ability, as defined by a 50% "
+    "aggregate success rate on the tasks listed in [Appendix on Autonomy Evaluations]."
+)
+SEED_V2_THRESHOLD = (
+    "The ability to either fully automate the work of an entry-level remote-only researcher at "
+    "Anthropic, or cause dramatic acceleration in the rate of effective scaling."
+)
+SEED_V1_SECURITY = (
+    "We commit to the following security themes [...] mandatory external reviews should embed "
+    "security within regular operations and harden processes during organizational changes."
+)
+SEED_V2_SECURITY = "We expect this to include independent validation [...]"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (SEED_V1_THRESHOLD, SEED_V2_THRESHOLD, "quantitative_removed"),
+        (SEED_V1_SECURITY, SEED_V2_SECURITY, "commitment_weakened"),
+    ],
+)
+def test_seed_examples_are_major(old: str, new: str, expected: str) -> None:
+    analysis = one((old,), (new,))
+    assert analysis.severity == "major"
+    assert expected in kinds(analysis)
+    signal = next(s for s in analysis.signals if s.kind == expected)
+    assert signal.old == old
+    assert signal.section == "Frontier Safety Policy › 3. Security"
+
+
+def test_seed_both_changes_at_once() -> None:
+    analysis = one(
+        ("### ASL-3", SEED_V1_THRESHOLD, "### Security", SEED_V1_SECURITY),
+        ("### ASL-3", SEED_V2_THRESHOLD, "### Security", SEED_V2_SECURITY),
+        watch_terms=("external review",),
+    )
+    assert analysis.severity == "major"
+    assert {"quantitative_removed", "commitment_weakened", "term_changed"} <= kinds(analysis)
+    assert analysis.headline().startswith("major: ")
+    removed = next(s for s in analysis.signals if s.kind == "quantitative_removed")
+    assert removed.detail == "'50%' removed"
+    assert removed.new == SEED_V2_THRESHOLD  # the replacement is the evidence
+
+
+def test_typo_fix_is_minor_without_signal() -> None:
+    analysis = one(
+        ("We comit to protecting model weights from theft.",),
+        ("We commit to protecting model weights from theft.",),
+    )
+    assert analysis == Analysis("minor", ())
+    assert analysis.headline() == "minor: no signals"
+
+
+def test_equal_texts_and_change_none() -> None:
+    text = doc(SECTION, "We will protect weights.")
+    assert analyse(text, text) == Analysis("minor", ())
+
+
+# ---------------------------------------------------------------------------
+# one table per signal
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("We must evaluate every model.", "We should evaluate every model.", "weakened"),
+        ("We will evaluate every model.", "We may evaluate every model.", "weakened"),
+        ("We commit to evaluating.", "We intend to evaluate.", "weakened"),
+        ("We will share results.", "We will share results where appropriate.", "weakened"),
+        ("We must not deploy it.", "We should not deploy it.", "weakened"),
+        ("We should evaluate every model.", "We must evaluate every model.", "strengthened"),
+        ("We may pause training.", "We will pause training.", "strengthened"),
+        ("We will, as needed, pause.", "We will pause.", "strengthened"),
+        ("We will evaluate every model.", "We shall evaluate every model.", None),
+        ("We will not deploy it.", "We won't deploy it.", None),
+        ("We rely on goodwill.", "We rely on the goodwill of partners.", None),
+        ("Published in May 2024.", "First published in May 2024.", None),
+        ("Our plan covers two areas.", "Our plan covers three areas.", None),
+    ],
+)
+def test_commitment_change(old: str, new: str, expected: str | None) -> None:
+    assert commitment_change(old, new) == expected
+
+
+def test_modality_counts_word_boundaries_and_negations() -> None:
+    assert modality("goodwill and willpower").firm == 0
+    assert modality("We will not deploy").firm == 1
+    assert modality("We may, where appropriate, aim to publish").hedge == 3
+    assert modality("In May 2025 we published it").hedge == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a 50% aggregate success rate", [("percent", 50.0)]),
+        ("above 50 percent", [("percent", 50.0)]),
+        ("an increase of approximately 1000x in a year", [("multiplier", 1000.0)]),
+        ("a 1,000× increase", [("multiplier", 1000.0)]),
+        ("more than 10^26 FLOP", [("magnitude", 1e26)]),
+        ("more than 1e26 FLOP", [("magnitude", 1e26)]),
+        ("more than 10²⁶ operations", [("magnitude", 1e26)]),
+        ("every 6 months", [("duration", 182.625)]),
+        ("every 12 months", [("duration", 365.25)]),
+        ("annually", [("duration", 365.25)]),
+        ("within 72 hours", [("duration", 3.0)]),
+        ("at least 5 evaluations", [("number", 5.0)]),
+        ("at least two reviewers", [("number", 2.0)]),
+        ("three pillars", []),
+        ("ASL-3 safeguards", [("level:ASL", 3.0)]),
+        ("by March 2025", [("date", 20250300.0)]),
+        ("published in March 2025", []),
+        ("Version 2.1 of the policy", []),
+        ("see Section 4.2 and Appendix 3", []),
+        ("© 2025 Example AI", []),
+        ("Page 4 of 40", []),
+        ("a budget of $5 million", [("money", 5e6)]),
+    ],
+)
+def test_quantities(text: str, expected: list[tuple[str, float]]) -> None:
+    assert [(q.kind, q.value) for q in quantities(text)] == expected
+
+
+def test_versions_and_effective_dates() -> None:
+    assert versions("Version 2.0 replaces v1.1 (see version 1)") == [
+        "Version 2.0",
+        "v1.1",
+        "version 1",
+    ]
+    assert versions("an evolving 2025 approach") == []
+    assert effective_dates("Effective date: October 15, 2024") == [(20241015.0, "October 15, 2024")]
+    assert effective_dates("Last updated 2025-05-14") == [(20250514.0, "2025-05-14")]
+    assert effective_dates("We will finish by 2025-05-14") == []
+
+
+def test_split_sentences() -> None:
+    assert split_sentences("We test, e.g. biology. Results are kept; access is logged.") == [
+        "We test, e.g. biology.",
+        "Results are kept;",
+        "access is logged.",
+    ]
+    assert split_sentences("Themes [...] mandatory reviews. Next") == [
+        "Themes [...] mandatory reviews.",
+        "Next",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind", "detail"),
+    [
+        (
+            "Training above 10^26 FLOP.",
+            "Training above 10^25 FLOP.",
+            "quantitative_changed",
+            "'10^26 FLOP' → '10^25 FLOP'",
+        ),
+        (
+            "Reviewed every 3 months.",
+            "Reviewed regularly.",
+            "quantitative_removed",
+            "'3 months' removed",
+        ),
+        (
+            "Tested on biology tasks.",
+            "Tested on at least 10 biology tasks.",
+            "quantitative_added",
+            "'10' added",
+        ),
+        ("Solves 80% of tasks.", "Solves 60% of tasks.", "quantitative_changed", "'80%' → '60%'"),
+    ],
+)
+def test_quantitative_signals(old: str, new: str, kind: str, detail: str) -> None:
+    analysis = one((old,), (new,))
+    assert [(s.kind, s.detail, s.old, s.new) for s in analysis.signals] == [
+        (kind, detail, old, new)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("Repeated five times.", "Repeated 5 times."),
+        ("Reviewed every 12 months.", "Reviewed every year."),
+        ("Above 50 percent.", "Above 50%."),
+        ("A 50% success rate on the tasks.", "A success rate of 50% on the tasks."),
+        ("A 1,000x increase or 10^26 FLOP.", "A 1000x increase or 1e26 FLOP."),
+    ],
+)
+def test_equal_quantities_written_differently(old: str, new: str) -> None:
+    assert one((old,), (new,)).signals == ()
+
+
+def test_watch_terms_appear_and_disappear() -> None:
+    analysis = one(
+        ("Audited by a third-party firm. Reported to the board.",),
+        ("Audited internally. Reported to the board and a whistleblower office.",),
+        watch_terms=("third-party", "whistleblower", "board"),
+    )
+    found = sorted((s.kind, s.detail) for s in analysis.signals if s.kind == "term_changed")
+    assert found == [
+        ("term_changed", "'third-party' removed"),
+        ("term_changed", "'whistleblower' added"),
+    ]
+    assert analysis.severity == "major"  # a watched term disappeared
+
+
+def test_watch_term_spelling_variants_are_the_same_term() -> None:
+    analysis = one(
+        ("A third party audits us.",),
+        ("Third-party auditors audit us.",),
+        watch_terms=("third-party",),
+    )
+    assert "term_changed" not in kinds(analysis)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "This policy applies to our most advanced models that match or exceed X.",
+            "This policy applies to our models that exceed X.",
+            True,
+        ),
+        (
+            "If a model crosses the threshold, we will not deploy it.",
+            "If a model clearly crosses the threshold, we will not deploy it.",
+            True,
+        ),
+        ("This policy applies to all models.", "This policy covers all models.", False),
+        (
+            "If a model crosses the threshold, we may pause.",
+            "If a model crosses the threshold, we will pause.",
+            False,
+        ),
+        (
+            "We will not deploy it unless safeguards are ready.",
+            "Unless safeguards are ready, we will not deploy it.",
+            False,
+        ),
+        ("The report was written by the team.", "The report was written by the board.", False),
+    ],
+)
+def test_scope_changed(old: str, new: str, expected: bool) -> None:
+    assert ("scope_changed" in kinds(one((old,), (new,)))) is expected
+
+
+def test_sections_added_removed_renamed_moved() -> None:
+    old = doc(
+        "## A. Weights",
+        "Weights are encrypted.",
+        "## B. Staff",
+        "Staff are vetted.",
+        "## C. Audits",
+        "Audits happen.",
+        "## D. Old",
+        "Logs are kept for auditors.",
+    )
+    new = doc(
+        "## B. Staff",
+        "Staff are vetted.",
+        "## A. Weights",
+        "Weights are encrypted.",
+        "## C. External audits",
+        "Audits happen.",
+        "## E. New",
+        "Red-teaming is ongoing.",
+    )
+    analysis = analyse(old, new)
+    found = sorted((s.kind, s.old, s.new) for s in analysis.signals if s.kind.startswith("section"))
+    assert found == [
+        ("section_added", None, "E. New"),
+        ("section_removed", "D. Old", None),
+        ("section_renamed", "C. Audits", "C. External audits"),
+    ]
+    assert analysis.severity == "major"  # a section was removed
+
+
+def test_version_label_and_effective_date() -> None:
+    analysis = one(
+        ("Version 2.0", "Effective: 15 October 2024"),
+        ("Version 2.1", "Effective: 31 March 2025"),
+    )
+    assert [(s.kind, s.old, s.new) for s in analysis.signals] == [
+        ("version_label_changed", "Version 2.0", "Version 2.1"),
+        ("effective_date_changed", "15 October 2024", "31 March 2025"),
+    ]
+    assert analysis.severity == "substantive"
+
+
+def test_date_only_footer_is_minor() -> None:
+    analysis = one(("Last updated: 14 May 2025",), ("Last updated: 2 June 2025",))
+    assert analysis.severity == "minor"
+    assert kinds(analysis) == {"effective_date_changed"}
+
+
+def test_new_document_and_large_rewrite() -> None:
+    link = Link("https://example.org/v3.pdf", "Policy v3 (PDF)")
+    text = doc(SECTION, "Unchanged.")
+    analysis = analyse(text, text, new_documents=(link,))
+    assert analysis.signals == (Signal("new_document", "", None, link.url, link.text),)
+    assert analysis.severity == "substantive"
+
+    old = "\n".join(f"Paragraph {i} says one thing about the risk programme." for i in range(20))
+    new = "\n".join(f"Section {i} describes another matter entirely, at length." for i in range(20))
+    for share, expected in ((0.5, True), (1.0, False)):
+        found = analyse(old, new, large_rewrite_share=share)
+        assert ("large_rewrite" in kinds(found)) is expected
+    assert analyse(old, new).severity == "major"
+
+
+def test_without_change_gives_the_same_answer() -> None:
+    # The same signals; only the share in a large_rewrite detail may differ a
+    # little (analysis estimates it from its own line diff).
+    def evidence(analysis: Analysis) -> list[tuple[str, str, str | None, str | None]]:
+        return [(s.kind, s.section, s.old, s.new) for s in analysis.signals]
+
+    for case in CASES:
+        alone = analyse(
+            case.old, case.new, watch_terms=case.watch_terms, new_documents=case.new_documents
+        )
+        assert evidence(alone) == evidence(run(case)), case.name
+
+
+def test_substantive_thresholds_are_configurable() -> None:
+    old = doc(SECTION, "Deployment requires sign-off from the CEO and the RSO.")
+    new = doc(SECTION, "Deployment requires sign-off from the RSO.")
+    assert analyse(old, new).severity == "minor"
+    assert analyse(old, new, substantive_words=3).severity == "substantive"
+    assert analyse(old, new, substantive_share=0.01).severity == "substantive"
+
+
+def test_signals_are_sorted_most_severe_first_and_headline() -> None:
+    analysis = one(
+        ("Version 1.0", "We must test models. Tests take 3 days."),
+        ("Version 1.1", "We should test models. Tests take some days."),
+    )
+    ranks = [SEVERITIES.index(KIND_SEVERITY[s.kind]) for s in analysis.signals]
+    assert ranks == sorted(ranks, reverse=True)
+    assert analysis.headline() == (
+        "major: commitment weakened, quantitative threshold removed (+1 more)"
+    )
+
+
+def test_rewritten_document_is_bounded() -> None:
+    old = "\n".join(f"We will review item {i} every {i % 9 + 2} months." for i in range(3000))
+    new = "\n".join(f"Staff may audit part {i} within {i % 7 + 2} days." for i in range(3000))
+    analysis = analyse(old, new)
+    assert analysis.severity == "major"
+    assert "large_rewrite" in kinds(analysis)
+    assert len(analysis.signals) <= MAX_SIGNALS
+
+
+def test_signal_to_json() -> None:
+    signal = Signal("quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed")
+    data = signal_to_json(signal)
+    assert data == {
+        "kind": "quantitative_removed",
+        "section": "A › B",
+        "old": "50% of tasks",
+        "new": None,
+        "detail": "'50%' removed",
+    }
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_every_kind_has_a_label_and_a_severity() -> None:
+    assert set(KIND_SEVERITY) == set(SIGNAL_LABELS)
+    assert set(KIND_SEVERITY.values()) <= set(SEVERITIES)
+    assert PREAMBLE  # the corpus documents share a preamble

@@ -1,0 +1,629 @@
+"""The dashboard over a real SQLite file, through HTTP (Starlette's TestClient)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import socket
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import write_config
+from watcher import queries, review
+from watcher.config import Config, load_config
+from watcher.detect import diff
+from watcher.errors import ConfigError
+from watcher.store import Store
+from watcher.web import app as web
+from watcher.web import diffview
+
+with warnings.catch_warnings():
+    # Starlette 1.x prefers the httpx2 fork; plain httpx works the same here.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
+
+HOSTILE = '"><img src=x onerror=alert(1)> <script>alert(2)</script>'
+TITLE = "Acme <script>alert(3)</script> policy"
+LAB = "Acme <b>Labs</b>"
+
+TEXTS = [
+    "# Policy\nWe commit to third-party audits every year.\n## Thresholds\n"
+    f"We will pause at 10^26 FLOP.\n{HOSTILE}",
+    "# Policy\nWe commit to third-party audits every year.\n## Thresholds\n"
+    f"We may pause at a high level.\n{HOSTILE} and more",
+    "# Policy\nWe aim to commission audits.\n## Thresholds\n"
+    f"We may pause at a high level.\n{HOSTILE} and more",
+]
+
+
+def add_version(store: Store, source_id: str, number: int, text: str, day: int) -> None:
+    stamp = f"2025-03-{day:02d}T10:00:00Z"
+    raw = store.put_blob(f"<html><body>{text}</body></html>".encode())
+    store.add_version(
+        source_id=source_id,
+        number=number,
+        captured_at=stamp,
+        raw_sha256=raw,
+        text_sha256=store.put_text(text),
+        kind="html",
+        chars=len(text),
+        words=len(text.split()),
+        url="https://acme.example/policy",
+        content_type="text/html",
+    )
+    store.add_check(
+        source_id=source_id,
+        started_at=stamp,
+        duration_ms=150,
+        http_status=200,
+        bytes=len(text),
+        outcome="new_version",
+        raw_sha256=raw,
+        version=number,
+    )
+    store.update_source(source_id, status="ok", last_checked=stamp, last_changed=stamp)
+
+
+def build(config: Config) -> None:
+    """Two sources: one with three hostile versions and a task, one failing."""
+    with Store.open(config.watcher.state_dir) as store:
+        with store.transaction():
+            store.upsert_source("acme", url="javascript:alert(4)", lab=LAB, title=TITLE)
+            store.upsert_source("other", url="https://other.example/", lab="Other", title="Other")
+            for number, text in enumerate(TEXTS, 1):
+                add_version(store, "acme", number, text, number)
+            store.update_source(
+                "other", status="failing", consecutive_failures=3, last_error=f"boom {HOSTILE}"
+            )
+            store.add_check(
+                source_id="other",
+                started_at="2025-03-03T10:00:00Z",
+                outcome="failed",
+                error=f"boom {HOSTILE}",
+            )
+        review.record_change(
+            store, "acme", from_version=1, to_version=2, summary=f"s {HOSTILE}", severity="major"
+        )
+        review.record_change(
+            store, "acme", from_version=1, to_version=3, summary=f"s {HOSTILE}", severity="major"
+        )
+        review.assign(store, 1, f"rater {HOSTILE}")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    write_config(tmp_path / "config.toml", [{"id": "acme", "url": "https://acme.example/"}])
+    loaded = load_config(tmp_path / "config.toml")
+    build(loaded)
+    return loaded
+
+
+@pytest.fixture
+def client(config: Config) -> Iterator[TestClient]:
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def csrf(client: TestClient, page: str = "/tasks/1") -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get(page).text)
+    assert match
+    return match.group(1)
+
+
+HTML_PAGES = [
+    "/",
+    "/?lab=Other&status=failing",
+    "/sources/acme",
+    "/sources/other",
+    "/sources/acme/diff",
+    "/sources/acme/diff?old=1&new=3",
+    "/sources/acme/diff?old=1&new=3&view=inline",
+    "/sources/acme/diff?old=2&new=2",
+    "/tasks",
+    "/tasks?status=all&lab=Other",
+    "/tasks/1",
+    "/search",
+    "/search?q=audits",
+    "/search?q=audits&lab=Other&since=2025-01-01&until=2026-01-01",
+    "/search?q=script",
+]
+FEEDS = ["/feed.atom", f"/labs/{LAB}/feed.atom", "/sources/acme/feed.atom"]
+API = [
+    "/api/sources",
+    "/api/sources/acme/versions/3",
+    "/api/sources/acme/diff?old=1&new=3",
+    "/api/tasks?status=all",
+    "/api/tasks/1",
+    "/api/search?q=script",
+]
+
+
+@pytest.mark.parametrize("page", HTML_PAGES)
+def test_pages_render_escaped_with_safety_headers(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "script-src" not in response.headers["content-security-policy"]  # no scripts at all
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    body = response.text
+    assert "<script" not in body.lower()
+    assert "<img" not in body.lower()
+    assert "<b>Labs" not in body
+    assert 'href="javascript:' not in body  # a scraped URL never becomes a link
+
+
+def test_hostile_text_shows_as_text(client: TestClient) -> None:
+    body = client.get("/sources/acme/diff?old=1&new=3").text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in body
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "Acme &lt;script&gt;alert(3)&lt;/script&gt; policy" in body
+
+
+@pytest.mark.parametrize("page", FEEDS)
+def test_feeds_are_valid_atom_with_hostile_text_as_text(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    assert b"<script" not in response.content
+    feed = ET.fromstring(response.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = feed.findall("a:entry", ns)
+    assert [e.findtext("a:title", namespaces=ns) for e in entries] == [
+        f"{LAB}: {TITLE} changed (v2 → v3)",
+        f"{LAB}: {TITLE} changed (v1 → v2)",
+    ]
+    link = entries[0].find("a:link", ns)
+    assert link is not None
+    assert link.get("href") == "http://127.0.0.1/sources/acme/diff?old=2&new=3"
+    assert HOSTILE in (entries[0].findtext("a:summary", namespaces=ns) or "")
+
+
+@pytest.mark.parametrize("page", API)
+def test_api_escapes_markup_and_keeps_the_text(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert b"<" not in response.content and b">" not in response.content
+    assert "\\u003cscript\\u003e" in response.text
+    assert "<script>" in json.dumps(response.json(), ensure_ascii=False)
+
+
+def test_api_shapes(client: TestClient) -> None:
+    sources = client.get("/api/sources").json()["sources"]
+    assert {s["id"] for s in sources} == {"acme", "other"}
+    acme = next(s for s in sources if s["id"] == "acme")
+    assert acme["versions"] == 3 and acme["open_task"] == 1 and acme["lab"] == LAB
+
+    history = client.get("/api/sources/acme/versions").json()
+    assert [v["number"] for v in history["versions"]] == [1, 2, 3]
+    assert set(history["versions"][0]) >= {"number", "captured_at", "words", "text_sha256"}
+
+    version = client.get("/api/sources/acme/versions/1").json()
+    assert version["text"] == TEXTS[0] and version["content_type"] == "text/html"
+
+    tasks = client.get("/api/tasks").json()["tasks"]
+    assert [(t["id"], t["status"], t["severity"], t["lab"]) for t in tasks] == [
+        (1, "open", "major", LAB)
+    ]
+    task = client.get("/api/tasks/1").json()
+    assert (task["from_version"], task["to_version"]) == (1, 3)
+    assert [e["action"] for e in task["events"]] == ["opened", "extended", "assigned"]
+
+    data = client.get("/api/sources/acme/diff?old=1&new=3").json()
+    assert (data["old"]["number"], data["new"]["number"]) == (1, 3)
+    assert data["change"]["hunks"][0]["heading_path"] == ["Policy"]
+    assert data["summary"].startswith("+")
+    same = client.get("/api/sources/acme/diff?old=2&new=2").json()
+    assert same["change"] is None
+
+
+def test_raw_snapshot_is_a_sandboxed_download(client: TestClient) -> None:
+    response = client.get("/sources/acme/versions/1/raw")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-disposition"] == 'attachment; filename="acme-v1.html"'
+    assert response.headers["content-security-policy"].startswith("sandbox")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content.startswith(b"<html><body># Policy")
+
+    text = client.get("/sources/acme/versions/1/text")
+    assert text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.headers["content-security-policy"].startswith("sandbox")
+    assert text.text == TEXTS[0]
+
+
+@pytest.mark.parametrize(
+    ("page", "status"),
+    [
+        ("/nowhere", 404),
+        ("/sources/nope", 404),
+        ("/sources/nope/diff", 404),
+        ("/sources/acme/diff?old=1&new=9", 404),
+        ("/sources/acme/diff?old=x", 400),
+        ("/search?q=a&since=yesterday", 400),
+        ("/sources/acme/versions/9/raw", 404),
+        ("/tasks/99", 404),
+        ("/tasks/abc", 404),
+        ("/labs/Nobody/feed.atom", 404),
+        ("/sources/nope/feed.atom", 404),
+    ],
+)
+def test_errors_are_plain_pages(client: TestClient, page: str, status: int) -> None:
+    response = client.get(page)
+    assert response.status_code == status
+    assert "Traceback" not in response.text
+    assert "<h1>" in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("page", ["/api/tasks/99", "/api/sources/nope/versions", "/api/nothing"])
+def test_api_errors_are_json(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+def test_server_error_has_no_stack_trace(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(queries, "overview", broken)
+    app = web.create_app(config, environ={})
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        response = c.get("/")
+    assert response.status_code == 500
+    assert "secret internal detail" not in response.text and "Traceback" not in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+
+# --- task actions ---------------------------------------------------------------
+
+
+def test_close_with_note_and_csrf(client: TestClient, config: Config) -> None:
+    token = csrf(client)
+    response = client.post(
+        "/tasks/1/close",
+        data={"csrf_token": token, "note": "grade 2.2 → 1.9"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/tasks/1"
+    with Store.open(config.watcher.state_dir) as store:
+        task = store.task(1)
+        assert (task["status"], task["note"]) == ("closed", "grade 2.2 → 1.9")
+        assert store.events(1)[-1]["actor"] == "dashboard"
+    page = client.get("/tasks/1").text
+    assert "grade 2.2 → 1.9" in page and "Reopen task" in page
+
+
+@pytest.mark.parametrize("action", ["close", "dismiss"])
+def test_close_and_dismiss_need_a_note(client: TestClient, config: Config, action: str) -> None:
+    response = client.post(f"/tasks/1/{action}", data={"csrf_token": csrf(client), "note": "  "})
+    assert response.status_code == 409
+    assert "a note is required" in response.text
+    with Store.open(config.watcher.state_dir) as store:
+        assert store.task(1)["status"] == "open"
+
+
+def test_assign_dismiss_reopen(client: TestClient, config: Config) -> None:
+    token = csrf(client)
+    assert (
+        client.post("/tasks/1/assign", data={"csrf_token": token, "who": "ana"}).status_code == 200
+    )
+    assert (
+        client.post("/tasks/1/dismiss", data={"csrf_token": token, "note": "typo fix"}).status_code
+        == 200
+    )
+    assert client.post("/tasks/1/reopen", data={"csrf_token": token}).status_code == 200
+    with Store.open(config.watcher.state_dir) as store:
+        task = store.task(1)
+        assert (task["status"], task["assignee"]) == ("open", "ana")
+        assert [e["action"] for e in store.events(1)][-3:] == ["assigned", "dismissed", "reopened"]
+
+
+def test_reopen_refused_while_another_task_is_open(client: TestClient, config: Config) -> None:
+    token = csrf(client)
+    client.post("/tasks/1/close", data={"csrf_token": token, "note": "done"})
+    with Store.open(config.watcher.state_dir) as store:
+        add_version(store, "acme", 4, TEXTS[0], 4)
+        review.record_change(store, "acme", from_version=3, to_version=4, summary="back")
+    response = client.post("/tasks/1/reopen", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "already has open task 2" in response.text
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "0" * 64, "not-hex"],
+    ids=["missing", "empty", "wrong", "garbage"],
+)
+def test_actions_refused_without_a_valid_csrf_token(
+    client: TestClient, config: Config, token: str | None
+) -> None:
+    csrf(client)  # the browser has its cookie, but the form does not carry its token
+    data = {"note": "closing"} | ({"csrf_token": token} if token is not None else {})
+    response = client.post("/tasks/1/close", data=data)
+    assert response.status_code == 403
+    with Store.open(config.watcher.state_dir) as store:
+        assert store.task(1)["status"] == "open"
+
+
+def test_token_from_another_browser_is_refused(config: Config) -> None:
+    app = web.create_app(config, environ={})
+    with (
+        TestClient(app, base_url="http://127.0.0.1") as alice,
+        TestClient(app, base_url="http://127.0.0.1") as mallory,
+    ):
+        stolen = csrf(mallory)
+        csrf(alice)
+        response = alice.post("/tasks/1/close", data={"csrf_token": stolen, "note": "x"})
+    assert response.status_code == 403
+
+
+def test_cross_origin_post_is_refused(client: TestClient) -> None:
+    response = client.post(
+        "/tasks/1/close",
+        data={"csrf_token": csrf(client), "note": "x"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("action", ["assign", "close", "dismiss", "reopen"])
+def test_actions_refuse_get(client: TestClient, action: str) -> None:
+    response = client.get(f"/tasks/1/{action}?note=x&who=x")
+    assert response.status_code == 405
+
+
+# --- search ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ['"', "AND OR", "*", "NEAR(", "a:b", "^x", "(", "-x", 'a"b', "NOT", "' OR 1=1 --"]
+)
+def test_search_survives_fts_syntax(client: TestClient, query: str) -> None:
+    assert client.get("/search", params={"q": query}).status_code == 200
+    assert client.get("/api/search", params={"q": query}).status_code == 200
+
+
+def test_search_says_when_a_phrase_appeared_and_disappeared(client: TestClient) -> None:
+    data = client.get("/api/search", params={"q": '"third-party audits"'}).json()
+    [result] = data["results"]
+    assert result["source"] == "acme"
+    assert (result["first"]["number"], result["last"]["number"]) == (1, 2)
+    assert result["gone_in"]["number"] == 3 and not result["still_present"]
+    assert result["numbers"] == [1, 2]
+    assert {"text": "third-party audits", "match": True} in result["snippet"]
+
+    page = client.get("/search", params={"q": '"third-party audits"'}).text
+    assert "Gone since" in page and "/sources/acme/diff?old=2&amp;new=3" in page
+    assert "<mark>third-party audits</mark>" in page
+
+    hostile = client.get("/search", params={"q": "script"}).text
+    assert "<mark>script</mark>" in hostile and "&lt;<mark>script</mark>&gt;" in hostile
+
+
+@pytest.mark.parametrize(
+    ("params", "sources"),
+    [
+        ({"q": "audits"}, ["acme"]),
+        ({"q": "audits", "lab": "Other"}, []),
+        ({"q": "audits", "source": "acme"}, ["acme"]),
+        ({"q": "audits", "since": "2025-03-03"}, ["acme"]),
+        ({"q": "audits", "until": "2025-03-01"}, []),
+        ({"q": "nothing-like-this"}, []),
+    ],
+)
+def test_search_filters(client: TestClient, params: dict[str, str], sources: list[str]) -> None:
+    results = client.get("/api/search", params=params).json()["results"]
+    assert [r["source"] for r in results] == sources
+
+
+def test_index_catches_up_with_new_versions(config: Config) -> None:
+    with Store.open(config.watcher.state_dir) as store:
+        assert store.index_versions() == 3
+        assert store.index_versions() == 0
+        add_version(store, "acme", 4, TEXTS[2] + "\nIndependent oversight board.", 4)
+        assert store.index_versions() == 1
+        assert store.search_versions('"oversight board"')[0]["first"] == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("audits", '"audits"'),
+        ("third-party audits", '"third-party" "audits"'),
+        ('"third-party audits"', '"third-party audits"'),
+        ('say "hi', '"say" "hi"'),
+        ("AND OR", '"AND" "OR"'),
+        ('a"b', '"a""b"'),
+        ("   ", ""),
+        ('""', ""),
+    ],
+)
+def test_fts_query_quotes_everything(text: str, expected: str) -> None:
+    assert queries.fts_query(text) == expected
+
+
+def test_snippet_parts() -> None:
+    start, end = queries.SNIPPET_MARKS
+    assert queries.snippet_parts(f"a {start}b{end} c {start}d{end}") == [
+        ("a ", False),
+        ("b", True),
+        (" c ", False),
+        ("d", True),
+    ]
+
+
+# --- the diff view --------------------------------------------------------------
+
+
+def test_side_by_side_rows_split_word_marks_per_side() -> None:
+    old = "# T\nkeep\nWe commit to audits.\nafter"
+    new = "# T\nkeep\nWe expect audits.\nafter"
+    change = diff(old, new)
+    assert change is not None
+    view = diffview.build(change, new)
+    [hunk] = view.hunks
+    rows = [(r.kind, r.old_number, r.new_number) for r in hunk.rows]
+    assert rows == [("context", 1, 1), ("context", 2, 2), ("change", 3, 3), ("context", 4, 4)]
+    changed = hunk.rows[2]
+    assert changed.old is not None and changed.new is not None
+    assert [(p.op, p.text) for p in changed.old] == [
+        ("equal", "We "),
+        ("delete", "commit to"),
+        ("equal", " "),
+        ("equal", "audits."),
+    ]
+    assert [(p.op, p.text) for p in changed.new] == [
+        ("equal", "We "),
+        ("insert", "expect"),
+        ("equal", " "),
+        ("equal", "audits."),
+    ]
+    assert [line.mark for line in hunk.inline] == [" ", " ", "~", " "]
+    assert view.sections[0].path == "T"
+
+
+def test_long_diffs_are_paged(client: TestClient, config: Config) -> None:
+    old = "\n".join(f"line {n} stays" for n in range(300))
+    new = "\n".join(f"line {n} {'stays' if n % 2 else 'moved away'}" for n in range(300))
+    change = diff(old, new)
+    assert change is not None
+    first = diffview.build(change, new, per_page=100)
+    last = diffview.build(change, new, page=99, per_page=100)
+    assert (first.pages, last.page, first.total_hunks) == (2, 2, 150)
+    assert last.hunks[0].anchor == "h101" and last.first_number == 101
+
+
+def test_control_and_bidi_characters_are_shown_not_obeyed() -> None:
+    assert diffview.visible("a\u202eb\x1bc") == "a\\u202eb\\u001bc"
+
+
+# --- safety: hosts and authentication -------------------------------------------
+
+
+def test_loopback_refuses_foreign_host_headers(client: TestClient) -> None:
+    assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"host": "localhost:8765"}).status_code == 200
+
+
+def test_binding_beyond_loopback_needs_a_token(config: Config) -> None:
+    with pytest.raises(ConfigError, match="auth_token_env"):
+        web.create_app(config, host="0.0.0.0", environ={})
+
+
+def _with_token(tmp_path: Path) -> Config:
+    write_config(tmp_path / "config.toml", [{"id": "acme", "url": "https://acme.example/"}])
+    text = (tmp_path / "config.toml").read_text()
+    (tmp_path / "config.toml").write_text(
+        text + '\n[dashboard]\nhost = "0.0.0.0"\nauth_token_env = "DASH_TOKEN"\n'
+    )
+    loaded = load_config(tmp_path / "config.toml")
+    build(loaded)
+    return loaded
+
+
+def test_configured_token_must_be_set(tmp_path: Path) -> None:
+    config = _with_token(tmp_path)
+    with pytest.raises(ConfigError, match="DASH_TOKEN"):
+        web.create_app(config, environ={"DASH_TOKEN": ""})
+
+
+def test_auth_by_bearer_basic_or_login(tmp_path: Path) -> None:
+    config = _with_token(tmp_path)
+    app = web.create_app(config, environ={"DASH_TOKEN": "s3cret"})
+    with TestClient(app, base_url="http://dash.example") as c:
+        assert c.get("/api/sources").status_code == 401
+        assert c.get("/feed.atom").status_code == 401
+        assert c.post("/tasks/1/close", data={"note": "x"}).status_code == 401
+        page = c.get("/tasks/1", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/tasks/1"
+        assert c.get("/static/style.css").status_code == 200
+
+        bearer = {"authorization": "Bearer s3cret"}
+        assert c.get("/api/sources", headers=bearer).status_code == 200
+        wrong = {"authorization": "Bearer nope"}
+        assert c.get("/api/sources", headers=wrong).status_code == 401
+        basic = {"authorization": "Basic " + base64.b64encode(b"reader:s3cret").decode()}
+        assert c.get("/feed.atom", headers=basic).status_code == 200
+
+        token = csrf(c, "/login")
+        refused = c.post("/login", data={"csrf_token": token, "token": "nope", "next": "/"})
+        assert refused.status_code == 401
+        login = c.post(
+            "/login",
+            data={"csrf_token": token, "token": "s3cret", "next": "/tasks/1"},
+            follow_redirects=False,
+        )
+        assert login.status_code == 303 and login.headers["location"] == "/tasks/1"
+        assert "s3cret" not in login.headers["set-cookie"]
+        assert "httponly" in login.headers["set-cookie"].lower()
+        assert c.get("/tasks/1").status_code == 200
+
+
+def test_login_never_redirects_elsewhere(tmp_path: Path) -> None:
+    config = _with_token(tmp_path)
+    app = web.create_app(config, environ={"DASH_TOKEN": "s3cret"})
+    with TestClient(app, base_url="http://dash.example") as c:
+        token = csrf(c, "/login")
+        login = c.post(
+            "/login",
+            data={"csrf_token": token, "token": "s3cret", "next": "//evil.example/"},
+            follow_redirects=False,
+        )
+        assert login.headers["location"] == "/"
+
+
+# --- serving for real -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_answers_on_loopback_and_stops_when_cancelled(config: Config) -> None:
+    port = _free_port()
+
+    async def scenario() -> tuple[int, str]:
+        task = asyncio.create_task(web.serve(config, host="127.0.0.1", port=port))
+        try:
+            async with httpx.AsyncClient() as http:
+                for _ in range(100):
+                    try:
+                        response = await http.get(f"http://127.0.0.1:{port}/tasks/1")
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.05)
+                else:
+                    raise AssertionError("the dashboard never answered")
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        return response.status_code, response.text
+
+    status, body = asyncio.run(scenario())
+    assert status == 200 and "Task #1" in body
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
+
+
+def test_serve_reports_a_busy_port(config: Config) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(Exception, match=f"cannot listen on 127.0.0.1:{port}"):
+            asyncio.run(web.serve(config, host="127.0.0.1", port=port))

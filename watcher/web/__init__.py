@@ -1,0 +1,1 @@
+"""The reviewers' dashboard: a Starlette app over the watcher database (see app.py)."""
