@@ -39,7 +39,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from watcher.config import SEVERITIES
+from watcher.config import SEVERITIES, AnalysisSettings
 from watcher.models import Analysis, Change, Link, Signal
 
 log = logging.getLogger(__name__)
@@ -1628,3 +1628,25 @@ def signal_to_json(signal: Signal) -> dict[str, object]:
         "new": signal.new,
         "detail": signal.detail,
     }
+
+
+def analyse_with(
+    settings: AnalysisSettings,
+    old: str,
+    new: str,
+    *,
+    change: Change | None = None,
+    watch_terms: Sequence[str] = (),
+    new_documents: Sequence[Link] = (),
+) -> Analysis:
+    """`analyse` with the thresholds of the `[analysis]` table."""
+    return analyse(
+        old,
+        new,
+        change=change,
+        watch_terms=watch_terms,
+        large_rewrite_share=settings.large_rewrite_share,
+        substantive_share=settings.substantive_share,
+        substantive_words=settings.substantive_words,
+        new_documents=new_documents,
+    )

@@ -21,10 +21,12 @@ from typing import Any, NoReturn
 import click
 
 from watcher import __version__, detect, queries, review
+from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import Config, default_config_path, load_config
 from watcher.errors import ConfigError, NotFound, WatcherError
-from watcher.models import CheckOutcome
+from watcher.models import CheckOutcome, Signal
 from watcher.notify.outbox import DeliveryReport
+from watcher.notify.render import signal_line
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
@@ -335,10 +337,17 @@ def show(app: App, source: str, version: int | None) -> None:
 @pass_app
 def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> None:
     """Show what changed between two versions (default: the last change)."""
-    app.config()
+    config = app.config()
     with app.store() as store:
         old_v, new_v, change = queries.compare(store, source, old, new)
         row = store.require_source(source)
+        result = analyse_with(
+            config.analysis,
+            store.version_text(old_v),
+            store.version_text(new_v),
+            change=change,
+            watch_terms=queries.watch_terms(config, store, source),
+        )
     label_old = f"v{old_v.number} ({old_v.captured_at})"
     label_new = f"v{new_v.number} ({new_v.captured_at})"
     if fmt == "json":
@@ -347,6 +356,8 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
                 "source": source,
                 "old": queries.version_dict(old_v),
                 "new": queries.version_dict(new_v),
+                "severity": result.severity if change else None,
+                "signals": [signal_to_json(signal) for signal in result.signals],
                 "change": detect.change_to_json(change) if change else None,
             }
         )
@@ -361,6 +372,9 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
         click.echo(f"{safe(source)}: {label_old} and {label_new} have the same text")
     else:
         click.echo(f"{safe(source)}: {label_old} → {label_new}: {safe(detect.summary(change))}")
+        click.echo(safe(result.headline()))
+        for signal in result.signals:
+            click.echo(f"  - {safe(signal_line(signal))}")
         click.echo(detect.render_text(change, color=sys.stdout.isatty()))
 
 
@@ -424,6 +438,10 @@ def _show_task(data: dict[str, Any]) -> None:
         "note",
     ):
         click.echo(f"{key + ':':14} {_cell(data.get(key))}")
+    if data.get("signals"):
+        click.echo("signals:")
+        for item in data["signals"]:
+            click.echo(f"  - {safe(signal_line(Signal(**item)))}")
     if data.get("events"):
         click.echo("history:")
         for event in data["events"]:

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
-from watcher.analysis import analyse, signal_to_json
+from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, WatcherError
 from watcher.extract import extract, extract_if_changed
@@ -721,15 +721,8 @@ def compare_texts(
 ) -> Comparison:
     """Diff and analyse two texts; runs in a worker process."""
     change = detect.diff(old, new)
-    result = analyse(
-        old,
-        new,
-        change=change,
-        watch_terms=watch_terms,
-        large_rewrite_share=settings.large_rewrite_share,
-        substantive_share=settings.substantive_share,
-        substantive_words=settings.substantive_words,
-        new_documents=new_documents,
+    result = analyse_with(
+        settings, old, new, change=change, watch_terms=watch_terms, new_documents=new_documents
     )
     return Comparison(change, result)
 

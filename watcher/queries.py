@@ -5,11 +5,13 @@ Each function returns plain JSON-ready data; printing is the caller's job.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from watcher import detect
+from watcher.config import Config
 from watcher.errors import NotFound
 from watcher.models import Change
 from watcher.store import Row, Store, VersionRow
@@ -122,6 +124,14 @@ def compare(
     return old_v, new_v, change
 
 
+def watch_terms(config: Config, store: Store, source_id: str) -> tuple[str, ...]:
+    """The watch terms for a source: its own (or its parent's), then the global ones."""
+    row = store.source(source_id)
+    top = (row["parent_id"] if row else None) or source_id
+    own = next((s.watch_terms for s in config.sources if s.id == top), ())
+    return tuple(dict.fromkeys((*own, *config.analysis.watch_terms)))
+
+
 def task_dict(row: Row) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -144,7 +154,9 @@ def tasks(store: Store, status: str | None) -> list[dict[str, Any]]:
 
 
 def task(store: Store, task_id: int) -> dict[str, Any]:
-    data = task_dict(store.task(task_id))
+    row = store.task(task_id)
+    data = task_dict(row)
+    data["signals"] = json.loads(row["signals"]) if row["signals"] else []
     data["events"] = [
         {"at": e["at"], "actor": e["actor"], "action": e["action"], "note": e["note"]}
         for e in store.events(task_id)

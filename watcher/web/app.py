@@ -26,7 +26,6 @@ import copy
 import functools
 import hashlib
 import hmac
-import inspect
 import ipaddress
 import json
 import logging
@@ -61,7 +60,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watcher import clock, detect, models, queries, review
+from watcher import analysis, clock, detect, models, queries, review
 from watcher.config import AnalysisSettings, Config
 from watcher.errors import ConfigError, NotFound, StoreError, TaskStateError, WatcherError
 from watcher.store import Store, VersionRow
@@ -366,7 +365,7 @@ class SafeJSONResponse(JSONResponse):
         )
 
 
-# --- analysis (optional: watcher.analysis may not exist in this build) -------------
+# --- analysis ---------------------------------------------------------------------
 
 
 #: Signals are worked out for diffs of up to this many hunks: analysis costs
@@ -376,47 +375,35 @@ ANALYSIS_MAX_HUNKS = 25
 
 
 @functools.lru_cache(maxsize=32)
-def _analysis(old_text: str, new_text: str, settings: AnalysisSettings) -> dict[str, Any] | None:
-    """Signals and severity from watcher.analysis when it is installed; None otherwise.
+def _analysis(
+    old_text: str, new_text: str, settings: AnalysisSettings, terms: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """Severity and signals of a diff, shaped for the templates (cached by texts).
 
-    The dashboard works without it, and a failing analysis must never break a
-    page, so any error is logged and treated as 'no signals'. The arguments
-    `analyse` takes beyond the two texts are matched by name, since the module
-    may grow options.
+    A failing analysis must never break a page: any error is logged and the
+    page shows the diff without signals.
     """
     try:
-        from watcher import analysis  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    try:
-        analyse: Callable[..., Any] = analysis.analyse
-        names = inspect.signature(analyse).parameters
-        offered: dict[str, Any] = {
-            "change": cached_diff(old_text, new_text),
-            "settings": settings,
-            "watch_terms": settings.watch_terms,
-            "large_rewrite_share": settings.large_rewrite_share,
-        }
-        kwargs = {name: value for name, value in offered.items() if name in names}
-        result = analyse(old_text, new_text, **kwargs)
-        labels: dict[str, str] = getattr(models, "SIGNAL_LABELS", {})
-        return {
-            "severity": getattr(result, "severity", None),
-            "signals": [
-                {
-                    "kind": str(s.kind),
-                    "label": labels.get(s.kind, str(s.kind).replace("_", " ")),
-                    "section": s.section or "",
-                    "old": s.old,
-                    "new": s.new,
-                    "detail": s.detail or "",
-                }
-                for s in getattr(result, "signals", ())
-            ],
-        }
+        result = analysis.analyse_with(
+            settings,
+            old_text,
+            new_text,
+            change=cached_diff(old_text, new_text),
+            watch_terms=terms,
+        )
     except Exception:  # a side channel: never fail the page
         log.warning("analysis failed; showing the diff without signals", exc_info=True)
         return None
+    return {
+        "severity": result.severity,
+        "signals": [
+            {
+                **analysis.signal_to_json(s),
+                "label": models.SIGNAL_LABELS.get(s.kind, s.kind.replace("_", " ")),
+            }
+            for s in result.signals
+        ],
+    }
 
 
 #: The last diffs computed, by their two texts: a long diff (v1 → v200 of a
@@ -432,7 +419,7 @@ def _diff_context(
     new: int | None,
     *,
     page: int = 1,
-    settings: AnalysisSettings | None = None,
+    config: Config | None = None,
 ) -> dict[str, Any]:
     """Both versions, one page of the view of their diff, the analysis, the version pickers."""
     old_v, new_v, change = queries.compare(store, source_id, old, new, differ=cached_diff)
@@ -444,8 +431,9 @@ def _diff_context(
         if len(change.hunks) > ANALYSIS_MAX_HUNKS:
             too_long = True
         else:
-            settings = settings or AnalysisSettings()
-            analysis = _analysis(store.version_text(old_v), new_text, settings)
+            settings = config.analysis if config else AnalysisSettings()
+            terms = queries.watch_terms(config, store, source_id) if config else ()
+            analysis = _analysis(store.version_text(old_v), new_text, settings, terms)
         if analysis and view:
             analysis = copy.deepcopy(analysis)  # the cached one stays as it was
             where = {section.path: section for section in view.sections}
@@ -495,7 +483,7 @@ def diff_page(request: Request) -> Response:
         _int_param(request, "old"),
         _int_param(request, "new"),
         page=_int_param(request, "page") or 1,
-        settings=dash.config.analysis,
+        config=dash.config,
     )
     mode = "inline" if request.query_params.get("view") == "inline" else "side"
     link = f"?old={data['old']['number']}&new={data['new']['number']}&view={mode}&"
@@ -563,7 +551,7 @@ def tasks_page(request: Request) -> Response:
 
 
 def _task_context(
-    store: Store, task_id: int, page: int = 1, settings: AnalysisSettings | None = None
+    store: Store, task_id: int, page: int = 1, config: Config | None = None
 ) -> dict[str, Any]:
     task = queries.task(store, task_id)
     source = store.require_source(task["source"])
@@ -575,7 +563,7 @@ def _task_context(
             task["from_version"],
             task["to_version"],
             page=page,
-            settings=settings,
+            config=config,
         )
     except NotFound:
         diff = None
@@ -588,7 +576,7 @@ def task_page(request: Request) -> Response:
     return dash.render(
         request,
         "task.html",
-        _task_context(dash.store, request.path_params["task_id"], page, dash.config.analysis),
+        _task_context(dash.store, request.path_params["task_id"], page, dash.config),
     )
 
 
@@ -617,7 +605,7 @@ def _task_action(name: str) -> Callable[[Request], Any]:
                 else:
                     review.reopen(store, task_id, actor="dashboard")
             except TaskStateError as exc:
-                context = _task_context(store, task_id, settings=dash.config.analysis)
+                context = _task_context(store, task_id, config=dash.config)
                 context.update(error=str(exc), form={"action": name, **fields})
                 return dash.render(request, "task.html", context, status=409)
             return RedirectResponse(f"/tasks/{task_id}", status_code=303)
