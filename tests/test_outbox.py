@@ -339,3 +339,65 @@ def test_change_alert_by_email_end_to_end(env: Env, other_site: Site) -> None:
     [message] = inbox.messages
     assert message["Subject"] == "[watcher] Acme — Policy acme-rsp changed (v1 → v2)"
     assert message["To"] == "raters@example.org"
+
+
+def test_notify_test_reports_each_channel(
+    env: Env, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    env.channels = {
+        "raters": {"type": "slack", "webhook_url_env": HOOK_ENV},
+        "unset": {"type": "slack", "webhook_url_env": "WATCHER_TEST_NOT_SET"},
+    }
+    env.sources = [{"id": "x", "url": "http://127.0.0.1:9/"}]
+    env.write()
+
+    def notify(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--config", str(env.config_path), "notify", "test", *args])
+
+    ok = notify("raters")
+    assert ok.exit_code == 0 and ok.stdout.strip() == "raters: accepted"
+    assert "test message" in json.dumps(slack.posts[0])
+    both = notify()
+    assert both.exit_code == 1
+    assert "unset: not configured: WATCHER_TEST_NOT_SET is not set" in both.stdout
+    slack.answers = [(404, "no_service", {})]
+    refused = notify("raters")
+    assert refused.exit_code == 1 and "refused" in refused.stdout and "no_service" in refused.stdout
+    assert "secret-token" not in refused.stdout
+    unknown = notify("nope")
+    assert unknown.exit_code == 2 and "unknown channel 'nope'" in unknown.stderr
+    assert env.store.notifications() == []  # tests go straight to the channel, not the outbox
+
+
+def test_notifications_command_lists_and_retries(
+    env: Env, other_site: Site, slack: SlackStandIn
+) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    with_slack(env, other_site)
+    env.check()
+    change(other_site)
+    env.check()
+    slack.answers = [(400, "invalid_payload", {})]
+    deliver(env)
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(main, ["--config", str(env.config_path), *args])
+
+    [row] = json.loads(cli("notifications", "--status", "failed", "--json").stdout)
+    assert row["kind"] == "change" and "invalid_payload" in row["last_error"]
+    assert "failed" in cli("notifications").stdout
+    retried = cli("notifications", "retry", str(row["id"]))
+    assert retried.exit_code == 0 and "pending again" in retried.stdout
+    assert cli("notifications", "retry", str(row["id"])).exit_code == 1  # pending, not failed
+    assert cli("notifications", "retry", "999").exit_code == 2
+    assert deliver(env).sent == 1
+    assert (
+        json.loads(cli("notifications", "--status", "sent", "--json").stdout)[0]["id"] == row["id"]
+    )
