@@ -2,6 +2,7 @@
 
     python bench/run.py [--sources N] [--hosts H] [--latency MS] [--peer urlwatch|none]
                         [--concurrency C] [--per-host P] [--keep] [--profile]
+                        [--skip-changed] [--cache-dir DIR]
 
 A separate process serves a simulated web on loopback only: H hosts at
 127.0.0.2 … 127.0.0.(H+1), one port, HTTP/1.1 with keep-alive, every answer
@@ -1102,7 +1103,8 @@ def run(opts: Options) -> int:
     )
     rows: list[Measure] = []
     peer_rows: list[Measure] = []
-    deadline = max(120.0, 20 * busy_floor)
+    # bounded, but a cold pass is CPU-bound: ~50 ms a document on this 2-core machine
+    deadline = max(300.0, 20 * busy_floor, 0.15 * opts.sources)
     try:
         ours = tmp / "ours"  # not "watcher": `python -m watcher` in it would import the folder
         ours.mkdir()

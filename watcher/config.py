@@ -19,6 +19,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import functools
 import re
 import tomllib
 from collections.abc import Mapping
@@ -298,14 +299,24 @@ def _one_line(value: str) -> str:
 
 
 def _css(value: str) -> str:
+    problem = _css_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _css_problem(value: str) -> str | None:
+    """Why `value` is not a valid CSS selector, or None; cached, as a thousand
+    sources often share a handful of selectors."""
     import soupsieve  # imported here: only validation needs it
 
     try:
         soupsieve.compile(value)
     except Exception as exc:  # SelectorSyntaxError, but also odd internal errors
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{value!r} is not a valid CSS selector: {reason}") from None
-    return value
+        return f"{value!r} is not a valid CSS selector: {reason}"
+    return None
 
 
 def _regex(value: str) -> str:

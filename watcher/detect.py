@@ -127,6 +127,9 @@ def _count_words(text: str) -> int:
 
 def _match_work(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
     """The cost of SequenceMatcher's first longest-match pass over a and b."""
+    if len(a) * len(b) <= MAX_MATCH_WORK:
+        # The work is at most len(a) * len(b): no need to count (the common case).
+        return len(a) * len(b)
     count_b = Counter(b)
     return sum(n * count_b[key] for key, n in Counter(a).items())
 
@@ -198,18 +201,21 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def _count_tokens(text: str) -> int:
-    return sum(1 for token in _TOKEN.findall(text) if not token.isspace())
+def _keys(tokens: list[str]) -> list[str]:
+    """Tokens as compared: words without their trailing spaces; any run of spaces is one key."""
+    return [token.rstrip() or (token if token == "\n" else " ") for token in tokens]
 
 
-def _key(token: str) -> str:
-    # Compare words without their trailing spaces; any run of spaces is one key.
-    return token.rstrip() or (token if token == "\n" else " ")
+def _word_count(keys: list[str]) -> int:
+    """Tokens that are not spaces or line breaks (the keys of those are " " and "\n" only)."""
+    return len(keys) - keys.count(" ") - keys.count("\n")
 
 
 def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[WordOp, ...]:
     """Word marks for a block of lines replaced by other lines, or () when they would not help."""
     ops: list[WordOp] | None
+    # Tokens (not spaces) kept, and in both sides.
+    equal = total = 0
     if len(removed) == len(added):
         # As many lines on both sides: most likely each was edited in place,
         # so compare them pair by pair, which reads better and keeps each
@@ -218,39 +224,46 @@ def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[W
         for index, (old_line, new_line) in enumerate(zip(removed, added, strict=True)):
             if index:
                 ops.append(WordOp("equal", "\n"))
-            pair = _word_ops(old_line, new_line)
+            pair, kept, both = _word_ops(old_line, new_line)
+            equal += kept
+            total += both
             ops += (
                 pair
                 if pair is not None
                 else [WordOp("delete", old_line), WordOp("insert", new_line)]
             )
     else:
-        ops = _word_ops("\n".join(removed), "\n".join(added))
+        ops, equal, total = _word_ops("\n".join(removed), "\n".join(added))
         if ops is None:
             return ()
     # Similarity in tokens, not words: "alert(" kept from "<script>alert(1)"
     # is a fragment, not a word in common.
-    equal = sum(_count_tokens(op.text) for op in ops if op.op == "equal")
-    total = sum(_count_tokens(line) for line in (*removed, *added))
     if 2 * equal < MIN_SIMILARITY * total:
         return ()
     return tuple(_merge(ops))
 
 
-def _word_ops(old: str, new: str) -> list[WordOp] | None:
-    """Word-level ops turning old into new, or None when matching would cost too much."""
+def _word_ops(old: str, new: str) -> tuple[list[WordOp] | None, int, int]:
+    """Word-level ops turning old into new, with the tokens (not spaces) kept and in both texts.
+
+    The ops are None when matching would cost too much (then nothing is kept).
+    """
     old_tokens = _tokens(old)
     new_tokens = _tokens(new)
-    old_keys = [_key(token) for token in old_tokens]
-    new_keys = [_key(token) for token in new_tokens]
+    old_keys = _keys(old_tokens)
+    new_keys = _keys(new_tokens)
+    new_words = _word_count(new_keys)
+    total = _word_count(old_keys) + new_words
     head, tail = _common_ends(old_keys, new_keys)
     a = old_keys[head : len(old_keys) - tail]
     b = new_keys[head : len(new_keys) - tail]
     if max(len(a), len(b)) > MAX_BLOCK_TOKENS or _match_work(a, b) > MAX_MATCH_WORK:
         log.debug("word diff skipped: %d/%d tokens differ", len(a), len(b))
-        return None
+        return None, 0, total
     middle = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     ops: list[WordOp] = []
+    # The new tokens are the equal ones and the inserted ones.
+    equal = new_words
     for tag, i1, i2, j1, j2 in _with_ends(middle, head, tail, len(old_keys), len(new_keys)):
         if tag == "equal":
             # The new text's spacing, so equal + insert ops spell the new text.
@@ -260,7 +273,8 @@ def _word_ops(old: str, new: str) -> list[WordOp] | None:
             ops.append(WordOp("delete", "".join(old_tokens[i1:i2])))
         if j1 < j2:
             ops.append(WordOp("insert", "".join(new_tokens[j1:j2])))
-    return ops
+            equal -= _word_count(new_keys[j1:j2])
+    return ops, equal, total
 
 
 def _merge(ops: Iterable[WordOp]) -> Iterator[WordOp]:

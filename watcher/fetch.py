@@ -91,13 +91,22 @@ class FetchSettings:
     retry_after_cap: float = 120.0  # Retry-After is honoured up to this many seconds
 
 
+KEEPALIVE_CONNECTIONS = 512  # idle sockets kept open across hosts
+KEEPALIVE_EXPIRY_S = 30.0
+
+
 def build_client(
     settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
     """The one HTTP client of the package, configured from `settings`."""
+    # In-flight requests are bounded by Fetcher's semaphores (overall and per
+    # host); the pool only decides how many sockets stay open between them. A
+    # pool as small as `concurrency` would close and reopen connections as a
+    # pass cycles over many hosts, so keep up to per_host idle ones per host.
     limits = httpx.Limits(
-        max_connections=settings.concurrency,
-        max_keepalive_connections=settings.concurrency,
+        max_connections=None,
+        max_keepalive_connections=KEEPALIVE_CONNECTIONS,
+        keepalive_expiry=KEEPALIVE_EXPIRY_S,
     )
     if transport is None:
         # With `transport=`, httpx ignores the client's limits and http2:

@@ -83,7 +83,9 @@ CSP = (
 CSP_SANDBOX = "sandbox; default-src 'none'"
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # Not "no-referrer": with it browsers send `Origin: null` on form posts,
+    # and `csrf_ok` refuses them. Other sites still get no Referer.
+    "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }
