@@ -1394,8 +1394,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=16,
-        help="watcher's concurrency (default 16, the config default)",
+        default=100,
+        help="watcher's concurrency (default 100, the config default)",
     )
     parser.add_argument("--per-host", type=int, default=2, help="watcher's per_host (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")

@@ -492,7 +492,7 @@ def test_an_empty_file_gives_the_documented_defaults(
 
     w = config.watcher
     assert (w.default_interval, w.timeout, w.max_bytes) == (6 * 3600, 30.0, 25_000_000)
-    assert (w.concurrency, w.per_host, w.failure_alert_after) == (16, 2, 3)
+    assert (w.concurrency, w.per_host, w.failure_alert_after) == (100, 2, 3)
     assert (w.remind_after, w.remind_every, w.keep_checks) == (3 * 86400, 3 * 86400, 90 * 86400)
     assert (w.digest_at, w.shutdown_grace, w.max_redirects, w.retries) == ("09:00", 30.0, 10, 2)
     assert (w.notify, w.admin_notify, w.dashboard_url) == ((), None, "")

@@ -117,7 +117,7 @@ class WatcherSettings:
     state_dir: Path  # absolute
     default_interval: float
     user_agent: str
-    concurrency: int = 16
+    concurrency: int = 100
     per_host: int = 2
     timeout: float = 30.0
     max_bytes: int = 25_000_000
@@ -476,7 +476,7 @@ class _WatcherModel(BaseModel):
     state_dir: Text = "state"
     default_interval: Duration = 6 * 3600.0
     user_agent: Text = DEFAULT_USER_AGENT
-    concurrency: int = Field(16, ge=1)
+    concurrency: int = Field(100, ge=1)
     per_host: int = Field(2, ge=1)
     timeout: Duration = 30.0
     max_bytes: Size = 25_000_000
