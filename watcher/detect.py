@@ -203,7 +203,12 @@ def _tokens(text: str) -> list[str]:
 
 def _keys(tokens: list[str]) -> list[str]:
     """Tokens as compared: words without their trailing spaces; any run of spaces is one key."""
-    return [token.rstrip() or (token if token == "\n" else " ") for token in tokens]
+    keys = list(map(str.rstrip, tokens))
+    # Only line breaks and runs of spaces strip to "" (rare: at the start of
+    # a text and of each line), so they get their own loop.
+    if "" in keys:
+        keys = [key or (" " if token != "\n" else token) for key, token in zip(keys, tokens)]
+    return keys
 
 
 def _word_count(keys: list[str]) -> int:
@@ -213,68 +218,120 @@ def _word_count(keys: list[str]) -> int:
 
 def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[WordOp, ...]:
     """Word marks for a block of lines replaced by other lines, or () when they would not help."""
-    ops: list[WordOp] | None
-    # Tokens (not spaces) kept, and in both sides.
-    equal = total = 0
     if len(removed) == len(added):
         # As many lines on both sides: most likely each was edited in place,
         # so compare them pair by pair, which reads better and keeps each
         # comparison small however long the block.
-        ops = []
-        for index, (old_line, new_line) in enumerate(zip(removed, added, strict=True)):
-            if index:
-                ops.append(WordOp("equal", "\n"))
-            pair, kept, both = _word_ops(old_line, new_line)
-            equal += kept
-            total += both
-            ops += (
-                pair
-                if pair is not None
-                else [WordOp("delete", old_line), WordOp("insert", new_line)]
-            )
+        pairs = [_Pair(old, new) for old, new in zip(removed, added, strict=True)]
     else:
-        ops, equal, total = _word_ops("\n".join(removed), "\n".join(added))
-        if ops is None:
+        pairs = [_Pair("\n".join(removed), "\n".join(added))]
+        if pairs[0].too_costly():
             return ()
     # Similarity in tokens, not words: "alert(" kept from "<script>alert(1)"
-    # is a fragment, not a word in common.
+    # is a fragment, not a word in common. Matching is what costs, so a block
+    # that could not be similar enough even at best (a rewritten paragraph)
+    # is not matched at all.
+    total = sum(pair.words for pair in pairs)
+    if 2 * sum(pair.kept_at_most() for pair in pairs) < MIN_SIMILARITY * total:
+        return ()
+    ops: list[WordOp] = []
+    equal = 0
+    for index, pair in enumerate(pairs):
+        if index:
+            ops.append(WordOp("equal", "\n"))
+        pair_ops, kept = pair.word_ops()
+        if pair_ops is None:
+            # only when comparing line by line: the block goes on without this pair's marks
+            ops += [WordOp("delete", pair.old), WordOp("insert", pair.new)]
+        else:
+            ops += pair_ops
+            equal += kept
     if 2 * equal < MIN_SIMILARITY * total:
         return ()
     return tuple(_merge(ops))
 
 
-def _word_ops(old: str, new: str) -> tuple[list[WordOp] | None, int, int]:
-    """Word-level ops turning old into new, with the tokens (not spaces) kept and in both texts.
+class _Pair:
+    """An old and a new text split into tokens, their common start and end set aside."""
 
-    The ops are None when matching would cost too much (then nothing is kept).
-    """
-    old_tokens = _tokens(old)
-    new_tokens = _tokens(new)
-    old_keys = _keys(old_tokens)
-    new_keys = _keys(new_tokens)
-    new_words = _word_count(new_keys)
-    total = _word_count(old_keys) + new_words
-    head, tail = _common_ends(old_keys, new_keys)
-    a = old_keys[head : len(old_keys) - tail]
-    b = new_keys[head : len(new_keys) - tail]
-    if max(len(a), len(b)) > MAX_BLOCK_TOKENS or _match_work(a, b) > MAX_MATCH_WORK:
-        log.debug("word diff skipped: %d/%d tokens differ", len(a), len(b))
-        return None, 0, total
-    middle = SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-    ops: list[WordOp] = []
-    # The new tokens are the equal ones and the inserted ones.
-    equal = new_words
-    for tag, i1, i2, j1, j2 in _with_ends(middle, head, tail, len(old_keys), len(new_keys)):
-        if tag == "equal":
-            # The new text's spacing, so equal + insert ops spell the new text.
-            ops.append(WordOp("equal", "".join(new_tokens[j1:j2])))
-            continue
-        if i1 < i2:
-            ops.append(WordOp("delete", "".join(old_tokens[i1:i2])))
-        if j1 < j2:
-            ops.append(WordOp("insert", "".join(new_tokens[j1:j2])))
-            equal -= _word_count(new_keys[j1:j2])
-    return ops, equal, total
+    __slots__ = (
+        "a",
+        "b",
+        "head",
+        "new",
+        "new_keys",
+        "new_tokens",
+        "old",
+        "old_keys",
+        "old_tokens",
+        "tail",
+        "words",
+    )
+
+    def __init__(self, old: str, new: str) -> None:
+        self.old = old
+        self.new = new
+        self.old_tokens = _tokens(old)
+        self.new_tokens = _tokens(new)
+        self.old_keys = _keys(self.old_tokens)
+        self.new_keys = _keys(self.new_tokens)
+        #: tokens (not spaces) on both sides
+        self.words = _word_count(self.old_keys) + _word_count(self.new_keys)
+        self.head, self.tail = _common_ends(self.old_keys, self.new_keys)
+        self.a = self.old_keys[self.head : len(self.old_keys) - self.tail]
+        self.b = self.new_keys[self.head : len(self.new_keys) - self.tail]
+
+    def too_costly(self) -> bool:
+        a, b = self.a, self.b
+        return max(len(a), len(b)) > MAX_BLOCK_TOKENS or _match_work(a, b) > MAX_MATCH_WORK
+
+    def kept_at_most(self) -> int:
+        """An upper bound on the tokens (not spaces) `word_ops` keeps: those of
+        the common start and end, and those of the middle found on both sides."""
+        a, b = self.a, self.b
+        kept_middle = 0
+        if a and b:
+            # Middle tokens of b whose key a has too, spaces aside (loops in C).
+            in_a = set(a)
+            kept_middle = sum(map(in_a.__contains__, b))
+            kept_middle -= sum(b.count(key) for key in (" ", "\n") if key in in_a)
+        return _word_count(self.new_keys) - _word_count(b) + kept_middle
+
+    def word_ops(self) -> tuple[list[WordOp] | None, int]:
+        """Word-level ops turning old into new, and the tokens (not spaces) they keep.
+
+        The ops are None when matching would cost too much.
+        """
+        if self.too_costly():
+            log.debug("word diff skipped: %d/%d tokens differ", len(self.a), len(self.b))
+            return None, 0
+        old_tokens, new_tokens, new_keys = self.old_tokens, self.new_tokens, self.new_keys
+        middle = _opcodes(self.a, self.b)
+        ops: list[WordOp] = []
+        # The new tokens are the equal ones and the inserted ones.
+        kept = _word_count(new_keys)
+        ends = _with_ends(middle, self.head, self.tail, len(self.old_keys), len(new_keys))
+        for tag, i1, i2, j1, j2 in ends:
+            if tag == "equal":
+                # The new text's spacing, so equal + insert ops spell the new text.
+                ops.append(WordOp("equal", "".join(new_tokens[j1:j2])))
+                continue
+            if i1 < i2:
+                ops.append(WordOp("delete", "".join(old_tokens[i1:i2])))
+            if j1 < j2:
+                ops.append(WordOp("insert", "".join(new_tokens[j1:j2])))
+                kept -= _word_count(new_keys[j1:j2])
+        return ops, kept
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    """`SequenceMatcher(None, a, b, autojunk=False).get_opcodes()`, without building
+    a matcher when nothing can match (an empty side, or no token in common: the
+    common edit of one word for another)."""
+    if not a or not b or set(a).isdisjoint(b):
+        tag = "replace" if a and b else ("delete" if a else "insert")
+        return [(tag, 0, len(a), 0, len(b))] if a or b else []
+    return SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
 
 
 def _merge(ops: Iterable[WordOp]) -> Iterator[WordOp]:

@@ -26,6 +26,7 @@ from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, WatcherError
 from watcher.extract import extract, extract_if_changed
+from watcher.extract.snapshot import snapshot as make_snapshot
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
     Analysis,
@@ -315,6 +316,9 @@ class Checker:
             if task is not None and task["from_version"] != latest.number:
                 base = self.store.version_text(self.store.version(source.id, task["from_version"]))
                 whole_cmp = await self._compare(source, base, extracted.text, new_links)
+        kept = None
+        if latest is None or digest != latest.text_sha256:
+            kept = await self._snapshot(source, fetched, extracted)
         return self._record_version(
             source,
             state,
@@ -328,6 +332,7 @@ class Checker:
             started,
             t0,
             remembered,
+            snapshot=kept,
         )
 
     # -- stages --
@@ -367,6 +372,27 @@ class Checker:
             previous_chars=latest.chars if latest else None,
             known_fingerprint=known,
         )
+
+    async def _snapshot(self, source: Source, fetched: FetchResult, extracted: Extracted) -> bytes:
+        """The raw snapshot to store for a new version: HTML without script/style bodies.
+
+        In a worker: proving the cut harmless parses the page twice (~5 ms).
+        """
+        if extracted.kind != "html":
+            return fetched.content
+        try:
+            return await self.workers.run(
+                f"snapshot of {source.id}",
+                make_snapshot,
+                fetched.content,
+                extracted.kind,
+                source.rules,
+                fetched.charset,
+            )
+        except WatcherError as exc:
+            # the page itself is fine: keep it whole
+            log.warning("kept the whole page of %s: %s", source.id, exc.reason)
+            return fetched.content
 
     async def _reextract_if_rules_changed(
         self, source: Source, state: Row, latest: VersionRow | None
@@ -498,6 +524,7 @@ class Checker:
         started: datetime,
         t0: float,
         remembered: dict[str, Any],
+        snapshot: bytes | None = None,
     ) -> CheckOutcome:
         duration = _ms_since(t0)
         digest = text_sha256(extracted.text)
@@ -508,14 +535,21 @@ class Checker:
         with self.store.transaction():
             if text_changed:
                 number += 1
-                self.store.put_blob(fetched.content)
-                self.store.put_text(extracted.text)
+                # versions.raw_sha256 names the stored snapshot; checks and
+                # sources.last_raw_sha256 keep the digest of the bytes as fetched.
+                # The text is the snapshot's zstd prefix: the article costs ~nothing.
+                text_bytes = extracted.text.encode("utf-8")
+                snapshot_digest = self.store.put_blob(
+                    fetched.content if snapshot is None else snapshot,
+                    prefix=text_bytes if extracted.kind != "pdf" else None,
+                )
+                self.store.put_blob(text_bytes)
                 returned_to = self.store.version_with_text(source.id, digest) if latest else None
                 self.store.add_version(
                     source_id=source.id,
                     number=number,
                     captured_at=clock.iso(started),
-                    raw_sha256=raw_digest,
+                    raw_sha256=snapshot_digest,
                     text_sha256=digest,
                     kind=extracted.kind,
                     chars=extracted.chars,

@@ -86,8 +86,12 @@ def decode_markup(content: bytes, charset: str | None, *, is_html: bool) -> str:
 
 def parse(content: bytes, charset: str | None) -> BeautifulSoup:
     """Decode and parse with lxml; malformed markup is repaired, not refused."""
+    return _parse_markup(decode_markup(content, charset, is_html=True))
+
+
+def _parse_markup(markup: str) -> BeautifulSoup:
     try:
-        return BeautifulSoup(decode_markup(content, charset, is_html=True), "lxml")
+        return BeautifulSoup(markup, "lxml")
     except ParserRejectedMarkup as exc:
         raise ExtractionError(f"HTML could not be parsed: {' '.join(str(exc).split())}") from None
 
@@ -291,15 +295,36 @@ def extract_html(
     `follow` sees the whole document; then `remove`, then `select`.
     Raises SuspiciousExtraction when `select` matches nothing.
     """
+    # Imported here: lxml_render shares this module's tag sets.
+    from watcher.extract.lxml_render import extract_fast
+
+    markup = decode_markup(content, charset, is_html=True)
     try:
-        return _extract_html(content, url=url, rules=rules, soup=parse(content, charset))
+        fast = extract_fast(markup, url=url, rules=rules)
+    except RecursionError:
+        fast = None  # nested tables: let the bs4 path decide
+    if fast is not None:
+        return fast
+    return _extract_soup(markup, url=url, rules=rules)
+
+
+def extract_html_soup(
+    content: bytes, *, charset: str | None, url: str, rules: ExtractRules
+) -> Extracted:
+    """`extract_html` always by BeautifulSoup: the reference the fast path must equal."""
+    return _extract_soup(decode_markup(content, charset, is_html=True), url=url, rules=rules)
+
+
+def _extract_soup(markup: str, *, url: str, rules: ExtractRules) -> Extracted:
+    try:
+        return _extract_html(markup, url=url, rules=rules, soup=_parse_markup(markup))
     except RecursionError:
         # Only nested tables recurse here; bs4 itself recurses in a few places.
         raise ExtractionError("HTML nested too deeply to extract") from None
 
 
 def _extract_html(
-    content: bytes, *, url: str, rules: ExtractRules, soup: BeautifulSoup
+    markup: str, *, url: str, rules: ExtractRules, soup: BeautifulSoup
 ) -> Extracted:
     links = find_links(soup, rules.follow, url) if rules.follow else ()
     for element in _select(soup, rules.remove):

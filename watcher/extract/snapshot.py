@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 _BODIES = tuple(
     re.compile(
         rb"(<" + name + rb"(?=[\s/>])(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)"
-        rb"(.*?)"
+        # the body, unrolled (no lazy .*? tested at every byte): text up to a '<',
+        # then any '<' that does not close the element, and so on
+        rb"[^<]*(?:<(?!/" + name + rb"[\s/>])[^<]*)*"
         rb"(</" + name + rb"(?=[\s/>])[^>]*>)",
         re.IGNORECASE | re.DOTALL,
     )
@@ -41,13 +43,14 @@ _BODIES = tuple(
 # soupsieve's :-soup-contains() (and its old name :contains()) can match the
 # text of a <script>: such rules must see the page whole.
 _SEES_SCRIPT_TEXT = re.compile(r":(?:-soup-)?contains(?:-own)?\(", re.IGNORECASE)
+_WHOLE_PAGE = ExtractRules(follow="a")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 
 
 def strip_bodies(content: bytes) -> bytes:
     """`content` with the bodies of its <script> and <style> elements removed (no checks)."""
     for pattern in _BODIES:
-        content = pattern.sub(rb"\1\3", content)
+        content = pattern.sub(rb"\1\2", content)
     return content
 
 
@@ -85,9 +88,12 @@ def _same_for_extraction(
     content: bytes, stripped: bytes, rules: ExtractRules, charset: str | None
 ) -> bool:
     """True when extraction cannot tell `stripped` from `content`."""
-    fingerprint = html_fingerprint(content, None, rules)
-    if fingerprint is None or fingerprint != html_fingerprint(stripped, None, rules):
-        return False
+    # Re-extraction may come with other rules than today's: the whole page, every
+    # link's target included, must be the same, and so must today's view of it.
+    for view in {_WHOLE_PAGE, rules}:
+        fingerprint = html_fingerprint(content, None, view)
+        if fingerprint is None or fingerprint != html_fingerprint(stripped, None, view):
+            return False
     # The fingerprint reads bytes as latin-1; extraction decodes them. Removing
     # bytes must not change the decoding (a script with invalid UTF-8 in a page
     # that is UTF-8 otherwise, a <meta charset> moved into the sniffed window),
@@ -112,5 +118,5 @@ _TEXT_BODIES = tuple(
 def strip_bodies_text(text: str) -> str:
     """`strip_bodies` on decoded text."""
     for pattern in _TEXT_BODIES:
-        text = pattern.sub(r"\1\3", text)
+        text = pattern.sub(r"\1\2", text)
     return text

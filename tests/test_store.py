@@ -1,0 +1,320 @@
+"""Blob codec (zstd, zstd against the version's text, old zlib) and raw snapshots."""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Env, Site
+from watcher.errors import StoreError
+from watcher.extract import extract
+from watcher.extract.fingerprint import html_fingerprint
+from watcher.extract.snapshot import snapshot, strip_bodies
+from watcher.models import ExtractRules
+from watcher.store import ZSTD_TEXT_PREFIX, Store, sha256
+
+WORDS = [
+    "model",
+    "capability",
+    "threshold",
+    "safeguard",
+    "evaluation",
+    "deployment",
+    "security",
+    "risk",
+    "frontier",
+    "policy",
+    "board",
+    "notify",
+    "commit",
+    "review",
+    "weights",
+    "access",
+    "red",
+    "team",
+    "uplift",
+]
+
+
+def realistic_page(seed: int = 1) -> tuple[bytes, bytes]:
+    """(a modern policy page: framework script, JSON copy, CSS, article; its text)."""
+    rng = random.Random(seed)
+    # a real page's vocabulary: thousands of words, a few of them frequent
+    vocabulary = WORDS + [
+        "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 11)))
+        for _ in range(3000)
+    ]
+    weights = [1 / (rank + 1) for rank in range(len(vocabulary))]
+
+    def words(count: int) -> str:
+        return " ".join(rng.choices(vocabulary, weights, k=count))
+
+    paragraphs = [words(rng.randint(30, 80)).capitalize() + "." for _ in range(120)]
+    article = "".join(f"<h2>Section {i}</h2><p>{p}</p>" for i, p in enumerate(paragraphs))
+    script = "".join(
+        f"function f{i}(a,b){{return a.{rng.choice(WORDS)}+b[{rng.randint(0, 99)}]}};"
+        for i in range(3000)
+    )
+    data = json.dumps({"props": {"body": paragraphs}}).replace("</", "<\\/")
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Policy</title>'
+        f"<style>.a{{color:red}}{'.x{margin:0}' * 500}</style>"
+        f"<script>{script}</script>"
+        f'<script id="__NEXT_DATA__" type="application/json">{data}</script>'
+        f"</head><body><main><article>{article}</article></main></body></html>"
+    ).encode()
+    text = extract(page, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES)
+    return page, text.text.encode()
+
+
+NO_RULES = ExtractRules()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path) as opened:
+        yield opened
+
+
+# --- blob codec ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"x", b"hello world " * 1000, bytes(range(256)) * 50], ids=len
+)
+def test_zstd_round_trip(store: Store, data: bytes) -> None:
+    digest = store.put_blob(data)
+    assert digest == sha256(data)
+    assert store.get_blob(digest) == data
+    row = store._one("SELECT encoding, size FROM blobs WHERE sha256 = ?", (digest,))
+    assert row == {"encoding": "zstd", "size": len(data)}
+
+
+@pytest.mark.parametrize("encoding", ["zlib", "raw"])
+def test_blobs_written_before_zstd_still_read(store: Store, encoding: str) -> None:
+    data = b"<html>an old snapshot</html>" * 100
+    packed = zlib.compress(data, 6) if encoding == "zlib" else data
+    store._insert(
+        "blobs", {"sha256": sha256(data), "encoding": encoding, "size": len(data), "data": packed}
+    )
+    assert store.get_blob(sha256(data)) == data
+    # storing the same bytes again leaves the old row alone
+    assert store.put_blob(data) == sha256(data)
+    assert store._one("SELECT encoding FROM blobs") == {"encoding": encoding}
+
+
+def test_raw_compressed_against_its_text_reads_back_exactly(store: Store) -> None:
+    page, text = realistic_page()
+    digest = store.put_blob(page, prefix=text)
+    row = store._one("SELECT encoding FROM blobs WHERE sha256 = ?", (digest,))
+    assert row == {"encoding": ZSTD_TEXT_PREFIX + sha256(text)}
+    assert store.get_blob(sha256(text)) == text  # the dictionary is stored too
+    assert store.get_blob(digest) == page
+    # already stored: a no-op, whatever the prefix
+    assert store.put_blob(page) == digest
+    assert store.get_blob(digest) == page
+
+
+def test_missing_dictionary_is_a_clear_error(store: Store) -> None:
+    page, text = realistic_page()
+    digest = store.put_blob(page, prefix=text)
+    store.conn.execute("DELETE FROM blobs WHERE sha256 = ?", (sha256(text),))
+    with pytest.raises(StoreError, match=f"blob {digest[:12]} cannot be read: the blob it was"):
+        store.get_blob(digest)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data", "message"),
+    [
+        ("zstd", b"not zstd", "a zstd blob cannot be decompressed"),
+        ("zlib", b"not zlib", "a zlib blob cannot be decompressed"),
+        ("brotli", b"x", "blob encoding 'brotli' is not supported"),
+    ],
+)
+def test_unreadable_blobs_are_store_errors(
+    store: Store, encoding: str, data: bytes, message: str
+) -> None:
+    store._insert("blobs", {"sha256": "ab" * 32, "encoding": encoding, "size": 1, "data": data})
+    with pytest.raises(StoreError, match=message):
+        store.get_blob("ab" * 32)
+
+
+def _stored_bytes(store: Store) -> int:
+    return int(store._one("SELECT SUM(LENGTH(data)) AS n FROM blobs")["n"])  # type: ignore[index]
+
+
+def test_snapshot_and_text_prefix_shrink_a_realistic_page(tmp_path: Path) -> None:
+    page, text = realistic_page()
+    before = len(zlib.compress(page, 6)) + len(zlib.compress(text, 6))  # the old codec
+    kept = snapshot(page, "html", NO_RULES)
+    with Store.open(tmp_path / "snap") as store:
+        store.put_blob(kept, prefix=text)
+        assert store.get_blob(sha256(kept)) == kept
+        total = _stored_bytes(store)
+        alone = store._one("SELECT LENGTH(data) AS n FROM blobs WHERE sha256 = ?", (sha256(kept),))
+    assert len(kept) < len(page) / 2
+    assert total < before / 3
+    # the snapshot against its text costs a fraction of the text itself
+    assert alone is not None and alone["n"] < len(zlib.compress(text, 6)) / 5
+
+
+# --- snapshots ----------------------------------------------------------------
+
+ARTICLE = "<main><h1>Policy</h1><p>" + " ".join(WORDS * 12) + "</p><p>We commit.</p></main>"
+
+
+def page(head: str = "", body_extra: str = "", tail: str = "") -> bytes:
+    return (
+        f"<!DOCTYPE html><html><head><title>T</title>{head}</head>"
+        f"<body>{body_extra}{ARTICLE}{tail}</body></html>"
+    ).encode()
+
+
+STRIP_CASES = {
+    "script": (page("<script>var a = 1 < 2 && b > 3;</script>"), True),
+    "style": (page("<style>p > a { color: red }</style>"), True),
+    "json": (page('<script type="application/json">{"a": "<p>x</p>"}</script>'), True),
+    "close in string": (
+        page("<script>var s = '</scr' + 'ipt>'; x = \"</script >\"</script>"),
+        True,
+    ),
+    "upper case": (page("<SCRIPT type=x>alert(1)</SCRIPT\n>"), True),
+    "attribute with >": (page('<script data-x="a>b">go()</script>'), True),
+    "script in body": (b"", True),
+    "script in comment": (
+        page(body_extra="<!-- <script> -->Visible words here<!-- </script> -->"),
+        False,
+    ),
+    "unclosed script": (page(tail="<script>var x = 1;"), False),
+    "scripts element": (page("<scripts>custom</scripts>"), False),
+    "no script": (page(), False),
+}
+STRIP_CASES["script in body"] = (
+    page(body_extra="<p>Before</p><script>document.write('<p>x</p>')</script><p>After</p>"),
+    True,
+)
+
+
+@pytest.mark.parametrize(("content", "strips"), STRIP_CASES.values(), ids=STRIP_CASES.keys())
+@pytest.mark.parametrize(
+    "rules",
+    [NO_RULES, ExtractRules(select=("main",), remove=("h1",)), ExtractRules(follow="a")],
+    ids=["none", "select", "follow"],
+)
+def test_snapshot_extracts_like_the_original(
+    content: bytes, strips: bool, rules: ExtractRules
+) -> None:
+    kept = snapshot(content, "html", rules)
+    assert (kept != content) == strips
+    for view in (NO_RULES, rules):
+        assert html_fingerprint(kept, None, view) == html_fingerprint(content, None, view)
+    before = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
+    after = extract(kept, content_type="text/html", charset=None, url="https://x/", rules=rules)
+    assert after == before
+
+
+def test_snapshot_keeps_tags_and_attributes() -> None:
+    content = page('<script src="/a.js" defer>inline()</script><style media="print">p{}</style>')
+    assert b'<script src="/a.js" defer></script><style media="print"></style>' in snapshot(
+        content, "html", NO_RULES
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "kind", "rules"),
+    [
+        (page("<script>x()</script>"), "pdf", NO_RULES),
+        (page("<script>x()</script>"), "text", NO_RULES),
+        (page("<script>x()</script>"), "html", ExtractRules(select=("p:-soup-contains(x)",))),
+        (page("<script>x()</script>"), "html", ExtractRules(remove=("div:contains('y')",))),
+    ],
+    ids=["pdf", "text", "soup-contains", "contains"],
+)
+def test_snapshot_leaves_alone(content: bytes, kind: str, rules: ExtractRules) -> None:
+    assert snapshot(content, kind, rules) == content  # type: ignore[arg-type]
+
+
+def test_snapshot_keeps_a_page_whose_decoding_would_change() -> None:
+    # invalid UTF-8 only inside the script: the original decodes as windows-1252
+    content = b"<html><body><script>\xff\xfe</script><p>caf\xc3\xa9 " + b"word " * 200 + b"</p>"
+    assert strip_bodies(content) != content
+    assert snapshot(content, "html", NO_RULES) == content
+
+
+_pieces = st.sampled_from(
+    [
+        "<script>a<b</script>",
+        "<script type='x'>'</script>'</script>",
+        "<style>p{}</style>",
+        "<!-- <script> -->",
+        "<!-- </script> -->",
+        "<script>",
+        "</script>",
+        "<p>words here</p>",
+        "<div>more text <b>bold</b></div>",
+        '<a href="/x">link</a>',
+        "<textarea><script>t</script></textarea>",
+        "<noscript><p>js off</p></noscript>",
+        "plain text ",
+        "<!--",
+        "-->",
+        "<title>x</title>",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_pieces, max_size=12), st.text(max_size=20))
+def test_snapshot_never_changes_the_text(pieces: list[str], noise: str) -> None:
+    content = (
+        "<html><head><title>T</title></head><body>"
+        + "".join(pieces)
+        + noise
+        + ARTICLE
+        + "</body></html>"
+    ).encode()
+    kept = snapshot(content, "html", NO_RULES)
+    try:
+        before = extract(
+            content, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES
+        )
+    except Exception as exc:  # the original's error must be the snapshot's too
+        with pytest.raises(type(exc)):
+            extract(kept, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES)
+        return
+    after = extract(kept, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES)
+    assert after == before
+
+
+# --- in the pipeline ------------------------------------------------------------
+
+
+def test_pipeline_stores_the_snapshot_and_reextracts_it(env: Env, site: Site) -> None:
+    content, _ = realistic_page()
+    site.set("/rsp", content, content_type="text/html; charset=utf-8")
+    env.sources = [{"id": "rsp", "url": site.url("/rsp"), "select": ["main"]}]
+    env.check()
+    (first,) = env.store.versions("rsp")
+    kept = env.store.get_blob(first.raw_sha256)
+    assert len(kept) < len(content) / 2 and b"<script" in kept
+    row = env.store._one("SELECT encoding FROM blobs WHERE sha256 = ?", (first.raw_sha256,))
+    assert row == {"encoding": ZSTD_TEXT_PREFIX + first.text_sha256}
+    # checks and the skip-extraction test keep the digest of the bytes as fetched
+    assert env.store.require_source("rsp")["last_raw_sha256"] == sha256(content)
+    assert env.store.checks("rsp")[0]["raw_sha256"] == sha256(content)
+    assert env.outcome(env.check(), "rsp").outcome == "unchanged"
+    # new rules: the stored snapshot is re-extracted, as the original would be
+    env.sources[0]["remove"] = ["h2"]
+    env.check()
+    second = env.store.versions("rsp")[-1]
+    assert second.reextracted and second.raw_sha256 == first.raw_sha256
+    rules = ExtractRules(select=("main",), remove=("h2",))
+    whole = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
+    assert env.store.version_text(second) == whole.text

@@ -1,0 +1,365 @@
+"""The fast HTML extraction path: the same text and links as the BeautifulSoup
+path in extract/html.py, from a plain lxml tree that never leaves C to be built.
+
+BeautifulSoup with its lxml builder receives the very events libxml2's push
+parser produces, so the tree built here — the decoded text fed in the same
+512-character chunks — has the same structure. What differs is the model:
+lxml keeps text in `.text` and `.tail` instead of string nodes, and this
+module renders that model with exactly the rules of `_Renderer`.
+
+Whenever this path cannot promise the same output, `extract_fast` returns
+None and the caller uses the BeautifulSoup path: content after `</html>`
+(BeautifulSoup keeps it, libxml2's tree drops it), a selector outside the
+plain subset that cssselect and soupsieve agree on, a class attribute with
+whitespace only Python splits on, a link element whose own strings are of a
+special kind (rt, script…), a `select` that matched nothing (the error
+message needs the BeautifulSoup page title), or any parser trouble.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urljoin
+
+import cssselect
+import lxml.etree
+
+from watcher.extract.html import _HIDDEN_STYLE as HIDDEN_STYLE
+from watcher.extract.html import BLOCKS, CELLS, DROPPED, HEADINGS
+from watcher.extract.normalise import normalise, normalise_line
+from watcher.models import Extracted, ExtractRules, Link
+
+# BeautifulSoup's lxml builder feeds the parser in chunks of this many characters.
+_CHUNK = 512
+# Tags whose strings BeautifulSoup stores as special string classes, which
+# get_text() leaves out (bs4 HTMLTreeBuilder.DEFAULT_STRING_CONTAINERS).
+_STRING_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
+_URL_NOISE = re.compile(r"[\t\n\r]")
+_HTML_END = re.compile(r"</html", re.IGNORECASE)
+
+# Selectors both engines read the same way: type, #id, .class, [attr] and
+# [attr op "value"] on single-valued attributes, combinators, :first-child,
+# :last-child and :not() of those. Anything else goes to soupsieve.
+_IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
+_VALUE = r"(?:\"[^\"\\\n]*\"|'[^'\\\n]*'|" + _IDENT + ")"
+_ATTR = r"\[\s*" + _IDENT + r"\s*(?:[~^$*|]?=\s*" + _VALUE + r"\s*)?\]"
+_SIMPLE = (
+    r"(?:(?:" + _IDENT + r"|\*)(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
+    + r"|:first-child|:last-child)*|(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
+    + r"|:first-child|:last-child)+)"
+)  # fmt: skip
+_COMPOUND = _SIMPLE + r"(?::not\(\s*" + _SIMPLE + r"\s*\))*"
+_SAFE_SELECTOR = re.compile(
+    r"\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*"
+    r"(?:\s*,\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*)*\s*"
+)  # fmt: skip
+# bs4 splits these into lists and soupsieve compares them re-joined by one space.
+_LIST_ATTRIBUTE = re.compile(
+    r"\[\s*(?:class|rel|rev|headers|accept-charset|archive|accesskey|dropzone|type)\b",
+    re.IGNORECASE,
+)
+# Whitespace str.split() knows and XPath's normalize-space() does not.
+_ODD_SPACE = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+_ODD_SPACE_RE = re.compile(f"[{_ODD_SPACE}]")
+_CLASSES = lxml.etree.XPath("//@class", smart_strings=False)
+# libxml2's tree stops at 2048 levels even with huge_tree (bs4's events do not):
+# a document that deep takes the bs4 path. One child step per level costs O(n).
+_TOO_DEEP = lxml.etree.XPath("boolean(" + "/*" * 2000 + ")")
+
+_translator = cssselect.HTMLTranslator()
+XPathFn = Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=512)
+def _xpath(selectors: tuple[str, ...]) -> XPathFn | None:
+    """One compiled XPath matching any of the selectors (in document order, each
+    node once), or None when they are not all in the subset both engines agree on."""
+    for selector in selectors:
+        if not _SAFE_SELECTOR.fullmatch(selector) or _LIST_ATTRIBUTE.search(selector):
+            return None
+    try:
+        return lxml.etree.XPath(_translator.css_to_xpath(", ".join(selectors)))
+    except (cssselect.SelectorError, lxml.etree.XPathSyntaxError, ValueError, TypeError):
+        return None
+
+
+def _uses_class(selectors: Iterable[str]) -> bool:
+    return any("." in selector for selector in selectors)
+
+
+def parse_fast(text: str) -> Any | None:
+    """The lxml tree of a decoded document, or None when it would differ from
+    BeautifulSoup's (content after </html>) or cannot be built."""
+    ends = [match.end() for match in _HTML_END.finditer(text)]
+    if ends:
+        close = text.find(">", ends[-1])
+        if close < 0 or text[close + 1 :].strip():
+            return None
+    if len(text) > 10_000_000:
+        return None  # libxml2 limits without huge_tree (bs4) differ from ours
+    if text[:1] == "\ufeff":
+        text = text[1:]  # as bs4 does
+    parser = lxml.etree.HTMLParser(recover=True, huge_tree=True)
+    try:
+        for start in range(0, max(len(text), 1), _CHUNK):
+            parser.feed(text[start : start + _CHUNK])
+        root = parser.close()
+    except (lxml.etree.LxmlError, ValueError, UnicodeError):
+        return None
+    if root is None or _TOO_DEEP(root):
+        return None
+    return root
+
+
+def _hidden(element: Any) -> bool:
+    get = element.get
+    if get("hidden") is not None:
+        return True
+    if (get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = get("style")
+    return bool(style) and HIDDEN_STYLE.search(style) is not None
+
+
+def _in_container(element: Any) -> bool:
+    """True when element or an ancestor makes its strings special to bs4."""
+    if element.tag in _STRING_CONTAINERS:
+        return True
+    return any(parent.tag in _STRING_CONTAINERS for parent in element.iterancestors())
+
+
+def plain_strings(element: Any) -> list[str]:
+    """The strings bs4's get_text() yields for an element that is not itself a
+    string container: text outside comments and outside rt/rp/style/script/template."""
+    if _in_container(element):
+        return []
+    out: list[str] = []
+    if element.text:
+        out.append(element.text)
+    # (node, the node's parent content is plain)
+    stack: list[Any] = list(reversed(element))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        tail = node.tail
+        if tail:
+            stack.append(tail)
+        tag = node.tag
+        if not isinstance(tag, str) or tag in _STRING_CONTAINERS:
+            continue  # comment / PI text, or special strings all the way down
+        if node.text:
+            out.append(node.text)
+        stack.extend(reversed(node))
+    return out
+
+
+class FastRenderer:
+    """`_Renderer` of extract/html.py over lxml's text/tail model."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buffer: list[str] = []
+        self.prefix = ""
+        self.inline_breaks = 0
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        text = " ".join("".join(self.buffer).split())
+        self.buffer.clear()
+        if text:
+            self.lines.append(self.prefix + text)
+            self.prefix = ""
+
+    def emit(self, line: str) -> None:
+        self.flush()
+        if line:
+            self.lines.append(self.prefix + line)
+            self.prefix = ""
+
+    def walk_content(self, element: Any) -> None:
+        """Render an element's content (its text and children), not the element itself."""
+        if element.text:
+            self.buffer.append(element.text)
+        self._walk(list(reversed(element)))
+
+    def walk(self, element: Any) -> None:
+        """Render an element and its content, without its tail."""
+        self._walk([element], top=element)
+
+    def _walk(self, stack: list[Any], top: Any = None) -> None:
+        # Items: an element to enter, a str to append, or a tuple (element,) to leave.
+        buffer = self.buffer
+        enter = self.enter
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                buffer.append(node)
+                continue
+            if isinstance(node, tuple):
+                self.leave(node[0])
+                continue
+            if node is not top and node.tail:
+                stack.append(node.tail)
+            if isinstance(node.tag, str) and enter(node):
+                stack.append((node,))
+                stack.extend(reversed(node))
+                if node.text:
+                    buffer.append(node.text)
+
+    def enter(self, element: Any) -> bool:
+        name = element.tag
+        if name in DROPPED or _hidden(element):
+            return False
+        if name == "br":
+            if self.inline_breaks:
+                self.buffer.append(" ")
+            else:
+                self.flush()
+            return False
+        if name == "tr":
+            self.emit_row(element)
+            return False
+        if name == "pre":
+            self.flush()
+            for line in "".join(plain_strings(element)).splitlines():
+                self.emit(line.strip())
+            return False
+        if name in HEADINGS:
+            self.flush()
+            self.prefix = HEADINGS[name]
+            self.inline_breaks += 1
+        elif name == "li":
+            self.flush()
+            self.prefix = "- "
+        elif name in BLOCKS:
+            self.flush()
+        return True
+
+    def leave(self, element: Any) -> None:
+        name = element.tag
+        if name in HEADINGS:
+            self.inline_breaks -= 1
+        if name in HEADINGS or name == "li":
+            self.flush()
+            self.prefix = ""
+        elif name in BLOCKS:
+            self.flush()
+
+    def emit_row(self, row: Any) -> None:
+        cells: list[list[str]] = []
+        for cell in row:
+            if cell.tag in CELLS and not _hidden(cell):
+                sub = FastRenderer()
+                sub.walk_content(cell)
+                sub.flush()
+                if sub.lines:
+                    cells.append(sub.lines)
+        self.flush()
+        if len(cells) == 1:
+            for line in cells[0]:
+                self.emit(line)
+        elif cells:
+            self.emit(" | ".join(" ".join(lines) for lines in cells))
+
+
+def _links(root: Any, selector: str, page_url: str) -> tuple[Link, ...] | None:
+    xpath = _xpath((selector,))
+    if xpath is None:
+        return None
+    base_url = page_url
+    for base in root.iter("base"):
+        if base.get("href") is not None:
+            base_url = urljoin(page_url, base.get("href"))
+            break
+    links: dict[str, Link] = {}
+    for element in xpath(root):
+        if element.get("href") is not None:
+            anchors = [element]
+        else:
+            anchors = [
+                node
+                for node in element.iterdescendants("a", "area")
+                if node.get("href") is not None
+            ]
+        for anchor in anchors:
+            if anchor.tag in _STRING_CONTAINERS:
+                return None  # its get_text() keeps other strings than usual
+            href = _URL_NOISE.sub("", anchor.get("href").strip())
+            if not href:
+                continue
+            url = urljoin(base_url, href).split("#", 1)[0]
+            if not url[:8].lower().startswith(("http://", "https://")) or url in links:
+                continue
+            text = normalise_line(" ".join(plain_strings(anchor)))
+            text = text or normalise_line(anchor.get("aria-label") or anchor.get("title") or "")
+            links[url] = Link(url=url, text=text)
+    return tuple(links.values())
+
+
+def _drop(element: Any) -> None:
+    """Remove an element, keeping its tail in place (bs4's extract()).
+
+    Raises ValueError when lxml refuses the joined text (control characters)."""
+    parent = element.getparent()
+    if parent is None:
+        return  # the root: extract_fast leaves that case to bs4
+    tail = element.tail
+    if tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(element)
+
+
+def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | None:
+    """The extraction of a decoded HTML document, or None when only the
+    BeautifulSoup path can promise the right answer."""
+    selectors = (*((rules.follow,) if rules.follow else ()), *rules.remove, *rules.select)
+    for group in ((rules.follow,) if rules.follow else (), rules.remove, rules.select):
+        if group and _xpath(tuple(group)) is None:
+            return None
+    root = parse_fast(text)
+    if root is None:
+        return None
+    if _uses_class(selectors) and _ODD_SPACE_RE.search("\n".join(_CLASSES(root))):
+        return None
+    links: tuple[Link, ...] = ()
+    if rules.follow:
+        found = _links(root, rules.follow, url)
+        if found is None:
+            return None
+        links = found
+    if rules.remove:
+        xpath = _xpath(tuple(rules.remove))
+        assert xpath is not None
+        removed = xpath(root)
+        if removed and removed[0] is root:
+            return None  # bs4 is left with an empty document
+        try:
+            for element in removed:
+                _drop(element)
+        except ValueError:
+            return None
+    if rules.select:
+        xpath = _xpath(tuple(rules.select))
+        assert xpath is not None
+        matches = xpath(root)
+        if not matches:
+            return None  # the bs4 path words the error, with the page title
+        chosen = set(matches)
+        roots = [m for m in matches if not any(p in chosen for p in m.iterancestors())]
+    else:
+        roots = [root]
+    renderer = FastRenderer()
+    for top in roots:
+        renderer.walk(top)
+        renderer.flush()
+    return Extracted(text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=links)
