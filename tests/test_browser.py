@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import importlib.util
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,15 +93,15 @@ def dashboard(config: Config) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
+            if not thread.is_alive():
+                raise AssertionError(f"the dashboard did not start: {task.exception()}")
             try:
                 httpx.get(base + "/static/style.css", timeout=1)
                 break
             except httpx.TransportError:
-                if not thread.is_alive():
-                    break
-                threading.Event().wait(0.05)
-        if not thread.is_alive() and task.done() and not task.cancelled() and task.exception():
-            raise AssertionError(f"the dashboard did not start: {task.exception()}")
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the dashboard never answered")
         yield base
     finally:
         loop.call_soon_threadsafe(task.cancel)

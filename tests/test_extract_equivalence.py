@@ -86,8 +86,7 @@ def element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
             cells = draw(st.lists(st.tuples(st.sampled_from(["td", "th"]), children), max_size=3))
             rows = draw(st.integers(0, 3))
             body = "".join(
-                "<tr>" + "".join(f"<{c}>{x}</{c}>" for c, x in cells) + "</tr>"
-                for _ in range(rows)
+                "<tr>" + "".join(f"<{c}>{x}</{c}>" for c, x in cells) + "</tr>" for _ in range(rows)
             )
             return f"<table{draw(attributes('table'))}>{body}{inner}</table>"
         elif kind == 10:
@@ -103,7 +102,8 @@ def element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
             return f"<script>var s = '<p>{draw(WORDS)}</p>';</script>"
         close = draw(st.integers(0, 6)) != 0  # sometimes left unclosed
         attrs = draw(attributes(tag))
-        return f"<{tag}{attrs}>{inner}" + (f"</{tag}>" if close else "")
+        name = tag.upper() if draw(st.integers(0, 9)) == 0 else tag  # tag names are case-blind
+        return f"<{name}{attrs}>{inner}" + (f"</{tag}>" if close else "")
 
     return build()
 
@@ -117,7 +117,9 @@ def documents(draw: st.DrawFn) -> str:
     shape = draw(st.integers(0, 4))
     if shape == 0:
         return body
-    head = "<head><title>T &amp; t</title><base href='/base/'></head>" if draw(st.booleans()) else ""
+    head = (
+        "<head><title>T &amp; t</title><base href='/base/'></head>" if draw(st.booleans()) else ""
+    )
     doctype = draw(st.sampled_from(["<!DOCTYPE html>", "", "<?xml version='1.0'?>"]))
     end = draw(st.sampled_from(["</body></html>", "", "</html>\n", "</html>trailing"]))
     return f"{doctype}<html>{head}<body>{body}{end}"
@@ -170,7 +172,9 @@ def test_fast_path_renders_what_soup_renders(document: str) -> None:
     renderer itself is compared here, not only the fallback."""
     content = document.encode()
     fast = lxml_render.extract_fast(document, url=URL, rules=ExtractRules(follow="a, [href]"))
-    soup = extract_html_soup(content, charset="utf-8", url=URL, rules=ExtractRules(follow="a, [href]"))
+    soup = extract_html_soup(
+        content, charset="utf-8", url=URL, rules=ExtractRules(follow="a, [href]")
+    )
     if fast is not None:
         assert (fast.text, fast.links) == (soup.text, soup.links)
 

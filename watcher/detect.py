@@ -126,9 +126,10 @@ def _count_words(text: str) -> int:
 
 
 def _match_work(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
-    """The cost of SequenceMatcher's first longest-match pass over a and b."""
+    """The cost of SequenceMatcher's first longest-match pass over a and b, or
+    len(a) * len(b) (a bound on it) when that is within MAX_MATCH_WORK."""
     if len(a) * len(b) <= MAX_MATCH_WORK:
-        # The work is at most len(a) * len(b): no need to count (the common case).
+        # Within the cap either way: no need to count (the common case).
         return len(a) * len(b)
     count_b = Counter(b)
     return sum(n * count_b[key] for key, n in Counter(a).items())
@@ -207,7 +208,8 @@ def _keys(tokens: list[str]) -> list[str]:
     # Only line breaks and runs of spaces strip to "" (rare: at the start of
     # a text and of each line), so they get their own loop.
     if "" in keys:
-        keys = [key or (" " if token != "\n" else token) for key, token in zip(keys, tokens)]
+        pairs = zip(keys, tokens, strict=True)
+        keys = [key or (" " if token != "\n" else token) for key, token in pairs]
     return keys
 
 
@@ -261,6 +263,7 @@ class _Pair:
         "new",
         "new_keys",
         "new_tokens",
+        "new_words",
         "old",
         "old_keys",
         "old_tokens",
@@ -275,8 +278,9 @@ class _Pair:
         self.new_tokens = _tokens(new)
         self.old_keys = _keys(self.old_tokens)
         self.new_keys = _keys(self.new_tokens)
-        #: tokens (not spaces) on both sides
-        self.words = _word_count(self.old_keys) + _word_count(self.new_keys)
+        #: tokens (not spaces) in the new text, and on both sides
+        self.new_words = _word_count(self.new_keys)
+        self.words = _word_count(self.old_keys) + self.new_words
         self.head, self.tail = _common_ends(self.old_keys, self.new_keys)
         self.a = self.old_keys[self.head : len(self.old_keys) - self.tail]
         self.b = self.new_keys[self.head : len(self.new_keys) - self.tail]
@@ -295,7 +299,7 @@ class _Pair:
             in_a = set(a)
             kept_middle = sum(map(in_a.__contains__, b))
             kept_middle -= sum(b.count(key) for key in (" ", "\n") if key in in_a)
-        return _word_count(self.new_keys) - _word_count(b) + kept_middle
+        return self.new_words - _word_count(b) + kept_middle
 
     def word_ops(self) -> tuple[list[WordOp] | None, int]:
         """Word-level ops turning old into new, and the tokens (not spaces) they keep.
@@ -309,7 +313,7 @@ class _Pair:
         middle = _opcodes(self.a, self.b)
         ops: list[WordOp] = []
         # The new tokens are the equal ones and the inserted ones.
-        kept = _word_count(new_keys)
+        kept = self.new_words
         ends = _with_ends(middle, self.head, self.tail, len(self.old_keys), len(new_keys))
         for tag, i1, i2, j1, j2 in ends:
             if tag == "equal":
@@ -324,7 +328,7 @@ class _Pair:
         return ops, kept
 
 
-def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+def _opcodes(a: list[str], b: list[str]) -> Sequence[Opcode]:
     """`SequenceMatcher(None, a, b, autojunk=False).get_opcodes()`, without building
     a matcher when nothing can match (an empty side, or no token in common: the
     common edit of one word for another)."""

@@ -3,6 +3,10 @@
 The walk is a single pass over the BeautifulSoup tree (lxml parser) that
 collects inline text into a line buffer and flushes it at block boundaries,
 so a 300 KB page costs little more than its parse.
+
+`extract_html` first tries the fast path of extract/lxml_render.py (the same
+rules over a plain lxml tree, ~4× less CPU); whatever that path cannot
+promise to render identically comes back here (`extract_html_soup`).
 """
 
 from __future__ import annotations
@@ -323,9 +327,7 @@ def _extract_soup(markup: str, *, url: str, rules: ExtractRules) -> Extracted:
         raise ExtractionError("HTML nested too deeply to extract") from None
 
 
-def _extract_html(
-    markup: str, *, url: str, rules: ExtractRules, soup: BeautifulSoup
-) -> Extracted:
+def _extract_html(markup: str, *, url: str, rules: ExtractRules, soup: BeautifulSoup) -> Extracted:
     links = find_links(soup, rules.follow, url) if rules.follow else ()
     for element in _select(soup, rules.remove):
         element.extract()  # a match inside an earlier match goes with it; extracting again is harmless

@@ -13,7 +13,10 @@ None and the caller uses the BeautifulSoup path: content after `</html>`
 plain subset that cssselect and soupsieve agree on, a class attribute with
 whitespace only Python splits on, a link element whose own strings are of a
 special kind (rt, script…), a `select` that matched nothing (the error
-message needs the BeautifulSoup page title), or any parser trouble.
+message needs the BeautifulSoup page title), a `remove` that matches the
+root, nesting deeper than 2,000 levels, text lxml will not hold after a
+removal (control characters), or any parser trouble. Like soupsieve,
+selectors never match inside a <template>.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ _SAFE_SELECTOR = re.compile(
     r"\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*"
     r"(?:\s*,\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*)*\s*"
 )  # fmt: skip
-# bs4 splits these into lists and soupsieve compares them re-joined by one space.
+# bs4 splits these into lists, soupsieve compares them re-joined by one space
+# (and compares `type` case-blind): attribute selectors on them go to soupsieve.
 _LIST_ATTRIBUTE = re.compile(
     r"\[\s*(?:class|rel|rev|headers|accept-charset|archive|accesskey|dropzone|type)\b",
     re.IGNORECASE,
@@ -268,17 +272,34 @@ class FastRenderer:
             self.emit(" | ".join(" ".join(lines) for lines in cells))
 
 
-def _links(root: Any, selector: str, page_url: str) -> tuple[Link, ...] | None:
-    xpath = _xpath((selector,))
-    if xpath is None:
-        return None
+def _select(root: Any, selectors: tuple[str, ...], templated: bool) -> list[Any]:
+    """Matches in document order; like soupsieve, never inside a <template>."""
+    xpath = _xpath(selectors)
+    assert xpath is not None  # checked by extract_fast before parsing
+    found: list[Any] = xpath(root)
+    if templated:
+        found = [node for node in found if next(node.iterancestors("template"), None) is None]
+    return found
+
+
+def _inside_template(node: Any, top: Any) -> bool:
+    """True when a <template> strictly between top and node hides node from soupsieve."""
+    for parent in node.iterancestors():
+        if parent is top:
+            return False
+        if parent.tag == "template":
+            return True
+    return False
+
+
+def _links(root: Any, selector: str, page_url: str, templated: bool) -> tuple[Link, ...] | None:
     base_url = page_url
     for base in root.iter("base"):
         if base.get("href") is not None:
             base_url = urljoin(page_url, base.get("href"))
             break
     links: dict[str, Link] = {}
-    for element in xpath(root):
+    for element in _select(root, (selector,), templated):
         if element.get("href") is not None:
             anchors = [element]
         else:
@@ -286,6 +307,7 @@ def _links(root: Any, selector: str, page_url: str) -> tuple[Link, ...] | None:
                 node
                 for node in element.iterdescendants("a", "area")
                 if node.get("href") is not None
+                and not (templated and _inside_template(node, element))
             ]
         for anchor in anchors:
             if anchor.tag in _STRING_CONTAINERS:
@@ -331,16 +353,15 @@ def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | Non
         return None
     if _uses_class(selectors) and _ODD_SPACE_RE.search("\n".join(_CLASSES(root))):
         return None
+    templated = next(root.iter("template"), None) is not None
     links: tuple[Link, ...] = ()
     if rules.follow:
-        found = _links(root, rules.follow, url)
+        found = _links(root, rules.follow, url, templated)
         if found is None:
             return None
         links = found
     if rules.remove:
-        xpath = _xpath(tuple(rules.remove))
-        assert xpath is not None
-        removed = xpath(root)
+        removed = _select(root, tuple(rules.remove), templated)
         if removed and removed[0] is root:
             return None  # bs4 is left with an empty document
         try:
@@ -349,9 +370,7 @@ def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | Non
         except ValueError:
             return None
     if rules.select:
-        xpath = _xpath(tuple(rules.select))
-        assert xpath is not None
-        matches = xpath(root)
+        matches = _select(root, tuple(rules.select), templated)
         if not matches:
             return None  # the bs4 path words the error, with the page title
         chosen = set(matches)
@@ -362,4 +381,6 @@ def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | Non
     for top in roots:
         renderer.walk(top)
         renderer.flush()
-    return Extracted(text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=links)
+    return Extracted(
+        text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=links
+    )

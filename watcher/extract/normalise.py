@@ -19,6 +19,14 @@ _SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2
 # Invisible characters: zero-width space/joiners, word joiner, BOM, soft hyphen.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _TRANSLATION = {ord(ch): " " for ch in _SPACES} | {ord(ch): None for ch in _INVISIBLE}
+# str.translate with a dict walks every character in Python-level lookups
+# (~2.6 ms for a 40k-character page); most texts need none of it, and a
+# character-class search finds out in a tenth of the time.
+_NEEDS_TRANSLATION = re.compile(f"[{re.escape(_SPACES + _INVISIBLE)}]")
+
+
+def _translate(text: str) -> str:
+    return text.translate(_TRANSLATION) if _NEEDS_TRANSLATION.search(text) else text
 
 
 @lru_cache(maxsize=256)
@@ -35,7 +43,7 @@ def compile_ignore(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 def normalise_line(line: str) -> str:
     """One line with Unicode spaces made plain, invisibles removed, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFC", line).translate(_TRANSLATION).split())
+    return " ".join(_translate(unicodedata.normalize("NFC", line)).split())
 
 
 def normalise(text: str, ignore: Sequence[str] = ()) -> str:
@@ -46,7 +54,7 @@ def normalise(text: str, ignore: Sequence[str] = ()) -> str:
     Curly quotes and dashes are kept: they are content.
     """
     patterns = compile_ignore(tuple(ignore)) if ignore else ()
-    text = unicodedata.normalize("NFC", text).translate(_TRANSLATION)
+    text = _translate(unicodedata.normalize("NFC", text))
     lines = []
     # splitlines() also splits on \r, \x1c-\x1e, \x85, \u2028 and \u2029.
     for raw in text.splitlines():

@@ -422,11 +422,19 @@ def _diff_context(
     *,
     page: int = 1,
     config: Config | None = None,
+    mode: diffview.Mode | None = None,
 ) -> dict[str, Any]:
-    """Both versions, one page of the view of their diff, the analysis, the version pickers."""
-    old_v, new_v, change = queries.compare(store, source_id, old, new, differ=cached_diff)
-    new_text = store.version_text(new_v)
-    view = diffview.build(change, new_text, page=page) if change else None
+    """Both versions, one page of the view of their diff (in `mode`, or both
+    views), the analysis, the version pickers."""
+    texts: list[str] = []
+
+    def differ(old_text: str, new_text: str) -> models.Change | None:
+        texts[:] = [old_text, new_text]  # kept: reading a long text again costs
+        return cached_diff(old_text, new_text)
+
+    old_v, new_v, change = queries.compare(store, source_id, old, new, differ=differ)
+    old_text, new_text = texts
+    view = diffview.build(change, new_text, page=page, mode=mode) if change else None
     analysis = None
     too_long = False
     if change is not None:
@@ -435,7 +443,7 @@ def _diff_context(
         else:
             settings = config.analysis if config else AnalysisSettings()
             terms = queries.watch_terms(config, store, source_id) if config else ()
-            analysis = _analysis(store.version_text(old_v), new_text, settings, terms)
+            analysis = _analysis(old_text, new_text, settings, terms)
         if analysis and view:
             analysis = copy.deepcopy(analysis)  # the cached one stays as it was
             where = {section.path: section for section in view.sections}
@@ -477,6 +485,7 @@ def source_page(request: Request) -> Response:
 
 def diff_page(request: Request) -> Response:
     dash = _dash(request)
+    mode: diffview.Mode = "inline" if request.query_params.get("view") == "inline" else "side"
     source_id = request.path_params["source_id"]
     source = dash.store.require_source(source_id)
     data = _diff_context(
@@ -486,8 +495,8 @@ def diff_page(request: Request) -> Response:
         _int_param(request, "new"),
         page=_int_param(request, "page") or 1,
         config=dash.config,
+        mode=mode,
     )
-    mode = "inline" if request.query_params.get("view") == "inline" else "side"
     link = f"?old={data['old']['number']}&new={data['new']['number']}&view={mode}&"
     return dash.render(request, "diff.html", {**data, "source": source, "mode": mode, "link": link})
 
@@ -566,6 +575,7 @@ def _task_context(
             task["to_version"],
             page=page,
             config=config,
+            mode="side",  # the task page shows the side-by-side view
         )
     except NotFound:
         diff = None

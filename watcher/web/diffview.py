@@ -24,6 +24,7 @@ PER_PAGE = 100
 PATH_SEPARATOR = " › "
 
 Op = Literal["equal", "delete", "insert"]
+Mode = Literal["inline", "side"]
 
 # C0/C1 controls (but tab and newline), bidi overrides and isolates, line and
 # paragraph separators: shown as \uXXXX so scraped text cannot reorder or hide
@@ -137,24 +138,46 @@ def _hunk_view(
     hunk: Hunk,
     before: list[tuple[int, int, str]],
     after: list[tuple[int, int, str]],
+    mode: Mode | None = None,
 ) -> HunkView:
-    inline: list[InlineLine] = []
-    rows: list[SideRow] = []
-    for old_no, new_no, text in before:
-        piece = (Piece("equal", text),)
-        inline.append(InlineLine(" ", new_no, piece))
-        rows.append(SideRow("context", old_no, piece, new_no, piece))
+    inline = _inline(hunk, before, after) if mode != "side" else ()
+    rows = _rows(hunk, before, after) if mode != "inline" else ()
+    return HunkView(
+        anchor=f"h{index + 1}",
+        path=PATH_SEPARATOR.join(hunk.heading_path),
+        line=(hunk.new_start if hunk.new_lines else hunk.old_start) + 1,
+        inline=inline,
+        rows=rows,
+    )
 
+
+def _inline(
+    hunk: Hunk, before: list[tuple[int, int, str]], after: list[tuple[int, int, str]]
+) -> tuple[InlineLine, ...]:
+    inline = [InlineLine(" ", new_no, (Piece("equal", text),)) for _, new_no, text in before]
     if hunk.words:
         for offset, line in enumerate(_split_lines(hunk.words, {"equal", "delete", "insert"})):
             inline.append(InlineLine("~", hunk.new_start + offset + 1, tuple(line)))
-        old_side = _split_lines(hunk.words, {"equal", "delete"})
-        new_side = _split_lines(hunk.words, {"equal", "insert"})
     else:
         for offset, text in enumerate(hunk.old_lines):
             inline.append(InlineLine("−", hunk.old_start + offset + 1, (Piece("delete", text),)))
         for offset, text in enumerate(hunk.new_lines):
             inline.append(InlineLine("+", hunk.new_start + offset + 1, (Piece("insert", text),)))
+    inline += [InlineLine(" ", new_no, (Piece("equal", text),)) for _, new_no, text in after]
+    return tuple(inline)
+
+
+def _rows(
+    hunk: Hunk, before: list[tuple[int, int, str]], after: list[tuple[int, int, str]]
+) -> tuple[SideRow, ...]:
+    rows: list[SideRow] = []
+    for old_no, new_no, text in before:
+        piece = (Piece("equal", text),)
+        rows.append(SideRow("context", old_no, piece, new_no, piece))
+    if hunk.words:
+        old_side = _split_lines(hunk.words, {"equal", "delete"})
+        new_side = _split_lines(hunk.words, {"equal", "insert"})
+    else:
         old_side = [[Piece("delete", text)] for text in hunk.old_lines]
         new_side = [[Piece("insert", text)] for text in hunk.new_lines]
     if not hunk.old_lines:
@@ -174,22 +197,23 @@ def _hunk_view(
 
     for old_no, new_no, text in after:
         piece = (Piece("equal", text),)
-        inline.append(InlineLine(" ", new_no, piece))
         rows.append(SideRow("context", old_no, piece, new_no, piece))
-    return HunkView(
-        anchor=f"h{index + 1}",
-        path=PATH_SEPARATOR.join(hunk.heading_path),
-        line=(hunk.new_start if hunk.new_lines else hunk.old_start) + 1,
-        inline=tuple(inline),
-        rows=tuple(rows),
-    )
+    return tuple(rows)
 
 
-def build(change: Change, new_text: str, *, page: int = 1, per_page: int = PER_PAGE) -> DiffView:
+def build(
+    change: Change,
+    new_text: str,
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    mode: Mode | None = None,
+) -> DiffView:
     """The view of one page of `change` (computed against `new_text`).
 
     Hunks are numbered across pages (anchors h1, h2, ...), so the section
-    navigator can link to a hunk on any page.
+    navigator can link to a hunk on any page. With a `mode`, only that view
+    of the hunks is built (the other is left empty); without, both.
     """
     new_lines = new_text.split("\n") if new_text else []
     hunks = change.hunks
@@ -212,7 +236,7 @@ def build(change: Change, new_text: str, *, page: int = 1, per_page: int = PER_P
         next_start = hunks[index + 1].new_start if index + 1 < len(hunks) else len(new_lines)
         after = _context(new_lines, end, min(end + CONTEXT, next_start), old_end - end)
         shown_until = end + len(after)
-        views.append(_hunk_view(index, hunk, before, after))
+        views.append(_hunk_view(index, hunk, before, after, mode))
 
     sections: dict[str, list[int]] = {}
     for index, hunk in enumerate(hunks):
