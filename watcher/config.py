@@ -15,11 +15,11 @@ not invalid; `Config.warnings()` says so, one line per channel.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import ipaddress
 import json
 import os
-import functools
 import re
 import tomllib
 from collections.abc import Mapping
