@@ -236,6 +236,10 @@ class Checker:
         self.workers = workers
         self.result = result
         self.progress = progress
+        # Backpressure: a fetch slot is freed as soon as the body is read, so
+        # without this bound a CPU-bound pass would download every document
+        # ahead of extraction and hold them all in memory (1000 pages: 250 MB).
+        self.slots = asyncio.Semaphore(config.watcher.concurrency)
 
     async def run(self, sources: Sequence[Source]) -> None:
         await asyncio.gather(*(self.check_tree(source) for source in sources))
@@ -248,6 +252,10 @@ class Checker:
             await asyncio.gather(*(self.check(child) for child in children))
 
     async def check(self, source: Source) -> CheckOutcome:
+        async with self.slots:
+            return await self._check_in_slot(source)
+
+    async def _check_in_slot(self, source: Source) -> CheckOutcome:
         started = clock.now()
         t0 = time.monotonic()
         try:
