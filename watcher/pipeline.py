@@ -25,8 +25,6 @@ from watcher import clock, detect, review
 from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, WatcherError
-from watcher.extract import extract, extract_if_changed
-from watcher.extract.snapshot import snapshot as make_snapshot
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
     Analysis,
@@ -370,7 +368,7 @@ class Checker:
                 known = state["fingerprint"]
         return await self.workers.run(
             f"extraction of {source.id}",
-            extract_if_changed,
+            "watcher.extract:extract_if_changed",
             fetched.content,
             content_type=fetched.content_type,
             charset=fetched.charset,
@@ -391,7 +389,7 @@ class Checker:
         try:
             return await self.workers.run(
                 f"snapshot of {source.id}",
-                make_snapshot,
+                "watcher.extract.snapshot:snapshot",
                 fetched.content,
                 extracted.kind,
                 source.rules,
@@ -413,9 +411,9 @@ class Checker:
             return latest
         raw = self.store.get_blob(latest.raw_sha256)
         try:
-            extracted = await self.workers.run(
+            extracted: Extracted = await self.workers.run(
                 f"re-extraction of {source.id}",
-                extract,
+                "watcher.extract:extract",
                 raw,
                 content_type=latest.content_type or "",
                 charset=None,

@@ -10,6 +10,7 @@ kills its worker fails that one check, and the pool is rebuilt.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import multiprocessing
 import os
@@ -49,8 +50,12 @@ class WorkerPool:
             )
         return self._pool
 
-    async def run(self, what: str, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run `func(*args, **kwargs)` in a worker; `what` names the job in errors."""
+    async def run(self, what: str, func: Callable[..., T] | str, /, *args: Any, **kwargs: Any) -> T:
+        """Run `func(*args, **kwargs)` in a worker; `what` names the job in errors.
+
+        `func` may be "module:function", imported only in the worker: the
+        parser and PDF libraries then never load in the main process.
+        """
         loop = asyncio.get_running_loop()
         pool = self._executor()
         future = loop.run_in_executor(pool, _call, func, args, kwargs)
@@ -81,7 +86,11 @@ class WorkerPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _call(func: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+def _call(func: Callable[..., T] | str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    if isinstance(func, str):
+        module, _, name = func.partition(":")
+        func = getattr(importlib.import_module(module), name)
+        assert callable(func)
     return func(*args, **kwargs)
 
 
