@@ -10,6 +10,7 @@ A failing source is a row with its reason, never an exception out of here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -185,20 +186,14 @@ async def check_all(
     """One pass: check every selected source (and its followed documents) once."""
     sync_sources(config, store)
     sources = select_sources(config, store, only)
-    own_workers = workers is None
-    pool = workers or WorkerPool()
     result = PassResult()
-    try:
+    async with contextlib.AsyncExitStack() as owned:
+        if workers is None:
+            workers = WorkerPool()
+            owned.callback(workers.close)
         if fetcher is None:
-            async with Fetcher(fetch_settings(config)) as own_fetcher:
-                checker = Checker(config, store, own_fetcher, pool, result, progress)
-                await checker.run(sources)
-        else:
-            checker = Checker(config, store, fetcher, pool, result, progress)
-            await checker.run(sources)
-    finally:
-        if own_workers:
-            pool.close()
+            fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
+        await Checker(config, store, fetcher, workers, result, progress).run(sources)
     return result
 
 
