@@ -965,8 +965,16 @@ def write_watcher_config(
 
 
 URLWATCH_HOOKS = '''\
-"""Bench hook: PDF text with pypdfium2 (urlwatch's pdf2text needs poppler's pdftotext)."""
+"""Bench hook: PDF text with pypdfium2 (urlwatch's pdf2text needs poppler's pdftotext).
+
+PDFium is not thread-safe and urlwatch filters in 10 threads: one lock, or
+the peer segfaults now and then (seen: exit -11 in a cold pass).
+"""
+import threading
+
 from urlwatch import filters
+
+PDFIUM = threading.Lock()
 
 
 class PdfiumTextFilter(filters.FilterBase):
@@ -979,11 +987,13 @@ class PdfiumTextFilter(filters.FilterBase):
     def filter(self, data, subfilter):
         import pypdfium2 as pdfium
 
-        doc = pdfium.PdfDocument(data)
-        try:
-            return "\\n\\n".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
-        finally:
-            doc.close()
+        with PDFIUM:
+            doc = pdfium.PdfDocument(data)
+            try:
+                pages = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+            finally:
+                doc.close()
+        return "\\n\\n".join(pages)
 '''
 
 
