@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from typing import Any
@@ -459,3 +460,36 @@ def test_disabling_a_source_pauses_its_children_and_enabling_resumes_them(
     env.sources[0]["enabled"] = True
     result = env.check()
     assert {o.source_id for o in result.outcomes} == {"other", "acme-rsp", child}
+
+
+def test_two_processes_checking_the_same_change_record_it_once(env: Env, site: Site) -> None:
+    """`watcher check` beside the daemon: both see the change, one version, one task, one alert."""
+    import threading
+
+    from watcher.pipeline import check_all
+    from watcher.store import Store
+
+    one_source(env, site, notify=["team"])
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.check()
+    site.set("/rsp", page(SECTIONS.replace("once a year", "every two years")), delay=0.5)
+    config = env.write()
+    outcomes: list[str] = []
+
+    def other_process() -> None:
+        store = Store.open(env.tmp / "state")
+        try:
+            result = asyncio.run(check_all(config, store, workers=env.workers))
+            outcomes.extend(o.outcome for o in result.outcomes)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=other_process) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["new_version", "unchanged"]
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1, 2]
+    assert len(env.store.tasks()) == 1 and len(env.store.notifications()) == 1
+    assert env.store.integrity_check() == "ok"

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from watcher import clock, detect, review
 from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
-from watcher.errors import HTTPStatusError, NotFound, WatcherError
+from watcher.errors import HTTPStatusError, NotFound, StoreError, WatcherError
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
     Analysis,
@@ -534,6 +534,20 @@ class Checker:
         task_change: review.TaskChange | None = None
         children: list[str] = []
         with self.store.transaction():
+            current = self.store.latest_version(source.id)
+            if (current.number if current else 0) != (latest.number if latest else 0):
+                # A `watcher check` beside the daemon got here first with the
+                # same news: what it recorded stands, and this check adds nothing.
+                assert current is not None
+                if current.text_sha256 == digest:
+                    return self._record_unchanged(
+                        source, state, fetched, raw_digest, "unchanged", started, t0, remembered
+                    )
+                raise StoreError(
+                    f"another watcher process recorded v{current.number} of this source "
+                    "during this check; the next check compares against it",
+                    transient=True,
+                )
             if text_changed:
                 number += 1
                 # versions.raw_sha256 names the stored snapshot; checks and
