@@ -183,8 +183,12 @@ def _hidden(tag: Tag) -> bool:
     return bool(style) and _HIDDEN_STYLE.search(str(style)) is not None
 
 
-class _Renderer:
-    """Collects lines; inline text accumulates in `buffer` until a block boundary."""
+class LineBuffer:
+    """Collects lines; inline text accumulates in `buffer` until a block boundary.
+
+    Shared by both renderers (BeautifulSoup's tree here, lxml's in
+    lxml_render.py), which must produce the same lines.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -206,6 +210,10 @@ class _Renderer:
         if line:
             self.lines.append(self.prefix + line)
             self.prefix = ""
+
+
+class _Renderer(LineBuffer):
+    """Renders BeautifulSoup's tree into lines."""
 
     def walk(self, nodes: Iterable[PageElement]) -> None:
         """Render nodes in document order without recursion (pages nest thousands deep)."""

@@ -31,7 +31,7 @@ import cssselect
 import lxml.etree
 
 from watcher.extract.html import _HIDDEN_STYLE as HIDDEN_STYLE
-from watcher.extract.html import BLOCKS, CELLS, DROPPED, HEADINGS
+from watcher.extract.html import BLOCKS, CELLS, DROPPED, HEADINGS, LineBuffer
 from watcher.extract.normalise import normalise, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
 
@@ -162,29 +162,8 @@ def plain_strings(element: Any) -> list[str]:
     return out
 
 
-class FastRenderer:
+class FastRenderer(LineBuffer):
     """`_Renderer` of extract/html.py over lxml's text/tail model."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.buffer: list[str] = []
-        self.prefix = ""
-        self.inline_breaks = 0
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        text = " ".join("".join(self.buffer).split())
-        self.buffer.clear()
-        if text:
-            self.lines.append(self.prefix + text)
-            self.prefix = ""
-
-    def emit(self, line: str) -> None:
-        self.flush()
-        if line:
-            self.lines.append(self.prefix + line)
-            self.prefix = ""
 
     def walk_content(self, element: Any) -> None:
         """Render an element's content (its text and children), not the element itself."""
