@@ -98,17 +98,15 @@ _LIST_ITEM = re.compile(r"(?:[-*•+]|\d{1,3}[.)]|\([a-z0-9]{1,3}\))\s+")
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
 _TERMINAL = re.compile(r"[.!?:;…\"”’')\]]\s*$")
 
-_FIRM = re.compile(
-    r"\b(?:commit|commits|committed|committing|will|won['’]t|shall|shan['’]t|must|mustn['’]t"
-    r"|require|requires|required|requiring|ensure|ensures|ensured|ensuring|guarantee"
-    r"|guarantees|guaranteed|mandatory|obligated|always|never)\b",
-    re.IGNORECASE,
-)
 # Firm words whose loss alone weakens a sentence ('will' dropped for the
 # present tense does not: 'we will publish' → 'we publish').
-_STRONG = re.compile(
-    r"\b(?:commit|commits|committed|committing|shall|must|require|requires|required|requiring"
-    r"|ensure|ensures|ensured|ensuring|guarantee|guarantees|guaranteed|mandatory|obligated)\b",
+_STRONG_WORDS = (
+    r"commit|commits|committed|committing|shall|must|require|requires|required|requiring"
+    r"|ensure|ensures|ensured|ensuring|guarantee|guarantees|guaranteed|mandatory|obligated"
+)
+_STRONG = re.compile(rf"\b(?:{_STRONG_WORDS})\b", re.IGNORECASE)
+_FIRM = re.compile(
+    rf"\b(?:{_STRONG_WORDS}|will|won['’]t|shan['’]t|mustn['’]t|always|never)\b",
     re.IGNORECASE,
 )
 _HEDGE = re.compile(
