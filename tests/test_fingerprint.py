@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,21 +12,49 @@ from hypothesis import strategies as st
 from tests.conftest import Env, Site
 from tests.test_pipeline import SECTIONS, html_source, page
 from watcher import clock
-from watcher.extract import extract, extract_if_changed
+from watcher.errors import WatcherError
+from watcher.extract import extract, process
 from watcher.extract.fingerprint import html_fingerprint
+from watcher.extract.html import extract_html_soup
 from watcher.models import ExtractRules
 
 RULES = ExtractRules(select=("main",), remove=("nav", "footer", ".cookie-banner"))
 
 
-def fp(html: str, rules: ExtractRules = RULES) -> str | None:
-    return html_fingerprint(html.encode("utf-8"), "utf-8", rules)
+def process_fingerprint(content: bytes, charset: str | None, rules: ExtractRules) -> str | None:
+    """The fingerprint `process` makes on its one tree (None when extraction fails)."""
+    try:
+        done = process(
+            content, content_type="text/html", charset=charset, url="http://x/", rules=rules
+        )
+    except WatcherError:
+        return None
+    return done.fingerprint
 
 
-def test_noise_keeps_the_fingerprint() -> None:
-    base = fp(page())
+# the fingerprint of the fast path's tree, and the separate one of the other pages
+FINGERPRINTS = pytest.mark.parametrize(
+    "fingerprint", [process_fingerprint, html_fingerprint], ids=["one-tree", "separate"]
+)
+Fingerprint = Callable[[bytes, str | None, ExtractRules], str | None]
+
+
+def fp(
+    html: str, rules: ExtractRules = RULES, fingerprint: Fingerprint = html_fingerprint
+) -> str | None:
+    return fingerprint(html.encode("utf-8"), "utf-8", rules)
+
+
+@FINGERPRINTS
+def test_noise_keeps_the_fingerprint(fingerprint: Fingerprint) -> None:
+    base = fp(page(), fingerprint=fingerprint)
     assert base is not None
-    assert fp(page(token="other", stamp="2030-01-01 00:00")) == base
+    assert fp(page(token="other", stamp="2030-01-01 00:00"), fingerprint=fingerprint) == base
+
+
+def test_the_two_kinds_never_compare_equal() -> None:
+    content = page().encode()
+    assert process_fingerprint(content, "utf-8", RULES) != html_fingerprint(content, "utf-8", RULES)
 
 
 @pytest.mark.parametrize(
@@ -38,15 +67,19 @@ def test_noise_keeps_the_fingerprint() -> None:
         SECTIONS + "<!-- a comment is not text -->" + "<p>new paragraph</p>",
     ],
 )
-def test_what_extraction_sees_changes_the_fingerprint(edited: str) -> None:
-    assert fp(page(edited)) != fp(page())
+@FINGERPRINTS
+def test_what_extraction_sees_changes_the_fingerprint(
+    edited: str, fingerprint: Fingerprint
+) -> None:
+    assert fp(page(edited), fingerprint=fingerprint) != fp(page(), fingerprint=fingerprint)
 
 
-def test_follow_links_count_even_outside_the_selection() -> None:
+@FINGERPRINTS
+def test_follow_links_count_even_outside_the_selection(fingerprint: Fingerprint) -> None:
     rules = ExtractRules(select=("main",), follow="a[href$='.pdf']")
     one = page(SECTIONS + '<a href="/v1.pdf">PDF</a>')
     two = page(SECTIONS + '<a href="/v2.pdf">PDF</a>')
-    assert fp(one, rules) != fp(two, rules)
+    assert fp(one, rules, fingerprint) != fp(two, rules, fingerprint)
 
 
 def test_no_fingerprint_when_lxml_cannot_apply_the_rules() -> None:
@@ -55,16 +88,34 @@ def test_no_fingerprint_when_lxml_cannot_apply_the_rules() -> None:
     assert fp(page() + "<p>after the end</p>") is None  # BeautifulSoup keeps this, lxml not
 
 
-def test_extract_if_changed_skips_only_on_an_equal_fingerprint() -> None:
+@pytest.mark.parametrize(
+    "rules",
+    [RULES, ExtractRules(select=("main:nth-of-type(1)",))],
+    ids=["fast-path", "separate"],
+)
+def test_process_skips_extraction_only_on_an_equal_fingerprint(rules: ExtractRules) -> None:
+    content = page().encode()
+    kwargs = {"content_type": "text/html", "charset": "utf-8", "url": "http://x/", "rules": rules}
+    first = process(content, **kwargs)  # type: ignore[arg-type]
+    assert first.fingerprint is not None and first.extracted is not None
+    again = process(content, known_fingerprint=first.fingerprint, **kwargs)  # type: ignore[arg-type]
+    assert again.fingerprint == first.fingerprint and again.extracted is None
+    changed = page(SECTIONS.replace("board", "committee")).encode()
+    redone = process(changed, known_fingerprint=first.fingerprint, **kwargs)  # type: ignore[arg-type]
+    assert redone.extracted is not None and "committee" in redone.extracted.text
+
+
+def test_process_snapshots_only_a_new_text() -> None:
     content = page().encode()
     kwargs = {"content_type": "text/html", "charset": "utf-8", "url": "http://x/", "rules": RULES}
-    first, extracted = extract_if_changed(content, **kwargs)  # type: ignore[arg-type]
-    assert first is not None and extracted is not None
-    again, skipped = extract_if_changed(content, known_fingerprint=first, **kwargs)  # type: ignore[arg-type]
-    assert again == first and skipped is None
+    first = process(content, **kwargs)  # type: ignore[arg-type]
+    assert first.extracted is not None and first.snapshot is not None
+    assert b"<script>" in content and len(first.snapshot) < len(content)
+    same = process(content, latest_sha256=first.extracted.sha256, **kwargs)  # type: ignore[arg-type]
+    assert same.extracted == first.extracted and same.snapshot is None
     changed = page(SECTIONS.replace("board", "committee")).encode()
-    _, redone = extract_if_changed(changed, known_fingerprint=first, **kwargs)  # type: ignore[arg-type]
-    assert redone is not None and "committee" in redone.text
+    new = process(changed, latest_sha256=first.extracted.sha256, **kwargs)  # type: ignore[arg-type]
+    assert new.snapshot is not None and b"committee" in new.snapshot
 
 
 # Random pages built from pieces that extraction treats differently: equal
@@ -99,30 +150,70 @@ PIECES = [
     "<main>nested main</main>",
     "caf\u00e9 \u00a0 na\u00efve",
     "<p>&nbsp;&amp;&lt;</p>",
+    # inside <pre> every string counts but those of script, style and template
+    "<pre>a<noscript>ns</noscript>b</pre>",
+    "<pre>a<script>s</script>b</pre>",
+    "<pre>a<!-- c -->b</pre>",
+    "<pre>a<template>t</template>b</pre>",
+    "<pre>a<svg><text>sv</text></svg>b</pre>",
+    "<pre>a<button>bt</button>b</pre>",
+    '<pre>a<span class="x">sp</span>b</pre>',
+    "<template><p>tpl</p></template>",
+    '<p class="n1">classes differ</p>',
+    '<p class="n2">classes differ</p>',
 ]
 
 
+def _random_page(parts: list[str]) -> bytes:
+    page = f"<html><body><main><h1>T</h1>{''.join(parts[:-1])}</main></body></html>"
+    return (page + parts[-1]).encode()  # the last piece lands after </html>
+
+
+@FINGERPRINTS
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=8),
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=8),
 )
-def test_equal_fingerprints_mean_equal_text(a: list[str], b: list[str]) -> None:
+def test_equal_fingerprints_mean_equal_text(
+    fingerprint: Fingerprint, a: list[str], b: list[str]
+) -> None:
     rules = ExtractRules(select=("main",), remove=("nav", "footer"))
-
-    def build(parts: list[str]) -> bytes:
-        page = f"<html><body><main><h1>T</h1>{''.join(parts[:-1])}</main></body></html>"
-        return (page + parts[-1]).encode()  # the last piece lands after </html>
 
     def text(content: bytes) -> str:
         return extract(
             content, content_type="text/html", charset="utf-8", url="http://x/", rules=rules
         ).text
 
-    fa = html_fingerprint(build(a), "utf-8", rules)
-    fb = html_fingerprint(build(b), "utf-8", rules)
+    fa = fingerprint(_random_page(a), "utf-8", rules)
+    fb = fingerprint(_random_page(b), "utf-8", rules)
     if fa is not None and fa == fb:
-        assert text(build(a)) == text(build(b))
+        assert text(_random_page(a)) == text(_random_page(b))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(PIECES), min_size=1, max_size=10),
+    st.sampled_from(
+        [
+            ExtractRules(select=("main",), remove=("nav", "footer")),
+            ExtractRules(),
+            ExtractRules(select=("pre", "p"), follow="a"),
+        ]
+    ),
+)
+def test_process_extracts_what_beautifulsoup_does(parts: list[str], rules: ExtractRules) -> None:
+    """The fingerprint strips the tree before it is rendered: that must change no text."""
+    content = _random_page(parts)
+    kwargs = {"charset": "utf-8", "url": "http://x/", "rules": rules}
+    try:
+        reference = extract_html_soup(content, **kwargs)  # type: ignore[arg-type]
+    except WatcherError:
+        return
+    done = process(content, content_type="text/html", snapshot=False, **kwargs)  # type: ignore[arg-type]
+    assert done.extracted is not None
+    assert done.extracted.text == reference.text
+    assert done.extracted.links == reference.links
 
 
 def test_dynamic_page_skips_extraction_but_not_for_ever(

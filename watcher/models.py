@@ -6,11 +6,17 @@ comparable in tests, and free of behaviour beyond small derived properties.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
 DocumentKind = Literal["html", "pdf", "text"]
 Outcome = Literal["new_version", "unchanged", "not_modified", "failed"]
+
+
+def text_sha256(text: str) -> str:
+    """The SHA-256 that names a text blob (of its UTF-8 bytes)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,31 @@ class Extracted:
     kind: DocumentKind
     links: tuple[Link, ...] = ()
     pages: int | None = None
+    # Derived from `text` once, where extraction runs (a worker process):
+    # the pipeline reads them several times and a split of 50k words is not free.
+    words: int = field(init=False, compare=False)
+    sha256: str = field(init=False, compare=False)
 
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", len(self.text.split()))
+        object.__setattr__(self, "sha256", text_sha256(self.text))
 
     @property
     def chars(self) -> int:
         return len(self.text)
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What a check needs of a fetched document, made in one worker job
+    (`watcher.extract.process`)."""
+
+    fingerprint: str | None  # None: the page has none (PDFs, text, odd pages)
+    extracted: Extracted | None  # None: the fingerprint shows nothing changed
+    # The raw snapshot to keep when the text is new: an HTML page without its
+    # script and style bodies, when that provably changes nothing. None: keep
+    # the bytes as fetched.
+    snapshot: bytes | None = None
 
 
 @dataclass(frozen=True)

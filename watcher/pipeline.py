@@ -37,10 +37,11 @@ from watcher.models import (
     FetchResult,
     Link,
     Outcome,
+    Processed,
     Source,
 )
 from watcher.notify.outbox import DeliveryReport, deliver_due, housekeeping, should_hold
-from watcher.store import Row, Store, VersionRow, sha256, text_sha256
+from watcher.store import Row, Store, VersionRow, sha256
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -292,17 +293,21 @@ class Checker:
                 source, state, fetched, raw_digest, "unchanged", started, t0
             )
         try:
-            fingerprint, extracted = await self._extract(source, state, fetched, latest)
+            processed = await self._process(source, state, fetched, latest)
         except WatcherError as exc:
             # the answer came, but it is not a document: keep its HTTP status
             return self._record_failure(source, exc.reason, fetched.status, started, t0, fetched)
+        extracted = processed.extracted
         if extracted is None:
             # new bytes, but nothing that could become text changed (dynamic pages)
             return self._record_unchanged(
                 source, state, fetched, raw_digest, "unchanged", started, t0
             )
-        remembered = {"fingerprint": fingerprint, "fingerprint_at": clock.iso(clock.now())}
-        digest = text_sha256(extracted.text)
+        remembered = {
+            "fingerprint": processed.fingerprint,
+            "fingerprint_at": clock.iso(clock.now()),
+        }
+        digest = extracted.sha256
         new_links = self._new_links(source, extracted.links)
         if latest is not None and digest == latest.text_sha256 and not new_links:
             return self._record_unchanged(
@@ -317,9 +322,6 @@ class Checker:
             if task is not None and task["from_version"] != latest.number:
                 base = self.store.version_text(self.store.version(source.id, task["from_version"]))
                 whole_cmp = await self._compare(source, base, extracted.text, new_links)
-        kept = None
-        if latest is None or digest != latest.text_sha256:
-            kept = await self._snapshot(source, fetched, extracted)
         return self._record_version(
             source,
             state,
@@ -333,7 +335,7 @@ class Checker:
             started,
             t0,
             remembered,
-            snapshot=kept,
+            snapshot=processed.snapshot,
         )
 
     # -- stages --
@@ -347,14 +349,17 @@ class Checker:
             return "pdf"
         return None
 
-    async def _extract(
+    async def _process(
         self, source: Source, state: Row, fetched: FetchResult, latest: VersionRow | None
-    ) -> tuple[str | None, Extracted | None]:
-        """Extract in a worker, unless the page's fingerprint shows nothing changed.
+    ) -> Processed:
+        """Fingerprint, extract and snapshot in one worker job.
 
-        The fingerprint is trusted for at most FINGERPRINT_TRUST_S after the
-        last full extraction: a bounded safety net should lxml and
-        BeautifulSoup ever see a page differently.
+        Extraction is skipped when the page's fingerprint shows nothing
+        changed. The fingerprint is trusted for at most FINGERPRINT_TRUST_S
+        after the last full extraction: a bounded safety net should lxml and
+        BeautifulSoup ever see a page differently. The snapshot of an HTML
+        page is made without its script and style bodies when that provably
+        changes nothing (extract/snapshot.py).
         """
         known = None
         if latest is not None and state["fingerprint"] and state["fingerprint_at"]:
@@ -363,7 +368,7 @@ class Checker:
                 known = state["fingerprint"]
         return await self.workers.run(
             f"extraction of {source.id}",
-            "watcher.extract:extract_if_changed",
+            "watcher.extract:process",
             fetched.content,
             content_type=fetched.content_type,
             charset=fetched.charset,
@@ -372,28 +377,8 @@ class Checker:
             expected=self._expected_kind(source, latest),
             previous_chars=latest.chars if latest else None,
             known_fingerprint=known,
+            latest_sha256=latest.text_sha256 if latest else None,
         )
-
-    async def _snapshot(self, source: Source, fetched: FetchResult, extracted: Extracted) -> bytes:
-        """The raw snapshot to store for a new version: HTML without script/style bodies.
-
-        In a worker: proving the cut harmless parses the page twice (~5 ms).
-        """
-        if extracted.kind != "html":
-            return fetched.content
-        try:
-            return await self.workers.run(
-                f"snapshot of {source.id}",
-                "watcher.extract.snapshot:snapshot",
-                fetched.content,
-                extracted.kind,
-                source.rules,
-                fetched.charset,
-            )
-        except WatcherError as exc:
-            # the page itself is fine: keep it whole
-            log.warning("kept the whole page of %s: %s", source.id, exc.reason)
-            return fetched.content
 
     async def _reextract_if_rules_changed(
         self, source: Source, state: Row, latest: VersionRow | None
@@ -419,7 +404,7 @@ class Checker:
             )
         except WatcherError as exc:
             raise type(exc)(f"with the new extraction rules: {exc.reason}") from exc
-        digest = text_sha256(extracted.text)
+        digest = extracted.sha256
         with self.store.transaction():
             if digest != latest.text_sha256:
                 self.store.put_text(extracted.text)
@@ -528,7 +513,7 @@ class Checker:
         snapshot: bytes | None = None,
     ) -> CheckOutcome:
         duration = _ms_since(t0)
-        digest = text_sha256(extracted.text)
+        digest = extracted.sha256
         text_changed = latest is None or digest != latest.text_sha256
         number = latest.number if latest is not None else 0
         task_change: review.TaskChange | None = None

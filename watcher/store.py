@@ -48,10 +48,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def text_sha256(text: str) -> str:
-    return sha256(text.encode("utf-8"))
-
-
 # --- migrations -------------------------------------------------------------
 
 

@@ -19,22 +19,28 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import lxml.etree
+
 from watcher.errors import ExtractionError, SuspiciousExtraction
-from watcher.extract.fingerprint import html_fingerprint
+from watcher.extract import lxml_render
+from watcher.extract.fingerprint import html_fingerprint, roots_fingerprint
 from watcher.extract.html import decode_markup, extract_html
 from watcher.extract.normalise import compile_ignore, normalise
 from watcher.extract.pdf import extract_pdf
-from watcher.models import DocumentKind, Extracted, ExtractRules
+from watcher.extract.snapshot import empty_bodies, snapshot_of_parsed
+from watcher.extract.snapshot import snapshot as make_snapshot
+from watcher.models import DocumentKind, Extracted, ExtractRules, Processed
 
 __all__ = [
     "EXTRACTORS",
+    "Processed",
     "compile_ignore",
     "extract",
     "extract_html",
-    "extract_if_changed",
     "extract_pdf",
     "extract_text",
     "normalise",
+    "process",
     "sniff_kind",
 ]
 
@@ -133,7 +139,7 @@ def extract(
     return extracted
 
 
-def extract_if_changed(
+def process(
     content: bytes,
     *,
     content_type: str,
@@ -143,18 +149,35 @@ def extract_if_changed(
     expected: DocumentKind | None = None,
     previous_chars: int | None = None,
     known_fingerprint: str | None = None,
-) -> tuple[str | None, Extracted | None]:
-    """Extract, unless the page's fingerprint shows its text cannot have changed.
+    latest_sha256: str | None = None,
+    snapshot: bool = True,
+) -> Processed:
+    """Fingerprint, extract (unless the fingerprint equals `known_fingerprint`)
+    and, for a text other than `latest_sha256`, make the snapshot to store.
 
-    Returns the page's fingerprint (None when it has none: PDFs, text, pages
-    whose rules lxml cannot apply) and the extraction, or None in its place
-    when the fingerprint equals `known_fingerprint`.
+    An HTML page the fast path can take is parsed once for all three (and
+    its stripped snapshot once more, to prove the cut harmless); any other
+    page goes the long way, as `extract` and `snapshot` do. Raises what
+    `extract` raises.
     """
     fingerprint = None
     if content.strip() and sniff_kind(content, content_type, url) == "html":
+        if expected != "pdf" and content_type != PDF_TYPE and lxml_render.can_prepare(rules):
+            done = _process_fast(
+                content,
+                charset=charset,
+                url=url,
+                rules=rules,
+                previous_chars=previous_chars,
+                known_fingerprint=known_fingerprint,
+                latest_sha256=latest_sha256,
+                snapshot=snapshot,
+            )
+            if done is not None:
+                return done
         fingerprint = html_fingerprint(content, charset, rules)
         if fingerprint is not None and fingerprint == known_fingerprint:
-            return fingerprint, None
+            return Processed(fingerprint, None)
     extracted = extract(
         content,
         content_type=content_type,
@@ -164,7 +187,63 @@ def extract_if_changed(
         expected=expected,
         previous_chars=previous_chars,
     )
-    return fingerprint, extracted
+    kept = None
+    if snapshot and extracted.kind == "html" and extracted.sha256 != latest_sha256:
+        kept = make_snapshot(content, "html", rules, charset)
+    return Processed(fingerprint, extracted, kept)
+
+
+def _process_fast(
+    content: bytes,
+    *,
+    charset: str | None,
+    url: str,
+    rules: ExtractRules,
+    previous_chars: int | None,
+    known_fingerprint: str | None,
+    latest_sha256: str | None,
+    snapshot: bool,
+) -> Processed | None:
+    """`process` of an HTML page on one lxml tree, or None when the fast path
+    cannot promise BeautifulSoup's text (nothing is raised then)."""
+    markup = decode_markup(content, charset, is_html=True)
+    root = lxml_render.parse_fast(markup)
+    if root is None:
+        return None
+    # The proof of the snapshot compares the whole page, so it is serialised
+    # before `remove` changes the tree; worth it only when a new text is likely.
+    whole = empty_bodies(root) if snapshot and latest_sha256 is None else None
+    prepared = lxml_render.prepare(markup, url=url, rules=rules, root=root)
+    if prepared is None:
+        return None
+    fingerprint = roots_fingerprint(prepared, charset, rules)
+    if fingerprint == known_fingerprint:
+        return Processed(fingerprint, None)
+    page = _page_signals(content)
+    if reason := _strong_challenge(page):
+        raise SuspiciousExtraction(reason)
+    try:
+        extracted = lxml_render.render(prepared, rules)
+    except RecursionError:
+        return None  # nested tables: let the BeautifulSoup path decide
+    _check(extracted, None if rules.select else page, previous_chars, title=page.title)
+    log.debug(
+        "extracted html from %s: %d words, %d links", url, extracted.words, len(extracted.links)
+    )
+    kept = None
+    if snapshot and extracted.sha256 != latest_sha256:
+        try:
+            if whole is None:
+                again = lxml_render.parse_fast(markup)
+                whole = empty_bodies(again) if again is not None else None
+            kept = (
+                None
+                if whole is None
+                else snapshot_of_parsed(content, markup, rules, charset, whole)
+            )
+        except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
+            log.warning("kept the whole page of %s: %s", url, exc)
+    return Processed(fingerprint, extracted, kept)
 
 
 def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:

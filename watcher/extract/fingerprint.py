@@ -26,12 +26,16 @@ import cssselect
 import lxml.etree
 import lxml.html
 
+from watcher.extract.lxml_render import Prepared
 from watcher.models import ExtractRules
 
 log = logging.getLogger(__name__)
 
-# Elements whose content never becomes text (extract/html.py drops these too).
-_DROPPED = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas")
+# Elements whose content never becomes text, anywhere: extraction drops them,
+# and inside a <pre> (whose strings are taken whole) they are the string
+# containers BeautifulSoup leaves out. Other dropped elements (noscript, svg…)
+# do give text inside a <pre>, so they stay in what is hashed.
+_DROPPED = ("script", "style", "template")
 # Attributes that decide whether an element's text is shown.
 _KEPT_ATTRIBUTES = frozenset({"hidden", "style", "aria-hidden", "type", "value"})
 
@@ -100,5 +104,31 @@ def html_fingerprint(content: bytes, charset: str | None, rules: ExtractRules) -
                 continue
             for name in [n for n in element.attrib if n not in _KEPT_ATTRIBUTES]:
                 del element.attrib[name]
+        digest.update(b"\x00R" + lxml.etree.tostring(top, method="html", with_tail=False))
+    return digest.hexdigest()
+
+
+_ALL_ATTRIBUTES = lxml.etree.XPath("descendant-or-self::*/@*")
+
+
+def roots_fingerprint(prepared: Prepared, charset: str | None, rules: ExtractRules) -> str:
+    """The fingerprint of a page the fast path prepared (parsed, `remove`d, `select`ed).
+
+    Hashes the links found and the selected elements without what can never
+    become text, then strips that from the tree: rendering the roots
+    afterwards gives the same text (a property test holds it to that).
+    Another kind of fingerprint than `html_fingerprint`'s; the two never
+    compare equal, so a page that changes path is just extracted once.
+    """
+    digest = hashlib.sha256(b"roots\x00")
+    digest.update(repr((charset, rules.select, rules.remove, rules.ignore, rules.follow)).encode())
+    for link in prepared.links:
+        digest.update(b"\x00L" + link.url.encode("utf-8", "replace"))
+        digest.update(b"\x00l" + link.text.encode("utf-8", "replace"))
+    for top in prepared.roots:
+        lxml.etree.strip_elements(top, *_DROPPED, lxml.etree.Comment, with_tail=False)
+        names = {attribute.attrname for attribute in _ALL_ATTRIBUTES(top)} - _KEPT_ATTRIBUTES
+        if names:
+            lxml.etree.strip_attributes(top, *names)
         digest.update(b"\x00R" + lxml.etree.tostring(top, method="html", with_tail=False))
     return digest.hexdigest()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -320,16 +321,37 @@ def _drop(element: Any) -> None:
     parent.remove(element)
 
 
-def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | None:
-    """The extraction of a decoded HTML document, or None when only the
-    BeautifulSoup path can promise the right answer."""
-    selectors = (*((rules.follow,) if rules.follow else ()), *rules.remove, *rules.select)
+@dataclass
+class Prepared:
+    """A page parsed, its `follow` links found, `remove` applied and `select`
+    matched: what is left is to render `roots` (or to fingerprint them)."""
+
+    root: Any
+    roots: list[Any]
+    links: tuple[Link, ...]
+
+
+def can_prepare(rules: ExtractRules) -> bool:
+    """False when the rules hold a selector only soupsieve reads right."""
     for group in ((rules.follow,) if rules.follow else (), rules.remove, rules.select):
         if group and _xpath(tuple(group)) is None:
-            return None
-    root = parse_fast(text)
-    if root is None:
+            return False
+    return True
+
+
+def prepare(
+    text: str, *, url: str, rules: ExtractRules, root: Any | None = None
+) -> Prepared | None:
+    """Everything of the fast path but rendering, or None when only the
+    BeautifulSoup path can promise the right answer. `root` is the page as
+    `parse_fast` built it, when the caller has it already; it is changed."""
+    if not can_prepare(rules):
         return None
+    if root is None:
+        root = parse_fast(text)
+        if root is None:
+            return None
+    selectors = (*((rules.follow,) if rules.follow else ()), *rules.remove, *rules.select)
     if _uses_class(selectors) and _ODD_SPACE_RE.search("\n".join(_CLASSES(root))):
         return None
     templated = next(root.iter("template"), None) is not None
@@ -356,10 +378,22 @@ def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | Non
         roots = [m for m in matches if not any(p in chosen for p in m.iterancestors())]
     else:
         roots = [root]
+    return Prepared(root=root, roots=roots, links=links)
+
+
+def render(prepared: Prepared, rules: ExtractRules) -> Extracted:
+    """The extraction of a prepared page."""
     renderer = FastRenderer()
-    for top in roots:
+    for top in prepared.roots:
         renderer.walk(top)
         renderer.flush()
     return Extracted(
-        text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=links
+        text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=prepared.links
     )
+
+
+def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | None:
+    """The extraction of a decoded HTML document, or None when only the
+    BeautifulSoup path can promise the right answer."""
+    prepared = prepare(text, url=url, rules=rules)
+    return None if prepared is None else render(prepared, rules)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import lxml.etree
 import lxml.html
@@ -23,7 +24,7 @@ import lxml.html
 from watcher.extract.html import decode_markup
 from watcher.models import DocumentKind, ExtractRules
 
-__all__ = ["snapshot", "strip_bodies"]
+__all__ = ["empty_bodies", "snapshot", "snapshot_of_parsed", "strip_bodies"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,51 @@ def snapshot(
     if not _same_for_extraction(content, stripped, charset):
         log.debug("kept the scripts of a page: stripping them would change what is extracted")
         return content
+    return stripped
+
+
+def empty_bodies(root: Any) -> bytes:
+    """The page as `parse_fast` built it, serialised with its script and style
+    bodies emptied: what `snapshot_of_parsed` compares the stripped page with.
+    Call it before anything changes the tree; it empties the bodies in place
+    (harmless to extraction, which drops them)."""
+    for element in root.iter("script", "style"):
+        element.text = None
+    return bytes(lxml.etree.tostring(root))
+
+
+def snapshot_of_parsed(
+    content: bytes, markup: str, rules: ExtractRules, charset: str | None, whole: bytes
+) -> bytes:
+    """`snapshot` of an HTML page whose decoded tree the caller built already.
+
+    `markup` is `content` decoded with `charset`, `whole` what `empty_bodies`
+    made of its tree. The proof is the same as `snapshot`'s, on the decoded
+    tree extraction itself parses: one parse (of the stripped page) instead of two.
+    """
+    if _uses_script_text(rules):
+        return content
+    stripped = strip_bodies(content)
+    if len(stripped) == len(content):
+        return content
+    from watcher.extract.lxml_render import parse_fast  # lxml_render imports html, as we do
+
+    def tree(text: str) -> bytes | None:
+        root = parse_fast(text)
+        return None if root is None else empty_bodies(root)
+
+    # with the header's charset as during the check, without it as during a re-extraction
+    for label in [charset] if charset is None else [charset, None]:
+        text = markup if label == charset else decode_markup(content, label, is_html=True)
+        cut = strip_bodies_text(text)
+        if cut != decode_markup(stripped, label, is_html=True) or _title(text) != _title(cut):
+            return content
+        if label != charset and text == markup:
+            continue  # the same text as the first round: its trees are compared already
+        original = whole if label == charset else tree(text)
+        if original is None or original != tree(cut):
+            log.debug("kept the scripts of a page: stripping them would change what is extracted")
+            return content
     return stripped
 
 
