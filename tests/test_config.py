@@ -6,6 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+import soupsieve
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.config import (
     Config,
@@ -22,6 +25,7 @@ from watcher.config import (
     parse_duration,
     parse_size,
 )
+from watcher.css import is_plain_selector
 from watcher.errors import ConfigError, NotFound
 from watcher.models import ExtractRules
 
@@ -698,3 +702,21 @@ def test_parse_size_rejects(text: str | int) -> None:
 )  # fmt: skip
 def test_default_config_path(environ: dict[str, str], expected: Path) -> None:
     assert default_config_path(environ) == expected
+
+
+_CSS_TOKENS = st.sampled_from(
+    [
+        "main", "div", "*", "#id", ".cls", "-x", "_y", "[href]", '[href$=".pdf"]', "[a='b']",
+        "[data-x|=en]", ":first-child", ":last-child", ":not(", ")", " ", " > ", " + ", " ~ ",
+        ", ", "[", "]", "=", '"', "'", "#", ".", "1", ":nth-child(2)", "::before", "\\", "\n",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_CSS_TOKENS, min_size=1, max_size=8))
+def test_plain_selectors_are_valid_without_asking_soupsieve(tokens: list[str]) -> None:
+    """Validation accepts the plain subset by its grammar alone: soupsieve must agree."""
+    selector = "".join(tokens)
+    if is_plain_selector(selector):
+        soupsieve.compile(selector)  # raises on an invalid selector

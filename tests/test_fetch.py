@@ -289,6 +289,33 @@ async def test_self_signed_certificate_is_a_tls_error() -> None:
         assert server.requests == []
 
 
+async def test_https_with_a_trusted_certificate_reuses_its_connection(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS over asyncio's streams: a verified handshake, then two requests on one connection."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # httpx's trust store, as users set it
+    connections: list[int] = []
+
+    def handler(request: RawRequest, conn: socket.socket) -> None:
+        connections.append(1)
+        while request is not None:
+            body = f"page {request.path}".encode()
+            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+            request = RawServer._read_head(conn)  # the next request on this connection
+
+    with RawServer(handler, ssl_context=context) as server:
+        async with Fetcher(settings()) as fetcher:
+            first = await fetcher.fetch(server.url("/a"))
+            second = await fetcher.fetch(server.url("/b"))
+    assert (first.content, second.content) == (b"page /a", b"page /b")
+    assert len(connections) == 1
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

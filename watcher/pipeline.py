@@ -23,13 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
-from watcher.analysis import analyse_with, signal_to_json
-from watcher.config import SEVERITIES, AnalysisSettings, Config, SourceConfig
+from watcher.analysis import signal_to_json
+from watcher.compare import Comparison, compare_texts
+from watcher.config import SEVERITIES, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, StoreError, WatcherError
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import (
-    Analysis,
-    Change,
     CheckOutcome,
     DocumentKind,
     Extracted,
@@ -192,6 +191,7 @@ async def check_all(
         if workers is None:
             workers = WorkerPool()
             owned.callback(workers.close)
+        workers.start()  # their start-up overlaps the first requests
         if fetcher is None:
             fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
         await Checker(config, store, fetcher, workers, result, progress).run(sources)
@@ -735,30 +735,6 @@ class Checker:
         }
         for channel in channels:
             self.store.enqueue(kind=kind, channel=channel, payload=payload, source_id=source.id)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Two texts of a source compared: the diff and what kind of change it is."""
-
-    change: Change | None
-    analysis: Analysis
-
-
-def compare_texts(
-    old: str,
-    new: str,
-    *,
-    watch_terms: tuple[str, ...],
-    settings: AnalysisSettings,
-    new_documents: tuple[Link, ...] = (),
-) -> Comparison:
-    """Diff and analyse two texts; runs in a worker process."""
-    change = detect.diff(old, new)
-    result = analyse_with(
-        settings, old, new, change=change, watch_terms=watch_terms, new_documents=new_documents
-    )
-    return Comparison(change, result)
 
 
 def highest(*severities: str | None) -> str:

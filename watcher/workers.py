@@ -10,6 +10,7 @@ kills its worker fails that one check, and the pool is rebuilt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -43,12 +44,31 @@ class WorkerPool:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # forkserver: children never inherit the parent's threads or sockets
+            # forkserver: children never inherit the parent's threads or sockets.
+            # (Preloading the extractors into the server was measured and lost:
+            # the first worker then waits for all the imports, on the critical path.)
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context, initializer=_worker_start
             )
         return self._pool
+
+    def start(self, imports: tuple[str, ...] = ("watcher.extract",)) -> None:
+        """Start the workers in the background, to be ready when the first answers arrive.
+
+        Each worker is sent a job that imports `imports` (the pool starts a
+        process per job while none is idle), which it does while the first
+        requests are in flight. Starting a process waits for the fork server:
+        a thread waits, not the event loop.
+        """
+        pool = self._executor()
+
+        def send() -> None:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile
+                for _ in range(self.workers):
+                    pool.submit(_import, imports)
+
+        threading.Thread(target=send, name="workers-start", daemon=True).start()
 
     async def run(self, what: str, func: Callable[..., T] | str, /, *args: Any, **kwargs: Any) -> T:
         """Run `func(*args, **kwargs)` in a worker; `what` names the job in errors.
@@ -92,6 +112,12 @@ def _call(func: Callable[..., T] | str, args: tuple[Any, ...], kwargs: dict[str,
         func = getattr(importlib.import_module(module), name)
         assert callable(func)
     return func(*args, **kwargs)
+
+
+def _import(modules: tuple[str, ...]) -> None:
+    """The job `WorkerPool.start` sends."""
+    for module in modules:
+        importlib.import_module(module)
 
 
 def _worker_start() -> None:

@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 import cssselect
 import lxml.etree
 
+from watcher.css import is_plain_selector
 from watcher.extract.html import _HIDDEN_STYLE as HIDDEN_STYLE
 from watcher.extract.html import BLOCKS, CELLS, DROPPED, HEADINGS, LineBuffer
 from watcher.extract.normalise import normalise, normalise_line
@@ -44,22 +45,6 @@ _STRING_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
 _URL_NOISE = re.compile(r"[\t\n\r]")
 _HTML_END = re.compile(r"</html", re.IGNORECASE)
 
-# Selectors both engines read the same way: type, #id, .class, [attr] and
-# [attr op "value"] on single-valued attributes, combinators, :first-child,
-# :last-child and :not() of those. Anything else goes to soupsieve.
-_IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
-_VALUE = r"(?:\"[^\"\\\n]*\"|'[^'\\\n]*'|" + _IDENT + ")"
-_ATTR = r"\[\s*" + _IDENT + r"\s*(?:[~^$*|]?=\s*" + _VALUE + r"\s*)?\]"
-_SIMPLE = (
-    r"(?:(?:" + _IDENT + r"|\*)(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
-    + r"|:first-child|:last-child)*|(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
-    + r"|:first-child|:last-child)+)"
-)  # fmt: skip
-_COMPOUND = _SIMPLE + r"(?::not\(\s*" + _SIMPLE + r"\s*\))*"
-_SAFE_SELECTOR = re.compile(
-    r"\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*"
-    r"(?:\s*,\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*)*\s*"
-)  # fmt: skip
 # bs4 splits these into lists, soupsieve compares them re-joined by one space
 # (and compares `type` case-blind): attribute selectors on them go to soupsieve.
 _LIST_ATTRIBUTE = re.compile(
@@ -83,7 +68,7 @@ def _xpath(selectors: tuple[str, ...]) -> XPathFn | None:
     """One compiled XPath matching any of the selectors (in document order, each
     node once), or None when they are not all in the subset both engines agree on."""
     for selector in selectors:
-        if not _SAFE_SELECTOR.fullmatch(selector) or _LIST_ATTRIBUTE.search(selector):
+        if not is_plain_selector(selector) or _LIST_ATTRIBUTE.search(selector):
             return None
     try:
         return lxml.etree.XPath(_translator.css_to_xpath(", ".join(selectors)))

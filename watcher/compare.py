@@ -1,0 +1,40 @@
+"""Two texts of a source compared: the diff and what kind of change it is.
+
+The step of a check that runs in a worker process when a text changed; a
+module of its own so that a worker imports only what it needs for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watcher import detect
+from watcher.analysis import analyse_with
+from watcher.config import AnalysisSettings
+from watcher.models import Analysis, Change, Link
+
+__all__ = ["Comparison", "compare_texts"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two texts of a source compared: the diff and what kind of change it is."""
+
+    change: Change | None
+    analysis: Analysis
+
+
+def compare_texts(
+    old: str,
+    new: str,
+    *,
+    watch_terms: tuple[str, ...],
+    settings: AnalysisSettings,
+    new_documents: tuple[Link, ...] = (),
+) -> Comparison:
+    """Diff and analyse two texts; runs in a worker process."""
+    change = detect.diff(old, new)
+    result = analyse_with(
+        settings, old, new, change=change, watch_terms=watch_terms, new_documents=new_documents
+    )
+    return Comparison(change, result)
