@@ -14,6 +14,7 @@ function here is top-level.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -262,24 +263,36 @@ def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class PageSignals:
-    """What the raw HTML says about itself, found without parsing."""
+    """What the raw HTML says about itself, found without parsing.
+
+    `head` is the start of the page, lower-cased as bytes: enough for the
+    ASCII markers every page is searched for (~0.2 ms instead of ~0.6 ms for
+    decoding and lower-casing 256 KB as text). `raw`, the decoded text, is
+    made only for the short pages whose other signals are consulted.
+    """
 
     title: str
-    raw: str  # the start of the document, lower case
+    head: bytes
     size: int
 
+    @functools.cached_property
+    def raw(self) -> str:
+        """The start of the document as text, lower case."""
+        return self.head.decode("utf-8", errors="replace").lower()
 
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _EMPTY_APP_ROOT = re.compile(
     r"<div[^>]+id=[\"']?(?:root|app|__next|__nuxt|svelte)[\"']?[^>]*>\s*</div>", re.IGNORECASE
 )
 
 
 def _page_signals(content: bytes) -> PageSignals:
-    raw = content[:MARKER_BYTES].decode("utf-8", errors="replace")
-    match = _TITLE.search(raw)
-    title = " ".join(match.group(1).split()) if match else ""
-    return PageSignals(title=title, raw=raw.lower(), size=len(content))
+    head = content[:MARKER_BYTES]
+    match = _TITLE.search(head)
+    # ASCII delimiters never occur inside a UTF-8 sequence: the same match as on decoded text
+    title = " ".join(match.group(1).decode("utf-8", errors="replace").split()) if match else ""
+    return PageSignals(title=title, head=head.lower(), size=len(content))
 
 
 def _phrases(*patterns: str) -> re.Pattern[str]:
@@ -354,7 +367,7 @@ def _strong_challenge(page: PageSignals) -> str | None:
     if page.title and _CHALLENGE_TITLE.search(page.title):
         return f"bot challenge instead of the document (page title {page.title!r})"
     for marker in _CHALLENGE_RAW_STRONG:
-        if marker in page.raw:
+        if marker.encode() in page.head:
             return f"bot challenge instead of the document (page contains {marker!r})"
     return None
 
