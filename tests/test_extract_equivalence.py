@@ -10,8 +10,9 @@ or raise the same error.
 
 from __future__ import annotations
 
+import lxml.etree
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from watcher.errors import ExtractionError
@@ -155,8 +156,28 @@ XML_WARNING = pytest.mark.filterwarnings("ignore::bs4.XMLParsedAsHTMLWarning")
 
 
 @XML_WARNING
+def _tree(text: str, chunk: int) -> bytes | None:
+    parser = lxml.etree.HTMLParser(recover=True, huge_tree=True)
+    for start in range(0, max(len(text), 1), chunk):
+        parser.feed(text[start : start + chunk])
+    root = parser.close()
+    return None if root is None else lxml.etree.tostring(root)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.integers(1, 600))
+def test_libxml2_builds_the_same_tree_however_the_text_is_cut(document: str, chunk: int) -> None:
+    """BeautifulSoup feeds 512 characters at a time, the fast path the whole text."""
+    padded = document.replace("<body>", "<body>" + "<p>filler words</p>" * 40, 1)
+    for text in (document, padded):
+        assert _tree(text, 512) == _tree(text, len(text) + 1)
+        assert _tree(text, chunk) == _tree(text, len(text) + 1)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), rules())
+# BeautifulSoup warned about an XML prolog on an HTML page (warnings are errors here)
+@example(document="<?xml version='1.0'?><html><body>policy", extract_rules=ExtractRules())
 def test_fast_path_equals_soup_path(document: str, extract_rules: ExtractRules) -> None:
     content = document.encode()
     assert outcome(extract_html, content, extract_rules) == outcome(

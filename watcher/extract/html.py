@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import codecs
 import re
+import warnings
 from collections.abc import Iterable
 from urllib.parse import urljoin
 
 import soupsieve
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 from bs4.element import PreformattedString
 from bs4.exceptions import ParserRejectedMarkup
@@ -95,7 +96,10 @@ def parse(content: bytes, charset: str | None) -> BeautifulSoup:
 
 def _parse_markup(markup: str) -> BeautifulSoup:
     try:
-        return BeautifulSoup(markup, "lxml")
+        with warnings.catch_warnings():
+            # An XHTML page with an XML prolog is still a web page to us.
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            return BeautifulSoup(markup, "lxml")
     except ParserRejectedMarkup as exc:
         raise ExtractionError(f"HTML could not be parsed: {' '.join(str(exc).split())}") from None
 
