@@ -234,14 +234,7 @@ def _process_fast(
     kept = None
     if snapshot and extracted.sha256 != latest_sha256:
         try:
-            if whole is None:
-                again = lxml_render.parse_fast(markup)
-                whole = empty_bodies(again) if again is not None else None
-            kept = (
-                None
-                if whole is None
-                else snapshot_of_parsed(content, markup, rules, charset, whole)
-            )
+            kept = snapshot_of_parsed(content, markup, rules, charset, whole)
         except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
             log.warning("kept the whole page of %s: %s", url, exc)
     return Processed(fingerprint, extracted, kept)

@@ -70,10 +70,8 @@ def snapshot(
     HTML loses its script and style bodies when that provably changes
     nothing extraction sees under `rules`; anything else is returned as is.
     """
-    if kind != "html" or _uses_script_text(rules):
-        return content
-    stripped = strip_bodies(content)
-    if len(stripped) == len(content):
+    stripped = _cut(content, rules) if kind == "html" else None
+    if stripped is None:
         return content
     if not _same_for_extraction(content, stripped, charset):
         log.debug("kept the scripts of a page: stripping them would change what is extracted")
@@ -92,18 +90,17 @@ def empty_bodies(root: Any) -> bytes:
 
 
 def snapshot_of_parsed(
-    content: bytes, markup: str, rules: ExtractRules, charset: str | None, whole: bytes
+    content: bytes, markup: str, rules: ExtractRules, charset: str | None, whole: bytes | None
 ) -> bytes:
     """`snapshot` of an HTML page whose decoded tree the caller built already.
 
     `markup` is `content` decoded with `charset`, `whole` what `empty_bodies`
-    made of its tree. The proof is the same as `snapshot`'s, on the decoded
-    tree extraction itself parses: one parse (of the stripped page) instead of two.
+    made of its tree (None: the tree was changed since, parse `markup` again).
+    The proof is the same as `snapshot`'s, on the decoded tree extraction
+    itself parses: one parse (of the stripped page) instead of two.
     """
-    if _uses_script_text(rules):
-        return content
-    stripped = strip_bodies(content)
-    if len(stripped) == len(content):
+    stripped = _cut(content, rules)
+    if stripped is None:
         return content
     from watcher.extract.lxml_render import parse_fast  # lxml_render imports html, as we do
 
@@ -119,11 +116,20 @@ def snapshot_of_parsed(
             return content
         if label != charset and text == markup:
             continue  # the same text as the first round: its trees are compared already
-        original = whole if label == charset else tree(text)
+        original = (whole or tree(text)) if label == charset else tree(text)
         if original is None or original != tree(cut):
             log.debug("kept the scripts of a page: stripping them would change what is extracted")
             return content
     return stripped
+
+
+def _cut(content: bytes, rules: ExtractRules) -> bytes | None:
+    """`content` without script and style bodies, or None when there is nothing to
+    cut or the rules may read them."""
+    if _uses_script_text(rules):
+        return None
+    stripped = strip_bodies(content)
+    return None if len(stripped) == len(content) else stripped
 
 
 def _uses_script_text(rules: ExtractRules) -> bool:
@@ -170,9 +176,7 @@ def _document(content: bytes) -> bytes | None:
         root = lxml.html.document_fromstring(content.decode("latin-1"))
     except (lxml.etree.LxmlError, ValueError):
         return None
-    for element in root.iter("script", "style"):
-        element.text = None
-    return bytes(lxml.etree.tostring(root))
+    return empty_bodies(root)
 
 
 # the same patterns on decoded text (ASCII classes, as on bytes)
