@@ -20,7 +20,7 @@ the `httpx2` fork is one import). A fetch:
 
 It returns a `FetchResult` for a 2xx or a 304 and raises a `FetchError`
 subclass with a one-line reason for everything else; no exception of httpx,
-httpcore, h11, anyio or ssl escapes this module.
+ssl or the transport (`watcher.http11`) escapes this module.
 """
 
 from __future__ import annotations
@@ -28,20 +28,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import select
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 
-import anyio
-import h11
-import httpcore
 import httpx  # the one import to change for the httpx2 fork
 
 from watcher import clock
@@ -54,6 +50,7 @@ from watcher.errors import (
     TooManyRedirects,
     TruncatedBody,
 )
+from watcher.http11 import Http11Transport
 from watcher.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -62,19 +59,12 @@ log = logging.getLogger(__name__)
 # and a body we cannot decode is worse than a slightly larger download.
 ACCEPT_ENCODING = "gzip, deflate"
 
-# Exceptions of the libraries under httpx that must never escape unwrapped.
-_LOW_LEVEL_ERRORS: tuple[type[BaseException], ...] = (
-    h11.ProtocolError,
-    anyio.BrokenResourceError,
-    anyio.ClosedResourceError,
-    anyio.EndOfStream,
-    ssl.SSLError,
-    OSError,
-)
+# What httpx and the transport under it raise, mapped to a FetchError.
 _MAPPED_ERRORS: tuple[type[BaseException], ...] = (
     httpx.HTTPError,
     httpx.InvalidURL,
-    *_LOW_LEVEL_ERRORS,
+    ssl.SSLError,
+    OSError,
 )
 
 
@@ -93,273 +83,13 @@ class FetchSettings:
     retry_after_cap: float = 120.0  # Retry-After is honoured up to this many seconds
 
 
-KEEPALIVE_EXPIRY_S = 30.0
-
-
-class PerHostTransport(httpx.AsyncBaseTransport):
-    """One small connection pool per host, made on first use.
-
-    httpcore scans its whole pool on every request event (idle checks that
-    ask the socket for its peer), so one pool shared by a pass over many
-    hosts costs O(connections) per request: 9 s of a 1000-source pass over
-    50 hosts. A pool per host holds at most `per_host` connections, which is
-    all a host ever gets (`Fetcher` enforces it), and keeps them alive
-    between the host's requests.
-    """
-
-    def __init__(self, *, per_host: int) -> None:
-        self._per_host = per_host
-        self._pools: dict[tuple[bytes, bytes, int | None], _HostPool] = {}
-        # Loading the system's CA certificates takes ~50 ms: once, not per host.
-        self._ssl_context: ssl.SSLContext | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = (request.url.raw_scheme, request.url.raw_host, request.url.port)
-        pool = self._pools.get(key)
-        if pool is None:
-            if self._ssl_context is None:
-                self._ssl_context = httpx.create_ssl_context()
-            pool = self._pools[key] = _HostPool(self._ssl_context, self._per_host)
-        return await pool.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
-
-
-class _HostPool(httpx.AsyncBaseTransport):
-    """httpcore's HTTP/1.1 connection pool over asyncio's own streams.
-
-    httpx's transport runs httpcore on anyio, whose stream and cancel-scope
-    layers cost a third of the CPU of a request (measured: 2.2 s against
-    1.5 s for 1000 bodies of 200 KB); `network_backend` is httpcore's
-    documented way to plug in another. This maps requests, responses and
-    errors between httpx and httpcore as httpx's own transport does.
-    """
-
-    def __init__(self, ssl_context: ssl.SSLContext, per_host: int) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=per_host,
-            max_keepalive_connections=per_host,
-            keepalive_expiry=KEEPALIVE_EXPIRY_S,
-            http1=True,
-            http2=False,
-            retries=0,  # connection retries are ours, with backoff
-            network_backend=_ASYNCIO_BACKEND,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        try:
-            response = await self._pool.handle_async_request(core_request)
-        except _HTTPCORE_ERRORS as exc:
-            raise _as_httpx_error(exc) from exc
-        assert isinstance(response.stream, AsyncIterable)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseBody(response.stream),
-            extensions=response.extensions,
-        )
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-
-
-class _ResponseBody(httpx.AsyncByteStream):
-    def __init__(self, stream: AsyncIterable[bytes]) -> None:
-        self._stream = stream
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for part in self._stream:
-                yield part
-        except _HTTPCORE_ERRORS as exc:
-            raise _as_httpx_error(exc) from exc
-
-    async def aclose(self) -> None:
-        close = getattr(self._stream, "aclose", None)
-        if close is not None:
-            await close()
-
-
-_SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
-
-# httpcore's errors and httpx's, most specific first.
-_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
-
-_HTTPCORE_ERRORS = (httpcore.ProtocolError, httpcore.NetworkError, httpcore.TimeoutException)
-
-
-def _as_httpx_error(exc: Exception) -> httpx.HTTPError:
-    for core, ours in _HTTPX_ERRORS:
-        if isinstance(exc, core):
-            return ours(str(exc))
-    return httpx.TransportError(str(exc))  # pragma: no cover - every kind is listed
-
-
-class _AsyncioStream(httpcore.AsyncNetworkStream):
-    """A connection as asyncio's StreamReader and StreamWriter.
-
-    Every operation is also bounded by the fetch's own timeout of the whole
-    hop; the per-operation timeouts are httpx's phases.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
-        except TimeoutError:
-            raise httpcore.ReadTimeout("timed out reading") from None
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
-                await self._writer.drain()
-        except TimeoutError:
-            raise httpcore.WriteTimeout("timed out writing") from None
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
-
-    async def aclose(self) -> None:
-        self._writer.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
-        except TimeoutError:
-            self._writer.close()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from None
-        except OSError as exc:  # ssl.SSLError is an OSError
-            self._writer.close()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        return self
-
-    def get_extra_info(self, info: str) -> object:
-        if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._writer.get_extra_info("peername")
-        if info == "socket":
-            return self._writer.get_extra_info("socket")
-        if info == "is_readable":
-            # an idle connection with something to read was closed by the server
-            if self._reader.at_eof() or self._reader.exception() is not None:
-                return True
-            sock = self._writer.get_extra_info("socket")
-            return sock is None or _socket_readable(sock)
-        return None
-
-
-def _socket_readable(sock: socket.socket) -> bool:
-    """True when a read would not block: data, EOF or an error (a closed socket too)."""
-    if sock.fileno() < 0:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
-class _AsyncioBackend(httpcore.AsyncNetworkBackend):
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    port,
-                    local_addr=(local_address, 0) if local_address else None,
-                    limit=STREAM_BUFFER,
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout("timed out connecting") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return _AsyncioStream(reader, writer)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[_SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-# What the stream reader buffers before it stops reading the socket (twice this).
-STREAM_BUFFER = 256 * 1024
-_ASYNCIO_BACKEND = _AsyncioBackend()
-
-
 def build_client(
     settings: FetchSettings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
     """The one HTTP client of the package, configured from `settings`."""
     if transport is None:
         # Connection retries are ours (with backoff), not the transport's.
-        transport = PerHostTransport(per_host=settings.per_host)
+        transport = Http11Transport()
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(settings.timeout),
@@ -529,16 +259,13 @@ class Fetcher:
             raise
         except TimeoutError:
             raise FetchTimeout(f"timed out after {timeout:g}s") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except httpx.ReadError as exc:
             if not in_body:
                 raise _map_error(exc, host, timeout) from None
             of = f" of {content_length:,}" if content_length is not None else ""
             raise TruncatedBody(f"connection closed after {body_read:,}{of} bytes") from None
         except _MAPPED_ERRORS as exc:
             raise _map_error(exc, host, timeout) from None
-        except ExceptionGroup as group:
-            # anyio's happy-eyeballs connect can raise a group of what each address did.
-            raise _map_error(_first_leaf(group), host, timeout) from None
 
 
 class _Stopwatch:
@@ -563,11 +290,6 @@ def _check_url(url: httpx.URL, shown: str) -> None:
         raise FetchError(f"invalid URL {shown!r}: no host")
     if url.port is not None and not 0 < url.port < 65536:
         raise FetchError(f"invalid URL {shown!r}: port {url.port} out of range")
-
-
-def _first_leaf(group: BaseExceptionGroup[Exception]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _content_length(response: httpx.Response) -> int | None:
@@ -686,7 +408,7 @@ def _map_error(exc: BaseException, host: str, timeout: float) -> FetchError:
         return NetworkError(f"{host} broke the HTTP protocol: {detail}")
     if isinstance(exc, httpx.LocalProtocolError):
         return FetchError(f"could not send the request: {detail}")
-    if isinstance(exc, httpx.TransportError | OSError | anyio.BrokenResourceError):
+    if isinstance(exc, httpx.TransportError | OSError):
         return NetworkError(f"network error with {host}: {detail}")
     return FetchError(f"fetch failed: {detail}")
 
