@@ -1617,17 +1617,6 @@ def _terms(
         )
 
 
-def signal_to_json(signal: Signal) -> dict[str, object]:
-    """JSON-ready dict of a signal: kind, section, old, new, detail."""
-    return {
-        "kind": signal.kind,
-        "section": signal.section,
-        "old": signal.old,
-        "new": signal.new,
-        "detail": signal.detail,
-    }
-
-
 def analyse_with(
     settings: AnalysisSettings,
     old: str,

@@ -21,12 +21,10 @@ from typing import Any, NoReturn
 import click
 
 from watcher import __version__, detect, queries, review
-from watcher.analysis import analyse_with, signal_to_json
 from watcher.config import Config, default_config_path, load_config
 from watcher.errors import ConfigError, NotFound, WatcherError
-from watcher.models import CheckOutcome, Signal
+from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
-from watcher.notify.render import signal_line
 from watcher.store import Store
 
 log = logging.getLogger(__name__)
@@ -228,6 +226,13 @@ def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
     )
 
 
+def _signal_line(signal: Signal) -> str:
+    # the renderers (email, HTML) load only for the commands that show signals
+    from watcher.notify.render import signal_line
+
+    return signal_line(signal)
+
+
 def _delivery_summary(report: DeliveryReport) -> str:
     parts = [
         f"{count} {label}"
@@ -337,6 +342,8 @@ def show(app: App, source: str, version: int | None) -> None:
 @pass_app
 def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> None:
     """Show what changed between two versions (default: the last change)."""
+    from watcher.analysis import analyse_with  # 50 ms of patterns: only for this command
+
     config = app.config()
     with app.store() as store:
         old_v, new_v, change = queries.compare(store, source, old, new)
@@ -374,7 +381,7 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
         click.echo(f"{safe(source)}: {label_old} → {label_new}: {safe(detect.summary(change))}")
         click.echo(safe(result.headline()))
         for signal in result.signals:
-            click.echo(f"  - {safe(signal_line(signal))}")
+            click.echo(f"  - {safe(_signal_line(signal))}")
         click.echo(detect.render_text(change, color=sys.stdout.isatty()))
 
 
@@ -441,7 +448,7 @@ def _show_task(data: dict[str, Any]) -> None:
     if data.get("signals"):
         click.echo("signals:")
         for item in data["signals"]:
-            click.echo(f"  - {safe(signal_line(Signal(**item)))}")
+            click.echo(f"  - {safe(_signal_line(Signal(**item)))}")
     if data.get("events"):
         click.echo("history:")
         for event in data["events"]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watcher import detect
-from watcher.analysis import analyse_with
 from watcher.config import AnalysisSettings
 from watcher.models import Analysis, Change, Link
 
@@ -33,6 +32,8 @@ def compare_texts(
     new_documents: tuple[Link, ...] = (),
 ) -> Comparison:
     """Diff and analyse two texts; runs in a worker process."""
+    from watcher.analysis import analyse_with  # its patterns take 50 ms to compile: workers only
+
     change = detect.diff(old, new)
     result = analyse_with(
         settings, old, new, change=change, watch_terms=watch_terms, new_documents=new_documents

@@ -245,3 +245,14 @@ class Analysis:
         names = ", ".join(SIGNAL_LABELS.get(kind, kind.replace("_", " ")) for kind in kinds)
         rest = sum(1 for signal in self.signals if signal.kind not in kinds)
         return f"{self.severity}: {names}" + (f" (+{rest} more)" if rest else "")
+
+
+def signal_to_json(signal: Signal) -> dict[str, object]:
+    """JSON-ready dict of a signal: kind, section, old, new, detail."""
+    return {
+        "kind": signal.kind,
+        "section": signal.section,
+        "old": signal.old,
+        "new": signal.new,
+        "detail": signal.detail,
+    }

@@ -23,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
-from watcher.analysis import signal_to_json
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, StoreError, WatcherError
@@ -38,6 +37,7 @@ from watcher.models import (
     Outcome,
     Processed,
     Source,
+    signal_to_json,
 )
 from watcher.notify.outbox import DeliveryReport, deliver_due, housekeeping, should_hold
 from watcher.store import Row, Store, VersionRow, sha256

@@ -109,13 +109,20 @@ def snapshot_of_parsed(
         return None if root is None else empty_bodies(root)
 
     # with the header's charset as during the check, without it as during a re-extraction
+    first_cut: str | None = None
     for label in [charset] if charset is None else [charset, None]:
         text = markup if label == charset else decode_markup(content, label, is_html=True)
-        cut = strip_bodies_text(text)
-        if cut != decode_markup(stripped, label, is_html=True) or _title(text) != _title(cut):
+        again = first_cut is not None and text == markup
+        cut = first_cut if again and first_cut is not None else strip_bodies_text(text)
+        # the stripped bytes may decode otherwise without the header (a <meta charset>
+        # moved into the sniffed window): compared even when the text is the same
+        if cut != decode_markup(stripped, label, is_html=True):
             return content
-        if label != charset and text == markup:
-            continue  # the same text as the first round: its trees are compared already
+        if again:
+            continue  # the same text as the first round: its title and trees are compared already
+        if _title(text) != _title(cut):
+            return content
+        first_cut = cut
         original = (whole or tree(text)) if label == charset else tree(text)
         if original is None or original != tree(cut):
             log.debug("kept the scripts of a page: stripping them would change what is extracted")

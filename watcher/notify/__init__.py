@@ -10,13 +10,15 @@ Channel kinds are registered in `SENDERS`, keyed by the config's `type`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from watcher.config import Channel, Config, EmailChannel, SlackChannel
 from watcher.errors import DeliveryError
 from watcher.notify.alert import Alert
-from watcher.notify.email import EmailSender
-from watcher.notify.slack import SlackSender
+
+if TYPE_CHECKING:
+    from watcher.notify.email import EmailSender
+    from watcher.notify.slack import SlackSender
 
 __all__ = [
     "SENDERS",
@@ -37,7 +39,23 @@ class Sender(Protocol):
     async def aclose(self) -> None: ...
 
 
+# The senders (email, templates, Slack's blocks) load when a channel is used:
+# most passes send nothing, and every command would pay for their imports.
+def __getattr__(name: str) -> Any:
+    if name == "EmailSender":
+        from watcher.notify.email import EmailSender
+
+        return EmailSender
+    if name == "SlackSender":
+        from watcher.notify.slack import SlackSender
+
+        return SlackSender
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _slack(channel: SlackChannel, environ: Mapping[str, str]) -> Sender | None:
+    from watcher.notify.slack import SlackSender
+
     url = environ.get(channel.webhook_url_env)
     return SlackSender(channel, url) if url else None
 
@@ -45,6 +63,8 @@ def _slack(channel: SlackChannel, environ: Mapping[str, str]) -> Sender | None:
 def _email(channel: EmailChannel, environ: Mapping[str, str]) -> Sender | None:
     if channel.secret_missing(environ):
         return None
+    from watcher.notify.email import EmailSender
+
     username = environ[channel.username_env] if channel.username_env else None
     password = environ[channel.password_env] if channel.password_env else None
     return EmailSender(channel, username=username, password=password)

@@ -400,7 +400,7 @@ def _analysis(
         "severity": result.severity,
         "signals": [
             {
-                **analysis.signal_to_json(s),
+                **models.signal_to_json(s),
                 "label": models.SIGNAL_LABELS.get(s.kind, s.kind.replace("_", " ")),
             }
             for s in result.signals
