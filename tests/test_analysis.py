@@ -15,13 +15,12 @@ from watcher.analysis import (
     effective_dates,
     modality,
     quantities,
-    signal_to_json,
     split_sentences,
     versions,
 )
 from watcher.config import SEVERITIES
 from watcher.detect import diff
-from watcher.models import SIGNAL_LABELS, Analysis, Link, Signal
+from watcher.models import SIGNAL_LABELS, Analysis, Link, Signal, signal_to_json
 
 SECTION = "## 3. Security"
 

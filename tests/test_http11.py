@@ -6,6 +6,7 @@ bytes itself, so what reaches the parser is exactly what a server could send.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from typing import Any
@@ -66,6 +67,25 @@ async def test_keep_alive_reuses_one_connection_for_sequential_requests() -> Non
     assert [r.content for r in results] == [b"answer 1", b"answer 2", b"answer 3"]
     assert talk.connections == 1
     assert [r.path for r in talk.requests] == ["/a", "/b", "/c"]
+
+
+async def test_an_idle_connection_is_closed_when_its_keep_alive_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A daemon may not come back to a host for an hour: its socket must not stay open."""
+    monkeypatch.setattr(http11, "KEEPALIVE_EXPIRY_S", 0.2)
+    hung_up = threading.Event()
+
+    def handler(request: RawRequest | None, conn: socket.socket) -> None:
+        conn.sendall(keep_alive(b"ok"))
+        if RawServer._read_head(conn) is None:  # blocks until the client closes
+            hung_up.set()
+
+    with RawServer(handler) as server:
+        async with Fetcher(settings()) as fetcher:
+            await fetcher.fetch(server.url("/"))
+            await asyncio.sleep(0.5)
+            assert hung_up.wait(2)
 
 
 async def test_chunked_body_is_reassembled_and_the_connection_kept() -> None:

@@ -45,6 +45,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.lost = False
         self.idle_since = 0.0
+        self.expiry: asyncio.TimerHandle | None = None
         self._begin()
         self._active = False
 
@@ -301,12 +302,23 @@ class _HostPool:
 
     def put(self, conn: _Connection) -> None:
         conn.idle_since = time.monotonic()
+        # A daemon may not come back to this host for an hour: close the socket
+        # when it expires, not when the host's next check finds it stale.
+        conn.expiry = asyncio.get_running_loop().call_later(KEEPALIVE_EXPIRY_S, self._expire, conn)
         self._idle.append(conn)
+
+    def _expire(self, conn: _Connection) -> None:
+        if conn in self._idle:
+            self._idle.remove(conn)
+            conn.close(abort=True)
 
     def _take(self) -> _Connection | None:
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()
+            if conn.expiry is not None:
+                conn.expiry.cancel()
+                conn.expiry = None
             if not conn.lost and now - conn.idle_since < KEEPALIVE_EXPIRY_S:
                 return conn
             conn.close()
@@ -360,6 +372,8 @@ class _HostPool:
     def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
+            if conn.expiry is not None:
+                conn.expiry.cancel()
             conn.close(abort=True)
 
 
