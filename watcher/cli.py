@@ -26,6 +26,7 @@ from watcher.errors import ConfigError, NotFound, WatcherError
 from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
+from watcher.workers import adopt_script_main
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     )
     # httpx logs every request at INFO; one line per check is ours to write
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    adopt_script_main()  # the installed script: workers need not import the CLI again
     ctx.obj = App(config_path or default_config_path(os.environ))
 
 
