@@ -244,6 +244,7 @@ class _Connection(asyncio.Protocol):
 
     def _discard(self) -> None:
         self.keep_alive = False
+        self.lost = True  # closing: no one may take it from the pool meanwhile
         if self.transport is not None:
             self.transport.close()
 
@@ -391,7 +392,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
         port = url.port or (443 if scheme == "https" else 80)
-        key = (scheme, url.host, port)
+        # the ASCII (IDNA) form httpx encoded, not Python's own IDNA 2003 codec's
+        host = url.raw_host.decode("ascii")
+        key = (scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
             context = None
@@ -399,7 +402,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 if self._ssl_context is None:
                     self._ssl_context = httpx.create_ssl_context()
                 context = self._ssl_context
-            pool = self._pools[key] = _HostPool(scheme, url.host, port, context)
+            pool = self._pools[key] = _HostPool(scheme, host, port, context)
         return await pool.request(request, _head(request))
 
     async def aclose(self) -> None:
