@@ -5,11 +5,13 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.pdfs import make_blank_pdf, make_pdf
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract import extract, sniff_kind
-from watcher.extract.normalise import compile_ignore, normalise
+from watcher.extract.normalise import _TRANSLATION, _translate, compile_ignore, normalise
 from watcher.extract.pdf import Line, dehyphenate, drop_page_furniture, reflow
 from watcher.models import Extracted, ExtractRules, Link
 
@@ -258,6 +260,11 @@ NORMALISE = [
 def test_normalise(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
     assert normalise(expected) == expected  # idempotent
+
+
+@given(st.text(alphabet=st.sampled_from("ab \n\u00a0\u2009\u200b\u00ad\ufeff\t\u3000é")))
+def test_special_spaces_and_invisibles_are_replaced_as_the_table_says(text: str) -> None:
+    assert _translate(text) == text.translate(_TRANSLATION)
 
 
 def test_normalise_ignore_matches_after_whitespace_normalisation() -> None:
