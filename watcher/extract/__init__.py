@@ -28,7 +28,7 @@ from watcher.extract.fingerprint import html_fingerprint, roots_fingerprint
 from watcher.extract.html import decode_markup, extract_html
 from watcher.extract.normalise import compile_ignore, normalise
 from watcher.extract.pdf import extract_pdf
-from watcher.extract.snapshot import empty_bodies, snapshot_of_parsed
+from watcher.extract.snapshot import bodies_of, snapshot_of_parsed
 from watcher.extract.snapshot import snapshot as make_snapshot
 from watcher.models import DocumentKind, Extracted, ExtractRules, Processed
 
@@ -211,9 +211,9 @@ def _process_fast(
     root = lxml_render.parse_fast(markup)
     if root is None:
         return None
-    # The proof of the snapshot compares the whole page, so it is serialised
-    # before `remove` changes the tree; worth it only when a new text is likely.
-    whole = empty_bodies(root) if snapshot and latest_sha256 is None else None
+    # The proof of the snapshot reads the page's script and style texts, so
+    # they are taken before `remove` changes the tree; only when a new text is likely.
+    bodies = bodies_of(root) if snapshot and latest_sha256 is None else None
     prepared = lxml_render.prepare(markup, url=url, rules=rules, root=root)
     if prepared is None:
         return None
@@ -234,7 +234,7 @@ def _process_fast(
     kept = None
     if snapshot and extracted.sha256 != latest_sha256:
         try:
-            kept = snapshot_of_parsed(content, markup, rules, charset, whole)
+            kept = snapshot_of_parsed(content, markup, rules, charset, None, bodies)
         except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
             log.warning("kept the whole page of %s: %s", url, exc)
     return Processed(fingerprint, extracted, kept)

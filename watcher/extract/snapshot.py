@@ -5,9 +5,12 @@ modern page (a framework bundle, a JSON copy of the text, inline CSS), change
 on every response (tokens, hashes) and never become text: extraction drops
 them. A stored HTML snapshot keeps their tags and attributes but not their
 bodies. The cut is made on bytes with a regular expression, then proved
-harmless: the page's fingerprint (what lxml sees once scripts, styles and
-comments are dropped), its decoding and its title must be the same before and
-after, or the original bytes are kept. PDFs and text are kept as they are.
+harmless: the page's decoding, its title and its whole tree as lxml parses it
+(script and style bodies emptied) must be the same before and after, or the
+original bytes are kept. Within a check, the tree is proved without parsing
+the stripped page when the bodies cut are, one for one, the texts of the
+page's script and style elements (`snapshot_of_parsed`). PDFs and text are
+kept as they are.
 
 Pure and top-level: safe to run in a worker process.
 """
@@ -24,7 +27,7 @@ import lxml.html
 from watcher.extract.html import decode_markup
 from watcher.models import DocumentKind, ExtractRules
 
-__all__ = ["empty_bodies", "snapshot", "snapshot_of_parsed", "strip_bodies"]
+__all__ = ["bodies_of", "empty_bodies", "snapshot", "snapshot_of_parsed", "strip_bodies"]
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +92,39 @@ def empty_bodies(root: Any) -> bytes:
     return bytes(lxml.etree.tostring(root))
 
 
+Bodies = tuple[list[str], list[str]]
+
+
+def bodies_of(root: Any) -> Bodies:
+    """The texts of the page's <script> and of its <style> elements, in document
+    order: what `snapshot_of_parsed` matches the cut bodies against. Call it
+    before anything changes the tree."""
+    return (
+        [element.text or "" for element in root.iter("script")],
+        [element.text or "" for element in root.iter("style")],
+    )
+
+
 def snapshot_of_parsed(
-    content: bytes, markup: str, rules: ExtractRules, charset: str | None, whole: bytes | None
+    content: bytes,
+    markup: str,
+    rules: ExtractRules,
+    charset: str | None,
+    whole: bytes | None,
+    bodies: Bodies | None = None,
 ) -> bytes:
     """`snapshot` of an HTML page whose decoded tree the caller built already.
 
-    `markup` is `content` decoded with `charset`, `whole` what `empty_bodies`
-    made of its tree (None: the tree was changed since, parse `markup` again).
-    The proof is the same as `snapshot`'s, on the decoded tree extraction
-    itself parses: one parse (of the stripped page) instead of two.
+    `markup` is `content` decoded with `charset`; `whole` is what `empty_bodies`
+    made of its tree and `bodies` what `bodies_of` found in it (None: the tree
+    was changed since, parse `markup` again). The proof is `snapshot`'s, on the
+    decoded tree extraction itself parses, and shorter where it can be: when
+    the bodies the cut removes are, one for one and in order, the texts of the
+    page's script and style elements, the cut removed nothing but their
+    content, and the stripped page is that tree with those texts empty (the
+    parser reads an element's body as raw text to its end tag, so what
+    follows is read the same). Otherwise the stripped page is parsed and the
+    two trees compared.
     """
     stripped = _cut(content, rules)
     if stripped is None:
@@ -113,7 +140,14 @@ def snapshot_of_parsed(
     for label in [charset] if charset is None else [charset, None]:
         text = markup if label == charset else decode_markup(content, label, is_html=True)
         again = first_cut is not None and text == markup
-        cut = first_cut if again and first_cut is not None else strip_bodies_text(text)
+        if again and first_cut is not None:
+            cut = first_cut
+        elif label == charset and bodies is not None:
+            cut, removed = cut_bodies_text(text)
+            if removed == bodies:
+                whole = b""  # proved by correspondence: no tree to compare
+        else:
+            cut = strip_bodies_text(text)
         # the stripped bytes may decode otherwise without the header (a <meta charset>
         # moved into the sniffed window): compared even when the text is the same
         if cut != decode_markup(stripped, label, is_html=True):
@@ -123,6 +157,8 @@ def snapshot_of_parsed(
         if _title(text) != _title(cut):
             return content
         first_cut = cut
+        if label == charset and whole == b"":
+            continue
         original = (whole or tree(text)) if label == charset else tree(text)
         if original is None or original != tree(cut):
             log.debug("kept the scripts of a page: stripping them would change what is extracted")
@@ -198,3 +234,17 @@ def strip_bodies_text(text: str) -> str:
     for pattern in _TEXT_BODIES:
         text = pattern.sub(r"\1\2", text)
     return text
+
+
+def cut_bodies_text(text: str) -> tuple[str, Bodies]:
+    """`strip_bodies_text`, and the script bodies and the style bodies it removed."""
+    removed: Bodies = ([], [])
+    for pattern, found in zip(_TEXT_BODIES, removed, strict=True):
+
+        def keep_tags(match: re.Match[str], found: list[str] = found) -> str:
+            start, end = match.group(1), match.group(2)
+            found.append(match.group(0)[len(start) : len(match.group(0)) - len(end)])
+            return start + end
+
+        text = pattern.sub(keep_tags, text)
+    return text, removed
