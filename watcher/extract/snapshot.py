@@ -106,25 +106,18 @@ def bodies_of(root: Any) -> Bodies:
 
 
 def snapshot_of_parsed(
-    content: bytes,
-    markup: str,
-    rules: ExtractRules,
-    charset: str | None,
-    whole: bytes | None,
-    bodies: Bodies | None = None,
+    content: bytes, markup: str, rules: ExtractRules, charset: str | None, bodies: Bodies | None
 ) -> bytes:
     """`snapshot` of an HTML page whose decoded tree the caller built already.
 
-    `markup` is `content` decoded with `charset`; `whole` is what `empty_bodies`
-    made of its tree and `bodies` what `bodies_of` found in it (None: the tree
-    was changed since, parse `markup` again). The proof is `snapshot`'s, on the
-    decoded tree extraction itself parses, and shorter where it can be: when
-    the bodies the cut removes are, one for one and in order, the texts of the
-    page's script and style elements, the cut removed nothing but their
-    content, and the stripped page is that tree with those texts empty (the
-    parser reads an element's body as raw text to its end tag, so what
-    follows is read the same). Otherwise the stripped page is parsed and the
-    two trees compared.
+    `markup` is `content` decoded with `charset`, `bodies` what `bodies_of`
+    found in its tree (None: unknown). The proof is `snapshot`'s, on the decoded
+    tree extraction itself parses, and shorter where it can be: when the bodies
+    the cut removes are, one for one and in order, the texts of the page's
+    script and style elements, the cut removed nothing but their content, and
+    the stripped page is that tree with those texts empty (the parser reads an
+    element's body as raw text to its end tag, so what follows is read the
+    same). Otherwise both pages are parsed and their trees compared.
     """
     stripped = _cut(content, rules)
     if stripped is None:
@@ -139,13 +132,12 @@ def snapshot_of_parsed(
     first_cut: str | None = None
     for label in [charset] if charset is None else [charset, None]:
         text = markup if label == charset else decode_markup(content, label, is_html=True)
-        again = first_cut is not None and text == markup
-        if again and first_cut is not None:
-            cut = first_cut
+        proved = again = False
+        if first_cut is not None and text == markup:
+            cut, again = first_cut, True
         elif label == charset and bodies is not None:
             cut, removed = cut_bodies_text(text)
-            if removed == bodies:
-                whole = b""  # proved by correspondence: no tree to compare
+            proved = removed == bodies
         else:
             cut = strip_bodies_text(text)
         # the stripped bytes may decode otherwise without the header (a <meta charset>
@@ -157,9 +149,9 @@ def snapshot_of_parsed(
         if _title(text) != _title(cut):
             return content
         first_cut = cut
-        if label == charset and whole == b"":
+        if proved:
             continue
-        original = (whole or tree(text)) if label == charset else tree(text)
+        original = tree(text)
         if original is None or original != tree(cut):
             log.debug("kept the scripts of a page: stripping them would change what is extracted")
             return content
