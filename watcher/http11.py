@@ -295,7 +295,7 @@ class _Body(httpx.AsyncByteStream):
 class _HostPool:
     """Idle keep-alive connections to one scheme://host:port."""
 
-    def __init__(self, scheme: str, host: str, port: int, ssl_context: ssl.SSLContext | None):
+    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
         self._host = host
         self._port = port
         self._ssl = ssl_context
@@ -402,7 +402,7 @@ class Http11Transport(httpx.AsyncBaseTransport):
                 if self._ssl_context is None:
                     self._ssl_context = httpx.create_ssl_context()
                 context = self._ssl_context
-            pool = self._pools[key] = _HostPool(scheme, host, port, context)
+            pool = self._pools[key] = _HostPool(host, port, context)
         return await pool.request(request, _head(request))
 
     async def aclose(self) -> None:
@@ -417,13 +417,13 @@ def _head(request: httpx.Request) -> bytes:
     headers = request.headers
     if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
         raise httpx.LocalProtocolError("this transport sends no request bodies")
-    parts = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    target = request.url.raw_path
+    if any(c in target for c in (*_BAD_IN_VALUE, b" ")):
+        raise httpx.LocalProtocolError("invalid request target")
+    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     for name, value in headers.raw:
         if any(c in value for c in _BAD_IN_VALUE) or any(c in name for c in _BAD_IN_NAME):
             raise httpx.LocalProtocolError(f"invalid header {name!r}")
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"\r\n")
-    head = b"".join(parts)
-    if b"\r\n" in request.url.raw_path or b" " in request.url.raw_path:
-        raise httpx.LocalProtocolError("invalid request target")
-    return head
+    return b"".join(parts)
