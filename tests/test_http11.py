@@ -28,8 +28,9 @@ def settings(**overrides: Any) -> FetchSettings:
     return FetchSettings(**values)
 
 
-def keep_alive(body: bytes, extra: str = "") -> bytes:
-    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode("latin-1") + body
+def keep_alive(body: bytes) -> bytes:
+    """A 200 that leaves the connection open (HTTP/1.1's default)."""
+    return f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
 
 
 class Conversations:
