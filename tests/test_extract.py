@@ -615,6 +615,46 @@ def test_reflow_without_geometry_and_lone_bullet_glyph() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "item"),
+    [
+        ("- dash", True), ("* star", True), ("• bullet", True), ("\uf0b7 symbol-font bullet", True),
+        ("1. one", True), ("12) twelve", True), ("(3) three", True), ("(B) bee", True),
+        ("b) bee", True), ("iv. four", True), ("2.1 section", True), ("\u0663. Arabic-Indic three", True),
+        ("\u0663\u0662) Arabic-Indic thirty-two", True),
+        ("continued text", False), ("Capitalised text", False), ("civil. not roman", False),
+        ("2024 was a year", False), ("(parenthetical remark", False), ("B) capital", False),
+    ],
+)  # fmt: skip
+def test_reflow_starts_a_block_at_every_list_item(text: str, item: bool) -> None:
+    """Without geometry, a line continues unless the one before ends a sentence
+    or the line is a list item."""
+    blocks = reflow([Line("We commit to the following", 0), Line(text, 0)])
+    assert len(blocks) == (2 if item else 1)
+
+
+def test_pdf_page_with_more_text_than_the_reused_buffer() -> None:
+    """Page text is read into one buffer per process, grown on demand: a page
+    larger than it, and the small pages on either side, come out whole."""
+    import watcher.extract.pdf as pdf_module
+
+    words = LONG_PARAGRAPH.split()
+    huge = " ".join(f"{words[n % len(words)]}{n}" for n in range(6000))  # ~50,000 characters
+    document = make_pdf([["First page."], [huge], ["Last page."]], font_size=3)
+    buffer = pdf_module._TextBuffer()
+    pdf_module._TEXT_BUFFER, saved = buffer, pdf_module._TEXT_BUFFER
+    try:
+        pages, lines = pdf_module.read_lines(document)
+    finally:
+        pdf_module._TEXT_BUFFER = saved
+    assert buffer.units > 1 << 14  # it grew
+    assert pages == 3
+    assert (lines[0].text, lines[0].page) == ("First page.", 0)
+    assert (lines[-1].text, lines[-1].page) == ("Last page.", 2)
+    middle = " ".join(line.text for line in lines if line.page == 1)
+    assert middle.split() == huge.split()
+
+
 def test_reflow_geometry() -> None:
     """A line continues the paragraph only when its first word would not have fitted
     on the line before; a paragraph gap or a change of font size always breaks."""

@@ -13,7 +13,6 @@ PDFium is not thread-safe; the pipeline runs this in a worker process.
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import re
 from collections import Counter
@@ -129,46 +128,6 @@ def _reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _page_text(textpage: Any) -> str:
-    """The text of a text page, read as pypdfium2's `get_text_range()` reads it.
-
-    The buffer is sized from the text indexes of the first and last characters
-    that have one (crbug.com/pdfium/2079: PDFium may write more than asked).
-    """
-    count = pdfium_c.FPDFText_CountChars(textpage)
-    if count < 0:
-        raise pdfium.PdfiumError("Failed to get character count.")
-    index = pdfium_c.FPDFText_GetTextIndexFromCharIndex
-    first, last = 0, count - 1
-    while first <= last and index(textpage, first) == -1:
-        first += 1
-    while last >= first and index(textpage, last) == -1:
-        last -= 1
-    if first > last:
-        return ""
-    size = index(textpage, last) + 2 - index(textpage, first)  # with the NUL terminator
-    buffer = (ctypes.c_ushort * size)()
-    written = pdfium_c.FPDFText_GetText(textpage, first, last - first + 1, buffer)
-    return codecs.decode(memoryview(buffer)[: max(written - 1, 0)], "utf-16-le", "ignore")
-
-
-def _page_lines(textpage: Any, page: int) -> list[Line]:
-    text = _page_text(textpage)
-    geometry = _Geometry(textpage)
-    lines = []
-    for match in re.finditer(r"[^\r\n]+", text):
-        raw = match.group(0)
-        stripped = raw.strip()
-        if not stripped:
-            continue
-        first = match.start() + (len(raw) - len(raw.lstrip()))
-        last = match.start() + len(raw.rstrip()) - 1
-        space = stripped.find(" ")
-        word_end = first + (space if space > 0 else len(stripped)) - 1
-        lines.append(geometry.measure(stripped, page, first, last, word_end))
-    return lines
-
-
 def _unprototyped(function: Any, restype: type = ctypes.c_int) -> Any:
     """A PDFium function called without its argument prototype.
 
@@ -183,64 +142,117 @@ def _unprototyped(function: Any, restype: type = ctypes.c_int) -> Any:
     return ctypes.CFUNCTYPE(restype)(address)
 
 
+_COUNT_CHARS = _unprototyped(pdfium_c.FPDFText_CountChars)
+_TEXT_INDEX = _unprototyped(pdfium_c.FPDFText_GetTextIndexFromCharIndex)
+_GET_TEXT = _unprototyped(pdfium_c.FPDFText_GetText)
 _CHAR_INDEX = _unprototyped(pdfium_c.FPDFText_GetCharIndexFromTextIndex)
 _CHAR_BOX = _unprototyped(pdfium_c.FPDFText_GetCharBox)
 _LOOSE_BOX = _unprototyped(pdfium_c.FPDFText_GetLooseCharBox)
 _FONT_SIZE = _unprototyped(pdfium_c.FPDFText_GetFontSize, ctypes.c_double)
+_TEXT_LINE = re.compile(r"[^\r\n]+")
 
 
-class _Geometry:
-    """Character geometry of one text page, straight from PDFium's C API.
+class _TextBuffer:
+    """One UTF-16 buffer reused for every page of a process, grown when a page
+    needs more: a ctypes array type per page size cost 7% of a PDF's reading,
+    and ctypes keeps every such type forever."""
+
+    def __init__(self) -> None:
+        self.units = 0
+        self.array: Any = None
+
+    def get(self, units: int) -> Any:
+        if units > self.units:
+            self.units = max(units, 2 * self.units, 1 << 14)
+            self.array = (ctypes.c_ushort * self.units)()
+        return self.array
+
+
+_TEXT_BUFFER = _TextBuffer()
+
+
+def _page_text(textpage: Any) -> str:
+    """The text of a text page, read as pypdfium2's `get_text_range()` reads it.
+
+    The buffer is sized from the text indexes of the first and last characters
+    that have one (crbug.com/pdfium/2079: PDFium may write more than asked).
+    """
+    count = _COUNT_CHARS(textpage)
+    if count < 0:
+        raise pdfium.PdfiumError("Failed to get character count.")
+    first, last = 0, count - 1
+    while first <= last and _TEXT_INDEX(textpage, first) == -1:
+        first += 1
+    while last >= first and _TEXT_INDEX(textpage, last) == -1:
+        last -= 1
+    if first > last:
+        return ""
+    units = _TEXT_INDEX(textpage, last) + 2 - _TEXT_INDEX(textpage, first)  # with the NUL
+    buffer = _TEXT_BUFFER.get(units)
+    written = _GET_TEXT(textpage, first, last - first + 1, buffer)
+    return ctypes.string_at(buffer, 2 * max(min(written, units) - 1, 0)).decode(
+        "utf-16-le", "ignore"
+    )
+
+
+def _page_lines(textpage: Any, page: int) -> list[Line]:
+    """Every line of a text page with its geometry, straight from PDFium's C API.
 
     A line needs eight calls (three index lookups, three character boxes, a
-    font box, a font size): with pypdfium2's helpers, which allocate four
+    font box, a font size). With pypdfium2's helpers, which allocate four
     ctypes doubles and a tuple per box, they were a quarter of the time of a
-    PDF. Here the output buffers are made once per page and the calls skip
-    ctypes' argument conversion (`_unprototyped`).
+    PDF. Here the output buffers are made once per page, the calls skip
+    ctypes' argument conversion (`_unprototyped`), and the loop is one
+    function: per line, Python's own overhead was as large as the calls'.
     """
-
-    def __init__(self, textpage: Any) -> None:
-        self.raw = textpage
-        self.left, self.right, self.bottom, self.top = (ctypes.c_double() for _ in range(4))
-        self.refs = tuple(ctypes.byref(v) for v in (self.left, self.right, self.bottom, self.top))
-        self.rect = pdfium_c.FS_RECTF()
-        self.rect_ref = ctypes.byref(self.rect)
-
-    def _box(self, char: int) -> None:
-        """Load the tight box of `char` into left/right/bottom/top."""
-        if not _CHAR_BOX(self.raw, char, *self.refs):  # l, r, b, t
-            raise pdfium.PdfiumError("Failed to get charbox.")
-
-    def measure(self, text: str, page: int, first: int, last: int, word_end: int) -> Line:
-        """Geometry of one line; text indexes are mapped to PDFium's char indexes."""
-        raw = self.raw
-        start, end, word = (
-            _CHAR_INDEX(raw, first),
-            _CHAR_INDEX(raw, last),
-            _CHAR_INDEX(raw, word_end),
-        )
+    text = _page_text(textpage)
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    refs = tuple(ctypes.byref(value) for value in (left, right, bottom, top))
+    rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
+    char_index, char_box = _CHAR_INDEX, _CHAR_BOX
+    lines = []
+    for match in _TEXT_LINE.finditer(text):
+        raw = match.group()
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        first = match.start() + raw.index(stripped[0])
+        last = first + len(stripped) - 1
+        space = stripped.find(" ")
+        word_end = first + (space if space > 0 else len(stripped)) - 1
+        start = char_index(textpage, first)
+        end = char_index(textpage, last)
+        word = char_index(textpage, word_end)
         if start < 0 or end < 0 or word < 0:
-            return Line(text=text, page=page)
-        self._box(end)
-        right = word_right = self.right.value
-        if word != end:  # a line of one word: its first word ends where it does
-            self._box(word)
-            word_right = self.right.value
-        self._box(start)
-        left = self.left.value
-        # the loose box covers the font's bounds: the same for every glyph of a font
-        if not _LOOSE_BOX(raw, start, self.rect_ref):
+            lines.append(Line(stripped, page))
+            continue
+        if not char_box(textpage, end, *refs):
             raise pdfium.PdfiumError("Failed to get charbox.")
-        size = float(_FONT_SIZE(raw, start))
-        return Line(
-            text=text,
-            page=page,
-            right=right,
-            first_word=max(0.0, word_right - left),
-            size=size if size > 0 else None,
-            left=left,
-            baseline=float(self.rect.bottom),
+        line_right = word_right = right.value
+        if word != end:  # a line of one word: its first word ends where it does
+            if not char_box(textpage, word, *refs):
+                raise pdfium.PdfiumError("Failed to get charbox.")
+            word_right = right.value
+        if not char_box(textpage, start, *refs):
+            raise pdfium.PdfiumError("Failed to get charbox.")
+        line_left = left.value
+        # the loose box covers the font's bounds: the same for every glyph of a font
+        if not _LOOSE_BOX(textpage, start, rect_ref):
+            raise pdfium.PdfiumError("Failed to get charbox.")
+        size = _FONT_SIZE(textpage, start)
+        lines.append(
+            Line(
+                stripped,
+                page,
+                line_right,
+                max(0.0, word_right - line_left),
+                size if size > 0 else None,
+                line_left,
+                rect.bottom,
+            )
         )
+    return lines
 
 
 # ---------------------------------------------------------------- page furniture
@@ -292,7 +304,8 @@ def _margins(lines: Sequence[Line]) -> dict[int, float]:
     """
     rights: dict[int, list[float]] = {}
     for line in lines:
-        if line.right is not None and len(line.text.split()) >= 4:
+        # split(None, 3) has four parts exactly when the line has four words or more
+        if line.right is not None and len(line.text.split(None, 3)) == 4:
             rights.setdefault(line.page, []).append(line.right)
     everything = [right for values in rights.values() for right in values]
     if not everything:
@@ -301,11 +314,24 @@ def _margins(lines: Sequence[Line]) -> dict[int, float]:
     margins = {
         page: _percentile(values, 0.9) for page, values in rights.items() if len(values) >= 4
     }
-    return {line.page: margins.get(line.page, default) for line in lines}
+    return {page: margins.get(page, default) for page in {line.page for line in lines}}
+
+
+# The characters a list item can start with, decimal digits aside: a line
+# starting otherwise (most lines) needs neither regex.
+_ITEM_START = frozenset(BULLET_CHARS + "-*(abcdefghijklmnopqrstuvwxyz")
 
 
 def _is_item(text: str) -> bool:
+    first = text[:1]
+    if not first or not (first in _ITEM_START or first.isdecimal()):
+        return False
     return bool(_BULLET.match(text) or _ITEM.match(text))
+
+
+def _lone_bullet(text: str) -> bool:
+    """A bullet glyph on a line of its own (or nothing at all)."""
+    return not text or (text[0] in BULLET_CHARS and not text[1:].strip())
 
 
 def _heading_like(text: str) -> bool:
@@ -330,9 +356,10 @@ def _typical_spacing(lines: Sequence[Line]) -> float | None:
     """The document's usual line spacing: the median over consecutive same-size lines."""
     spacings = []
     for previous, line in pairwise(lines):
-        spacing = _spacing(previous, line)
-        if spacing is not None and previous.size == line.size and 0.5 < spacing < 3:
-            spacings.append(spacing)
+        if previous.size == line.size:
+            spacing = _spacing(previous, line)
+            if spacing is not None and 0.5 < spacing < 3:
+                spacings.append(spacing)
     return _percentile(spacings, 0.5) if spacings else None
 
 
@@ -340,9 +367,10 @@ def _continues(previous: Line, line: Line, margin: float | None, spacing: float 
     """Whether `line` continues the paragraph that `previous` belongs to."""
     if _is_item(line.text):
         return False
-    if _BULLET.sub("", previous.text) == "":
+    before = previous.text
+    if _lone_bullet(before):
         return True  # a bullet glyph on a line of its own: the item text follows
-    if previous.text.endswith("\u00ad"):
+    if before.endswith("\u00ad"):
         return True
     if (
         previous.size
@@ -350,13 +378,15 @@ def _continues(previous: Line, line: Line, margin: float | None, spacing: float 
         and abs(previous.size - line.size) > 0.15 * max(previous.size, line.size)
     ):
         return False  # a heading starts or ends
-    gap = _spacing(previous, line)
-    if spacing is not None and gap is not None and gap > 1.3 * spacing:
-        return False  # space between paragraphs
+    if spacing is not None:
+        gap = _spacing(previous, line)
+        if gap is not None and gap > 1.3 * spacing:
+            return False  # space between paragraphs
+    ends_sentence = before.endswith(_SENTENCE_END)
     # A short capitalised line without a full stop after a sentence: a heading
     # typeset in the body font. A wrapped paragraph rarely leaves such a tail.
     if (
-        previous.text.endswith(_SENTENCE_END)
+        ends_sentence
         and _heading_like(line.text)
         and len(line.text.split()) <= 6
         and (
@@ -368,7 +398,7 @@ def _continues(previous: Line, line: Line, margin: float | None, spacing: float 
     ):
         return False
     if margin is None or previous.right is None or line.first_word is None:
-        return not previous.text.endswith(_SENTENCE_END)
+        return not ends_sentence
     space = 0.4 * (previous.size or 10.0)
     # The typesetter wrapped when the next word would not fit on this line.
     return margin - previous.right < line.first_word + space + 1.0
@@ -381,17 +411,18 @@ def reflow(lines: Sequence[Line]) -> list[str]:
     blocks: list[list[str]] = []
     previous: Line | None = None
     for line in lines:
-        text = _BULLET.sub("- ", line.text)
-        if (
-            previous is not None
-            and blocks
-            and _continues(previous, line, margins.get(previous.page), spacing)
-        ):
+        text = line.text
+        if text[:1] in _BULLET_START:
+            text = _BULLET.sub("- ", text)
+        if previous is not None and _continues(previous, line, margins.get(previous.page), spacing):
             blocks[-1].append(text)
         else:
             blocks.append([text])
         previous = line
-    return [_join(parts) for parts in blocks]
+    return [parts[0] if len(parts) == 1 else _join(parts) for parts in blocks]
+
+
+_BULLET_START = frozenset(BULLET_CHARS)
 
 
 def _join(parts: list[str]) -> str:
