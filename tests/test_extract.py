@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import re
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -265,6 +267,66 @@ def test_normalise(raw: str, expected: str) -> None:
 @given(st.text(alphabet=st.sampled_from("ab \n\u00a0\u2009\u200b\u00ad\ufeff\t\u3000é")))
 def test_special_spaces_and_invisibles_are_replaced_as_the_table_says(text: str) -> None:
     assert _translate(text) == text.translate(_TRANSLATION)
+
+
+# Every character str.split() or str.splitlines() treats as whitespace or a
+# line break, the ones _translate changes, and a few that are content.
+_WHITESPACE_ALPHABET = (
+    "ab \n\r\t\x0b\x0c\x1c\x1d\x1e\x1f\x85\u00a0\u2009\u200b\u00ad\u2028\u2029\u3000é"
+)
+
+
+_CLEAN_TEXT = st.lists(
+    st.lists(st.sampled_from(["a", "b", "é", "cafe\u0301", "ab"]), min_size=1).map(" ".join),
+    min_size=1,
+).map("\n".join)
+
+
+@st.composite
+def _nearly_clean(draw: st.DrawFn) -> str:
+    """Clean text with one odd piece in it: the texts the shortcut must tell apart."""
+    text = draw(_CLEAN_TEXT)
+    odd = draw(st.sampled_from(_ODD_PIECES))
+    at = draw(st.integers(0, len(text)))
+    return text[:at] + odd + text[at:]
+
+
+def _normalised_by_definition(text: str, ignore: tuple[str, ...]) -> str:
+    plain = unicodedata.normalize("NFC", text).translate(_TRANSLATION)
+    lines = (" ".join(raw.split()) for raw in unicodedata.normalize("NFC", plain).splitlines())
+    patterns = [re.compile(pattern) for pattern in ignore]
+    return "\n".join(line for line in lines if line and not any(p.search(line) for p in patterns))
+
+
+_ODD_PIECES = [*_WHITESPACE_ALPHABET, "  ", "\n\n", " \n", "\n ", "\r\n"]
+
+
+@pytest.mark.parametrize("odd", _ODD_PIECES)
+def test_normalise_tells_clean_text_from_text_with_one_odd_piece(odd: str) -> None:
+    for text in (
+        odd + "ab c",
+        "ab" + odd + "c",
+        "ab c" + odd,
+        "é" + odd + "b",
+        "cafe" + odd + "\u0301",
+    ):
+        assert normalise(text) == _normalised_by_definition(text, ())
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=st.sampled_from(_WHITESPACE_ALPHABET)), _CLEAN_TEXT, _nearly_clean()
+    ),
+    st.sampled_from([(), ("^a$",), ("b b",)]),
+)
+def test_normalise_is_its_definition_line_by_line(text: str, ignore: tuple[str, ...]) -> None:
+    """The shortcut for text that is already clean changes nothing: the result
+    is always what the definition, applied to every line, makes of the text,
+    and normalising it again changes nothing (an invisible between a letter
+    and its accent once left a pair NFC composes on the second pass)."""
+    expected = _normalised_by_definition(text, ignore)
+    assert normalise(text, ignore) == expected
+    assert normalise(expected, ignore) == expected
 
 
 def test_normalise_ignore_matches_after_whitespace_normalisation() -> None:

@@ -51,6 +51,39 @@ def normalise_line(line: str) -> str:
     return " ".join(_translate(unicodedata.normalize("NFC", line)).split())
 
 
+# Where a text that needs the line loop of `normalise` differs from one that
+# does not, once `_translate` has run: a space that is not single, an empty
+# line or a line with spaces at its ends, and whitespace or line breaks other
+# than " " and "\n" that str.split() and str.splitlines() know and
+# `_translate` has not made plain spaces.
+_NOT_CLEAN = (
+    "  ",
+    "\n\n",
+    " \n",
+    "\n ",
+    "\r",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x1f",
+)
+_NOT_CLEAN_WIDE = ("\x85", "\u2028", "\u2029")
+
+
+def _clean(text: str, ascii_only: bool) -> bool:
+    """True when every line of `text` is already as the line loop would make it.
+
+    Most extracted text is: the renderers collapse whitespace as they go. A
+    substring search per marker is ~100× faster than the loop (a regex with
+    alternations was slower than the loop).
+    """
+    if text[:1] in (" ", "\n") or text[-1:] in (" ", "\n"):
+        return False
+    if any(marker in text for marker in _NOT_CLEAN):
+        return False
+    return ascii_only or not any(marker in text for marker in _NOT_CLEAN_WIDE)
+
+
 def normalise(text: str, ignore: Sequence[str] = ()) -> str:
     """Normalise extracted text: NFC, plain spaces, no invisible characters,
     whitespace collapsed inside each line, lines stripped, empty lines dropped,
@@ -59,11 +92,26 @@ def normalise(text: str, ignore: Sequence[str] = ()) -> str:
     Curly quotes and dashes are kept: they are content.
     """
     patterns = compile_ignore(tuple(ignore)) if ignore else ()
-    text = _translate(unicodedata.normalize("NFC", text))
+    text = unicodedata.normalize("NFC", text)
+    ascii_only = text.isascii()
+    # In ASCII, the tab, vertical tab and form feed are all _translate changes.
+    if not ascii_only or "\t" in text or "\x0b" in text or "\x0c" in text:
+        translated = _translate(text)
+        if translated is not text and not ascii_only:
+            # An invisible removed from between a letter and its accent
+            # leaves a pair NFC composes: without this, normalising twice
+            # would not give the same text.
+            translated = unicodedata.normalize("NFC", translated)
+        text = translated
+    if _clean(text, ascii_only):
+        if not patterns:
+            return text
+        candidates = text.split("\n") if text else []
+    else:
+        # splitlines() also splits on \r, \x1c-\x1e, \x85, \u2028 and \u2029.
+        candidates = [" ".join(raw.split()) for raw in text.splitlines()]
     lines = []
-    # splitlines() also splits on \r, \x1c-\x1e, \x85, \u2028 and \u2029.
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
+    for line in candidates:
         if not line:
             continue
         if any(pattern.search(line) for pattern in patterns):
