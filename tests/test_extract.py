@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from tests.pdfs import make_blank_pdf, make_pdf
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract import extract, sniff_kind
-from watcher.extract.normalise import _TRANSLATION, _translate, compile_ignore, normalise
+from watcher.extract.normalise import (
+    _TRANSLATION,
+    _translate,
+    compile_ignore,
+    normalise,
+    normalise_counting,
+)
 from watcher.extract.pdf import Line, dehyphenate, drop_page_furniture, reflow
 from watcher.models import Extracted, ExtractRules, Link
 
@@ -310,7 +316,8 @@ def test_normalise_tells_clean_text_from_text_with_one_odd_piece(odd: str) -> No
         "é" + odd + "b",
         "cafe" + odd + "\u0301",
     ):
-        assert normalise(text) == _normalised_by_definition(text, ())
+        expected = _normalised_by_definition(text, ())
+        assert normalise_counting(text) == (expected, len(expected.split()))
 
 
 @given(
@@ -325,8 +332,21 @@ def test_normalise_is_its_definition_line_by_line(text: str, ignore: tuple[str, 
     and normalising it again changes nothing (an invisible between a letter
     and its accent once left a pair NFC composes on the second pass)."""
     expected = _normalised_by_definition(text, ignore)
-    assert normalise(text, ignore) == expected
+    assert normalise_counting(text, ignore) == (expected, len(expected.split()))
     assert normalise(expected, ignore) == expected
+
+
+def test_every_extractor_counts_words_as_split_does() -> None:
+    results = [
+        run(page(f"<h1>Policy</h1><p>{LONG_PARAGRAPH}</p><ul><li>a\u00a0b</li></ul>")),
+        run(page(f"<p>{LONG_PARAGRAPH}</p><p>Updated 3 May</p>"), ignore=["^Updated"]),
+        run_pdf(make_pdf(PDF_PAGES, page_numbers=True)),
+        run(f"{LONG_PARAGRAPH}\n\n  indented\tline ".encode(), content_type="text/plain"),
+    ]
+    for result in results:
+        assert result.words == len(result.text.split()) > 3
+    # Built without a count, it is counted.
+    assert Extracted(text="a  b\n c", kind="text").words == 3
 
 
 def test_normalise_ignore_matches_after_whitespace_normalisation() -> None:

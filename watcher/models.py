@@ -58,11 +58,14 @@ class Extracted:
     pages: int | None = None
     # Derived from `text` once, where extraction runs (a worker process):
     # the pipeline reads them several times and a split of 50k words is not free.
-    words: int = field(init=False, compare=False)
+    # `words` is len(text.split()); an extractor that knows it (normalise_counting)
+    # passes it, anything else leaves it to be counted here.
+    words: int = field(default=-1, compare=False, kw_only=True)
     sha256: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "words", len(self.text.split()))
+        if self.words < 0:
+            object.__setattr__(self, "words", len(self.text.split()))
         object.__setattr__(self, "sha256", text_sha256(self.text))
 
     @property

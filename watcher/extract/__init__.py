@@ -26,7 +26,7 @@ from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract import lxml_render
 from watcher.extract.fingerprint import html_fingerprint, roots_fingerprint
 from watcher.extract.html import decode_markup, extract_html
-from watcher.extract.normalise import compile_ignore, normalise
+from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
 from watcher.extract.snapshot import bodies_of, snapshot_of_parsed
 from watcher.extract.snapshot import snapshot as make_snapshot
@@ -97,7 +97,8 @@ def extract_text(
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ExtractionError(f"not a text document ({len(content):,} bytes of binary data)")
     text = decode_markup(content, charset, is_html=False)
-    return Extracted(text=normalise(text, rules.ignore), kind="text")
+    text, words = normalise_counting(text, rules.ignore)
+    return Extracted(text=text, kind="text", words=words)
 
 
 Extractor = Callable[..., Extracted]

@@ -25,7 +25,7 @@ from bs4.exceptions import ParserRejectedMarkup
 from soupsieve import SelectorSyntaxError
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
-from watcher.extract.normalise import normalise, normalise_line
+from watcher.extract.normalise import normalise_counting, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
 
 # Never visible as text, or not text at all.
@@ -354,5 +354,5 @@ def _extract_html(markup: str, *, url: str, rules: ExtractRules, soup: Beautiful
         # The whole document, not soup.body: lxml puts text after a stray </html>
         # into a second tree that a browser would still show. <head> is dropped.
         roots = [soup]
-    text = normalise(render(roots), rules.ignore)
-    return Extracted(text=text, kind="html", links=links)
+    text, words = normalise_counting(render(roots), rules.ignore)
+    return Extracted(text=text, kind="html", links=links, words=words)

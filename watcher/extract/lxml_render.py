@@ -35,7 +35,7 @@ import lxml.etree
 from watcher.css import is_plain_selector
 from watcher.extract.html import _HIDDEN_STYLE as HIDDEN_STYLE
 from watcher.extract.html import BLOCKS, CELLS, DROPPED, HEADINGS, LineBuffer
-from watcher.extract.normalise import normalise, normalise_line
+from watcher.extract.normalise import normalise_counting, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
 
 # Tags whose strings BeautifulSoup stores as special string classes, which
@@ -374,9 +374,8 @@ def render(prepared: Prepared, rules: ExtractRules) -> Extracted:
     for top in prepared.roots:
         renderer.walk(top)
         renderer.flush()
-    return Extracted(
-        text=normalise("\n".join(renderer.lines), rules.ignore), kind="html", links=prepared.links
-    )
+    text, words = normalise_counting("\n".join(renderer.lines), rules.ignore)
+    return Extracted(text=text, kind="html", links=prepared.links, words=words)
 
 
 def extract_fast(text: str, *, url: str, rules: ExtractRules) -> Extracted | None:

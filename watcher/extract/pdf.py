@@ -24,7 +24,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
-from watcher.extract.normalise import normalise
+from watcher.extract.normalise import normalise_counting
 from watcher.models import Extracted, ExtractRules
 
 HYPHEN_JOIN = "\ufffe"  # PDFium's mark for a line-end hyphen it joined to the next line
@@ -80,8 +80,10 @@ def extract_pdf(content: bytes, *, charset: str | None, url: str, rules: Extract
         raise SuspiciousExtraction("PDF has no pages")
     if not any(line.text.strip() for line in lines):
         raise SuspiciousExtraction(f"PDF has no text layer ({pages} pages)")
-    text = normalise(dehyphenate("\n".join(reflow(drop_page_furniture(lines)))), rules.ignore)
-    return Extracted(text=text, kind="pdf", pages=pages)
+    text, words = normalise_counting(
+        dehyphenate("\n".join(reflow(drop_page_furniture(lines)))), rules.ignore
+    )
+    return Extracted(text=text, kind="pdf", pages=pages, words=words)
 
 
 # ---------------------------------------------------------------- reading
