@@ -16,6 +16,7 @@ from watcher.extract import extract, sniff_kind
 from watcher.extract.normalise import (
     _TRANSLATION,
     _translate,
+    collapse_whitespace,
     compile_ignore,
     normalise,
     normalise_counting,
@@ -334,6 +335,17 @@ def test_normalise_is_its_definition_line_by_line(text: str, ignore: tuple[str, 
     expected = _normalised_by_definition(text, ignore)
     assert normalise_counting(text, ignore) == (expected, len(expected.split()))
     assert normalise(expected, ignore) == expected
+
+
+@given(st.one_of(st.text(alphabet=st.sampled_from(_WHITESPACE_ALPHABET)), _nearly_clean()))
+def test_collapse_whitespace_is_split_and_join(text: str) -> None:
+    assert collapse_whitespace(text) == " ".join(text.split())
+
+
+@pytest.mark.parametrize("odd", _ODD_PIECES)
+def test_collapse_whitespace_finds_every_odd_piece(odd: str) -> None:
+    for text in (odd + "ab c", "ab" + odd + "c", "ab c" + odd):
+        assert collapse_whitespace(text) == " ".join(text.split())
 
 
 def test_every_extractor_counts_words_as_split_does() -> None:

@@ -25,7 +25,7 @@ from bs4.exceptions import ParserRejectedMarkup
 from soupsieve import SelectorSyntaxError
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
-from watcher.extract.normalise import normalise_counting, normalise_line
+from watcher.extract.normalise import collapse_whitespace, normalise_counting, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
 
 # Never visible as text, or not text at all.
@@ -203,7 +203,7 @@ class LineBuffer:
     def flush(self) -> None:
         if not self.buffer:
             return
-        text = " ".join("".join(self.buffer).split())
+        text = collapse_whitespace("".join(self.buffer))
         self.buffer.clear()
         if text:
             self.lines.append(self.prefix + text)
