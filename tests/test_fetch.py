@@ -149,6 +149,36 @@ async def test_redirect_to_another_host_is_followed() -> None:
     assert (result.url, result.content) == (other.url("/x"), b"127.0.0.2")
 
 
+async def test_cookies_set_on_the_way_are_sent_on_for_the_rest_of_the_pass(
+    httpserver: HTTPServer,
+) -> None:
+    """A consent or bot-check cookie set on a redirect is sent to its target, and to
+    later fetches from the same host in the pass; answers that set no cookie keep the jar."""
+    seen: list[str | None] = []
+
+    def start(request: Request) -> Response:
+        response = Response("", status=302, headers={"Location": "/doc"})
+        response.set_cookie("consent", "yes", path="/")
+        return response
+
+    def doc(request: Request) -> Response:
+        seen.append(request.headers.get("Cookie"))
+        if request.cookies.get("consent") != "yes":
+            return Response("consent first", status=403)
+        return Response("<p>policy</p>", content_type="text/html")
+
+    httpserver.expect_request("/start").respond_with_handler(start)
+    httpserver.expect_request("/doc").respond_with_handler(doc)
+    async with Fetcher(settings()) as fetcher:
+        first = await fetcher.fetch(httpserver.url_for("/start"))
+        again = await fetcher.fetch(httpserver.url_for("/doc"))
+    async with Fetcher(settings(retries=0)) as fresh:
+        with pytest.raises(HTTPStatusError, match="403"):
+            await fresh.fetch(httpserver.url_for("/doc"))
+    assert (first.status, first.content, again.content) == (200, b"<p>policy</p>", b"<p>policy</p>")
+    assert seen == ["consent=yes", "consent=yes", None]
+
+
 # --- HTTP status and retries ------------------------------------------------
 
 
