@@ -20,6 +20,7 @@ from watcher.extract.fingerprint import html_fingerprint
 from watcher.extract.lxml_render import parse_fast
 from watcher.extract.snapshot import (
     bodies_of,
+    cut_bodies,
     cut_bodies_text,
     empty_bodies,
     snapshot,
@@ -372,6 +373,9 @@ _tricky = st.sampled_from(
         "<select><script>o</script></select>",
         "\x00",
         "&lt;script&gt;",
+        "<script>const s = '\u00e9\u2019\U0001f600</scr\u00efpt>';</script>",
+        "<p>caf\u00e9 \u2014 \u201cquoted\u201d</p><style>p::after{content:'\u00bb'}</style>",
+        "<SCRİPT>\u0131</SCRİPT>",
     ]
 )
 
@@ -389,6 +393,11 @@ def test_bodies_that_correspond_prove_the_stripped_tree(pieces: list[str], noise
     whole = empty_bodies(root)
     cut, removed = cut_bodies_text(markup)
     assert cut == strip_bodies_text(markup)
+    # On the page's UTF-8 bytes the cut is the same, body for body: the
+    # snapshot takes it from the bytes when the text is their UTF-8 decoding.
+    cut_bytes, removed_bytes = cut_bodies(markup.encode("utf-8"))
+    assert cut_bytes.decode("utf-8") == cut
+    assert tuple([body.decode("utf-8") for body in found] for found in removed_bytes) == removed
     if removed == bodies:
         stripped = parse_fast(cut)
         assert stripped is not None
