@@ -275,6 +275,26 @@ BAD = [
         "sources[0] (acme-rsp).url: 'not a url' is not an http(s) URL",
     ),
     (
+        "URL with a space",
+        source(url='"https://acme.example/r p"'),
+        "sources[0] (acme-rsp).url: 'https://acme.example/r p' is not an http(s) URL",
+    ),
+    (
+        "URL with a Unicode space",
+        source(url='"https://acme.example/\u2003rsp"'),
+        "sources[0] (acme-rsp).url: 'https://acme.example/\\u2003rsp' is not an http(s) URL",
+    ),
+    (
+        "title with a line break",
+        source(title='"Policy\\nv2"'),
+        "sources[0] (acme-rsp).title: must be one line without control characters",
+    ),
+    (
+        "title with a DEL",
+        source(title='"Policy\\u007f"'),
+        "sources[0] (acme-rsp).title: must be one line without control characters",
+    ),
+    (
         "bad CSS selector",
         source(select='"main["'),
         "sources[0] (acme-rsp).select: 'main[' is not a valid CSS selector: "

@@ -292,9 +292,12 @@ def _nonempty(value: str) -> str:
     return value
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _one_line(value: str) -> str:
     _nonempty(value)
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if _CONTROL_RE.search(value):
         raise ValueError("must be one line without control characters")
     return value
 
@@ -359,7 +362,8 @@ def _source_id(value: str) -> str:
 
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or any(c.isspace() for c in value):
+    # split() is [value] exactly when the value holds no whitespace
+    if parts.scheme.lower() not in ("http", "https") or value.split() != [value]:
         raise ValueError(f"{value!r} is not an http(s) URL")
     try:
         host = parts.hostname
