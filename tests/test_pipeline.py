@@ -183,6 +183,22 @@ def test_rule_change_reextracts_without_a_task(env: Env, site: Site) -> None:
     assert len(site.requests) == requests_before + 1  # the usual check still ran
 
 
+def test_the_first_version_records_its_rules_after_failed_checks(env: Env, site: Site) -> None:
+    """Rules changed while a new source still fails: its first version records
+    the rules it was extracted with, and the next check does not re-extract."""
+    env.sources = [html_source(site)]
+    assert env.outcome(env.check(), "acme-rsp").outcome == "failed"  # not published yet
+    env.sources[0]["ignore"] = ["^The board reviews"]
+    assert env.store.require_source("acme-rsp")["config_hash"] is None
+    site.set("/rsp", page())
+    env.check()
+    rules_hash = {source.id: source.rules_hash for source in env.write().sources}["acme-rsp"]
+    assert env.store.require_source("acme-rsp")["config_hash"] == rules_hash
+    env.check()
+    assert [(v.number, v.reextracted) for v in env.store.versions("acme-rsp")] == [(1, False)]
+    assert env.store.require_source("acme-rsp")["config_hash"] == rules_hash
+
+
 # --- PDFs and follow --------------------------------------------------------------
 
 PDF_PAGES = [

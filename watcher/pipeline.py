@@ -384,10 +384,9 @@ class Checker:
         self, source: Source, state: Row, latest: VersionRow | None
     ) -> VersionRow | None:
         """New select/remove/ignore rules: re-extract the stored snapshot, no task."""
-        if state["config_hash"] == source.rules_hash:
-            return latest
-        if latest is None:
-            self.store.update_source(source.id, config_hash=source.rules_hash)
+        if state["config_hash"] == source.rules_hash or latest is None:
+            # Nothing extracted yet: the first version records the rules it was
+            # extracted with, in the check's own transaction.
             return latest
         raw = self.store.get_blob(latest.raw_sha256)
         try:
@@ -590,6 +589,8 @@ class Checker:
             values = {**self._success_state(state, fetched, raw_digest), **remembered}
             if latest is not None:
                 values["last_changed"] = clock.iso(started)
+            # the rules the latest version was extracted with
+            values["config_hash"] = source.rules_hash
             self.store.update_source(source.id, kind=extracted.kind, **values)
             self._recovered(source, state)
         return CheckOutcome(
