@@ -13,6 +13,7 @@ own transaction.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -23,14 +24,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 14):
     from compression import zstd
 else:  # the same API, backported
     from backports import zstd
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 from watcher import clock
 from watcher.errors import NotFound, StoreError
@@ -282,7 +284,17 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.db = sqlite_utils.Database(conn)
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over our connection: migrations and savepoints.
+
+        Imported when first needed: sqlite-utils loads its plugins, dateutil and
+        more, ~0.1 s of every command that neither migrates nor nests a transaction.
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
