@@ -157,7 +157,8 @@ _TEXT_LINE = re.compile(r"[^\r\n]+")
 class _TextBuffer:
     """One UTF-16 buffer reused for every page of a process, grown when a page
     needs more: a ctypes array type per page size cost 7% of a PDF's reading,
-    and ctypes keeps every such type forever."""
+    and ctypes keeps every such type forever. One thread at a time, as PDFium
+    itself: extraction runs in worker processes, one job each."""
 
     def __init__(self) -> None:
         self.units = 0
