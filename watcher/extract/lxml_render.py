@@ -41,6 +41,7 @@ from watcher.models import Extracted, ExtractRules, Link
 # Tags whose strings BeautifulSoup stores as special string classes, which
 # get_text() leaves out (bs4 HTMLTreeBuilder.DEFAULT_STRING_CONTAINERS).
 _STRING_CONTAINERS = frozenset({"rt", "rp", "style", "script", "template"})
+_EVENTS = ("start", "end", "comment", "pi")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 _HTML_END = re.compile(r"</html", re.IGNORECASE)
 
@@ -157,31 +158,41 @@ class FastRenderer(LineBuffer):
         """Render an element's content (its text and children), not the element itself."""
         if element.text:
             self.buffer.append(element.text)
-        self._walk(list(reversed(element)))
+        for child in element:
+            if isinstance(child.tag, str):
+                self._walk(child, tail=True)
+            elif child.tail:  # a comment or processing instruction: only its tail is text
+                self.buffer.append(child.tail)
 
     def walk(self, element: Any) -> None:
         """Render an element and its content, without its tail."""
-        self._walk([element], top=element)
+        self._walk(element, tail=False)
 
-    def _walk(self, stack: list[Any], top: Any = None) -> None:
-        # Items: an element to enter, a str to append, or a tuple (element,) to leave.
+    def _walk(self, top: Any, *, tail: bool) -> None:
+        # lxml walks the tree in C (iterwalk); a subtree not entered is skipped
+        # whole, its "end" still comes, and comments come as events of their own.
         buffer = self.buffer
-        enter = self.enter
-        while stack:
-            node = stack.pop()
-            if isinstance(node, str):
-                buffer.append(node)
+        enter, leave = self.enter, self.leave
+        skipped = None
+        walker = lxml.etree.iterwalk(top, events=_EVENTS)
+        for event, node in walker:
+            if event == "start":
+                if enter(node):
+                    if node.text:
+                        buffer.append(node.text)
+                else:
+                    walker.skip_subtree()
+                    skipped = node
                 continue
-            if isinstance(node, tuple):
-                self.leave(node[0])
-                continue
-            if node is not top and node.tail:
-                stack.append(node.tail)
-            if isinstance(node.tag, str) and enter(node):
-                stack.append((node,))
-                stack.extend(reversed(node))
-                if node.text:
-                    buffer.append(node.text)
+            if event == "end":
+                if node is skipped:
+                    skipped = None
+                else:
+                    leave(node)
+                if node is top and not tail:
+                    continue
+            if node.tail:  # an element's after its end, a comment's or instruction's
+                buffer.append(node.tail)
 
     def enter(self, element: Any) -> bool:
         name = element.tag
