@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.servers import RawRequest, RawServer
@@ -253,3 +255,25 @@ async def test_a_validator_that_would_split_the_request_is_refused(etag: str) ->
             await fetcher.fetch(server.url("/"), etag=etag)
     assert "could not send the request" in caught.value.reason
     assert talk.requests == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [(b"X-Bad Name", b"v"), (b"X-Bad:Name", b"v"), (b"X-Bad\tName", b"v"), (b"X-Ok", b"a\r\nb")],
+)
+def test_header_fields_that_would_split_the_request_are_refused(name: bytes, value: bytes) -> None:
+    request = httpx.Request("GET", "http://127.0.0.1/doc", headers=[(name, value)])
+    with pytest.raises(httpx.LocalProtocolError, match="invalid header"):
+        http11._head(request)
+
+
+def test_a_request_target_with_a_space_or_line_break_is_refused() -> None:
+    """httpx percent-encodes these in every URL it builds; the transport does not
+    rely on it. A stand-in request carries the raw target httpx never makes."""
+    assert http11._head(httpx.Request("GET", "http://127.0.0.1/a b")).startswith(b"GET /a%20b ")
+    for target in (b"/a b", b"/a\r\nX: y", b"/a\x00"):
+        request = SimpleNamespace(
+            headers=httpx.Headers(), method="GET", url=SimpleNamespace(raw_path=target)
+        )
+        with pytest.raises(httpx.LocalProtocolError, match="invalid request target"):
+            http11._head(request)  # type: ignore[arg-type]

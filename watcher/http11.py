@@ -22,6 +22,7 @@ it reads httpx's own.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -34,8 +35,11 @@ MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one response
 HIGH_WATER = 1024 * 1024  # body bytes buffered before the reader is woken and the socket paused
 
 _INFORMATIONAL = range(100, 200)
-_BAD_IN_VALUE = (b"\r", b"\n", b"\0")
-_BAD_IN_NAME = (*_BAD_IN_VALUE, b":", b" ", b"\t")
+# What would split the request: one search per field (a generator of `in`
+# tests per byte cost 40 µs a request).
+_BAD_IN_VALUE = re.compile(rb"[\r\n\0]")
+_BAD_IN_NAME = re.compile(rb"[\r\n\0: \t]")
+_BAD_IN_TARGET = re.compile(rb"[\r\n\0 ]")
 
 
 class _Connection(asyncio.Protocol):
@@ -418,11 +422,11 @@ def _head(request: httpx.Request) -> bytes:
     if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
         raise httpx.LocalProtocolError("this transport sends no request bodies")
     target = request.url.raw_path
-    if any(c in target for c in (*_BAD_IN_VALUE, b" ")):
+    if _BAD_IN_TARGET.search(target):
         raise httpx.LocalProtocolError("invalid request target")
     parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     for name, value in headers.raw:
-        if any(c in value for c in _BAD_IN_VALUE) or any(c in name for c in _BAD_IN_NAME):
+        if _BAD_IN_VALUE.search(value) or _BAD_IN_NAME.search(name):
             raise httpx.LocalProtocolError(f"invalid header {name!r}")
         parts += (name, b": ", value, b"\r\n")
     parts.append(b"\r\n")
