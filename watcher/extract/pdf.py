@@ -193,9 +193,9 @@ def _page_text(textpage: Any) -> str:
     units = _TEXT_INDEX(textpage, last) + 2 - _TEXT_INDEX(textpage, first)  # with the NUL
     buffer = _TEXT_BUFFER.get(units)
     written = _GET_TEXT(textpage, first, last - first + 1, buffer)
-    return ctypes.string_at(buffer, 2 * max(min(written, units) - 1, 0)).decode(
-        "utf-16-le", "ignore"
-    )
+    # without the NUL, and never past what was asked for (the buffer may be larger)
+    read = min(max(written - 1, 0), units)
+    return ctypes.string_at(buffer, 2 * read).decode("utf-16-le", "ignore")
 
 
 def _page_lines(textpage: Any, page: int) -> list[Line]:
