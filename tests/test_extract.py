@@ -283,6 +283,7 @@ _WHITESPACE_ALPHABET = (
 )
 
 
+_ODD_PIECES = [*_WHITESPACE_ALPHABET, "  ", "\n\n", " \n", "\n ", "\r\n"]
 _CLEAN_TEXT = st.lists(
     st.lists(st.sampled_from(["a", "b", "é", "cafe\u0301", "ab"]), min_size=1).map(" ".join),
     min_size=1,
@@ -303,9 +304,6 @@ def _normalised_by_definition(text: str, ignore: tuple[str, ...]) -> str:
     lines = (" ".join(raw.split()) for raw in unicodedata.normalize("NFC", plain).splitlines())
     patterns = [re.compile(pattern) for pattern in ignore]
     return "\n".join(line for line in lines if line and not any(p.search(line) for p in patterns))
-
-
-_ODD_PIECES = [*_WHITESPACE_ALPHABET, "  ", "\n\n", " \n", "\n ", "\r\n"]
 
 
 @pytest.mark.parametrize("odd", _ODD_PIECES)
