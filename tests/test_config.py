@@ -30,7 +30,7 @@ from watcher.errors import ConfigError, NotFound
 from watcher.models import ExtractRules
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "configuration.md"
 
 CHANNELS = """
 [channels.raters-slack]
