@@ -5,7 +5,7 @@ dismiss, reopen) as POST forms with CSRF tokens. Checks stay the daemon's job.
 
 Safety, since every page shows text scraped from the web:
 - templates autoescape everything, and control/bidi characters are shown as
-  \\uXXXX; JSON escapes `<`, `>` and `&`; raw snapshots are downloads only;
+  `\\xNN`/`\\uNNNN` (`watcher.escape`); JSON escapes `<`, `>` and `&`; raw snapshots are downloads only;
 - a strict Content-Security-Policy (no scripts at all) on every response;
 - state changes only by POST, each with an HMAC-signed double-submit token;
 - on a loopback address only loopback Host headers are served (DNS rebinding);
@@ -60,7 +60,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watcher import analysis, clock, detect, models, queries, review
+from watcher import analysis, clock, detect, escape, models, queries, review
 from watcher.config import AnalysisSettings, Config
 from watcher.errors import ConfigError, NotFound, StoreError, TaskStateError, WatcherError
 from watcher.store import Store, VersionRow
@@ -94,8 +94,6 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 # A content type as stored from a server's header: kept only when it is a plain token pair.
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 _EXTENSIONS = {"application/pdf": ".pdf", "text/html": ".html", "text/plain": ".txt"}
-# Characters XML 1.0 forbids: a scraped control character must not break the feed.
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # --- starting ---------------------------------------------------------------------
@@ -176,7 +174,7 @@ def _date(value: str | None, with_time: bool = True) -> str:
     try:
         moment = clock.parse_iso(value)
     except ValueError:
-        return diffview.visible(value)
+        return escape.visible(value)
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
@@ -220,7 +218,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        vis=diffview.visible,
+        vis=escape.visible,
         date=_date,
         day=lambda v: _date(v, with_time=False),
         signed=_signed,
@@ -697,15 +695,11 @@ def _base_url(request: Request) -> str:
     return configured.rstrip("/") if configured else str(request.base_url).rstrip("/")
 
 
-def _xml(text: object) -> str:
-    return _XML_INVALID.sub("\ufffd", "" if text is None else str(text))
-
-
 def _atom(request: Request, title: str, feed_id: str, entries: list[dict[str, Any]]) -> Response:
     base = _base_url(request)
     ns = "http://www.w3.org/2005/Atom"
     feed = ET.Element("feed", xmlns=ns)
-    ET.SubElement(feed, "title").text = _xml(title)
+    ET.SubElement(feed, "title").text = escape.xml(title)
     ET.SubElement(feed, "id").text = f"urn:watcher:feed:{quote(feed_id, safe=':')}"
     updated = entries[0]["captured_at"] if entries else clock.iso(clock.now())
     ET.SubElement(feed, "updated").text = updated
@@ -717,13 +711,13 @@ def _atom(request: Request, title: str, feed_id: str, entries: list[dict[str, An
         number = entry["number"]
         link = f"{base}/sources/{quote(entry['source'])}/diff?old={number - 1}&new={number}"
         item = ET.SubElement(feed, "entry")
-        ET.SubElement(item, "title").text = _xml(
+        ET.SubElement(item, "title").text = escape.xml(
             f"{entry['lab']}: {entry['title']} changed (v{number - 1} → v{number})"
         )
         ET.SubElement(item, "id").text = f"urn:watcher:version:{quote(entry['source'])}:{number}"
         ET.SubElement(item, "updated").text = entry["captured_at"]
         ET.SubElement(item, "link", rel="alternate", href=link)
-        ET.SubElement(item, "category", term=_xml(entry["lab"]))
+        ET.SubElement(item, "category", term=escape.xml(entry["lab"]))
         words = entry["words"]
         previous = entry["previous_words"]
         lines = [f"{previous:,} → {words:,} words." if previous is not None else f"{words} words."]
@@ -731,7 +725,7 @@ def _atom(request: Request, title: str, feed_id: str, entries: list[dict[str, An
         if task:
             severity = f" ({task['severity']})" if task["severity"] else ""
             lines.append(f"Task #{task['id']}{severity}, {task['status']}: {task['summary']}")
-        ET.SubElement(item, "summary", type="text").text = _xml(" ".join(lines))
+        ET.SubElement(item, "summary", type="text").text = escape.xml(" ".join(lines))
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
