@@ -166,6 +166,30 @@ def test_terminal_output_neutralises_escape_sequences(env: Env, site: Site) -> N
     assert "\x1b" not in shown and "\x07" not in shown
 
 
+BIDI = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200f"]
+
+
+def test_show_and_diff_print_bidi_controls_escaped(env: Env, site: Site) -> None:
+    site.set("/rsp", page(SECTIONS))
+    env.sources = [html_source(site)]
+    env.write()
+    assert run(env, "check").exit_code == 0
+    hostile = SECTIONS.replace("We commit to", "We \u202eexpect\u202c to").replace(
+        "3. Governance", "3. Gov\u2066ernance\u2069 \u200fnow"
+    )
+    site.set("/rsp", page(hostile))
+    assert run(env, "check").exit_code == 0
+
+    shown = run(env, "show", "acme-rsp")
+    assert shown.exit_code == 0
+    assert "We \\u202eexpect\\u202c to" in shown.stdout
+    assert "3. Gov\\u2066ernance\\u2069 \\u200fnow" in shown.stdout
+    for name, output in (("show", shown.stdout), ("diff", run(env, "diff", "acme-rsp").stdout)):
+        assert not any(char in output for char in BIDI), (name, output)
+    diffed = run(env, "diff", "acme-rsp").stdout
+    assert "\\u202eexpect\\u202c" in diffed and "Gov\\u2066ernance\\u2069" in diffed
+
+
 def test_json_output_is_only_json(changed: Env) -> None:
     for args in (["sources", "--json"], ["tasks", "--json"], ["history", "acme-rsp", "--json"]):
         json.loads(run(changed, *args).stdout)

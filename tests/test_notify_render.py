@@ -176,7 +176,7 @@ def check_html(page: str, allowed_urls: set[str]) -> str:
                 assert value in allowed_urls, value
             if name == "style":
                 assert value is not None and re.fullmatch(r"[\w\s:;#.,()%-]+", value), value
-    assert "\x1b" not in page and "\u202e" not in page
+    assert not DANGEROUS.search(page), page
     return "".join(parser.data)
 
 
@@ -424,7 +424,13 @@ HOSTILE = [
     "Policy\r\nBcc: victim@evil.example",
     "\x1b[31mred\x1b[0m \x1b]8;;https://evil.example\x07link",
     "evil\u202etxt.exe `code` ```block``` *bold* _it_",
+    "\u2066isolate\u2069 \u202aembed\u202c",
+    "\u200fmark\u061c line\u2028break\x85next",
 ]
+# What no message may hold raw, wherever the text came from.
+DANGEROUS = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def hostile_alerts(bad: str) -> list[Alert]:
@@ -459,6 +465,7 @@ def test_hostile_text_is_escaped_in_slack(bad: str) -> None:
         texts = check_slack(payload, {SAFE_URL, DASHBOARD, DOC_URL})
         check_slack_limits(payload)
         joined = "\n".join(texts)
+        assert not DANGEROUS.search(joined.replace("\n", " ")), joined
         for mention in ("<!channel>", "<!here>", "<@U123>", "<https://evil"):
             assert mention not in joined
         if alert.kind != "test":
@@ -490,6 +497,9 @@ def test_hostile_text_is_escaped_in_email(bad: str) -> None:
             assert f'<a href="{DOC_URL}">v3 ' in page
         check_headers(message)
         assert "\r" not in subject(alert) and "\n" not in subject(alert)
+        for name in ("Subject", "From", "To"):
+            assert not DANGEROUS.search(str(message[name])), message[name]
+        assert not DANGEROUS.search(render_plain(alert).replace("\n", " "))
         if "<script>" in bad:
             assert "<script>" in shown  # shown as text, not parsed as a tag
         for attachment in message.iter_attachments():

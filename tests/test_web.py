@@ -505,8 +505,20 @@ def test_long_diffs_are_paged(client: TestClient, config: Config) -> None:
     assert last.hunks[0].anchor == "h101" and last.first_number == 101
 
 
-def test_control_and_bidi_characters_are_shown_not_obeyed() -> None:
-    assert diffview.visible("a\u202eb\x1bc") == "a\\u202eb\\u001bc"
+def test_control_and_bidi_characters_are_shown_not_obeyed(config: Config) -> None:
+    with Store.open(config.watcher.state_dir) as store, store.transaction():
+        store.upsert_source("bidi", url="https://bidi.example/", lab="Lab", title="Rule\u202eevil")
+        add_version(store, "bidi", 1, "# Head\u2066x\nOld line.", 1)
+        add_version(store, "bidi", 2, "# Head\u2066x\nNew \x1b[2J line\u202e.", 2)
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
+        for page in ("/", "/sources/bidi", "/sources/bidi/diff", "/sources/bidi/diff?view=inline"):
+            body = client.get(page).text
+            assert "Rule\\u202eevil" in body, page
+            assert not re.search("[\x1b\u202e\u2066]", body), page
+        diff_page = client.get("/sources/bidi/diff").text
+        assert "Head\\u2066x" in diff_page and "\\x1b[2J" in diff_page
+        feed = client.get("/sources/bidi/feed.atom").text
+        assert "Rule\\u202eevil" in feed and "\u202e" not in feed
 
 
 # --- safety: hosts and authentication -------------------------------------------

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from watcher import __version__, detect, queries, review
+from watcher import __version__, detect, escape, logs, queries, review
 from watcher.config import Config, default_config_path, load_config
 from watcher.errors import ConfigError, NotFound, WatcherError
 from watcher.models import CheckOutcome, Signal, signal_to_json
@@ -30,14 +29,8 @@ from watcher.workers import adopt_script_main
 
 log = logging.getLogger(__name__)
 
-# C0 and C1 control characters except tab and newline: a scraped page must not
-# be able to move the cursor, retitle the terminal or hide text behind escapes.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe(text: object) -> str:
-    """Text fit for a terminal: control characters shown as \\xNN, not obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+# Scraped text must not move the cursor, retitle the terminal or reorder a line.
+safe = escape.terminal
 
 
 def _cell(value: object) -> str:
@@ -126,11 +119,9 @@ pass_app = click.make_pass_decorator(App)
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Watch AI labs' safety policies, keep every version, open review tasks on change."""
-    logging.basicConfig(
-        level=getattr(logging, log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logs.TextFormatter())  # scraped text in a message is escaped
+    logging.basicConfig(level=getattr(logging, log_level.upper()), handlers=[handler])
     # httpx logs every request at INFO; one line per check is ours to write
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     adopt_script_main()  # the installed script: workers need not import the CLI again
@@ -542,7 +533,6 @@ def run(ctx: click.Context, once: bool, log_format: str) -> None:
     """
     from click.core import ParameterSource
 
-    from watcher import logs
     from watcher.daemon import AlreadyRunning, run_daemon
 
     app = ctx.find_object(App)

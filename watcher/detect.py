@@ -22,7 +22,6 @@ control characters, the HTML renderer escapes everything.
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from collections import Counter
@@ -30,6 +29,7 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from difflib import SequenceMatcher
 from itertools import groupby
 
+from watcher import escape
 from watcher.models import Change, ChangeStats, Hunk, WordOp
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,6 @@ _HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
 # since all that follows it is optional, and not keeping backtracking points
 # makes tokenising ~20% faster.
 _TOKEN = re.compile(r"\n|[^\S\n]++|(?:\w++(?:[-'’.,:/]\w++)*+|[^\w\s]++)[^\S\n]*+")
-
-# C0 and C1 controls but tab, DEL, and the Unicode bidi overrides, embeddings
-# and isolates (which reorder what a terminal or a browser shows), plus the
-# Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 _RED = "\x1b[31m"
 _GREEN = "\x1b[32m"
@@ -363,16 +358,6 @@ def _word_op_lines(words: Sequence[WordOp]) -> list[list[tuple[str, str]]]:
 # rendering
 
 
-def _escape_controls(text: str) -> str:
-    """Control characters made visible as \\xNN / \\uNNNN, so they cannot act."""
-    return _CONTROL.sub(_control_repr, text)
-
-
-def _control_repr(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def _location(hunk: Hunk) -> int:
     """1-based line of the hunk: in the new text, or in the old one for a pure deletion."""
     return (hunk.new_start if hunk.new_lines else hunk.old_start) + 1
@@ -391,7 +376,7 @@ def render_text(change: Change, *, color: bool = False) -> str:
     red, green, bold, reset = (_RED, _GREEN, _BOLD, _RESET) if color else ("", "", "", "")
     out: list[str] = []
     for hunk in change.hunks:
-        path = _escape_controls(PATH_SEPARATOR.join(hunk.heading_path))
+        path = escape.terminal(PATH_SEPARATOR.join(hunk.heading_path))
         where = f"(line {_location(hunk)})"
         out.append(f"{bold}@@ {path} {where}{reset}" if path else f"{bold}@@ {where}{reset}")
         if hunk.words:
@@ -400,20 +385,20 @@ def render_text(change: Change, *, color: bool = False) -> str:
                     "~ " + "".join(_text_piece(op, text, red, green, reset) for op, text in pieces)
                 )
             continue
-        out.extend(f"{red}- {_escape_controls(line)}{reset}" for line in hunk.old_lines)
-        out.extend(f"{green}+ {_escape_controls(line)}{reset}" for line in hunk.new_lines)
+        out.extend(f"{red}- {escape.terminal(line)}{reset}" for line in hunk.old_lines)
+        out.extend(f"{green}+ {escape.terminal(line)}{reset}" for line in hunk.new_lines)
     return "\n".join(out)
 
 
 def _text_piece(op: str, text: str, red: str, green: str, reset: str) -> str:
     if op == "equal":
-        return _escape_controls(text)
+        return escape.terminal(text)
     core = text.strip()
     if not core:  # a change of spacing alone
         return text if op == "insert" else ""
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
-    core = _escape_controls(core)
+    core = escape.terminal(core)
     marked = f"{red}[-{core}-]{reset}" if op == "delete" else f"{green}{{+{core}+}}{reset}"
     return lead + marked + trail
 
@@ -441,10 +426,6 @@ del::after, ins::after { content: "] "; }
 """
 
 
-def _h(text: str) -> str:
-    return html.escape(_escape_controls(text), quote=True)
-
-
 def render_html(change: Change, *, title: str, old_label: str, new_label: str) -> str:
     """A self-contained HTML page of the change (inline CSS, no scripts, nothing external).
 
@@ -461,16 +442,16 @@ def render_html(change: Change, *, title: str, old_label: str, new_label: str) -
         " content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         '<meta name="referrer" content="no-referrer">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_h(title)}</title>",
+        f"<title>{escape.html(title)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        f"<h1>{_h(title)}</h1>",
-        f'<p class="labels">{_h(old_label)} → {_h(new_label)}</p>',
-        f'<p class="summary">{_h(summary(change))}</p>',
+        f"<h1>{escape.html(title)}</h1>",
+        f'<p class="labels">{escape.html(old_label)} → {escape.html(new_label)}</p>',
+        f'<p class="summary">{escape.html(summary(change))}</p>',
     ]
     for hunk in change.hunks:
-        path = _h(PATH_SEPARATOR.join(hunk.heading_path)) or "(before the first heading)"
+        path = escape.html(PATH_SEPARATOR.join(hunk.heading_path)) or "(before the first heading)"
         parts.append('<section class="hunk">')
         parts.append(f'<h2>{path} <span class="where">line {_location(hunk)}</span></h2>')
         if hunk.words:
@@ -481,12 +462,12 @@ def render_html(change: Change, *, title: str, old_label: str, new_label: str) -
             for line in hunk.old_lines:
                 parts.append(
                     '<p class="line removed"><span class="mark">−</span>'
-                    f'<del style="{_DEL_STYLE}">{_h(line)}</del></p>'
+                    f'<del style="{_DEL_STYLE}">{escape.html(line)}</del></p>'
                 )
             for line in hunk.new_lines:
                 parts.append(
                     '<p class="line added"><span class="mark">+</span>'
-                    f'<ins style="{_INS_STYLE}">{_h(line)}</ins></p>'
+                    f'<ins style="{_INS_STYLE}">{escape.html(line)}</ins></p>'
                 )
         parts.append("</section>")
     parts += ["</body>", "</html>", ""]
@@ -495,13 +476,13 @@ def render_html(change: Change, *, title: str, old_label: str, new_label: str) -
 
 def _html_piece(op: str, text: str) -> str:
     if op == "equal":
-        return _h(text)
+        return escape.html(text)
     if not text.strip():
-        return _h(text) if op == "insert" else ""
+        return escape.html(text) if op == "insert" else ""
     lead = text[: len(text) - len(text.lstrip())]
     trail = text[len(text.rstrip()) :]
     tag, style = ("del", _DEL_STYLE) if op == "delete" else ("ins", _INS_STYLE)
-    return f'{_h(lead)}<{tag} style="{style}">{_h(text.strip())}</{tag}>{_h(trail)}'
+    return f'{escape.html(lead)}<{tag} style="{style}">{escape.html(text.strip())}</{tag}>{escape.html(trail)}'
 
 
 def change_to_json(change: Change) -> dict[str, object]:
@@ -549,7 +530,7 @@ def summary(change: Change) -> str:
         return line
     leaves = Counter(path[-1] for path in paths)
     names = [
-        _escape_controls(path[-1] if leaves[path[-1]] == 1 else PATH_SEPARATOR.join(path))
+        escape.terminal(path[-1] if leaves[path[-1]] == 1 else PATH_SEPARATOR.join(path))
         for path in paths
     ]
     shown = "; ".join(names[:2])

@@ -23,8 +23,9 @@ from dataclasses import replace
 
 from watcher.config import EmailChannel
 from watcher.errors import DeliveryError
+from watcher.escape import one_line
 from watcher.notify.alert import Alert
-from watcher.notify.render import one_line, render_email
+from watcher.notify.render import render_email
 
 log = logging.getLogger(__name__)
 

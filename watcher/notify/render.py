@@ -21,7 +21,6 @@ HTML file carries the whole diff.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,13 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
-from watcher import clock
+from watcher import clock, escape
 from watcher.detect import render_html as render_diff_html
 from watcher.detect import summary as change_summary
+from watcher.escape import clip as _clip
+from watcher.escape import html as _e
+from watcher.escape import one_line
+from watcher.escape import slack as mrkdwn
 from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal
 from watcher.notify.alert import Alert
 
@@ -44,15 +47,11 @@ SLACK_TOTAL_MAX = 11_500
 SLACK_TEXT_MAX = 3000
 
 #: Header values (the subject) are cut to this many characters.
-SUBJECT_MAX = 200
+SUBJECT_MAX = escape.HEADER_MAX
 
 PATH_SEPARATOR = " › "
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_BREAKS = re.compile(r"[\t\n\v\f\r\x1c-\x1e\x85\u2028\u2029]+")
-_UNSAFE_IN_URL = re.compile(
-    r"[\s<>|\"'`\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+_UNSAFE_IN_URL = re.compile(f"[\\s<>|\"'`\\\\{escape.DANGEROUS}]")
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _DEL_STYLE = "background:#ffe0e0;color:#82071e;text-decoration:line-through"
@@ -117,25 +116,9 @@ def _signal_lines(alert: Alert) -> list[str]:
     return lines
 
 
-def one_line(text: str, limit: int = 500) -> str:
-    """Untrusted text as one clean line: breaks become spaces, controls visible, bounded."""
-    text = _BREAKS.sub(" ", text)
-    text = _CONTROL.sub(_control_repr, text)
-    return _clip(" ".join(text.split()), limit)
-
-
 def _visible(text: str) -> str:
     """Tabs to spaces and other controls made visible, keeping spacing (diff lines)."""
-    return _CONTROL.sub(_control_repr, text.replace("\t", " "))
-
-
-def _control_repr(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+    return escape.log(text.replace("\t", " "))
 
 
 def _safe_url(url: str) -> str | None:
@@ -444,11 +427,6 @@ def _digest_line(item: Alert) -> str:
 # Slack
 
 
-def mrkdwn(text: str) -> str:
-    """Untrusted text escaped for Slack mrkdwn: `&`, then `<`, then `>` (nothing else)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _slack_link(url: str, label: str) -> str:
     """Our own link `<url|label>` when url is safe; else the URL as escaped text."""
     safe = _safe_url(url)
@@ -646,10 +624,6 @@ def _chunks(lines: Sequence[str], limit: int) -> Iterator[str]:
 # email
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 def _html_link(url: str, label: str) -> str:
     safe = _safe_url(url)
     if safe is None:
@@ -799,9 +773,9 @@ def attachment_name(alert: Alert) -> str:
 def render_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """The alert as an email: text and HTML alternatives, plus the whole diff attached for a change."""
     message = EmailMessage()
-    message["Subject"] = subject(alert)
-    message["From"] = one_line(sender, 300)
-    message["To"] = ", ".join(one_line(address, 300) for address in recipients)
+    message["Subject"] = escape.header(subject(alert))
+    message["From"] = escape.header(sender, 300)
+    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
     message["Date"] = format_datetime(clock.now())
     domain = parseaddr(sender)[1].rpartition("@")[2]
     message["Message-ID"] = make_msgid(domain=domain if _safe_domain(domain) else "watcher.invalid")

@@ -7,7 +7,6 @@ marks come from `Hunk.words`; the side-by-side view splits them per side
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Literal
@@ -25,16 +24,6 @@ PATH_SEPARATOR = " › "
 
 Op = Literal["equal", "delete", "insert"]
 Mode = Literal["inline", "side"]
-
-# C0/C1 controls (but tab and newline), bidi overrides and isolates, line and
-# paragraph separators: shown as \uXXXX so scraped text cannot reorder or hide
-# what the reader sees.
-_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def visible(text: object) -> str:
-    """Text with control and bidi characters made visible (HTML escaping is the template's)."""
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", "" if text is None else str(text))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""The POST forms: task actions (assign, close, dismiss, reopen) and sign-in.
+
+Every form carries an HMAC-signed double-submit CSRF token (`Dashboard.csrf_ok`);
+a refused action shows the task page again with the reason (409); sign-in
+redirects only to a path on this site.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from watcher import review
+from watcher.errors import TaskStateError
+from watcher.web.dashboard import SESSION_COOKIE, dashboard_of
+from watcher.web.views import task_context
+
+
+def task_action(name: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        dash = dashboard_of(request)
+        task_id: int = request.path_params["task_id"]
+        form = await request.form()
+        if not dash.csrf_ok(request, form):
+            raise HTTPException(
+                403,
+                "This form has expired or did not come from this dashboard: "
+                "reload the page and try again.",
+            )
+        fields = {key: str(form.get(key, "")) for key in ("who", "note")}
+
+        def act() -> Response:
+            store = dash.store
+            try:
+                if name == "assign":
+                    review.assign(store, task_id, fields["who"], actor="dashboard")
+                elif name == "close":
+                    review.close(store, task_id, fields["note"], actor="dashboard")
+                elif name == "dismiss":
+                    review.dismiss(store, task_id, fields["note"], actor="dashboard")
+                else:
+                    review.reopen(store, task_id, actor="dashboard")
+            except TaskStateError as exc:
+                context = task_context(store, task_id, config=dash.config)
+                context.update(error=str(exc), form={"action": name, **fields})
+                return dash.render(request, "task.html", context, status=409)
+            return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+
+        return await run_in_threadpool(act)
+
+    return endpoint
+
+
+def login_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    return dash.render(
+        request,
+        "login.html",
+        {"error": None, "next": _local_path(request.query_params.get("next", "/"))},
+    )
+
+
+def _local_path(target: str) -> str:
+    """`target` when it is a path on this site, else "/": sign-in never redirects elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+async def login_submit(request: Request) -> Response:
+    dash = dashboard_of(request)
+    form = await request.form()
+    if not dash.csrf_ok(request, form):
+        raise HTTPException(403, "This form has expired: reload the page and try again.")
+    sent = str(form.get("token", ""))
+    target = _local_path(str(form.get("next", "/")))
+    if dash.token is None or not hmac.compare_digest(sent.encode(), dash.token.encode()):
+        return dash.render(
+            request, "login.html", {"error": "That token is not right.", "next": target}, 401
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        dash.session_value(),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=30 * 24 * 3600,
+    )
+    return response

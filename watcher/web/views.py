@@ -1,0 +1,181 @@
+"""The read pages: overview, source, diff, snapshots, tasks, task, search.
+
+Each endpoint reads through `watcher.queries` and renders a template; raw
+snapshots and texts are downloads in a sandbox, never pages of our origin.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from watcher import queries
+from watcher.config import Config
+from watcher.errors import NotFound
+from watcher.store import Store
+from watcher.web import diffview
+from watcher.web.dashboard import dashboard_of, date_param, int_param, query_param, version_of
+from watcher.web.diffs import diff_context
+from watcher.web.security import CSP_SANDBOX
+
+# A content type as stored from a server's header: kept only when it is a plain token pair.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_EXTENSIONS = {"application/pdf": ".pdf", "text/html": ".html", "text/plain": ".txt"}
+
+
+def overview_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    data = queries.overview(
+        dash.store, lab=query_param(request, "lab"), status=query_param(request, "status")
+    )
+    return dash.render(
+        request,
+        "overview.html",
+        {
+            **data,
+            "lab": query_param(request, "lab") or "",
+            "status": query_param(request, "status") or "",
+        },
+    )
+
+
+def source_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    data = queries.source_detail(dash.store, request.path_params["source_id"])
+    return dash.render(request, "source.html", data)
+
+
+def diff_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    mode: diffview.Mode = "inline" if request.query_params.get("view") == "inline" else "side"
+    source_id = request.path_params["source_id"]
+    source = dash.store.require_source(source_id)
+    data = diff_context(
+        dash.store,
+        source_id,
+        int_param(request, "old"),
+        int_param(request, "new"),
+        page=int_param(request, "page") or 1,
+        config=dash.config,
+        mode=mode,
+    )
+    link = f"?old={data['old']['number']}&new={data['new']['number']}&view={mode}&"
+    return dash.render(request, "diff.html", {**data, "source": source, "mode": mode, "link": link})
+
+
+def version_raw(request: Request) -> Response:
+    """The stored raw snapshot, as a download that can never run in our origin."""
+    dash = dashboard_of(request)
+    source_id = request.path_params["source_id"]
+    version = version_of(dash.store, source_id, request.path_params["number"])
+    data = dash.store.get_blob(version.raw_sha256)
+    media = (version.content_type or "").split(";")[0].strip().lower()
+    if not _MEDIA_TYPE.fullmatch(media):
+        media = "application/octet-stream"
+    name = f"{source_id}-v{version.number}{_EXTENSIONS.get(media, '.bin')}"
+    return Response(
+        data,
+        media_type=media,
+        headers={
+            "content-disposition": f'attachment; filename="{name}"',
+            "content-security-policy": CSP_SANDBOX,
+        },
+    )
+
+
+def version_text(request: Request) -> Response:
+    dash = dashboard_of(request)
+    version = version_of(
+        dash.store, request.path_params["source_id"], request.path_params["number"]
+    )
+    return PlainTextResponse(
+        dash.store.version_text(version), headers={"content-security-policy": CSP_SANDBOX}
+    )
+
+
+TASK_STATUSES = ("open", "closed", "dismissed")
+
+
+def tasks_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    status = request.query_params.get("status", "open")
+    filters = {
+        "status": status if status in TASK_STATUSES else None,
+        "lab": query_param(request, "lab"),
+        "source_id": query_param(request, "source"),
+        "severity": query_param(request, "severity"),
+        "assignee": query_param(request, "assignee"),
+    }
+    rows = queries.filter_tasks(dash.store, **filters)
+    labs = sorted({row["lab"] for row in dash.store.sources(include_inactive=True)})
+    return dash.render(
+        request,
+        "tasks.html",
+        {
+            "tasks": rows,
+            "labs": labs,
+            "filters": {**filters, "status": filters["status"] or "all"},
+            "statuses": TASK_STATUSES,
+        },
+    )
+
+
+def task_context(
+    store: Store, task_id: int, page: int = 1, config: Config | None = None
+) -> dict[str, Any]:
+    task = queries.task(store, task_id)
+    source = store.require_source(task["source"])
+    diff: dict[str, Any] | None
+    try:
+        diff = diff_context(
+            store,
+            task["source"],
+            task["from_version"],
+            task["to_version"],
+            page=page,
+            config=config,
+            mode="side",  # the task page shows the side-by-side view
+        )
+    except NotFound:
+        diff = None
+    return {"task": task, "source": source, "diff": diff, "error": None, "form": {}, "link": "?"}
+
+
+def task_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    page = int_param(request, "page") or 1
+    return dash.render(
+        request,
+        "task.html",
+        task_context(dash.store, request.path_params["task_id"], page, dash.config),
+    )
+
+
+def search_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    store = dash.store
+    text = request.query_params.get("q", "").strip()[:500]
+    filters = {
+        "lab": query_param(request, "lab"),
+        "source_id": query_param(request, "source"),
+        "since": date_param(request, "since"),
+        "until": date_param(request, "until"),
+    }
+    results: dict[str, Any] = {"query": text, "results": []}
+    if text:
+        store.index_versions()
+        results = queries.search(store, text, **filters)
+    overview = queries.sources(store)
+    return dash.render(
+        request,
+        "search.html",
+        {
+            **results,
+            "filters": {k: v or "" for k, v in filters.items()},
+            "labs": sorted({row["lab"] for row in overview}),
+            "all_sources": [(row["id"], row["title"]) for row in overview],
+        },
+    )
