@@ -33,8 +33,10 @@ MIN_KEPT_SHARE = 0.5
 BUTTON_WORDS = 5
 # Every interstitial asks for an action ("Accept all", "Sign in", "Subscribe
 # now", "Yes"): a short line of gate language. A policy that talks about
-# passwords or cookies in sentences has none.
+# passwords or cookies in sentences has none. Buttons may be dropped from the
+# text, though: a text as thick with gate phrases as a banner is one too.
 ACTION_WORDS = 8
+MIN_PHRASES_PER_100_WORDS = 10.0
 
 
 def _phrases(*patterns: str) -> re.Pattern[str]:
@@ -151,10 +153,12 @@ def interstitial(text: str, previous: str | None) -> str | None:
         button = counted <= BUTTON_WORDS and _BUTTON.match(body) is not None
         if matched or button:
             gate_words += counted
-            actions += counted <= ACTION_WORDS
+            # a heading names the page; it is not what the page asks for
+            actions += counted <= ACTION_WORDS and not line.startswith("#")
     kind = max(hits, key=lambda name: hits[name])
     share = gate_words / words
-    if hits[kind] == 0 or share < MIN_GATE_SHARE or not actions:
+    thick = 100 * sum(hits.values()) / words >= MIN_PHRASES_PER_100_WORDS
+    if hits[kind] == 0 or share < MIN_GATE_SHARE or not (actions or thick):
         return None
     kept = kept_share(previous, text) if previous else 0.0
     if kept >= MIN_KEPT_SHARE:
