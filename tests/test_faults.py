@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from click.testing import CliRunner, Result
 
 from tests.conftest import Env, Site
+from tests.servers import RawRequest, RawServer, http_response
+from watcher.cli import main
+from watcher.errors import ConfigError
 from watcher.interstitial import interstitial
+from watcher.store import SCHEMA_VERSION, Store
 
 # --- documents ---
 
@@ -294,3 +304,108 @@ def test_a_suspect_check_is_not_a_failure_and_keeps_a_failing_source_failing(
     assert env.outcome(env.check(), "acme-rsp").outcome == "unchanged"
     kinds = [n["kind"] for n in env.store.notifications()]
     assert kinds == ["failing", "recovered"]
+
+
+def cli(env: Env, *args: str) -> Result:
+    return CliRunner().invoke(
+        main, ["--config", str(env.config_path), *args], catch_exceptions=False
+    )
+
+
+def test_check_and_sources_show_a_suspect_as_neither_news_nor_failure(env: Env, site: Site) -> None:
+    shrunk_site(env, site)
+    env.write()
+    result = cli(env, "check")
+    assert result.exit_code == 0, result.output
+    assert ": 1 suspect" in result.stdout and "failed" not in result.stdout
+    assert "  suspect acme-rsp: text shrank by " in result.stdout
+    listing = cli(env, "sources")
+    assert "suspect" in listing.stdout
+    assert "  acme-rsp: suspect: text shrank by " in listing.stdout
+    rows = json.loads(cli(env, "sources", "--json").stdout)
+    assert (rows[0]["status"], rows[0]["versions"]) == ("suspect", 1)
+
+
+# --- answers that are not what they claim -------------------------------------
+
+
+def test_a_304_with_nothing_stored_is_a_failed_check(env: Env, site: Site) -> None:
+    site.set("/rsp", b"", status=304)
+    env.sources = [{"id": "acme-rsp", "url": site.url("/rsp")}]
+    outcome = env.outcome(env.check(), "acme-rsp")
+    assert (outcome.outcome, outcome.http_status) == ("failed", 304)
+    assert outcome.error == "304 without a conditional request"
+    state = env.store.require_source("acme-rsp")
+    assert state["status"] != "ok" and state["consecutive_failures"] == 1
+    assert env.store.versions("acme-rsp") == []
+
+
+@pytest.fixture
+def trusted_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    return context
+
+
+def test_an_https_to_http_redirect_is_recorded_and_warned_about(
+    env: Env, site: Site, trusted_tls: ssl.SSLContext
+) -> None:
+    site.set("/rsp", html(f"<main><h1>Responsible Scaling Policy</h1>{policy(2)}</main>"))
+    target = site.url("/rsp")
+
+    def handler(request: RawRequest, conn: socket.socket) -> None:
+        conn.sendall(http_response(301, headers={"Location": target}, reason="Moved"))
+
+    with RawServer(handler, ssl_context=trusted_tls) as server:
+        env.sources = [{"id": "acme-rsp", "url": server.url("/rsp")}]
+        env.write()
+        result = cli(env, "check")
+        assert result.exit_code == 0, result.output
+        expected = f"redirected from https to http ({server.url('/rsp')} → {target})"
+        assert f"  warning acme-rsp: {expected}" in result.stdout
+        [check] = env.store.checks("acme-rsp")
+        assert (check["outcome"], check["warning"]) == ("new_version", expected)
+
+        env.watcher = {"allow_downgrade": False}
+        env.write()
+        refused = cli(env, "check")
+    assert refused.exit_code == 1
+    assert "refused by allow_downgrade = false" in refused.stdout
+    last = env.store.checks("acme-rsp", limit=1)[0]
+    assert last["outcome"] == "failed" and "https to http" in last["error"]
+    assert site.hits("/rsp") == 1  # the refused redirect was never followed
+
+
+def test_allow_downgrade_must_be_a_boolean(env: Env) -> None:
+    env.watcher = {"allow_downgrade": "no"}
+    with pytest.raises(ConfigError) as caught:
+        env.write()
+    assert caught.value.problems == [
+        f"{env.config_path}: watcher.allow_downgrade: expected true or false, got string 'no'"
+    ]
+
+
+def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Store.open(state) as store:
+        store.upsert_source("a", url="https://example.org/", lab="L", title="T")
+        store.add_check(source_id="a", started_at="2026-01-01T00:00:00Z", outcome="unchanged")
+    # as a watcher before this schema left it: without the two columns, one version back
+    conn = sqlite3.connect(state / "watcher.db")
+    conn.execute("ALTER TABLE checks DROP COLUMN text_sha256")
+    conn.execute("ALTER TABLE checks DROP COLUMN warning")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.commit()
+    conn.close()
+    with Store.open(state) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        [check] = store.checks("a")
+        assert (check["outcome"], check["text_sha256"], check["warning"]) == (
+            "unchanged",
+            None,
+            None,
+        )
