@@ -409,3 +409,26 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
             None,
             None,
         )
+
+
+def test_the_dashboard_shows_a_suspect_source_and_its_reason(env: Env, site: Site) -> None:
+    import warnings
+
+    from watcher.web import app as web
+
+    with warnings.catch_warnings():
+        # as in test_web: Starlette prefers the httpx2 fork; plain httpx works the same here
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    shrunk_site(env, site)
+    env.check()
+    config = env.write()
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
+        overview = client.get("/")
+        detail = client.get("/sources/acme-rsp")
+    assert overview.status_code == 200 and detail.status_code == 200
+    assert 'class="badge st-suspect">suspect<' in overview.text
+    assert "text shrank by " in overview.text
+    assert "Suspect, not recorded yet: text shrank by " in detail.text
+    assert "recorded only if the next check sees it again" in detail.text
