@@ -87,6 +87,30 @@ async def test_etag_then_304_on_if_none_match(httpserver: HTTPServer) -> None:
     assert httpserver.log[1][0].headers["If-None-Match"] == '"v1"'
 
 
+async def test_a_304_to_a_request_without_validators_is_a_failure(httpserver: HTTPServer) -> None:
+    # Nothing was offered to revalidate, so there is no body to fall back on.
+    httpserver.expect_request("/doc").respond_with_response(Response(status=304))
+    with pytest.raises(HTTPStatusError, match=r"^304 without a conditional request$") as caught:
+        await get(httpserver.url_for("/doc"), retries=2)
+    assert caught.value.status == 304 and not caught.value.transient
+    assert len(httpserver.log) == 1
+    assert "If-None-Match" not in httpserver.log[0][0].headers
+
+
+async def test_a_304_after_a_redirect_of_a_conditional_request_is_not_modified(
+    httpserver: HTTPServer,
+) -> None:
+    # the validators travel with the request through the redirect
+    httpserver.expect_request("/old").respond_with_response(
+        Response(status=301, headers={"Location": "/new"})
+    )
+    httpserver.expect_request("/new", headers={"If-None-Match": '"v1"'}).respond_with_response(
+        Response(status=304)
+    )
+    result = await get(httpserver.url_for("/old"), etag='"v1"')
+    assert result.not_modified and result.etag == '"v1"'
+
+
 async def test_last_modified_then_304_carries_the_given_validator(httpserver: HTTPServer) -> None:
     stamp = "Wed, 01 Oct 2025 10:00:00 GMT"
 
@@ -344,6 +368,67 @@ async def test_https_with_a_trusted_certificate_reuses_its_connection(
             second = await fetcher.fetch(server.url("/b"))
     assert (first.content, second.content) == (b"page /a", b"page /b")
     assert len(connections) == 1
+
+
+@pytest.fixture
+def trusted_tls(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A server context whose certificate (127.0.0.1) the client trusts."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    return context
+
+
+def redirecting_to(target: str) -> Callable[[RawRequest, socket.socket], None]:
+    def handler(request: RawRequest, conn: socket.socket) -> None:
+        conn.sendall(http_response(302, headers={"Location": target}, reason="Found"))
+
+    return handler
+
+
+async def test_https_redirect_to_http_is_followed_and_named(
+    httpserver: HTTPServer, trusted_tls: ssl.SSLContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    httpserver.expect_request("/plain").respond_with_data(b"the policy", content_type="text/html")
+    target = httpserver.url_for("/plain")
+    with RawServer(redirecting_to(target), ssl_context=trusted_tls) as server:
+        source = server.url("/secure")
+        with caplog.at_level(logging.WARNING, logger="watcher.fetch"):
+            result = await get(source)
+    assert (result.status, result.content, result.url) == (200, b"the policy", target)
+    assert result.downgrade == f"{source} → {target}"
+    assert "redirected from https to http" in caplog.text
+
+
+async def test_https_redirect_to_http_is_refused_when_downgrades_are_not_allowed(
+    httpserver: HTTPServer, trusted_tls: ssl.SSLContext
+) -> None:
+    httpserver.expect_request("/plain").respond_with_data(b"the policy")
+    target = httpserver.url_for("/plain")
+    with RawServer(redirecting_to(target), ssl_context=trusted_tls) as server:
+        source = server.url("/secure")
+        with pytest.raises(FetchError) as caught:
+            await get(source, allow_downgrade=False, retries=2)
+        assert len(server.requests) == 1  # refused, not retried
+    assert caught.value.reason == (
+        f"redirected from https to http ({source} → {target}); refused by allow_downgrade = false"
+    )
+    assert not caught.value.transient
+    assert httpserver.log == []  # the http URL was never requested
+
+
+async def test_https_to_https_and_http_to_http_redirects_are_no_downgrade(
+    httpserver: HTTPServer,
+) -> None:
+    httpserver.expect_request("/a").respond_with_response(
+        Response(status=301, headers={"Location": "/b"})
+    )
+    httpserver.expect_request("/b").respond_with_data(b"ok")
+    result = await get(httpserver.url_for("/a"), allow_downgrade=False)
+    assert (result.content, result.downgrade) == (b"ok", None)
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,11 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
                     f"  task {task['id']} for {safe(outcome.source_id)} "
                     f"(v{task['from_version']} → v{task['to_version']}): {safe(task['summary'])}"
                 )
+        for outcome in result.outcomes:
+            if outcome.warning:
+                # suspect: why the new text waits; otherwise what a good check warns about
+                label = "suspect" if outcome.outcome == "suspect" else "warning"
+                click.echo(f"  {label} {safe(outcome.source_id)}: {safe(outcome.warning)}")
         for outcome in result.failed:
             click.echo(f"  failed {safe(outcome.source_id)}: {safe(outcome.error)}")
     if result.failed:
@@ -207,6 +212,7 @@ def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
         "new_version": "new version",
         "unchanged": "unchanged",
         "not_modified": "not modified",
+        "suspect": "suspect",
         "failed": "failed",
     }
     parts = [f"{counts[key]} {label}" for key, label in words.items() if counts.get(key)]
@@ -273,7 +279,8 @@ def sources_cmd(app: App, as_json: bool) -> None:
     )
     failing = [row for row in rows if row["last_error"]]
     for row in failing:
-        click.echo(f"  {safe(row['id'])}: {safe(row['last_error'])}")
+        label = "suspect: " if row["status"] == "suspect" else ""
+        click.echo(f"  {safe(row['id'])}: {label}{safe(row['last_error'])}")
 
 
 @main.command()

@@ -133,6 +133,7 @@ class WatcherSettings:
     shutdown_grace: float = 30.0
     max_redirects: int = 10
     retries: int = 2  # attempts after the first
+    allow_downgrade: bool = True  # follow a redirect from https to http (and warn)
 
 
 def _unset(names: tuple[str | None, ...], environ: Mapping[str, str]) -> list[str]:
@@ -498,6 +499,7 @@ class _WatcherModel(BaseModel):
     shutdown_grace: Duration = 30.0
     max_redirects: int = Field(10, ge=0)
     retries: int = Field(2, ge=0)
+    allow_downgrade: bool = True
 
     _channels = field_validator("notify", "admin_notify")(_known_channels)
 
@@ -856,6 +858,7 @@ def load_config(path: Path | str) -> Config:
         shutdown_grace=watcher.shutdown_grace,
         max_redirects=watcher.max_redirects,
         retries=watcher.retries,
+        allow_downgrade=watcher.allow_downgrade,
     )
     return Config(
         path=config_path,

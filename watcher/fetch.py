@@ -8,7 +8,8 @@ the `httpx2` fork is one import). A fetch:
   (`concurrency`), for every hop of a redirect chain, and holds no slot while
   it sleeps before a retry;
 - sends the user agent and `If-None-Match` / `If-Modified-Since`;
-- follows at most `max_redirects` redirects;
+- follows at most `max_redirects` redirects, and a redirect from https to
+  http only when `allow_downgrade` (the result then names the downgrade);
 - bounds every phase (`httpx.Timeout`) and every hop as a whole
   (`asyncio.timeout`), because a server that drips a byte at a time never
   trips a read timeout;
@@ -18,7 +19,8 @@ the `httpx2` fork is one import). A fetch:
 - retries transient failures (network, timeouts, truncated bodies, 429, 5xx)
   with exponential backoff and full jitter, honouring `Retry-After` up to a cap.
 
-It returns a `FetchResult` for a 2xx or a 304 and raises a `FetchError`
+It returns a `FetchResult` for a 2xx or a 304 to a conditional request (a 304
+to a request that carried no validator is an error) and raises a `FetchError`
 subclass with a one-line reason for everything else; no exception of httpx,
 ssl or the transport (`watcher.http11`) escapes this module.
 """
@@ -82,6 +84,7 @@ class FetchSettings:
     retries: int = 2  # attempts after the first, for transient errors only
     backoff: float = 1.0  # base seconds of the exponential backoff (full jitter)
     retry_after_cap: float = 120.0  # Retry-After is honoured up to this many seconds
+    allow_downgrade: bool = True  # follow a redirect from https to http
 
 
 def build_client(
@@ -155,7 +158,8 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url`, conditionally when `etag` / `last_modified` are given.
 
-        A 2xx gives a result with the body, a 304 a result with status 304 and
+        A 2xx gives a result with the body, a 304 (to a conditional request:
+        `etag` or `last_modified` given) a result with status 304 and
         no content (carrying the validators given when the server sends none).
         Everything else raises a `FetchError` subclass, after retries when the
         failure is transient.
@@ -233,13 +237,22 @@ class Fetcher:
         except httpx.InvalidURL as exc:
             raise FetchError(f"invalid URL {url!r}: {exc}") from None
         shown = url
+        downgrade: str | None = None
         for _hop in range(self.settings.max_redirects + 1):
             _check_url(request.url, shown)
             async with self._slot(request.url):
                 with spent:
                     outcome = await self._hop(client, request)
             if isinstance(outcome, FetchResult):
-                return outcome
+                return replace(outcome, downgrade=downgrade) if downgrade else outcome
+            if request.url.scheme == "https" and outcome.url.scheme == "http":
+                step = f"{shown} → {outcome.url}"
+                if not self.settings.allow_downgrade:
+                    raise FetchError(
+                        f"redirected from https to http ({step}); refused by allow_downgrade = false"
+                    )
+                log.warning("%s: redirected from https to http (%s)", url, step)
+                downgrade = downgrade or step
             request = outcome
             shown = str(outcome.url)
         raise TooManyRedirects(
@@ -262,6 +275,9 @@ class Fetcher:
                 try:
                     # 304 first: httpx counts it as a redirect.
                     if response.status_code == 304:
+                        if not _conditional(request):
+                            # nothing was offered to revalidate: the body is simply missing
+                            raise HTTPStatusError(304, "304 without a conditional request")
                         return _result(response, b"")
                     if response.next_request is not None:
                         return response.next_request
@@ -320,6 +336,10 @@ def _check_url(url: httpx.URL, shown: str) -> None:
         raise FetchError(f"invalid URL {shown!r}: no host")
     if url.port is not None and not 0 < url.port < 65536:
         raise FetchError(f"invalid URL {shown!r}: port {url.port} out of range")
+
+
+def _conditional(request: httpx.Request) -> bool:
+    return "If-None-Match" in request.headers or "If-Modified-Since" in request.headers
 
 
 def _content_length(response: httpx.Response) -> int | None:

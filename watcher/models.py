@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DocumentKind = Literal["html", "pdf", "text"]
-Outcome = Literal["new_version", "unchanged", "not_modified", "failed"]
+# `suspect`: a new text that shrank to a short page, not recorded until a second
+# check sees the same text (it is neither a version nor a failure).
+Outcome = Literal["new_version", "unchanged", "not_modified", "suspect", "failed"]
 
 
 def text_sha256(text: str) -> str:
@@ -98,6 +100,8 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     duration_ms: int
+    # "https://… → http://…" when a redirect left HTTPS (followed: allow_downgrade)
+    downgrade: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -175,6 +179,8 @@ class CheckOutcome:
     version: int | None = None
     task_id: int | None = None
     children: tuple[str, ...] = field(default=())
+    # what a good check should still tell: why it is suspect, an HTTPS downgrade
+    warning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, StoreError, WatcherError
 from watcher.fetch import Fetcher, FetchSettings
+from watcher.interstitial import interstitial
 from watcher.models import (
     CheckOutcome,
     DocumentKind,
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 FINGERPRINT_TRUST_S = 24 * 3600.0
 # Signals carried by one alert (the task keeps them all).
 ALERT_SIGNALS = 20
+# A new text that keeps less than this share of the latest version's words and
+# is shorter than SUSPECT_WORDS is `suspect`: a version only when the next
+# check sees the same text again (a consent page, a login wall, a half-served
+# page come and go; a real cut stays).
+SUSPECT_KEEP = 0.3
+SUSPECT_WORDS = 300
 
 
 # --- sources: configured and followed ---------------------------------------
@@ -141,6 +148,7 @@ def fetch_settings(config: Config) -> FetchSettings:
         per_host=w.per_host,
         max_redirects=w.max_redirects,
         retries=w.retries,
+        allow_downgrade=w.allow_downgrade,
     )
 
 
@@ -313,10 +321,18 @@ class Checker:
             return self._record_unchanged(
                 source, state, fetched, raw_digest, "unchanged", started, t0, remembered
             )
+        old_text = self.store.version_text(latest) if latest is not None else None
+        if latest is None or digest != latest.text_sha256:
+            if reason := interstitial(extracted.text, old_text):
+                return self._record_failure(source, reason, fetched.status, started, t0, fetched)
+            if latest is not None and (note := self._unconfirmed_shrink(source, latest, extracted)):
+                return self._record_suspect(
+                    source, state, fetched, raw_digest, digest, note, started, t0
+                )
         latest_cmp: Comparison | None = None
         whole_cmp: Comparison | None = None
         if latest is not None:
-            old_text = self.store.version_text(latest)
+            assert old_text is not None
             latest_cmp = await self._compare(source, old_text, extracted.text, new_links)
             task = self.store.open_task(source.id)
             if task is not None and task["from_version"] != latest.number:
@@ -339,6 +355,31 @@ class Checker:
         )
 
     # -- stages --
+
+    def _unconfirmed_shrink(
+        self, source: Source, latest: VersionRow, extracted: Extracted
+    ) -> str | None:
+        """Why a new text must wait for a second sighting, or None.
+
+        A text that shrank to a short page is recorded only when the check
+        after the one that first saw it (failed checks aside) sees the same text.
+        """
+        words = extracted.words
+        if words >= SUSPECT_WORDS or words >= SUSPECT_KEEP * latest.words:
+            return None
+        previous = self.store.last_answer(source.id)
+        if (
+            previous is not None
+            and previous["outcome"] == "suspect"
+            and previous["text_sha256"] == extracted.sha256
+        ):
+            log.info("%s: the shrunken text was seen again, recording it", source.id)
+            return None
+        shrink = 1 - words / latest.words
+        return (
+            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
+            f"v{latest.number}): recorded only if the next check sees it again"
+        )
 
     def _expected_kind(self, source: Source, latest: VersionRow | None) -> DocumentKind | None:
         if source.expected is not None:
@@ -482,6 +523,7 @@ class Checker:
                 bytes=len(fetched.content),
                 outcome=outcome,
                 raw_sha256=raw_digest,
+                warning=_downgrade_warning(fetched),
             )
             self.store.update_source(
                 source.id, **self._success_state(state, fetched, raw_digest), **(remembered or {})
@@ -493,6 +535,47 @@ class Checker:
             fetched.status,
             duration,
             len(fetched.content),
+            warning=_downgrade_warning(fetched),
+        )
+
+    def _record_suspect(
+        self,
+        source: Source,
+        state: Row,
+        fetched: FetchResult,
+        raw_digest: str,
+        text_digest: str,
+        note: str,
+        started: datetime,
+        t0: float,
+    ) -> CheckOutcome:
+        """A new text that waits for a second sighting: a check row, nothing else.
+
+        The source's validators, raw digest and fingerprint stay those of its
+        latest version, so the next check extracts whatever comes and compares
+        it with this one. Not a failure: the failure count stays as it is, and a
+        failing source stays failing until a check proves it recovered.
+        """
+        duration = _ms_since(t0)
+        warning = "; ".join(filter(None, [note, _downgrade_warning(fetched)]))
+        with self.store.transaction():
+            self.store.add_check(
+                source_id=source.id,
+                started_at=clock.iso(started),
+                duration_ms=duration,
+                http_status=fetched.status,
+                bytes=len(fetched.content),
+                outcome="suspect",
+                raw_sha256=raw_digest,
+                text_sha256=text_digest,
+                warning=warning,
+            )
+            values: dict[str, Any] = {"last_checked": clock.iso(clock.now())}
+            if state["status"] != "failing":
+                values.update(status="suspect", last_error=note)
+            self.store.update_source(source.id, **values)
+        return CheckOutcome(
+            source.id, "suspect", fetched.status, duration, len(fetched.content), warning=warning
         )
 
     def _record_version(
@@ -585,6 +668,7 @@ class Checker:
                 outcome="new_version" if text_changed else "unchanged",
                 raw_sha256=raw_digest,
                 version=number if text_changed else None,
+                warning=_downgrade_warning(fetched),
             )
             values = {**self._success_state(state, fetched, raw_digest), **remembered}
             if latest is not None:
@@ -602,6 +686,7 @@ class Checker:
             version=number if text_changed else None,
             task_id=task_change.task_id if task_change else None,
             children=tuple(children),
+            warning=_downgrade_warning(fetched),
         )
 
     def _open_or_extend(
@@ -714,6 +799,7 @@ class Checker:
                 bytes=len(fetched.content) if fetched else 0,
                 outcome="failed",
                 error=reason,
+                warning=_downgrade_warning(fetched) if fetched else None,
             )
             self.store.update_source(
                 source.id,
@@ -742,6 +828,12 @@ def highest(*severities: str | None) -> str:
     """The most severe of the given severities (None counts as nothing)."""
     known = [s for s in severities if s in SEVERITIES]
     return max(known, key=SEVERITIES.index) if known else SEVERITIES[0]
+
+
+def _downgrade_warning(fetched: FetchResult) -> str | None:
+    if fetched.downgrade is None:
+        return None
+    return f"redirected from https to http ({fetched.downgrade})"
 
 
 def _ms_since(t0: float) -> int:

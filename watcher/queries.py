@@ -256,6 +256,7 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
                     "bytes",
                     "outcome",
                     "error",
+                    "warning",
                     "version",
                 )
             }

@@ -193,9 +193,22 @@ def _m2_version_search(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m3_check_text_and_warning(db: sqlite_utils.Database) -> None:
+    # text_sha256: the text a `suspect` check saw, which the next check must
+    # see again to confirm; warning: what a good check still reports (why it
+    # is suspect, a redirect from https to http).
+    db.executescript(
+        """
+        ALTER TABLE checks ADD COLUMN text_sha256 TEXT;
+        ALTER TABLE checks ADD COLUMN warning TEXT;
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_version_search,
+    _m3_check_text_and_warning,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -565,6 +578,14 @@ class Store:
     def checks(self, source_id: str, limit: int = 50) -> list[Row]:
         return self._all(
             "SELECT * FROM checks WHERE source_id = ? ORDER BY id DESC LIMIT ?", (source_id, limit)
+        )
+
+    def last_answer(self, source_id: str) -> Row | None:
+        """The source's latest check that got an answer (any outcome but `failed`)."""
+        return self._one(
+            "SELECT * FROM checks WHERE source_id = ? AND outcome != 'failed' "
+            "ORDER BY id DESC LIMIT 1",
+            (source_id,),
         )
 
     def prune_checks(self, before_iso: str) -> int:

@@ -1,0 +1,434 @@
+"""Faults of the world a check must not mistake for news, end to end on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from click.testing import CliRunner, Result
+
+from tests.conftest import Env, Site
+from tests.servers import RawRequest, RawServer, http_response
+from watcher.cli import main
+from watcher.errors import ConfigError
+from watcher.interstitial import interstitial
+from watcher.store import SCHEMA_VERSION, Store
+
+# --- documents ---
+
+
+def policy(annexes: int) -> str:
+    """A policy page; with few annexes a banner is more than a fifth of its text,
+    so only the interstitial test stands between them (not the collapse check)."""
+    return "\n".join(
+        [
+            "<h2>1. Capability thresholds</h2>",
+            "<p>We define a capability threshold as a 50% aggregate success rate on the tasks in"
+            " the appendix; models that cross it require the safeguards described below.</p>",
+            "<h2>2. Security commitments</h2>",
+            "<p>We commit to access control, monitoring and independent validation of our"
+            " controls by a third party every year, and to two-party control of weights.</p>",
+            "<h2>3. Governance</h2>",
+            "<p>The board reviews this policy at least once a year and publishes the outcome,"
+            " together with the evaluations that informed each decision.</p>",
+        ]
+        + [
+            f"<h3>Annex {n}</h3><p>Evaluation {n} measures uplift on task family {n} with"
+            f" held-out questions written by external experts, repeated for every new model"
+            f" and reported to the board within thirty days of its completion.</p>"
+            for n in range(1, annexes + 1)
+        ]
+    )
+
+
+# Interstitials as different sites word them: none is the example the detector was built on.
+INTERSTITIALS = {
+    "consent, banner style": (
+        "<h2>We value your privacy</h2><p>We and our partners use cookies and similar"
+        " technologies to store and/or access information on a device, for personalised ads"
+        " and content, ad and content measurement and audience research.</p>"
+        "<p>You can accept or reject these purposes at any time.</p>"
+        "<p><button>Accept all</button></p><p><button>Reject all</button></p>"
+        "<p><button>Manage preferences</button></p>",
+        "consent page",
+    ),
+    "consent, without the word cookie": (
+        "<h1>Before you continue</h1><p>We use data to deliver and maintain services, like"
+        " tracking outages and protecting against spam, fraud and abuse.</p><p>If you choose"
+        " to accept all, we will also use data to develop new services and show personalized"
+        " advertising depending on your settings.</p><p>Reject all</p><p>Accept all</p>"
+        "<p>More options</p>",
+        "consent page",
+    ),
+    "login wall": (
+        "<h1>Sign in to continue</h1><form><p>Email address</p><p>Password</p>"
+        "<p><a href='/reset'>Forgot your password?</a></p><p><button>Sign in</button></p>"
+        "<p>Don't have an account? <a href='/join'>Create an account</a></p></form>"
+        "<p><a href='/privacy'>Privacy policy</a></p><p><a href='/terms'>Terms of use</a></p>",
+        "login page",
+    ),
+    "paywall": (
+        "<h1>Subscribe to keep reading</h1><p>You have read all your free articles this"
+        " month.</p><p>Already a subscriber? <a href='/in'>Log in</a></p><p>Start your"
+        " free trial for $1 per week. Cancel anytime.</p><p><a href='/s'>Subscribe now</a></p>",
+        "paywall",
+    ),
+    "age gate": (
+        "<h1>Are you 18 or older?</h1><p>You must be of legal age to view this site.</p>"
+        "<p>Please enter your date of birth.</p><p><button>Yes</button></p>"
+        "<p><button>No</button></p><p>This site is about wine and spirits.</p>",
+        "age gate",
+    ),
+}
+
+# Short real pages that only mention the words of a gate.
+SHORT_POLICIES = {
+    "cookie footer": """# Acceptable Use Policy
+This policy describes what you may not do with our models and services.
+- Do not use the service to develop weapons capable of mass casualties.
+- Do not use the service to generate child sexual abuse material.
+- Do not use the service to attack critical infrastructure or to run disinformation campaigns.
+We review reports of misuse and may suspend accounts that break this policy.
+Last updated: 1 March 2025.
+This site uses cookies. See our cookie policy.
+Privacy policy""",
+    "account security": """# Account security policy
+Each account belongs to one person. Do not share your password with anyone, including our staff.
+Sign in only from devices you control, and enable two-factor authentication where offered.
+We will never ask for your password by email.
+If you think your account is compromised, contact security@example.org within 24 hours.
+We may lock an account that shows signs of compromise until its owner confirms who they are.""",
+    "age policy": """# Minimum age
+Our services are for people who are at least 18 years old.
+We do not knowingly collect data from anyone under the age of 18.
+Parents who believe their child uses the service can ask us to delete the account.
+Organisations that deploy our models to minors must add safeguards appropriate to their age.
+Yes, this applies to education products as well.""",
+    "subscription terms": """# Subscription terms
+A subscription renews each month until you cancel it.
+Prices are shown per month and include taxes where required.
+You can cancel anytime from your account settings; the subscription then ends at the close of
+the billing period, and we do not refund partial months.
+We give thirty days' notice of any change in price.""",
+}
+
+
+def html(body: str, title: str = "Responsible Scaling Policy") -> str:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
+
+
+def unselected(env: Env, site: Site, *, annexes: int = 0, **extra: Any) -> None:
+    """A source without `select`: nothing but the detector stands between a banner and a version."""
+    site.set("/rsp", html(f"<main><h1>Responsible Scaling Policy</h1>{policy(annexes)}</main>"))
+    env.sources = [{"id": "acme-rsp", "url": site.url("/rsp"), **extra}]
+
+
+@pytest.mark.parametrize("name", list(INTERSTITIALS))
+def test_an_interstitial_is_a_failed_check_and_the_real_page_is_nothing_new(
+    env: Env, site: Site, name: str
+) -> None:
+    body, kind = INTERSTITIALS[name]
+    unselected(env, site, notify=["team"])
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.check()
+    real = site.pages["/rsp"]
+
+    site.set("/rsp", html(body, title="Example"))
+    gated = env.outcome(env.check(), "acme-rsp")
+    assert gated.outcome == "failed" and gated.http_status == 200
+    assert gated.error.startswith(f"{kind} instead of the document (")
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+
+    site.pages["/rsp"] = real
+    back = env.outcome(env.check(), "acme-rsp")
+    assert back.outcome == "unchanged"
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+    assert env.store.tasks() == [] and env.store.notifications() == []
+
+
+def test_an_interstitial_is_not_a_baseline(env: Env, site: Site) -> None:
+    site.set("/rsp", html(INTERSTITIALS["login wall"][0]))
+    env.sources = [{"id": "acme-rsp", "url": site.url("/rsp")}]
+    outcome = env.outcome(env.check(), "acme-rsp")
+    assert outcome.outcome == "failed" and outcome.error.startswith("login page instead of")
+    assert env.store.versions("acme-rsp") == []
+
+
+@pytest.mark.parametrize("name", list(SHORT_POLICIES))
+def test_short_policies_that_mention_gate_words_are_not_interstitials(name: str) -> None:
+    text = SHORT_POLICIES[name]
+    assert interstitial(text, None) is None
+    assert interstitial(text, text.replace("1 March", "2 March")) is None
+
+
+@pytest.mark.parametrize("name", list(INTERSTITIALS))
+def test_an_interstitial_the_previous_version_mostly_was_is_that_document(name: str) -> None:
+    # A watched page that is itself short gate language (a login help page)
+    # and changes a word keeps its previous text: a version, not a failure.
+    text = "\n".join(
+        ["# Sign in", "Email address", "Password", "Sign in", "Forgot your password?"]
+        if name == "login wall"
+        else ["# Cookies", "We use cookies to keep you signed in.", "Accept all", "Reject all"]
+    )
+    assert interstitial(text, None) is not None
+    assert interstitial(text + "\nHelp", text) is None
+
+
+def test_a_short_policy_with_a_cookie_footer_is_recorded(env: Env, site: Site) -> None:
+    body = "".join(f"<p>{line}</p>" for line in SHORT_POLICIES["cookie footer"].splitlines()[1:])
+    site.set("/aup", html(f"<h1>Acceptable Use Policy</h1>{body}"))
+    env.sources = [{"id": "acme-aup", "url": site.url("/aup")}]
+    first = env.outcome(env.check(), "acme-aup")
+    assert first.outcome == "new_version" and first.version == 1
+    site.set("/aup", html(f"<h1>Acceptable Use Policy</h1>{body.replace('1 March', '9 May')}"))
+    second = env.outcome(env.check(), "acme-aup")
+    assert second.outcome == "new_version" and second.version == 2 and second.task_id
+
+
+# A real cut of the page: policy text, short, far less than before.
+SHRUNK = (
+    "<main><h1>Responsible Scaling Policy</h1><h2>1. Capability thresholds</h2>"
+    "<p>We define a capability threshold as a 50% aggregate success rate on the tasks in"
+    " the appendix; models that cross it require the safeguards described below.</p>"
+    "<h2>2. Security commitments</h2><p>We commit to access control, monitoring and"
+    " independent validation of our controls by a third party every year.</p>"
+    "<h2>3. Governance</h2><p>The board reviews this policy at least once a year and"
+    " publishes the outcome, together with the evaluations that informed each decision.</p>"
+    "<h3>Annex 1</h3><p>Evaluation 1 measures uplift on task family 1 with held-out"
+    " questions written by external experts, repeated for every new model.</p></main>"
+)
+
+
+def shrunk_site(env: Env, site: Site) -> Any:
+    # 27% of the text stays: under the 30% of a suspect, over the 20% of a collapse
+    unselected(env, site, annexes=9, notify=["team"])
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.check()
+    real = site.pages["/rsp"]
+    site.set("/rsp", html(SHRUNK))
+    return real
+
+
+def test_a_shrunken_text_is_suspect_then_a_version_when_seen_again(env: Env, site: Site) -> None:
+    shrunk_site(env, site)
+    first = env.outcome(env.check(), "acme-rsp")
+    assert first.outcome == "suspect" and first.task_id is None and first.version is None
+    assert first.warning.startswith("text shrank by ")
+    assert "recorded only if the next check sees it again" in first.warning
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+    assert env.store.tasks() == [] and env.store.notifications() == []
+    state = env.store.require_source("acme-rsp")
+    assert (state["status"], state["consecutive_failures"]) == ("suspect", 0)
+    [check] = env.store.checks("acme-rsp", limit=1)
+    assert check["outcome"] == "suspect" and check["text_sha256"] and check["version"] is None
+
+    second = env.outcome(env.check(), "acme-rsp")
+    assert second.outcome == "new_version" and second.version == 2 and second.task_id
+    [task] = env.store.tasks()
+    assert (task["from_version"], task["to_version"]) == (1, 2)
+    [note] = env.store.notifications()
+    assert json.loads(note["payload"])["old_version"] == 1
+    assert env.store.require_source("acme-rsp")["status"] == "ok"
+
+
+def test_the_real_page_back_after_a_suspect_means_nothing_happened(env: Env, site: Site) -> None:
+    real = shrunk_site(env, site)
+    assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"
+    site.pages["/rsp"] = real
+    back = env.outcome(env.check(), "acme-rsp")
+    assert back.outcome == "unchanged" and back.warning is None
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+    assert env.store.tasks() == [] and env.store.notifications() == []
+    state = env.store.require_source("acme-rsp")
+    assert (state["status"], state["last_error"]) == ("ok", None)
+    # and the shrunken text seen once more is a first sighting again, not a confirmation
+    site.set("/rsp", html(SHRUNK))
+    assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"
+
+
+def test_a_different_text_after_a_suspect_is_handled_on_its_own(env: Env, site: Site) -> None:
+    shrunk_site(env, site)
+    assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"
+    # another short text: its own first sighting
+    site.set("/rsp", html(SHRUNK.replace("once a year", "twice a year")))
+    assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"
+    # a full text that changed: a version at once, against v1
+    changed = policy(9).replace("once a year", "twice a year")
+    site.set("/rsp", html(f"<main><h1>Responsible Scaling Policy</h1>{changed}</main>"))
+    outcome = env.outcome(env.check(), "acme-rsp")
+    assert outcome.outcome == "new_version" and outcome.version == 2 and outcome.task_id
+    [task] = env.store.tasks()
+    assert (task["from_version"], task["to_version"]) == (1, 2)
+
+
+def test_a_failed_check_between_two_sightings_does_not_reset_the_count(
+    env: Env, site: Site
+) -> None:
+    shrunk_site(env, site)
+    assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"
+    site.set("/rsp", "down", status=503, content_type="text/plain")
+    assert env.outcome(env.check(), "acme-rsp").outcome == "failed"
+    site.set("/rsp", html(SHRUNK))
+    assert env.outcome(env.check(), "acme-rsp").outcome == "new_version"
+
+
+def test_a_baseline_is_never_suspect(env: Env, site: Site) -> None:
+    site.set("/rsp", html(SHRUNK))
+    env.sources = [{"id": "acme-rsp", "url": site.url("/rsp")}]
+    outcome = env.outcome(env.check(), "acme-rsp")
+    assert outcome.outcome == "new_version" and outcome.version == 1
+
+
+def test_a_suspect_check_is_not_a_failure_and_keeps_a_failing_source_failing(
+    env: Env, site: Site
+) -> None:
+    real = shrunk_site(env, site)
+    env.watcher = {"failure_alert_after": 2}
+    site.set("/rsp", "down", status=503, content_type="text/plain")
+    env.check()
+    env.check()
+    assert env.store.require_source("acme-rsp")["status"] == "failing"
+    site.set("/rsp", html(SHRUNK))
+    result = env.check()
+    assert result.failed == [] and env.outcome(result, "acme-rsp").outcome == "suspect"
+    state = env.store.require_source("acme-rsp")
+    assert (state["status"], state["consecutive_failures"]) == ("failing", 2)
+    assert state["last_error"] == "HTTP 503 SERVICE UNAVAILABLE"
+    site.pages["/rsp"] = real
+    assert env.outcome(env.check(), "acme-rsp").outcome == "unchanged"
+    kinds = [n["kind"] for n in env.store.notifications()]
+    assert kinds == ["failing", "recovered"]
+
+
+def cli(env: Env, *args: str) -> Result:
+    return CliRunner().invoke(
+        main, ["--config", str(env.config_path), *args], catch_exceptions=False
+    )
+
+
+def test_check_and_sources_show_a_suspect_as_neither_news_nor_failure(env: Env, site: Site) -> None:
+    shrunk_site(env, site)
+    env.write()
+    result = cli(env, "check")
+    assert result.exit_code == 0, result.output
+    assert ": 1 suspect" in result.stdout and "failed" not in result.stdout
+    assert "  suspect acme-rsp: text shrank by " in result.stdout
+    listing = cli(env, "sources")
+    assert "suspect" in listing.stdout
+    assert "  acme-rsp: suspect: text shrank by " in listing.stdout
+    rows = json.loads(cli(env, "sources", "--json").stdout)
+    assert (rows[0]["status"], rows[0]["versions"]) == ("suspect", 1)
+
+
+# --- answers that are not what they claim -------------------------------------
+
+
+def test_a_304_with_nothing_stored_is_a_failed_check(env: Env, site: Site) -> None:
+    site.set("/rsp", b"", status=304)
+    env.sources = [{"id": "acme-rsp", "url": site.url("/rsp")}]
+    outcome = env.outcome(env.check(), "acme-rsp")
+    assert (outcome.outcome, outcome.http_status) == ("failed", 304)
+    assert outcome.error == "304 without a conditional request"
+    state = env.store.require_source("acme-rsp")
+    assert state["status"] != "ok" and state["consecutive_failures"] == 1
+    assert env.store.versions("acme-rsp") == []
+
+
+@pytest.fixture
+def trusted_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    return context
+
+
+def test_an_https_to_http_redirect_is_recorded_and_warned_about(
+    env: Env, site: Site, trusted_tls: ssl.SSLContext
+) -> None:
+    site.set("/rsp", html(f"<main><h1>Responsible Scaling Policy</h1>{policy(2)}</main>"))
+    target = site.url("/rsp")
+
+    def handler(request: RawRequest, conn: socket.socket) -> None:
+        conn.sendall(http_response(301, headers={"Location": target}, reason="Moved"))
+
+    with RawServer(handler, ssl_context=trusted_tls) as server:
+        env.sources = [{"id": "acme-rsp", "url": server.url("/rsp")}]
+        env.write()
+        result = cli(env, "check")
+        assert result.exit_code == 0, result.output
+        expected = f"redirected from https to http ({server.url('/rsp')} → {target})"
+        assert f"  warning acme-rsp: {expected}" in result.stdout
+        [check] = env.store.checks("acme-rsp")
+        assert (check["outcome"], check["warning"]) == ("new_version", expected)
+
+        env.watcher = {"allow_downgrade": False}
+        env.write()
+        refused = cli(env, "check")
+    assert refused.exit_code == 1
+    assert "refused by allow_downgrade = false" in refused.stdout
+    last = env.store.checks("acme-rsp", limit=1)[0]
+    assert last["outcome"] == "failed" and "https to http" in last["error"]
+    assert site.hits("/rsp") == 1  # the refused redirect was never followed
+
+
+def test_allow_downgrade_must_be_a_boolean(env: Env) -> None:
+    env.watcher = {"allow_downgrade": "no"}
+    with pytest.raises(ConfigError) as caught:
+        env.write()
+    assert caught.value.problems == [
+        f"{env.config_path}: watcher.allow_downgrade: expected true or false, got string 'no'"
+    ]
+
+
+def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Store.open(state) as store:
+        store.upsert_source("a", url="https://example.org/", lab="L", title="T")
+        store.add_check(source_id="a", started_at="2026-01-01T00:00:00Z", outcome="unchanged")
+    # as a watcher before this schema left it: without the two columns, one version back
+    conn = sqlite3.connect(state / "watcher.db")
+    conn.execute("ALTER TABLE checks DROP COLUMN text_sha256")
+    conn.execute("ALTER TABLE checks DROP COLUMN warning")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.commit()
+    conn.close()
+    with Store.open(state) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        [check] = store.checks("a")
+        assert (check["outcome"], check["text_sha256"], check["warning"]) == (
+            "unchanged",
+            None,
+            None,
+        )
+
+
+def test_the_dashboard_shows_a_suspect_source_and_its_reason(env: Env, site: Site) -> None:
+    import warnings
+
+    from watcher.web import app as web
+
+    with warnings.catch_warnings():
+        # as in test_web: Starlette prefers the httpx2 fork; plain httpx works the same here
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    shrunk_site(env, site)
+    env.check()
+    config = env.write()
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
+        overview = client.get("/")
+        detail = client.get("/sources/acme-rsp")
+    assert overview.status_code == 200 and detail.status_code == 200
+    assert 'class="badge st-suspect">suspect<' in overview.text
+    assert "text shrank by " in overview.text
+    assert "Suspect, not recorded yet: text shrank by " in detail.text
+    assert "recorded only if the next check sees it again" in detail.text
