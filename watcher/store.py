@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -663,8 +664,10 @@ class Store:
         task_id: int | None = None,
         source_id: str | None = None,
         status: str = "pending",
+        now: datetime | None = None,
     ) -> int:
-        stamp = clock.iso(clock.now())
+        """Queue an alert, due at `now` (the caller's moment; the clock's when not given)."""
+        stamp = clock.iso(now or clock.now())
         return self._insert(
             "notifications",
             {

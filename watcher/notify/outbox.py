@@ -327,6 +327,7 @@ def enqueue_reminders(config: Config, store: Store, now: datetime | None = None)
                     payload={"task_id": task["id"]},
                     task_id=task["id"],
                     source_id=task["source_id"],
+                    now=moment,
                 )
                 queued += 1
             store.update_task(task["id"], reminded_at=clock.iso(moment))
@@ -352,7 +353,9 @@ def make_digests(config: Config, store: Store, now: datetime | None = None) -> i
         for row in store.notifications("held"):
             held.setdefault(row["channel"], []).append(row["id"])
         for channel, ids in held.items():
-            digest_id = store.enqueue(kind="digest", channel=channel, payload={"items": ids})
+            digest_id = store.enqueue(
+                kind="digest", channel=channel, payload={"items": ids}, now=moment
+            )
             for item in ids:
                 store.update_notification(item, status="digested", digest_id=digest_id)
         store.set_meta("last_digest_at", clock.iso(due))
