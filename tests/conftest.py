@@ -22,7 +22,6 @@ from watcher.pipeline import PassResult, check_all
 from watcher.store import Store
 from watcher.workers import WorkerPool
 
-
 # WATCHER_TEST_CLOCK=HH:MM runs every test as if started at that UTC time
 # today (the clock then ticks on). .ci/run re-runs the tests marked `clock` at
 # 00:30, 13:30 and 23:59 so that none depends on the hour the suite runs at.

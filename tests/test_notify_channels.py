@@ -134,7 +134,10 @@ async def test_slack_test_message_names_the_channel(webhook: Webhook) -> None:
     [
         (500, "internal error", {}, True, None, "HTTP 500: internal error"),
         (503, "", {}, True, None, "HTTP 503"),
-        (429, "rate_limited", {"Retry-After": "7"}, True, 7.0, "HTTP 429: rate_limited"),
+        # "slow down": throttled, which the outbox does not count as an attempt
+        (429, "rate_limited", {"Retry-After": "7"}, "throttled", 7.0, "HTTP 429: rate_limited"),
+        (429, "rate_limited", {}, "throttled", None, "HTTP 429: rate_limited"),
+        (503, "busy", {"Retry-After": "30"}, "throttled", 30.0, "HTTP 503: busy"),
         (400, "invalid_payload", {}, False, None, "HTTP 400: invalid_payload"),
         (403, "invalid_token", {}, False, None, "HTTP 403: invalid_token"),
         (404, "no_service", {}, False, None, "HTTP 404: no_service"),
@@ -150,7 +153,7 @@ async def test_slack_answers_are_classified(
     status: int,
     body: str,
     headers: dict[str, str],
-    transient: bool,
+    transient: bool | str,
     retry_after: float | None,
     reason: str,
 ) -> None:
@@ -158,7 +161,8 @@ async def test_slack_answers_are_classified(
     webhook.status, webhook.body, webhook.headers = status, body, headers
     with pytest.raises(DeliveryError) as info:
         await slack_send(webhook.url)
-    assert info.value.transient is transient
+    assert info.value.throttled is (transient == "throttled")
+    assert info.value.transient is bool(transient)
     assert info.value.retry_after == retry_after
     assert reason in str(info.value)
     assert str(info.value).startswith("Slack channel 'raters': ")
@@ -433,9 +437,11 @@ async def test_email_untrusted_certificate_is_permanent(smtp_server: tuple[Mailb
             False,
             "recipients refused: a@example.org (550 5.1.1 No such user)",
         ),
-        ("451 4.3.0 Try again later", None, True, "(451 4.3.0 Try again later)"),
+        # 4xx: the server throttles ("try later"), which costs the alert no attempt
+        ("451 4.3.0 Try again later", None, "throttled", "(451 4.3.0 Try again later)"),
         (None, "554 5.6.0 Message rejected", False, "message refused: 554 5.6.0 Message rejected"),
-        (None, "452 4.3.1 Insufficient storage", True, "message refused: 452"),
+        (None, "452 4.3.1 Insufficient storage", "throttled", "message refused: 452"),
+        (None, "421 4.7.0 Too many messages, slow down", "throttled", "message refused: 421"),
     ],
 )
 @pytest.mark.parametrize("smtp_server", ["none"], indirect=True)
@@ -443,14 +449,15 @@ async def test_email_smtp_answers_are_classified(
     smtp_server: tuple[Mailbox, int],
     rcpt_answer: str | None,
     data_answer: str | None,
-    transient: bool,
+    transient: bool | str,
     reason: str,
 ) -> None:
     mailbox, port = smtp_server
     mailbox.rcpt_answer, mailbox.data_answer = rcpt_answer, data_answer
     with pytest.raises(DeliveryError) as info:
         await email_send(email_channel(port))
-    assert info.value.transient is transient
+    assert info.value.throttled is (transient == "throttled")
+    assert info.value.transient is bool(transient)
     assert reason in str(info.value)
     assert str(info.value).startswith("email channel 'raters-mail' (127.0.0.1:")
     assert mailbox.messages == []
