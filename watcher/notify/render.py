@@ -477,7 +477,7 @@ def _list_link(item: Alert) -> tuple[str, str] | None:
     link = item.link or item.url
     if not _safe_url(link) or len(link) > _LIST_LINK_MAX:
         return None
-    return link, "diff" if item.link != item.url else "source"
+    return link, "diff" if item.link and item.link != item.url else "source"
 
 
 #: A list entry's link longer than this is left out (the entry stays): it keeps
