@@ -39,6 +39,12 @@ def test_clock_start(value: str) -> datetime:
         ) from None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    value = os.environ.get(TEST_CLOCK_ENV)
+    if value:
+        test_clock_start(value)  # a typo stops the run with one line, before any test
+
+
 @pytest.fixture(autouse=True)
 def _test_clock() -> Iterator[None]:
     value = os.environ.get(TEST_CLOCK_ENV)
