@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,40 @@ from watcher.config import Config, load_config
 from watcher.pipeline import PassResult, check_all
 from watcher.store import Store
 from watcher.workers import WorkerPool
+
+# WATCHER_TEST_CLOCK=HH:MM runs every test as if started at that UTC time
+# today (the clock then ticks on). .ci/run re-runs the tests marked `clock` at
+# 00:30, 13:30 and 23:59 so that none depends on the hour the suite runs at.
+TEST_CLOCK_ENV = "WATCHER_TEST_CLOCK"
+
+
+def test_clock_start(value: str) -> datetime:
+    """Today (UTC) at `value` ("HH:MM"); a clear error for anything else."""
+    try:
+        hours, minutes = (int(part) for part in value.split(":"))
+        return datetime.now(UTC).replace(hour=hours, minute=minutes, second=0, microsecond=0)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{TEST_CLOCK_ENV}={value!r} is not a time of day (HH:MM, UTC)"
+        ) from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    value = os.environ.get(TEST_CLOCK_ENV)
+    if value:
+        test_clock_start(value)  # a typo stops the run with one line, before any test
+
+
+@pytest.fixture(autouse=True)
+def _test_clock() -> Iterator[None]:
+    value = os.environ.get(TEST_CLOCK_ENV)
+    if not value:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(test_clock_start(value), tick=True):
+        yield
 
 
 @dataclass

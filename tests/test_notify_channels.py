@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +28,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.servers import RawRequest, RawServer, free_port, http_response
-from watcher.config import EmailChannel, SlackChannel
+from watcher.config import Config, EmailChannel, SlackChannel, load_config
 from watcher.detect import diff
-from watcher.errors import DeliveryError
-from watcher.notify import EmailSender, SlackSender, make_sender
+from watcher.errors import ConfigError, DeliveryError
+from watcher.notify import EmailSender, SlackSender, make_sender, render
 from watcher.notify.alert import Alert
+from watcher.notify.outbox import Pacer
 
 pytestmark = pytest.mark.anyio
 
@@ -134,7 +136,10 @@ async def test_slack_test_message_names_the_channel(webhook: Webhook) -> None:
     [
         (500, "internal error", {}, True, None, "HTTP 500: internal error"),
         (503, "", {}, True, None, "HTTP 503"),
-        (429, "rate_limited", {"Retry-After": "7"}, True, 7.0, "HTTP 429: rate_limited"),
+        # "slow down": throttled, which the outbox does not count as an attempt
+        (429, "rate_limited", {"Retry-After": "7"}, "throttled", 7.0, "HTTP 429: rate_limited"),
+        (429, "rate_limited", {}, "throttled", None, "HTTP 429: rate_limited"),
+        (503, "busy", {"Retry-After": "30"}, "throttled", 30.0, "HTTP 503: busy"),
         (400, "invalid_payload", {}, False, None, "HTTP 400: invalid_payload"),
         (403, "invalid_token", {}, False, None, "HTTP 403: invalid_token"),
         (404, "no_service", {}, False, None, "HTTP 404: no_service"),
@@ -150,7 +155,7 @@ async def test_slack_answers_are_classified(
     status: int,
     body: str,
     headers: dict[str, str],
-    transient: bool,
+    transient: bool | str,
     retry_after: float | None,
     reason: str,
 ) -> None:
@@ -158,7 +163,8 @@ async def test_slack_answers_are_classified(
     webhook.status, webhook.body, webhook.headers = status, body, headers
     with pytest.raises(DeliveryError) as info:
         await slack_send(webhook.url)
-    assert info.value.transient is transient
+    assert info.value.throttled is (transient == "throttled")
+    assert info.value.transient is bool(transient)
     assert info.value.retry_after == retry_after
     assert reason in str(info.value)
     assert str(info.value).startswith("Slack channel 'raters': ")
@@ -433,9 +439,11 @@ async def test_email_untrusted_certificate_is_permanent(smtp_server: tuple[Mailb
             False,
             "recipients refused: a@example.org (550 5.1.1 No such user)",
         ),
-        ("451 4.3.0 Try again later", None, True, "(451 4.3.0 Try again later)"),
+        # 4xx: the server throttles ("try later"), which costs the alert no attempt
+        ("451 4.3.0 Try again later", None, "throttled", "(451 4.3.0 Try again later)"),
         (None, "554 5.6.0 Message rejected", False, "message refused: 554 5.6.0 Message rejected"),
-        (None, "452 4.3.1 Insufficient storage", True, "message refused: 452"),
+        (None, "452 4.3.1 Insufficient storage", "throttled", "message refused: 452"),
+        (None, "421 4.7.0 Too many messages, slow down", "throttled", "message refused: 421"),
     ],
 )
 @pytest.mark.parametrize("smtp_server", ["none"], indirect=True)
@@ -443,14 +451,15 @@ async def test_email_smtp_answers_are_classified(
     smtp_server: tuple[Mailbox, int],
     rcpt_answer: str | None,
     data_answer: str | None,
-    transient: bool,
+    transient: bool | str,
     reason: str,
 ) -> None:
     mailbox, port = smtp_server
     mailbox.rcpt_answer, mailbox.data_answer = rcpt_answer, data_answer
     with pytest.raises(DeliveryError) as info:
         await email_send(email_channel(port))
-    assert info.value.transient is transient
+    assert info.value.throttled is (transient == "throttled")
+    assert info.value.transient is bool(transient)
     assert reason in str(info.value)
     assert str(info.value).startswith("email channel 'raters-mail' (127.0.0.1:")
     assert mailbox.messages == []
@@ -520,3 +529,110 @@ def test_make_sender_needs_the_secret_variables() -> None:
     mail = make_sender(with_login, {"SMTP_USER": "watcher", "SMTP_PASSWORD": PASSWORD})
     assert isinstance(mail, EmailSender)
     assert PASSWORD not in repr(mail)
+
+
+# --- pacing, summaries and their settings ------------------------------------------
+
+
+def load_channel(tmp_path: Path, **keys: Any) -> Config:
+    lines = ['[watcher]\nstate_dir = "state"\nnotify = ["raters"]\n', "[channels.raters]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    lines.append(
+        '\n[[sources]]\nid = "x"\nlab = "Acme"\ntitle = "P"\nurl = "https://acme.example/"'
+    )
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_config(path)
+
+
+SLACK_KEYS = {"type": "slack", "webhook_url_env": "HOOK"}
+
+
+def test_channel_pace_and_batch_over_defaults_and_values(tmp_path: Path) -> None:
+    slack = load_channel(tmp_path, **SLACK_KEYS).channels["raters"]
+    assert (slack.pace, slack.batch_over) == (1.0, 10)
+    tuned = load_channel(tmp_path, **SLACK_KEYS, pace="2.5s", batch_over=3).channels["raters"]
+    assert (tuned.pace, tuned.batch_over) == (2.5, 3)
+    assert load_channel(tmp_path, **SLACK_KEYS, pace="0s").channels["raters"].pace == 0.0
+    mail = {"type": "email", "smtp_host": "relay", "from": "w@example.org", "to": "r@example.org"}
+    email = load_channel(tmp_path, **mail).channels["raters"]
+    assert (email.pace, email.batch_over) == (0.0, 10)
+    assert load_channel(tmp_path, **mail, pace="1m").channels["raters"].pace == 60.0
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        ({"pace": 1}, "channels.raters.pace: 1 is not a duration: give a unit"),
+        ({"pace": "fast"}, "channels.raters.pace: 'fast' is not a duration"),
+        ({"pace": "2h"}, "channels.raters.pace: '2h' is too long a pace"),
+        ({"batch_over": 0}, "channels.raters.batch_over: must be at least 1, got 0"),
+        ({"batch_over": "10"}, "channels.raters.batch_over: expected an integer"),
+        (
+            {"batch_size": 10},
+            "channels.raters.batch_size: unknown key (did you mean 'batch_over'?)",
+        ),
+        ({"paces": "1s"}, "channels.raters.paces: unknown key (did you mean 'pace'?)"),
+    ],
+)
+def test_channel_pace_and_batch_over_errors(
+    tmp_path: Path, keys: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_channel(tmp_path, **SLACK_KEYS, **keys)
+    assert any(problem in line for line in caught.value.problems), caught.value.problems
+
+
+async def test_pacer_spaces_messages_per_channel_on_an_injected_clock() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(sleep=sleep, monotonic=lambda: now[0])
+    await pacer.wait("a", 1.0)  # the first message never waits
+    pacer.sent("a")
+    now[0] += 0.25
+    await pacer.wait("b", 1.0)  # another channel has its own pace
+    pacer.sent("b")
+    await pacer.wait("a", 1.0)
+    assert slept == [0.75]
+    pacer.sent("a")
+    await pacer.wait("a", 0.0)  # no pacing
+    assert slept == [0.75]
+
+
+HOSTILE = Alert(
+    kind="change",
+    source_id="evil",
+    lab="<!channel> & co",
+    title="<b>T</b>\r\nBcc: x@evil.example",
+    url="https://evil.example/p",
+    link="https://evil.example/p",
+    old_version=1,
+    new_version=2,
+    severity="major",
+)
+
+
+def test_a_summary_lists_every_alert_escaped_in_each_format() -> None:
+    items = (
+        ALERT,
+        HOSTILE,
+        Alert(kind="failing", lab="Acme", title="Down", url="https://a.example/"),
+    )
+    summary = Alert(kind="batch", items=items)
+    assert render.subject(summary) == "[watcher] 3 alerts at once"
+    slack = json.dumps(render.render_slack(summary), ensure_ascii=False)
+    assert "&lt;!channel&gt; &amp; co" in slack and "<!channel>" not in slack
+    assert "[major]" in slack and "changed (v1 → v2)" in slack
+    assert "Acme — Down: source failing <https://a.example/|source>" in slack
+    html_part = render.render_email_html(summary)
+    assert "&lt;b&gt;T&lt;/b&gt;" in html_part and "<b>T</b>" not in html_part
+    plain = render.render_plain(summary)
+    assert plain.count("\n- ") == 3 and "\r" not in plain
+    assert render.fits_slack(summary) and render.fits_email(summary)
+    many = Alert(kind="batch", items=(HOSTILE,) * 61)
+    assert not render.fits_slack(many)  # the outbox sends fewer per message instead

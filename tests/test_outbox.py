@@ -24,6 +24,10 @@ from watcher import clock
 from watcher.notify import outbox
 from watcher.store import Store
 
+# Digests, reminders, retries and leases all read the clock: .ci/run re-runs
+# this module at several times of day.
+pytestmark = pytest.mark.clock
+
 HOOK_ENV = "WATCHER_TEST_SLACK_HOOK"
 
 

@@ -147,6 +147,8 @@ class SlackChannel:
 
     name: str
     webhook_url_env: str
+    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
     type: Literal["slack"] = "slack"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -166,6 +168,8 @@ class EmailChannel:
     password_env: str | None
     from_addr: str
     to: tuple[str, ...]
+    pace: float = 0.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
     type: Literal["email"] = "email"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -343,6 +347,23 @@ def _duration(value: Any) -> float:
     return parse_duration(value)
 
 
+PACE_MAX_S = 600.0
+
+
+def _pace(value: Any) -> float:
+    # "0s" turns pacing off; a bare number is refused like any duration
+    # (messages per second or seconds per message? the unit says).
+    if isinstance(value, str) and re.fullmatch(r"0+(?:\.0+)?\s*[smh]", value.strip().lower()):
+        return 0.0
+    seconds = _duration(value)
+    if seconds > PACE_MAX_S:
+        raise ValueError(
+            f"{value!r} is too long a pace: at most one message every 10m "
+            "(the time between two messages, e.g. '1s')"
+        )
+    return seconds
+
+
 def _size(value: Any) -> int:
     return parse_size(value)
 
@@ -453,6 +474,8 @@ def _cron(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_one_line)]
 Duration = Annotated[float, BeforeValidator(_duration)]
+Pace = Annotated[float, BeforeValidator(_pace)]
+BatchOver = Annotated[int, Field(ge=1)]
 Size = Annotated[int, BeforeValidator(_size)]
 Strings = Annotated[
     tuple[Annotated[str, AfterValidator(_nonempty)], ...], BeforeValidator(_as_tuple)
@@ -509,6 +532,8 @@ class _SlackModel(BaseModel):
 
     type: Literal["slack"]
     webhook_url_env: EnvName
+    pace: Pace = 1.0
+    batch_over: BatchOver = 10
 
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -525,6 +550,8 @@ class _EmailModel(BaseModel):
     password_env: EnvName | None = None
     from_: Address = Field(alias="from")
     to: Annotated[tuple[Address, ...], BeforeValidator(_as_tuple), AfterValidator(_addresses)]
+    pace: Pace = 0.0
+    batch_over: BatchOver = 10
 
 
 class _SourceModel(BaseModel):
@@ -709,7 +736,12 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
             other = "username_env" if missing == "password_env" else "password_env"
             problems.add(f"{where}.{missing}", f"required when {other} is set")
         if isinstance(model, _SlackModel):
-            channels[name] = SlackChannel(name=name, webhook_url_env=model.webhook_url_env)
+            channels[name] = SlackChannel(
+                name=name,
+                webhook_url_env=model.webhook_url_env,
+                pace=model.pace,
+                batch_over=model.batch_over,
+            )
         elif isinstance(model, _EmailModel):
             channels[name] = EmailChannel(
                 name=name,
@@ -720,6 +752,8 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 password_env=model.password_env,
                 from_addr=model.from_,
                 to=model.to,
+                pace=model.pace,
+                batch_over=model.batch_over,
             )
     return channels
 

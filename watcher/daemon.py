@@ -51,7 +51,7 @@ from watcher import clock, logs
 from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, load_config
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.fetch import Fetcher
-from watcher.notify.outbox import deliver_due, housekeeping
+from watcher.notify.outbox import Pacer, deliver_due, housekeeping, reclaim_dead_claims
 from watcher.pipeline import check_all, fetch_settings, sync_sources
 from watcher.store import Store
 from watcher.workers import WorkerPool
@@ -391,6 +391,7 @@ class Daemon:
         self.forced = asyncio.Event()
         self.delivering = False
         self.deliver_again = False
+        self.pacer = Pacer()  # channel pacing holds across delivery runs
 
     # -- life cycle --
 
@@ -434,6 +435,8 @@ class Daemon:
         sync_sources(config, self.store)
         now = clock.now()
         self.store.set_meta(META_PID, str(os.getpid()))
+        # Alerts a killed deliverer was sending go out now, not after the lease.
+        reclaim_dead_claims(self.store, starting=True)
         self.store.set_meta(META_STARTED, clock.iso(now))
         self.store.set_meta(META_HEARTBEAT, clock.iso(now))
         self.scheduler.add_listener(
@@ -496,7 +499,7 @@ class Daemon:
             task.cancel()
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT_S):
-                report = await deliver_due(self.config, self.store)
+                report = await deliver_due(self.config, self.store, pacer=self.pacer)
             if report.attempted:
                 log.info("flushed the outbox: %d sent, %d to retry, %d failed",
                          report.sent, report.retrying, report.failed)  # fmt: skip
@@ -679,7 +682,7 @@ class Daemon:
         try:
             while True:
                 self.deliver_again = False
-                await deliver_due(self.config, self.store)
+                await deliver_due(self.config, self.store, pacer=self.pacer)
                 if not self.deliver_again or self.stopping.is_set():
                     break
         finally:

@@ -18,7 +18,8 @@ calls the library and never escape it unwrapped.
     │   └── SuspiciousExtraction   text that looks wrong: error page, bot
     │                              challenge, empty, collapsed, select matched nothing
     ├── DeliveryError          an alert could not be delivered to a channel
-    │                          (transient: retried with backoff; else marked failed)
+    │                          (transient: retried with backoff; else marked failed;
+    │                          throttled: the channel said "slow down", not a failure)
     ├── StoreError             database problems (locked, corrupt, schema too new)
     ├── NotFound               an unknown source, version or task (CLI input)
     └── TaskStateError         a task action that its state does not allow
@@ -92,11 +93,23 @@ class SuspiciousExtraction(ExtractionError):
 
 
 class DeliveryError(WatcherError):
-    """An alert could not be delivered; `retry_after` is the server's wish, in seconds."""
+    """An alert could not be delivered; `retry_after` is the server's wish, in seconds.
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
-        super().__init__(message, transient=transient)
+    `throttled`: the channel refused it as rate limited (Slack's 429, an SMTP
+    4xx reply): the channel waits, and the alert's attempts are not spent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        throttled: bool = False,
+    ) -> None:
+        super().__init__(message, transient=transient or throttled)
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class StoreError(WatcherError):

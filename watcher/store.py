@@ -17,12 +17,15 @@ import functools
 import hashlib
 import json
 import logging
+import os
+import socket
 import sqlite3
 import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,10 +208,22 @@ def _m3_check_text_and_warning(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m4_claim_owner(db: sqlite_utils.Database) -> None:
+    # Who holds a claim (pid and host), so a deliverer that provably died
+    # (kill -9 mid-send) can be taken over at once instead of after the lease.
+    db.executescript(
+        """
+        ALTER TABLE notifications ADD COLUMN claimed_pid INTEGER;
+        ALTER TABLE notifications ADD COLUMN claimed_host TEXT;
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _m1_initial,
     _m2_version_search,
     _m3_check_text_and_warning,
+    _m4_claim_owner,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -684,8 +699,10 @@ class Store:
         task_id: int | None = None,
         source_id: str | None = None,
         status: str = "pending",
+        now: datetime | None = None,
     ) -> int:
-        stamp = clock.iso(clock.now())
+        """Queue an alert, due at `now` (the caller's moment; the clock's when not given)."""
+        stamp = clock.iso(now or clock.now())
         return self._insert(
             "notifications",
             {
@@ -713,27 +730,31 @@ class Store:
         return row
 
     def claim_notifications(
-        self, channels: Sequence[str], *, now: str, stale_before: str, token: str, limit: int
+        self,
+        channels: Sequence[str],
+        *,
+        now: str,
+        stale_before: str,
+        token: str,
+        limit: int,
+        kinds: Sequence[str] | None = None,
+        pid: int | None = None,
+        host: str | None = None,
     ) -> list[Row]:
         """Mark up to `limit` due rows of `channels` as being sent by `token`, atomically.
 
         Due: pending with `next_attempt_at` reached, or left `sending` by a
         deliverer that died before `stale_before`. Two deliverers never claim
-        the same row: the claim is one write transaction.
+        the same row: the claim is one write transaction. The claim records
+        the deliverer's pid and host (this process's by default).
         """
         if not channels:
             return []
-        marks = ", ".join("?" for _ in channels)
         with self.transaction():
+            where, params = self._due(channels, now, stale_before, kinds)
             rows = self._all(
-                f"""
-                SELECT id FROM notifications
-                 WHERE channel IN ({marks})
-                   AND ((status = 'pending' AND next_attempt_at <= ?)
-                        OR (status = 'sending' AND claimed_at < ?))
-                 ORDER BY id LIMIT ?
-                """,
-                (*channels, now, stale_before, limit),
+                f"SELECT id FROM notifications WHERE {where} ORDER BY id LIMIT ?",
+                (*params, limit),
             )
             ids = [row["id"] for row in rows]
             for notification_id in ids:
@@ -741,9 +762,62 @@ class Store:
                     "notifications",
                     "id",
                     notification_id,
-                    {"status": "sending", "claimed_at": now, "claim_token": token},
+                    {
+                        "status": "sending",
+                        "claimed_at": now,
+                        "claim_token": token,
+                        "claimed_pid": os.getpid() if pid is None else pid,
+                        "claimed_host": socket.gethostname() if host is None else host,
+                    },
                 )
         return [self.notification(notification_id) for notification_id in ids]
+
+    def count_due(
+        self, channel: str, *, now: str, stale_before: str, kinds: Sequence[str] | None = None
+    ) -> int:
+        """How many rows of `channel` `claim_notifications` would take now."""
+        where, params = self._due([channel], now, stale_before, kinds)
+        row = self._one(f"SELECT COUNT(*) AS n FROM notifications WHERE {where}", params)
+        return int(row["n"]) if row else 0
+
+    @staticmethod
+    def _due(
+        channels: Sequence[str], now: str, stale_before: str, kinds: Sequence[str] | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        marks = ", ".join("?" for _ in channels)
+        where = f"""channel IN ({marks})
+                   AND ((status = 'pending' AND next_attempt_at <= ?)
+                        OR (status = 'sending' AND claimed_at < ?))"""
+        params: tuple[Any, ...] = (*channels, now, stale_before)
+        if kinds is not None:
+            where += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params += tuple(kinds)
+        return where, params
+
+    def claims(self) -> list[Row]:
+        """Rows being sent: who claimed them (token, pid, host) and when."""
+        return self._all(
+            "SELECT id, channel, claimed_at, claim_token, claimed_pid, claimed_host "
+            "FROM notifications WHERE status = 'sending' ORDER BY id"
+        )
+
+    def release_claim(self, notification_id: int, token: str) -> bool:
+        """Put a row claimed by `token` back in the queue as it was (no attempt spent)."""
+        cursor = self.conn.execute(
+            "UPDATE notifications SET status = 'pending', claim_token = NULL "
+            "WHERE id = ? AND claim_token = ? AND status = 'sending'",
+            (notification_id, token),
+        )
+        return cursor.rowcount == 1
+
+    def fail_pending(self, channel: str, reason: str) -> int:
+        """Mark every pending row of `channel` failed with `reason`; return how many."""
+        cursor = self.conn.execute(
+            "UPDATE notifications SET status = 'failed', last_error = ? "
+            "WHERE channel = ? AND status = 'pending'",
+            (reason, channel),
+        )
+        return cursor.rowcount
 
     def finish_notification(self, notification_id: int, token: str, **values: Any) -> bool:
         """Record a delivery attempt's result if this deliverer still holds the claim."""
@@ -766,6 +840,9 @@ class Store:
     def meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
         return row["value"] if row else None
+
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute(

@@ -36,6 +36,10 @@ class Sender(Protocol):
 
     async def send(self, alert: Alert) -> None: ...
 
+    def fits(self, alert: Alert) -> bool:
+        """Whether one message shows the whole alert (every item of a summary)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -13,7 +13,8 @@ from typing import Literal
 
 from watcher.models import Change, Link, Signal
 
-AlertKind = Literal["change", "reminder", "failing", "recovered", "digest", "test"]
+# "batch": many alerts due at once for one channel, listed in one message.
+AlertKind = Literal["change", "reminder", "failing", "recovered", "digest", "batch", "test"]
 
 
 @dataclass(frozen=True)
@@ -43,5 +44,5 @@ class Alert:
     # reminder
     opened_at: str | None = None
     assignee: str | None = None
-    # digest: one entry per change held for it
+    # digest: one entry per change held for it; batch: one per alert listed
     items: tuple[Alert, ...] = field(default=())

@@ -6,8 +6,10 @@ TLS (usually port 465), "starttls" upgrades a plain connection and refuses to
 go on when the server does not offer STARTTLS (never sends in clear what was
 meant to be encrypted), "none" is plain SMTP (a local relay).
 
-Failures become `DeliveryError`: connection refused, timeouts, a dropped
-connection and SMTP 4xx answers are transient; SMTP 5xx (recipient refused,
+Failures become `DeliveryError`: connection refused, timeouts and a dropped
+connection are transient; SMTP 4xx answers (421 too busy, 451 try later,
+452...) are the server throttling: the outbox pauses the channel without
+spending the alert's attempts; SMTP 5xx (recipient refused,
 authentication failed), a missing STARTTLS or AUTH and certificate errors are
 permanent. The password never appears in a reason.
 """
@@ -25,7 +27,7 @@ from watcher.config import EmailChannel
 from watcher.errors import DeliveryError
 from watcher.escape import one_line
 from watcher.notify.alert import Alert
-from watcher.notify.render import render_email
+from watcher.notify.render import fits_email, render_email
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,10 @@ class EmailSender:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
 
+    def fits(self, alert: Alert) -> bool:
+        """Whether one message shows the whole alert (every item of a summary)."""
+        return fits_email(alert)
+
     async def aclose(self) -> None:
         """Nothing to close: each send uses its own connection."""
 
@@ -106,15 +112,16 @@ class EmailSender:
 def _delivery_error(where: str, exc: BaseException, password: str | None) -> DeliveryError:
     """An SMTP, TLS or socket failure as a DeliveryError with a one-line reason."""
     transient = True
+    throttled = False
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
-        transient = all(400 <= code < 500 for code in codes)
+        transient = throttled = all(400 <= code < 500 for code in codes)
         detail = "recipients refused: " + ", ".join(
             f"{rcpt} ({code} {_text(answer)})" for rcpt, (code, answer) in exc.recipients.items()
         )
     elif isinstance(exc, smtplib.SMTPResponseException):
         # 4xx: try again later; 5xx: will not work as it is (auth failed, refused...).
-        transient = 400 <= exc.smtp_code < 500
+        transient = throttled = 400 <= exc.smtp_code < 500
         what = {
             smtplib.SMTPAuthenticationError: "login failed",
             smtplib.SMTPSenderRefused: "sender refused",
@@ -156,7 +163,7 @@ def _delivery_error(where: str, exc: BaseException, password: str | None) -> Del
     reason = one_line(detail, 400)
     if password:
         reason = reason.replace(password, "[password]")
-    return DeliveryError(f"{where}: {reason}", transient=transient)
+    return DeliveryError(f"{where}: {reason}", transient=transient, throttled=throttled)
 
 
 def _text(answer: bytes | str) -> str:

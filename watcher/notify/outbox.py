@@ -5,9 +5,17 @@ change that causes them. Delivery claims due rows in a write transaction
 (so a `watcher check` beside the daemon never takes the same row), sends
 each through its channel, and records the result only while it still holds
 the claim. A transient failure is retried with exponential backoff and
-jitter (honouring Slack's Retry-After); a permanent one, or too many
-transient ones, marks the row `failed` with its reason. Rows of a channel
-whose secret is not set wait, untouched, until it is.
+jitter; a permanent one, or too many transient ones, marks the row `failed`
+with its reason. Rows of a channel whose secret is not set wait, untouched,
+until it is.
+
+Channels are rate limited (a Slack webhook takes about a message a second),
+so each is paced (`pace`), many alerts due at once for one channel go as one
+summary message (`batch_over`), and a "slow down" answer (Slack's 429, an
+SMTP 4xx) pauses that channel for its Retry-After without spending the
+alert's attempts; only a channel that refuses everything for a day gives up.
+A claim records the deliverer's pid and host: claims of a process that is
+gone are taken over at once, others after a one-minute lease.
 
 Also here: reminders for tasks left open, and the daily digest of changes
 held back as below `alert_min_severity`.
@@ -15,15 +23,18 @@ held back as below `alert_min_severity`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import random
+import socket
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from watcher import clock, detect
 from watcher.config import SEVERITIES, Config
@@ -38,9 +49,18 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8  # transient failures before a row is marked failed
 BACKOFF_BASE_S = 30.0  # first retry after up to this long, doubling each time
 BACKOFF_CAP_S = 3600.0  # never wait longer than this between attempts
-LEASE_S = 600.0  # a claim this old belongs to a deliverer that died mid-send
-BATCH = 50  # rows claimed at a time
+# A claim this old belongs to a deliverer that died mid-send. One delivery is
+# bounded by its sender's timeout (Slack 10 s, SMTP 30 s per operation), and a
+# row is claimed just before it is sent, so a minute is ample.
+LEASE_S = 60.0
+THROTTLE_CAP_S = 86_400.0  # a channel refusing everything as rate limited this long: give up
+BATCH_ITEMS = 50  # alerts listed in one summary message at most
 ALERT_SIGNALS = 20  # signals an alert carries at most
+# Kinds that a summary message may list; a digest is already a list, a test is direct.
+BATCHABLE = ("change", "reminder", "failing", "recovered")
+
+_PAUSED = "channel.{}.paused_until"  # meta: no message to the channel before this time
+_THROTTLED = "channel.{}.throttled_since"  # meta: first "slow down" since the last success
 
 
 @dataclass
@@ -50,11 +70,43 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    throttled: int = 0  # refused as rate limited: back in the queue, no attempt spent
+    messages: int = 0  # messages the channels accepted (a summary lists several alerts)
     waiting: dict[str, list[str]] = field(default_factory=dict)  # channel → unset variables
+    paused: dict[str, str] = field(default_factory=dict)  # channel → paused until (ISO)
 
     @property
     def attempted(self) -> int:
-        return self.sent + self.retrying + self.failed
+        return self.sent + self.retrying + self.failed + self.throttled
+
+
+class Pacer:
+    """Spaces the messages to each channel: one every `pace` seconds at most.
+
+    `sleep` and `monotonic` are injectable so tests pace on a virtual clock.
+    The daemon keeps one pacer for its life, so pacing holds across runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last: dict[str, float] = {}
+
+    async def wait(self, channel: str, pace: float) -> None:
+        """Return once a message to `channel` keeps to its pace."""
+        last = self._last.get(channel)
+        if pace > 0 and last is not None:
+            left = last + pace - self._monotonic()
+            if left > 0:
+                await self._sleep(left)
+
+    def sent(self, channel: str) -> None:
+        self._last[channel] = self._monotonic()
 
 
 def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
@@ -63,6 +115,13 @@ def backoff_delay(attempts: int, retry_after: float | None = None) -> float:
         return min(max(retry_after, 1.0), BACKOFF_CAP_S)
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def throttle_pause(throttled_for: float, retry_after: float | None) -> float:
+    """Seconds a channel waits after a "slow down": its Retry-After, else doubling from 30 s."""
+    if retry_after is not None:
+        return min(max(retry_after, 1.0), BACKOFF_CAP_S)
+    return min(max(throttled_for, BACKOFF_BASE_S), BACKOFF_CAP_S)
 
 
 def should_hold(severity: str | None, threshold: str) -> bool:
@@ -84,11 +143,17 @@ async def deliver_due(
     *,
     environ: Mapping[str, str] | None = None,
     senders: Mapping[str, Sender] | None = None,
+    pacer: Pacer | None = None,
 ) -> DeliveryReport:
-    """Send every due alert once; return what happened."""
+    """Send every due alert once; return what happened.
+
+    Channels are served side by side: one channel paced or paused (it answered
+    "slow down") never holds up the others.
+    """
     env = os.environ if environ is None else environ
     report = DeliveryReport()
     _fail_orphans(config, store)
+    reclaim_dead_claims(store)
     active: dict[str, Sender] = dict(senders or {})
     owned: list[Sender] = []
     for name, channel in config.channels.items():
@@ -103,35 +168,170 @@ async def deliver_due(
             active[name] = sender
             owned.append(sender)
     token = uuid.uuid4().hex
+    pacer = pacer or Pacer()
     try:
-        while True:
-            now = clock.now()
-            rows = store.claim_notifications(
-                sorted(active),
-                now=clock.iso(now),
-                stale_before=clock.iso(now - timedelta(seconds=LEASE_S)),
-                token=token,
-                limit=BATCH,
-            )
-            for row in rows:
-                await _deliver(config, store, row, active[row["channel"]], token, report)
-            if len(rows) < BATCH:
-                break
+        results = await asyncio.gather(
+            *(
+                _drain(config, store, name, sender, token, pacer, report)
+                for name, sender in sorted(active.items())
+                if name in config.channels
+            ),
+            return_exceptions=True,
+        )
+        for result in results:  # every channel had its turn; then the first error
+            if isinstance(result, BaseException):
+                raise result
     finally:
         for sender in owned:
             await sender.aclose()
     return report
 
 
+async def _drain(
+    config: Config,
+    store: Store,
+    name: str,
+    sender: Sender,
+    token: str,
+    pacer: Pacer,
+    report: DeliveryReport,
+) -> None:
+    """Send one channel's due alerts, one message at a time, at its pace."""
+    channel = config.channels[name]
+    while True:
+        now = clock.now()
+        paused = store.meta(_PAUSED.format(name))
+        if paused is not None and clock.parse_iso(paused) > now:
+            report.paused[name] = paused
+            return
+        stamp, stale = _due_window(now)
+        if not store.count_due(name, now=stamp, stale_before=stale):
+            return
+        await pacer.wait(name, channel.pace)
+        # Claimed only now, after the wait: a claim is held for one send, not a queue's worth.
+        stamp, stale = _due_window(clock.now())
+        rows: list[Row] = []
+        if (
+            store.count_due(name, now=stamp, stale_before=stale, kinds=BATCHABLE)
+            > channel.batch_over
+        ):
+            rows = store.claim_notifications(
+                [name], now=stamp, stale_before=stale, token=token, limit=BATCH_ITEMS,
+                kinds=BATCHABLE,
+            )  # fmt: skip
+        if not rows:
+            rows = store.claim_notifications(
+                [name], now=stamp, stale_before=stale, token=token, limit=1
+            )
+        if not rows:
+            continue  # another deliverer took them while we waited
+        if len(rows) == 1:
+            outcome = await _deliver(config, store, rows[0], sender, token, report)
+        else:
+            outcome = await _deliver_summary(config, store, rows, sender, token, report)
+        pacer.sent(name)
+        if outcome == "throttled":
+            return
+
+
+def _due_window(now: datetime) -> tuple[str, str]:
+    """`now` and the claim time before which a `sending` row's lease has run out."""
+    return clock.iso(now), clock.iso(now - timedelta(seconds=LEASE_S))
+
+
+Outcome = Literal["sent", "retrying", "failed", "throttled"]
+
+
 async def _deliver(
     config: Config, store: Store, row: Row, sender: Sender, token: str, report: DeliveryReport
-) -> None:
+) -> Outcome:
     attempts = int(row["attempts"]) + 1
     now = clock.now()
     try:
         alert = build_alert(config, store, row)
         await sender.send(alert)
     except DeliveryError as exc:
+        return _failed_send(store, [row], token, exc, report)
+    except WatcherError as exc:  # the alert could not even be built
+        _mark_failed(store, row, token, attempts, exc.reason, report)
+        return "failed"
+    _mark_sent(store, [row], token, now, report)
+    log.info("delivery %d (%s to %s) sent", row["id"], row["kind"], row["channel"])
+    return "sent"
+
+
+async def _deliver_summary(
+    config: Config,
+    store: Store,
+    rows: list[Row],
+    sender: Sender,
+    token: str,
+    report: DeliveryReport,
+) -> Outcome:
+    """Many alerts due at once for one channel: one message listing them all."""
+    items: list[tuple[Row, Alert]] = []
+    for row in rows:
+        try:
+            items.append((row, build_alert(config, store, row, diff=False)))
+        except WatcherError as exc:
+            _mark_failed(store, row, token, int(row["attempts"]) + 1, exc.reason, report)
+    # Every alert a summary marks sent must be in it: what does not fit waits
+    # for the next message.
+    while len(items) > 1 and not sender.fits(_summary([a for _, a in items], config)):
+        row, _ = items.pop()
+        store.release_claim(row["id"], token)
+    if not items:
+        return "failed"
+    if len(items) == 1:
+        row, _ = items[0]
+        return await _deliver(config, store, row, sender, token, report)
+    now = clock.now()
+    summary = _summary([alert for _, alert in items], config)
+    claimed = [row for row, _ in items]
+    try:
+        await sender.send(summary)
+    except DeliveryError as exc:
+        return _failed_send(store, claimed, token, exc, report)
+    _mark_sent(store, claimed, token, now, report)
+    log.info(
+        "deliveries %s (%d alerts to %s) sent as one summary",
+        ", ".join(str(row["id"]) for row in claimed), len(claimed), claimed[0]["channel"],
+    )  # fmt: skip
+    return "sent"
+
+
+def _summary(alerts: list[Alert], config: Config) -> Alert:
+    return Alert(kind="batch", items=tuple(alerts), link=config.watcher.dashboard_url)
+
+
+def _mark_sent(
+    store: Store, rows: list[Row], token: str, now: datetime, report: DeliveryReport
+) -> None:
+    with store.transaction():
+        for row in rows:
+            store.finish_notification(
+                row["id"],
+                token,
+                status="sent",
+                attempts=int(row["attempts"]) + 1,
+                last_error=None,
+                sent_at=clock.iso(now),
+            )
+        # The channel took a message: it is not refusing everything any more.
+        store.delete_meta(_THROTTLED.format(rows[0]["channel"]))
+    report.sent += len(rows)
+    report.messages += 1
+
+
+def _failed_send(
+    store: Store, rows: list[Row], token: str, exc: DeliveryError, report: DeliveryReport
+) -> Outcome:
+    """Record a refused message for each alert it carried."""
+    if exc.throttled:
+        return _throttled(store, rows, token, exc, report)
+    outcome: Outcome = "failed"
+    for row in rows:
+        attempts = int(row["attempts"]) + 1
         if exc.transient and attempts < MAX_ATTEMPTS:
             delay = backoff_delay(attempts, exc.retry_after)
             store.finish_notification(
@@ -140,24 +340,62 @@ async def _deliver(
                 status="pending",
                 attempts=attempts,
                 last_error=exc.reason,
-                next_attempt_at=clock.iso(now + timedelta(seconds=delay)),
+                next_attempt_at=clock.iso(clock.now() + timedelta(seconds=delay)),
             )
             report.retrying += 1
+            outcome = "retrying"
             log.warning(
                 "delivery %d (%s to %s) failed, retry in %.0fs: %s",
                 row["id"], row["kind"], row["channel"], delay, exc.reason,
             )  # fmt: skip
-            return
-        _mark_failed(store, row, token, attempts, exc.reason, report)
-        return
-    except WatcherError as exc:  # the alert could not even be built
-        _mark_failed(store, row, token, attempts, exc.reason, report)
-        return
-    store.finish_notification(
-        row["id"], token, status="sent", attempts=attempts, last_error=None, sent_at=clock.iso(now)
-    )
-    report.sent += 1
-    log.info("delivery %d (%s to %s) sent", row["id"], row["kind"], row["channel"])
+        else:
+            _mark_failed(store, row, token, attempts, exc.reason, report)
+    return outcome
+
+
+def _throttled(
+    store: Store, rows: list[Row], token: str, exc: DeliveryError, report: DeliveryReport
+) -> Outcome:
+    """The channel said "slow down": pause it; the alerts keep their attempts.
+
+    Only a channel that has refused every message as rate limited for
+    THROTTLE_CAP_S gives up: then everything queued for it is marked failed.
+    """
+    name = rows[0]["channel"]
+    now = clock.now()
+    with store.transaction():
+        since_text = store.meta(_THROTTLED.format(name))
+        since = clock.parse_iso(since_text) if since_text else now
+        if since_text is None:
+            store.set_meta(_THROTTLED.format(name), clock.iso(now))
+        throttled_for = (now - since).total_seconds()
+        if throttled_for >= THROTTLE_CAP_S:
+            reason = (
+                f"{exc.reason} (the channel has refused every message as rate limited "
+                f"since {clock.iso(since)}; gave up after {THROTTLE_CAP_S / 3600:g} hours)"
+            )
+            for row in rows:
+                _mark_failed(store, row, token, int(row["attempts"]) + 1, reason, report)
+            others = store.fail_pending(name, reason)
+            report.failed += others
+            store.delete_meta(_THROTTLED.format(name))
+            log.error("channel %s: gave up on %d alert(s): %s", name, len(rows) + others, reason)
+            return "failed"
+        pause = throttle_pause(throttled_for, exc.retry_after)
+        until = clock.iso(now + timedelta(seconds=pause))
+        store.set_meta(_PAUSED.format(name), until)
+        for row in rows:
+            store.finish_notification(
+                row["id"],
+                token,
+                status="pending",
+                last_error=f"rate limited: {exc.reason}",
+                next_attempt_at=until,
+            )
+    report.throttled += len(rows)
+    report.paused[name] = until
+    log.warning("channel %s asks to slow down: paused for %.0fs (%s)", name, pause, exc.reason)
+    return "throttled"
 
 
 def _mark_failed(
@@ -180,6 +418,45 @@ def _fail_orphans(config: Config, store: Store) -> None:
                     status="failed",
                     last_error=f"channel {row['channel']!r} is not in the config",
                 )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def reclaim_dead_claims(store: Store, *, starting: bool = False) -> int:
+    """Put back in the queue the alerts claimed by a process that is provably gone.
+
+    Provably: same host, and its pid is not alive. At the daemon's start
+    (`starting`), a claim under our own pid is a previous life's too (a pid
+    is reused, e.g. pid 1 in a container). Other claims wait out the lease.
+    """
+    host = socket.gethostname()
+    mine = os.getpid()
+    reclaimed = 0
+    with store.transaction():
+        for claim in store.claims():
+            pid, token = claim["claimed_pid"], claim["claim_token"]
+            if pid is None or token is None or claim["claimed_host"] != host:
+                continue
+            if (pid == mine and not starting) or (pid != mine and pid_alive(pid)):
+                continue
+            if store.release_claim(claim["id"], token):
+                reclaimed += 1
+                log.warning(
+                    "delivery %d (to %s) was claimed by pid %d, which is gone: queued again",
+                    claim["id"], claim["channel"], pid,
+                )  # fmt: skip
+    return reclaimed
 
 
 def retry(store: Store, notification_id: int) -> Row:
@@ -208,12 +485,12 @@ def _link(config: Config, task_id: int | None, url: str) -> str:
     return url
 
 
-def build_alert(config: Config, store: Store, row: Row) -> Alert:
-    """Gather what an alert shows from its row and the database."""
+def build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) -> Alert:
+    """Gather what an alert shows from its row and the database (`diff`: with the change)."""
     payload: dict[str, Any] = json.loads(row["payload"])
     kind = row["kind"]
     if kind == "change":
-        return _change_alert(config, store, payload)
+        return _change_alert(config, store, payload, diff=diff)
     if kind == "digest":
         items = tuple(
             _change_alert(
@@ -327,6 +604,7 @@ def enqueue_reminders(config: Config, store: Store, now: datetime | None = None)
                     payload={"task_id": task["id"]},
                     task_id=task["id"],
                     source_id=task["source_id"],
+                    now=moment,
                 )
                 queued += 1
             store.update_task(task["id"], reminded_at=clock.iso(moment))
@@ -352,7 +630,9 @@ def make_digests(config: Config, store: Store, now: datetime | None = None) -> i
         for row in store.notifications("held"):
             held.setdefault(row["channel"], []).append(row["id"])
         for channel, ids in held.items():
-            digest_id = store.enqueue(kind="digest", channel=channel, payload={"items": ids})
+            digest_id = store.enqueue(
+                kind="digest", channel=channel, payload={"items": ids}, now=moment
+            )
             for item in ids:
                 store.update_notification(item, status="digested", digest_id=digest_id)
         store.set_meta("last_digest_at", clock.iso(due))

@@ -311,6 +311,8 @@ def subject(alert: Alert) -> str:
     elif alert.kind == "digest":
         count = len(alert.items)
         return f"[watcher] Digest: {count} change{'s' if count != 1 else ''}"
+    elif alert.kind == "batch":
+        return f"[watcher] {len(alert.items)} alerts at once"
     else:
         return _clip(
             f"[watcher] Test message from channel {one_line(alert.title, 100)}", SUBJECT_MAX
@@ -329,17 +331,17 @@ def render_plain(alert: Alert) -> str:
 
 def _plain_lines(alert: Alert) -> Iterator[str]:
     bounds = _EMAIL
-    if alert.kind == "digest":
+    if alert.kind in ("digest", "batch"):
         count = len(alert.items)
-        yield f"watcher digest: {count} change{'s' if count != 1 else ''} below the alert threshold"
+        yield _list_headline(alert)
         yield ""
         budget = _PART_BUDGET
         shown = 0
         for item in alert.items[: bounds.items]:
-            entry = f"- {_digest_line(item)}"
-            link = _safe_url(item.link or item.url)
+            entry = f"- {_list_line(alert, item)}"
+            link = _list_link(item)
             if link:
-                entry += f"\n  {link}"
+                entry += f"\n  {link[0]}"
             budget -= len(entry) + 1
             if budget < 0:
                 break
@@ -421,6 +423,72 @@ def _digest_line(item: Alert) -> str:
     line = f"{_document(item)} {_versions(item)}"
     detail = _change_line(item)
     return _clip(f"{line}, {detail}" if detail else line, 300)
+
+
+def _list_headline(alert: Alert) -> str:
+    count = len(alert.items)
+    if alert.kind == "batch":
+        return f"watcher: {count} alerts at once, listed in one message"
+    return f"watcher digest: {count} change{'s' if count != 1 else ''} below the alert threshold"
+
+
+_BATCH_WORDS = {
+    "change": "changed",
+    "reminder": "review still open",
+    "failing": "source failing",
+    "recovered": "source recovered",
+}
+
+
+def _batch_line(item: Alert) -> str:
+    """One alert of a summary: severity, lab — document, what happened (unescaped)."""
+    severity = f"[{one_line(item.severity, 20)}] " if item.severity else ""
+    what = _BATCH_WORDS.get(item.kind, item.kind)
+    if item.kind == "change":
+        what += f" ({_versions(item)})"
+    elif item.kind == "reminder" and item.task_id is not None:
+        what += f" (task #{item.task_id})"
+    return _clip(f"{severity}{_document(item, 120)}: {what}", 200)
+
+
+def _list_line(alert: Alert, item: Alert) -> str:
+    return _batch_line(item) if alert.kind == "batch" else _digest_line(item)
+
+
+def _list_link(item: Alert) -> tuple[str, str] | None:
+    """Where an item of a list points, and the label, if the URL is safe and not huge."""
+    link = item.link or item.url
+    if not _safe_url(link) or len(link) > _LIST_LINK_MAX:
+        return None
+    return link, "diff" if item.link and item.link != item.url else "source"
+
+
+#: A list entry's link longer than this is left out (the entry stays): it keeps
+#: every entry of a summary within Slack's limits.
+_LIST_LINK_MAX = 400
+
+
+def fits_slack(alert: Alert) -> bool:
+    """Whether Slack shows the whole message: no part left out to fit its limits."""
+    if alert.kind in ("digest", "batch") and len(alert.items) > _SLACK.items:
+        return False
+    blocks = list(_slack_blocks(alert))
+    return (
+        len(blocks) <= SLACK_BLOCKS_MAX - 1
+        and _slack_size(block for block, _ in blocks) <= SLACK_TOTAL_MAX
+    )
+
+
+def fits_email(alert: Alert) -> bool:
+    """Whether the email lists every item of a digest or summary."""
+    if alert.kind not in ("digest", "batch"):
+        return True
+    if len(alert.items) > _EMAIL.items:
+        return False
+    size = sum(
+        len(_list_line(alert, item)) + len(item.link or item.url) + 8 for item in alert.items
+    )
+    return size <= _PART_BUDGET
 
 
 # ---------------------------------------------------------------------------
@@ -511,21 +579,16 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
             False,
         )
         return
-    if alert.kind == "digest":
+    if alert.kind in ("digest", "batch"):
         count = len(alert.items)
-        yield (
-            _section(
-                f"*watcher digest:* {count} change{'s' if count != 1 else ''} below the alert threshold"
-            ),
-            False,
-        )
+        head, _, tail = _list_headline(alert).partition(": ")
+        yield _section(f"*{head}:* {tail}"), False
         lines = []
         for item in alert.items[: bounds.items]:
-            line = "• " + mrkdwn(_clip(_digest_line(item), 400))
-            if _safe_url(item.link or item.url):
-                line += " " + _slack_link(
-                    item.link or item.url, "diff" if item.link != item.url else "source"
-                )
+            line = "• " + mrkdwn(_clip(_list_line(alert, item), 400))
+            link = _list_link(item)
+            if link:
+                line += " " + _slack_link(*link)
             lines.append(line)
         for chunk in _chunks(lines, SLACK_SECTION_MAX):
             yield _section(chunk), True
@@ -652,20 +715,16 @@ def _html_body(alert: Alert) -> Iterator[str]:
             yield f"<p>{_e(one_line(alert.summary, 1000))}</p>"
         yield "<p>If you can read this, the channel works.</p>"
         return
-    if alert.kind == "digest":
+    if alert.kind in ("digest", "batch"):
         count = len(alert.items)
-        yield f"<h2>watcher digest: {count} change{'s' if count != 1 else ''} below the alert threshold</h2>"
+        yield f"<h2>{_e(_list_headline(alert))}</h2>"
         yield "<ul>"
         budget = _PART_BUDGET
         shown = 0
         for item in alert.items[: bounds.items]:
-            link = item.link or item.url
-            suffix = (
-                f" ({_html_link(link, 'diff' if item.link != item.url else 'source')})"
-                if _safe_url(link)
-                else ""
-            )
-            entry = f"<li>{_e(_digest_line(item))}{suffix}</li>"
+            link = _list_link(item)
+            suffix = f" ({_html_link(*link)})" if link else ""
+            entry = f"<li>{_e(_list_line(alert, item))}{suffix}</li>"
             budget -= len(entry)
             if budget < 0:
                 break

@@ -5,8 +5,9 @@ appears in no error message and no log line. That is why the request goes
 straight to an httpx transport rather than through `httpx.AsyncClient`, which
 logs every request's URL at INFO.
 
-Answers are classified for the outbox: 2xx delivered; 429 transient with
-Slack's `Retry-After`; 5xx, connection errors and timeouts transient; any
+Answers are classified for the outbox: 2xx delivered; 429 (and 503 with a
+`Retry-After`) throttled: the channel asks to slow down, which is not a failed
+attempt; other 5xx, connection errors and timeouts transient; any
 other answer (400 invalid_payload, 403, 404 no_service, 410
 channel_is_archived...) permanent, with Slack's short error text.
 """
@@ -27,7 +28,7 @@ from watcher.config import SlackChannel
 from watcher.errors import DeliveryError
 from watcher.fetch import parse_retry_after
 from watcher.notify.alert import Alert
-from watcher.notify.render import render_slack
+from watcher.notify.render import fits_slack, render_slack
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class SlackSender:
             log.debug("alert %s delivered to %s", alert.kind, where)
             return
         detail = f"{where}: Slack answered HTTP {status}" + (f": {text}" if text else "")
-        if status == 429:
-            raise DeliveryError(detail, transient=True, retry_after=retry_after)
+        if status == 429 or (status == 503 and retry_after is not None):
+            raise DeliveryError(detail, transient=True, retry_after=retry_after, throttled=True)
         raise DeliveryError(detail, transient=status >= 500)
 
     async def _post(self, body: bytes) -> tuple[int, float | None, str]:
@@ -123,6 +124,10 @@ class SlackSender:
             if secret:
                 text = text.replace(secret, "[webhook URL]")
         return text
+
+    def fits(self, alert: Alert) -> bool:
+        """Whether one message shows the whole alert (every item of a summary)."""
+        return fits_slack(alert)
 
     async def aclose(self) -> None:
         await self._transport.aclose()
