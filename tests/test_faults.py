@@ -756,11 +756,13 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
     with Store.open(state) as store:
         store.upsert_source("a", url="https://example.org/", lab="L", title="T")
         store.add_check(source_id="a", started_at="2026-01-01T00:00:00Z", outcome="unchanged")
-    # as a watcher before this schema left it: without the two columns, one version back
+    # as a watcher of schema 2 left it: without the columns later migrations add
     conn = sqlite3.connect(state / "watcher.db")
     conn.execute("ALTER TABLE checks DROP COLUMN text_sha256")
     conn.execute("ALTER TABLE checks DROP COLUMN warning")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.execute("ALTER TABLE notifications DROP COLUMN claimed_pid")
+    conn.execute("ALTER TABLE notifications DROP COLUMN claimed_host")
+    conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
     with Store.open(state) as store:
