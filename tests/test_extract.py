@@ -159,8 +159,60 @@ def test_select_matching_nothing_names_the_selectors_and_the_page() -> None:
 
 @pytest.mark.parametrize("field", ["select", "remove"])
 def test_invalid_selector_is_an_extraction_error(field: str) -> None:
-    with pytest.raises(ExtractionError, match=r"^invalid CSS selector 'div\[': "):
+    with pytest.raises(ExtractionError, match=r"^'div\[' is not a valid CSS selector: "):
         html_text("<p>Body</p>", **{field: ("main", "div[")})
+
+
+SELECTOR_PAGE = (
+    "<nav><a href='/n'>Menu</a></nav>"
+    "<main id='content'><div>Direct</div><section><div>Nested</div></section></main>"
+    "<article class='policy' role='main'><h2>Scope</h2><p>One</p><p class='ad'>Advert</p>"
+    "<p lang='en-GB'>Two</p></article>"
+    "<ul><li>a</li><li>b</li><li>c</li></ul>"
+    "<div class='Cookie-Notice'>We use cookies</div><div data-kind='note'>Version 2.1</div>"
+)
+# What users write (soupsieve read all of these before): cssselect reads them the same.
+SELECTORS = [
+    ("main", "Direct\nNested"),
+    ("article.policy", "## Scope\nOne\nAdvert\nTwo"),
+    ("#content > div", "Direct"),
+    ("[role=main] > p:not(.ad)", "One\nTwo"),
+    ("li:nth-child(2n+1)", "- a\n- c"),
+    ("li:first-child, li:last-child", "- a\n- c"),
+    ("h2 + p", "One"),
+    ("h2 ~ p:last-of-type", "Two"),
+    ("[lang|=en]", "Two"),
+    ("[class*='cookie' i]", "We use cookies"),
+    ("[data-kind^=no][data-kind$=te]", "Version 2.1"),
+    ("article:has(> h2) p:nth-of-type(1)", "One"),
+    ("main :is(section, span) div", "Nested"),
+    ("p:-soup-contains('Tw')", "Two"),
+    ("p:contains('One')", "One"),
+]
+
+
+@pytest.mark.parametrize(("selector", "expected"), SELECTORS, ids=[s for s, _ in SELECTORS])
+def test_selectors_users_write(selector: str, expected: str) -> None:
+    assert html_text(SELECTOR_PAGE, select=(selector,)) == expected
+
+
+def test_remove_keeps_the_text_around_what_it_removes() -> None:
+    # a control character in the text beside it, which lxml's Python API refuses to join
+    body = "<p>We <span class='x'>never</span>\x01commit <b>fully</b><i class='x'>no</i>.</p>"
+    assert html_text(body, remove=(".x",)) == "We \x01commit fully."
+
+
+def test_remove_of_the_whole_page() -> None:
+    with pytest.raises(SuspiciousExtraction, match="no text extracted"):
+        html_text("<p>Body</p>", remove=("html",))
+    with pytest.raises(SuspiciousExtraction, match="select 'p' matched nothing"):
+        html_text("<p>Body</p>", remove=("*",), select=("p",))
+
+
+def test_template_content_is_never_selected_or_followed() -> None:
+    body = "<template><main>Hidden <a href='/t.pdf'>t</a></main></template><main>Shown</main>"
+    result = run(page(body), select=("main",), follow="a")
+    assert (result.text, result.links) == ("Shown", ())
 
 
 def test_follow_resolves_dedupes_and_keeps_http_only() -> None:
@@ -523,6 +575,8 @@ def test_binary_body_is_an_extraction_error() -> None:
     [
         (b"<p>one<p>two<div><b>bold</div>three", "one\ntwo\nbold\nthree"),
         (b"<html><body><p>before</html><p>after</body>", "before\nafter"),
+        (b"<html><body><p>end</p></body></html>\n<div>footer</div>", "end\nfooter"),
+        (b"<html><body><h2>Title </html>continued", "## Title continued"),
         (b"<ul><li>a<li>b</ul></ul></div><table><td>c<td>d</table>", "- a\n- b\nc\nd"),
         (b"<p>nul\x00byte <<>> & stray</p>", "nulbyte <<>> & stray"),
         (b"<div>" * 3000 + b"deep" + b"</div>" * 3000, "deep"),
@@ -530,6 +584,8 @@ def test_binary_body_is_an_extraction_error() -> None:
     ids=[
         "unclosed",
         "content after html end",
+        "block after html end",
+        "text after html end joins the open element",
         "broken lists and tables",
         "nul and brackets",
         "deep",
