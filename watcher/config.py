@@ -15,7 +15,6 @@ not invalid; `Config.warnings()` says so, one line per channel.
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import ipaddress
 import json

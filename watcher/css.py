@@ -21,7 +21,7 @@ import lxml.etree
 __all__ = ["compile_selectors", "selector_problem"]
 
 
-class _Translator(cssselect.HTMLTranslator):  # type: ignore[misc]
+class _Translator(cssselect.HTMLTranslator):
     def xpath__soup_contains_function(self, xpath: Any, function: Any) -> Any:
         """soupsieve's name for `:contains()`, which users of BeautifulSoup write."""
         return self.xpath_contains_function(xpath, function)
@@ -75,5 +75,7 @@ def compile_selectors(selectors: tuple[str, ...]) -> Any:
     try:
         xpath(lxml.etree.Element("html"))  # a namespace prefix fails only when run
     except lxml.etree.XPathError as exc:
-        raise ValueError(f"{', '.join(selectors)!r} is not supported: {exc}") from None
+        raise ValueError(
+            f"{', '.join(selectors)!r} is not supported: {_wording(str(exc))}"
+        ) from None
     return xpath

@@ -24,7 +24,14 @@ import lxml.etree
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.fingerprint import roots_fingerprint
-from watcher.extract.html import decode_markup, extract_html, nothing_matched, parse, prepare, render
+from watcher.extract.html import (
+    decode_markup,
+    extract_html,
+    nothing_matched,
+    parse,
+    prepare,
+    render,
+)
 from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
 from watcher.extract.snapshot import bodies_of, snapshot_of_parsed

@@ -133,6 +133,7 @@ def snapshot_of_parsed(
     stripped, cut_bytes = cut_bodies(content)
     if len(stripped) == len(content):
         return content
+
     def tree(text: str) -> bytes | None:
         try:
             return empty_bodies(parse(text))
