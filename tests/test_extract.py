@@ -781,26 +781,19 @@ def test_reflow_starts_a_block_at_every_list_item(text: str, item: bool) -> None
     assert len(blocks) == (2 if item else 1)
 
 
-def test_pdf_page_with_more_text_than_the_reused_buffer() -> None:
-    """Page text is read into one buffer per process, grown on demand: a page
-    larger than it, and the small pages on either side, come out whole."""
-    import watcher.extract.pdf as pdf_module
+def test_pdf_page_with_much_text_between_small_pages() -> None:
+    """A page of ~50,000 characters, and the small pages on either side, come out whole."""
+    from watcher.extract.pdf import read_lines
 
     words = LONG_PARAGRAPH.split()
-    huge = " ".join(f"{words[n % len(words)]}{n}" for n in range(6000))  # ~50,000 characters
-    document = make_pdf([["First page."], [huge], ["Last page."]], font_size=3)
-    buffer = pdf_module._TextBuffer()
-    pdf_module._TEXT_BUFFER, saved = buffer, pdf_module._TEXT_BUFFER
-    try:
-        pages, lines = pdf_module.read_lines(document)
-    finally:
-        pdf_module._TEXT_BUFFER = saved
-    assert buffer.units > 1 << 14  # it grew
+    huge = " ".join(f"{words[n % len(words)]}{n}" for n in range(6000))
+    pages, lines = read_lines(make_pdf([["First page."], [huge], ["Last page."]], font_size=3))
     assert pages == 3
     assert (lines[0].text, lines[0].page) == ("First page.", 0)
     assert (lines[-1].text, lines[-1].page) == ("Last page.", 2)
     middle = " ".join(line.text for line in lines if line.page == 1)
     assert middle.split() == huge.split()
+    assert all(line.right is not None and line.size for line in lines)  # geometry read
 
 
 def test_reflow_geometry() -> None:
