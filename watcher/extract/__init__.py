@@ -226,7 +226,7 @@ def _process_html(
     if snapshot and extracted.sha256 != latest_sha256:
         try:
             kept = snapshot_of_parsed(content, markup, rules, charset, bodies)
-        except (lxml.etree.LxmlError, ValueError, RecursionError, ExtractionError) as exc:
+        except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
             log.warning("kept the whole page of %s: %s", url, exc)
     return Processed(fingerprint, extracted, kept)
 
