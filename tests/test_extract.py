@@ -159,8 +159,60 @@ def test_select_matching_nothing_names_the_selectors_and_the_page() -> None:
 
 @pytest.mark.parametrize("field", ["select", "remove"])
 def test_invalid_selector_is_an_extraction_error(field: str) -> None:
-    with pytest.raises(ExtractionError, match=r"^invalid CSS selector 'div\[': "):
+    with pytest.raises(ExtractionError, match=r"^'div\[' is not a valid CSS selector: "):
         html_text("<p>Body</p>", **{field: ("main", "div[")})
+
+
+SELECTOR_PAGE = (
+    "<nav><a href='/n'>Menu</a></nav>"
+    "<main id='content'><div>Direct</div><section><div>Nested</div></section></main>"
+    "<article class='policy' role='main'><h2>Scope</h2><p>One</p><p class='ad'>Advert</p>"
+    "<p lang='en-GB'>Two</p></article>"
+    "<ul><li>a</li><li>b</li><li>c</li></ul>"
+    "<div class='Cookie-Notice'>We use cookies</div><div data-kind='note'>Version 2.1</div>"
+)
+# What users write (soupsieve read all of these before): cssselect reads them the same.
+SELECTORS = [
+    ("main", "Direct\nNested"),
+    ("article.policy", "## Scope\nOne\nAdvert\nTwo"),
+    ("#content > div", "Direct"),
+    ("[role=main] > p:not(.ad)", "One\nTwo"),
+    ("li:nth-child(2n+1)", "- a\n- c"),
+    ("li:first-child, li:last-child", "- a\n- c"),
+    ("h2 + p", "One"),
+    ("h2 ~ p:last-of-type", "Two"),
+    ("[lang|=en]", "Two"),
+    ("[class*='cookie' i]", "We use cookies"),
+    ("[data-kind^=no][data-kind$=te]", "Version 2.1"),
+    ("article:has(> h2) p:nth-of-type(1)", "One"),
+    ("main :is(section, span) div", "Nested"),
+    ("p:-soup-contains('Tw')", "Two"),
+    ("p:contains('One')", "One"),
+]
+
+
+@pytest.mark.parametrize(("selector", "expected"), SELECTORS, ids=[s for s, _ in SELECTORS])
+def test_selectors_users_write(selector: str, expected: str) -> None:
+    assert html_text(SELECTOR_PAGE, select=(selector,)) == expected
+
+
+def test_remove_keeps_the_text_around_what_it_removes() -> None:
+    # a control character in the text beside it, which lxml's Python API refuses to join
+    body = "<p>We <span class='x'>never</span>\x01commit <b>fully</b><i class='x'>no</i>.</p>"
+    assert html_text(body, remove=(".x",)) == "We \x01commit fully."
+
+
+def test_remove_of_the_whole_page() -> None:
+    with pytest.raises(SuspiciousExtraction, match="no text extracted"):
+        html_text("<p>Body</p>", remove=("html",))
+    with pytest.raises(SuspiciousExtraction, match="select 'p' matched nothing"):
+        html_text("<p>Body</p>", remove=("*",), select=("p",))
+
+
+def test_template_content_is_never_selected_or_followed() -> None:
+    body = "<template><main>Hidden <a href='/t.pdf'>t</a></main></template><main>Shown</main>"
+    result = run(page(body), select=("main",), follow="a")
+    assert (result.text, result.links) == ("Shown", ())
 
 
 def test_follow_resolves_dedupes_and_keeps_http_only() -> None:
@@ -523,6 +575,8 @@ def test_binary_body_is_an_extraction_error() -> None:
     [
         (b"<p>one<p>two<div><b>bold</div>three", "one\ntwo\nbold\nthree"),
         (b"<html><body><p>before</html><p>after</body>", "before\nafter"),
+        (b"<html><body><p>end</p></body></html>\n<div>footer</div>", "end\nfooter"),
+        (b"<html><body><h2>Title </html>continued", "## Title continued"),
         (b"<ul><li>a<li>b</ul></ul></div><table><td>c<td>d</table>", "- a\n- b\nc\nd"),
         (b"<p>nul\x00byte <<>> & stray</p>", "nulbyte <<>> & stray"),
         (b"<div>" * 3000 + b"deep" + b"</div>" * 3000, "deep"),
@@ -530,6 +584,8 @@ def test_binary_body_is_an_extraction_error() -> None:
     ids=[
         "unclosed",
         "content after html end",
+        "block after html end",
+        "text after html end joins the open element",
         "broken lists and tables",
         "nul and brackets",
         "deep",
@@ -725,26 +781,19 @@ def test_reflow_starts_a_block_at_every_list_item(text: str, item: bool) -> None
     assert len(blocks) == (2 if item else 1)
 
 
-def test_pdf_page_with_more_text_than_the_reused_buffer() -> None:
-    """Page text is read into one buffer per process, grown on demand: a page
-    larger than it, and the small pages on either side, come out whole."""
-    import watcher.extract.pdf as pdf_module
+def test_pdf_page_with_much_text_between_small_pages() -> None:
+    """A page of ~50,000 characters, and the small pages on either side, come out whole."""
+    from watcher.extract.pdf import read_lines
 
     words = LONG_PARAGRAPH.split()
-    huge = " ".join(f"{words[n % len(words)]}{n}" for n in range(6000))  # ~50,000 characters
-    document = make_pdf([["First page."], [huge], ["Last page."]], font_size=3)
-    buffer = pdf_module._TextBuffer()
-    pdf_module._TEXT_BUFFER, saved = buffer, pdf_module._TEXT_BUFFER
-    try:
-        pages, lines = pdf_module.read_lines(document)
-    finally:
-        pdf_module._TEXT_BUFFER = saved
-    assert buffer.units > 1 << 14  # it grew
+    huge = " ".join(f"{words[n % len(words)]}{n}" for n in range(6000))
+    pages, lines = read_lines(make_pdf([["First page."], [huge], ["Last page."]], font_size=3))
     assert pages == 3
     assert (lines[0].text, lines[0].page) == ("First page.", 0)
     assert (lines[-1].text, lines[-1].page) == ("Last page.", 2)
     middle = " ".join(line.text for line in lines if line.page == 1)
     assert middle.split() == huge.split()
+    assert all(line.right is not None and line.size for line in lines)  # geometry read
 
 
 def test_reflow_geometry() -> None:

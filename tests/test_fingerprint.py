@@ -1,4 +1,4 @@
-"""The lxml fingerprint: equal fingerprints must mean equal extracted text."""
+"""The fingerprint of a page's tree: equal fingerprints must mean equal extracted text."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from tests.test_pipeline import SECTIONS, html_source, page
 from watcher import clock
 from watcher.errors import WatcherError
 from watcher.extract import extract, process
-from watcher.extract.fingerprint import html_fingerprint
-from watcher.extract.html import extract_html_soup
+from watcher.extract.html import extract_html
 from watcher.models import ExtractRules
 
 RULES = ExtractRules(select=("main",), remove=("nav", "footer", ".cookie-banner"))
@@ -32,29 +31,19 @@ def process_fingerprint(content: bytes, charset: str | None, rules: ExtractRules
     return done.fingerprint
 
 
-# the fingerprint of the fast path's tree, and the separate one of the other pages
-FINGERPRINTS = pytest.mark.parametrize(
-    "fingerprint", [process_fingerprint, html_fingerprint], ids=["one-tree", "separate"]
-)
 Fingerprint = Callable[[bytes, str | None, ExtractRules], str | None]
 
 
 def fp(
-    html: str, rules: ExtractRules = RULES, fingerprint: Fingerprint = html_fingerprint
+    html: str, rules: ExtractRules = RULES, fingerprint: Fingerprint = process_fingerprint
 ) -> str | None:
     return fingerprint(html.encode("utf-8"), "utf-8", rules)
 
 
-@FINGERPRINTS
-def test_noise_keeps_the_fingerprint(fingerprint: Fingerprint) -> None:
-    base = fp(page(), fingerprint=fingerprint)
+def test_noise_keeps_the_fingerprint() -> None:
+    base = fp(page())
     assert base is not None
-    assert fp(page(token="other", stamp="2030-01-01 00:00"), fingerprint=fingerprint) == base
-
-
-def test_the_two_kinds_never_compare_equal() -> None:
-    content = page().encode()
-    assert process_fingerprint(content, "utf-8", RULES) != html_fingerprint(content, "utf-8", RULES)
+    assert fp(page(token="other", stamp="2030-01-01 00:00")) == base
 
 
 @pytest.mark.parametrize(
@@ -67,31 +56,39 @@ def test_the_two_kinds_never_compare_equal() -> None:
         SECTIONS + "<!-- a comment is not text -->" + "<p>new paragraph</p>",
     ],
 )
-@FINGERPRINTS
-def test_what_extraction_sees_changes_the_fingerprint(
-    edited: str, fingerprint: Fingerprint
-) -> None:
-    assert fp(page(edited), fingerprint=fingerprint) != fp(page(), fingerprint=fingerprint)
+def test_what_extraction_sees_changes_the_fingerprint(edited: str) -> None:
+    assert fp(page(edited)) != fp(page())
 
 
-@FINGERPRINTS
-def test_follow_links_count_even_outside_the_selection(fingerprint: Fingerprint) -> None:
+def test_follow_links_count_even_outside_the_selection() -> None:
     rules = ExtractRules(select=("main",), follow="a[href$='.pdf']")
     one = page(SECTIONS + '<a href="/v1.pdf">PDF</a>')
     two = page(SECTIONS + '<a href="/v2.pdf">PDF</a>')
-    assert fp(one, rules, fingerprint) != fp(two, rules, fingerprint)
+    assert fp(one, rules) != fp(two, rules)
 
 
-def test_no_fingerprint_when_lxml_cannot_apply_the_rules() -> None:
-    assert fp(page(), ExtractRules(select=('main:-soup-contains("policy")',))) is None
-    assert fp(page(), ExtractRules(select=("article",))) is None  # matched nothing
-    assert fp(page() + "<p>after the end</p>") is None  # BeautifulSoup keeps this, lxml not
+def test_text_after_the_end_of_the_page_counts() -> None:
+    whole = ExtractRules()
+    assert fp(page() + "<p>after the end</p>", whole) != fp(page() + "<p>other</p>", whole)
+
+
+def test_a_select_that_matches_nothing_is_an_error_not_a_fingerprint() -> None:
+    content = page().encode()
+    with pytest.raises(WatcherError, match="select 'article' matched nothing"):
+        process(
+            content,
+            content_type="text/html",
+            charset="utf-8",
+            url="http://x/",
+            rules=ExtractRules(select=("article",)),
+            known_fingerprint="anything",
+        )
 
 
 @pytest.mark.parametrize(
     "rules",
-    [RULES, ExtractRules(select=("main:nth-of-type(1)",))],
-    ids=["fast-path", "separate"],
+    [RULES, ExtractRules(select=("main:-soup-contains('Governance')",))],
+    ids=["plain", "contains"],
 )
 def test_process_skips_extraction_only_on_an_equal_fingerprint(rules: ExtractRules) -> None:
     content = page().encode()
@@ -169,15 +166,12 @@ def _random_page(parts: list[str]) -> bytes:
     return (page + parts[-1]).encode()  # the last piece lands after </html>
 
 
-@FINGERPRINTS
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=8),
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=8),
 )
-def test_equal_fingerprints_mean_equal_text(
-    fingerprint: Fingerprint, a: list[str], b: list[str]
-) -> None:
+def test_equal_fingerprints_mean_equal_text(a: list[str], b: list[str]) -> None:
     rules = ExtractRules(select=("main",), remove=("nav", "footer"))
 
     def text(content: bytes) -> str:
@@ -185,8 +179,8 @@ def test_equal_fingerprints_mean_equal_text(
             content, content_type="text/html", charset="utf-8", url="http://x/", rules=rules
         ).text
 
-    fa = fingerprint(_random_page(a), "utf-8", rules)
-    fb = fingerprint(_random_page(b), "utf-8", rules)
+    fa = process_fingerprint(_random_page(a), "utf-8", rules)
+    fb = process_fingerprint(_random_page(b), "utf-8", rules)
     if fa is not None and fa == fb:
         assert text(_random_page(a)) == text(_random_page(b))
 
@@ -202,12 +196,12 @@ def test_equal_fingerprints_mean_equal_text(
         ]
     ),
 )
-def test_process_extracts_what_beautifulsoup_does(parts: list[str], rules: ExtractRules) -> None:
+def test_process_extracts_what_extract_html_does(parts: list[str], rules: ExtractRules) -> None:
     """The fingerprint strips the tree before it is rendered: that must change no text."""
     content = _random_page(parts)
     kwargs = {"charset": "utf-8", "url": "http://x/", "rules": rules}
     try:
-        reference = extract_html_soup(content, **kwargs)  # type: ignore[arg-type]
+        reference = extract_html(content, **kwargs)  # type: ignore[arg-type]
     except WatcherError:
         return
     try:

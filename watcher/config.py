@@ -15,7 +15,6 @@ not invalid; `Config.warnings()` says so, one line per channel.
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import ipaddress
 import json
@@ -41,7 +40,7 @@ from pydantic import (
 )
 
 from watcher import __version__
-from watcher.css import is_plain_selector
+from watcher.css import selector_problem
 from watcher.errors import ConfigError, NotFound
 from watcher.models import ExtractRules
 
@@ -308,26 +307,10 @@ def _one_line(value: str) -> str:
 
 
 def _css(value: str) -> str:
-    problem = _css_problem(value)
+    problem = selector_problem(value)
     if problem is not None:
         raise ValueError(problem)
     return value
-
-
-@functools.lru_cache(maxsize=1024)
-def _css_problem(value: str) -> str | None:
-    """Why `value` is not a valid CSS selector, or None; cached, as a thousand
-    sources often share a handful of selectors."""
-    if is_plain_selector(value):
-        return None  # valid by its grammar: no need to load soupsieve (~0.15 s)
-    import soupsieve  # imported here: only validation needs it
-
-    try:
-        soupsieve.compile(value)
-    except Exception as exc:  # SelectorSyntaxError, but also odd internal errors
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return f"{value!r} is not a valid CSS selector: {reason}"
-    return None
 
 
 def _regex(value: str) -> str:

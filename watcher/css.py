@@ -1,33 +1,81 @@
-"""The plain subset of CSS selectors: a grammar, no parser library.
+"""CSS selectors: cssselect translates them to XPath, lxml runs them.
 
-Type, #id, .class, [attr] and [attr op "value"], combinators, :first-child,
-:last-child and :not() of those. soupsieve (BeautifulSoup's engine) and
-cssselect (lxml's) read these the same way, so the fast extraction path
-takes them (extract/lxml_render.py); and they are valid CSS by
-construction, so config validation needs no soupsieve to accept them.
+One engine for validation and extraction alike. Every selector cssselect
+translates is supported: types, `#id`, `.class`, attributes with every
+operator and the `i` flag, all combinators, selector lists, `:not()`,
+`:is()`, `:where()`, `:has()`, the `:nth-*` and `:*-of-type` families,
+`:contains()` (soupsieve's `:-soup-contains()` is read as it). What it
+cannot translate is refused with a message naming the part that is not
+supported, at config load rather than at the first check.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
-__all__ = ["is_plain_selector"]
+import cssselect
+import lxml.etree
 
-_IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
-_VALUE = r"(?:\"[^\"\\\n]*\"|'[^'\\\n]*'|" + _IDENT + ")"
-_ATTR = r"\[\s*" + _IDENT + r"\s*(?:[~^$*|]?=\s*" + _VALUE + r"\s*)?\]"
-_SIMPLE = (
-    r"(?:(?:" + _IDENT + r"|\*)(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
-    + r"|:first-child|:last-child)*|(?:#" + _IDENT + r"|\." + _IDENT + "|" + _ATTR
-    + r"|:first-child|:last-child)+)"
-)  # fmt: skip
-_COMPOUND = _SIMPLE + r"(?::not\(\s*" + _SIMPLE + r"\s*\))*"
-_SAFE_SELECTOR = re.compile(
-    r"\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*"
-    r"(?:\s*,\s*" + _COMPOUND + r"(?:\s*[>+~]\s*" + _COMPOUND + r"|\s+" + _COMPOUND + r")*)*\s*"
-)  # fmt: skip
+__all__ = ["compile_selectors", "selector_problem"]
 
 
-def is_plain_selector(selector: str) -> bool:
-    """True when `selector` (a selector list too) is in the plain subset."""
-    return _SAFE_SELECTOR.fullmatch(selector) is not None
+class _Translator(cssselect.HTMLTranslator):
+    def xpath__soup_contains_function(self, xpath: Any, function: Any) -> Any:
+        """soupsieve's name for `:contains()`, which users of BeautifulSoup write."""
+        return self.xpath_contains_function(xpath, function)
+
+
+_TRANSLATOR = _Translator()
+_UNKNOWN_PSEUDO = re.compile(r"^The pseudo-class (:[\w-]+(?:\(\))?) is unknown$")
+_TOKEN = re.compile(r"<(?:EOF|\w+ '(.*?)') at (\d+)>")
+_NTH_OF = re.compile(r":nth-(?:last-)?child\([^)]*\bof\b", re.IGNORECASE)
+
+
+def _wording(message: str) -> str:
+    """cssselect's token notation in words: <DELIM '>' at 5> → '>' at position 5."""
+
+    def word(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "the end"
+        return f"{match.group(1)!r} at position {match.group(2)}"
+
+    message = _TOKEN.sub(word, message).rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+def selector_problem(selector: str) -> str | None:
+    """Why `selector` cannot be used, in one line that quotes it; None when it can."""
+    try:
+        compile_selectors((selector,))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_selectors(selectors: tuple[str, ...]) -> Any:
+    """One compiled XPath matching any of `selectors`, in document order, each
+    element once. Raises ValueError naming the selector that cannot be used."""
+    for selector in selectors:
+        try:
+            _TRANSLATOR.css_to_xpath(selector)
+        except cssselect.SelectorSyntaxError as exc:
+            if _NTH_OF.search(selector):
+                raise ValueError(f"{selector!r}: ':nth-child(… of …)' is not supported") from None
+            raise ValueError(
+                f"{selector!r} is not a valid CSS selector: {_wording(str(exc))}"
+            ) from None
+        except cssselect.ExpressionError as exc:
+            if match := _UNKNOWN_PSEUDO.match(str(exc)):
+                raise ValueError(f"{selector!r}: {match.group(1)!r} is not supported") from None
+            raise ValueError(f"{selector!r} is not supported: {_wording(str(exc))}") from None
+    xpath = lxml.etree.XPath(_TRANSLATOR.css_to_xpath(", ".join(selectors)))
+    try:
+        xpath(lxml.etree.Element("html"))  # a namespace prefix fails only when run
+    except lxml.etree.XPathError as exc:
+        raise ValueError(
+            f"{', '.join(selectors)!r} is not supported: {_wording(str(exc))}"
+        ) from None
+    return xpath

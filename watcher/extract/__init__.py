@@ -23,13 +23,18 @@ from dataclasses import dataclass
 import lxml.etree
 
 from watcher.errors import ExtractionError, SuspiciousExtraction
-from watcher.extract import lxml_render
-from watcher.extract.fingerprint import html_fingerprint, roots_fingerprint
-from watcher.extract.html import decode_markup, extract_html
+from watcher.extract.fingerprint import roots_fingerprint
+from watcher.extract.html import (
+    decode_markup,
+    extract_html,
+    nothing_matched,
+    parse,
+    prepare,
+    render,
+)
 from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
 from watcher.extract.snapshot import bodies_of, snapshot_of_parsed
-from watcher.extract.snapshot import snapshot as make_snapshot
 from watcher.models import DocumentKind, Extracted, ExtractRules, Processed
 
 __all__ = [
@@ -157,29 +162,22 @@ def process(
     """Fingerprint, extract (unless the fingerprint equals `known_fingerprint`)
     and, for a text other than `latest_sha256`, make the snapshot to store.
 
-    An HTML page the fast path can take is parsed once for all three (and
-    its stripped snapshot once more, to prove the cut harmless); any other
-    page goes the long way, as `extract` and `snapshot` do. Raises what
-    `extract` raises.
+    An HTML page is parsed once for all three (and its stripped snapshot
+    once more, to prove the cut harmless); any other document is extracted
+    as `extract` does. Raises what `extract` raises.
     """
-    fingerprint = None
-    if content.strip() and sniff_kind(content, content_type, url) == "html":
-        if expected != "pdf" and content_type != PDF_TYPE and lxml_render.can_prepare(rules):
-            done = _process_fast(
-                content,
-                charset=charset,
-                url=url,
-                rules=rules,
-                previous_chars=previous_chars,
-                known_fingerprint=known_fingerprint,
-                latest_sha256=latest_sha256,
-                snapshot=snapshot,
-            )
-            if done is not None:
-                return done
-        fingerprint = html_fingerprint(content, charset, rules)
-        if fingerprint is not None and fingerprint == known_fingerprint:
-            return Processed(fingerprint, None)
+    is_html = bool(content.strip()) and sniff_kind(content, content_type, url) == "html"
+    if is_html and expected != "pdf" and content_type != PDF_TYPE:
+        return _process_html(
+            content,
+            charset=charset,
+            url=url,
+            rules=rules,
+            previous_chars=previous_chars,
+            known_fingerprint=known_fingerprint,
+            latest_sha256=latest_sha256,
+            snapshot=snapshot,
+        )
     extracted = extract(
         content,
         content_type=content_type,
@@ -189,13 +187,10 @@ def process(
         expected=expected,
         previous_chars=previous_chars,
     )
-    kept = None
-    if snapshot and extracted.kind == "html" and extracted.sha256 != latest_sha256:
-        kept = make_snapshot(content, "html", rules, charset)
-    return Processed(fingerprint, extracted, kept)
+    return Processed(None, extracted)
 
 
-def _process_fast(
+def _process_html(
     content: bytes,
     *,
     charset: str | None,
@@ -205,29 +200,24 @@ def _process_fast(
     known_fingerprint: str | None,
     latest_sha256: str | None,
     snapshot: bool,
-) -> Processed | None:
-    """`process` of an HTML page on one lxml tree, or None when the fast path
-    cannot promise BeautifulSoup's text (nothing is raised then)."""
+) -> Processed:
+    """`process` of an HTML page, on one lxml tree."""
     markup = decode_markup(content, charset, is_html=True)
-    root = lxml_render.parse_fast(markup)
-    if root is None:
-        return None
+    root = parse(markup)
     # The proof of the snapshot reads the page's script and style texts, so
     # they are taken before `remove` changes the tree (0.03 ms for a page).
     bodies = bodies_of(root) if snapshot else None
-    prepared = lxml_render.prepare(markup, url=url, rules=rules, root=root)
-    if prepared is None:
-        return None
-    fingerprint = roots_fingerprint(prepared, charset, rules)
-    if fingerprint == known_fingerprint:
+    prepared = prepare(root, url=url, rules=rules)
+    matched = bool(prepared.roots) or not rules.select
+    fingerprint = roots_fingerprint(prepared, charset, rules) if matched else None
+    if fingerprint is not None and fingerprint == known_fingerprint:
         return Processed(fingerprint, None)
     page = _page_signals(content)
     if reason := _strong_challenge(page):
         raise SuspiciousExtraction(reason)
-    try:
-        extracted = lxml_render.render(prepared, rules)
-    except RecursionError:
-        return None  # nested tables: let the BeautifulSoup path decide
+    if not matched:
+        raise nothing_matched(prepared, rules)
+    extracted = render(prepared, rules)
     _check(extracted, None if rules.select else page, previous_chars, title=page.title)
     log.debug(
         "extracted html from %s: %d words, %d links", url, extracted.words, len(extracted.links)

@@ -1,29 +1,25 @@
 """HTML → Markdown-like text: one block per line, headings as `#`, list items as `- `.
 
-The walk is a single pass over the BeautifulSoup tree (lxml parser) that
-collects inline text into a line buffer and flushes it at block boundaries,
-so a 300 KB page costs little more than its parse.
-
-`extract_html` first tries the fast path of extract/lxml_render.py (the same
-rules over a plain lxml tree, ~4× less CPU); whatever that path cannot
-promise to render identically comes back here (`extract_html_soup`).
+One libxml2 parse (lxml) gives the tree that `follow`, `remove` and `select`
+work on (CSS through cssselect, watcher/css.py), that the fingerprint hashes
+and that the renderer walks: a single pass (lxml's iterwalk, in C) that
+collects inline text into a line buffer and flushes it at block boundaries.
+BeautifulSoup parsed a 300 KB page in ~100 ms; this whole extraction takes
+a few milliseconds. Only BeautifulSoup's encoding detection is kept.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-import warnings
-from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin
 
-import soupsieve
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag, XMLParsedAsHTMLWarning
+import lxml.etree
 from bs4.dammit import EncodingDetector
-from bs4.element import PreformattedString
-from bs4.exceptions import ParserRejectedMarkup
-from soupsieve import SelectorSyntaxError
 
+from watcher.css import compile_selectors
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.normalise import collapse_whitespace, normalise_counting, normalise_line
 from watcher.models import Extracted, ExtractRules, Link
@@ -49,8 +45,9 @@ BLOCKS = frozenset(
 )  # fmt: skip
 HEADINGS = {f"h{level}": "#" * level + " " for level in range(1, 7)}
 CELLS = frozenset({"td", "th"})
+# Elements whose strings a <pre> and a link's text leave out.
+_UNSPOKEN = frozenset({"rt", "rp", "style", "script"})
 
-_WHITESPACE = re.compile(r"\s+")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 # WHATWG: these labels mean windows-1252 in practice (C1 bytes are curly quotes, dashes).
@@ -58,6 +55,7 @@ _LATIN1_ALIASES = frozenset(
     {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii"}
 )
 _UTF16 = frozenset({"utf-16", "utf-16le", "utf-16be", "utf16"})
+_EVENTS = ("start", "end", "comment", "pi")
 
 
 # ---------------------------------------------------------------- decoding
@@ -89,110 +87,192 @@ def decode_markup(content: bytes, charset: str | None, *, is_html: bool) -> str:
     return markup.decode("utf-8", errors="replace")
 
 
-def parse(content: bytes, charset: str | None) -> BeautifulSoup:
-    """Decode and parse with lxml; malformed markup is repaired, not refused."""
-    return _parse_markup(decode_markup(content, charset, is_html=True))
+# ---------------------------------------------------------------- parsing
+
+_HTML_END = re.compile(r"</html\s*>", re.IGNORECASE)
+# libxml2 builds no deeper than this (even with huge_tree); a page nested deeper
+# is built again, flattened below it. One child step per level costs O(n).
+MAX_DEPTH = 2000
+_TOO_DEEP = lxml.etree.XPath("boolean(" + "/*" * MAX_DEPTH + ")")
 
 
-def _parse_markup(markup: str) -> BeautifulSoup:
+def parse(markup: str) -> Any:
+    """The lxml tree of a decoded page; malformed markup is repaired, not refused.
+
+    Where libxml2's tree would lose text a browser shows, the page is helped:
+    what follows </html> is kept (the end tag is dropped, as a browser
+    ignores it), and elements nested deeper than MAX_DEPTH are flattened into
+    their ancestor at that depth, their text kept.
+    """
+    end = markup.find("</html>")
+    if end < 0 or markup[end + 7 :].strip():  # not the common page that ends there
+        markup = _HTML_END.sub("", markup)
     try:
-        with warnings.catch_warnings():
-            # An XHTML page with an XML prolog is still a web page to us.
-            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-            return BeautifulSoup(markup, "lxml")
-    except ParserRejectedMarkup as exc:
+        root = _feed(lxml.etree.HTMLParser(recover=True, huge_tree=True), markup)
+        if root is not None and _TOO_DEEP(root):
+            target = _Flattening()
+            root = _feed(lxml.etree.HTMLParser(recover=True, huge_tree=True, target=target), markup)
+    except (lxml.etree.LxmlError, ValueError, UnicodeError) as exc:
         raise ExtractionError(f"HTML could not be parsed: {' '.join(str(exc).split())}") from None
+    return lxml.etree.Element("html") if root is None else root  # None: no element at all
+
+
+def _feed(parser: Any, markup: str) -> Any:
+    parser.feed(markup[1:] if markup[:1] == "\ufeff" else markup)
+    return parser.close()
+
+
+class _Flattening:
+    """A parser target that builds the tree without the elements deeper than MAX_DEPTH."""
+
+    def __init__(self) -> None:
+        self.builder = lxml.etree.TreeBuilder()
+        self.depth = 0
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth <= MAX_DEPTH:
+            self.builder.start(tag, attrib)
+
+    def end(self, tag: str) -> None:
+        if self.depth <= MAX_DEPTH:
+            self.builder.end(tag)
+        self.depth -= 1
+
+    def data(self, data: str) -> None:
+        self.builder.data(data)
+
+    def close(self) -> Any:
+        return self.builder.close()
 
 
 # ---------------------------------------------------------------- selection
 
 
-def compile_selector(selector: str) -> soupsieve.SoupSieve:
-    """Compile a CSS selector (soupsieve caches compiled patterns) or say what is wrong."""
-    try:
-        return soupsieve.compile(selector)
-    except (SelectorSyntaxError, ValueError, NotImplementedError) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ExtractionError(f"invalid CSS selector {selector!r}: {first_line}") from None
-
-
-def _select(root: Tag, selectors: Iterable[str]) -> list[Tag]:
-    """Elements matching any of the selectors, in document order, each once.
-
-    One walk of the tree for all of them: each selector is validated on its
-    own (so an error names it), then matched as one selector list.
-    """
-    selectors = list(selectors)
-    for selector in selectors:
-        compile_selector(selector)
+def _select(root: Any, selectors: tuple[str, ...]) -> list[Any]:
+    """Elements matching any of the selectors, in document order, each once."""
     if not selectors:
         return []
-    return list(compile_selector(", ".join(selectors)).select(root))
+    try:
+        xpath = compile_selectors(selectors)
+    except ValueError as exc:
+        raise ExtractionError(str(exc)) from None
+    found: list[Any] = xpath(root)
+    return found
 
 
-def find_links(soup: BeautifulSoup, selector: str, page_url: str) -> tuple[Link, ...]:
+def _links(root: Any, selector: str, page_url: str) -> tuple[Link, ...]:
     """Links matched by a `follow` selector: absolute http(s) URLs without fragment,
     de-duplicated by URL in page order. A matched element without href contributes
-    the <a href> inside it."""
+    the <a href> and <area href> inside it."""
     base_url = page_url
-    base = soup.find("base", href=True)
-    if isinstance(base, Tag):
-        base_url = urljoin(page_url, _attr(base, "href"))
+    for base in root.iter("base"):
+        if base.get("href") is not None:
+            base_url = urljoin(page_url, base.get("href"))
+            break
     links: dict[str, Link] = {}
-    for element in _select(soup, [selector]):
-        anchors = [element] if element.has_attr("href") else element.select("a[href], area[href]")
+    for element in _select(root, (selector,)):
+        if element.get("href") is not None:
+            anchors = [element]
+        else:
+            anchors = [a for a in element.iterdescendants("a", "area") if a.get("href") is not None]
         for anchor in anchors:
             # Browsers strip surrounding whitespace and drop tabs/newlines inside an href.
-            href = _URL_NOISE.sub("", _attr(anchor, "href").strip())
+            href = _URL_NOISE.sub("", anchor.get("href").strip())
             if not href:
                 continue
             url = urljoin(base_url, href).split("#", 1)[0]
             if not url[:8].lower().startswith(("http://", "https://")) or url in links:
                 continue
-            text = normalise_line(anchor.get_text(" "))
-            text = text or normalise_line(_attr(anchor, "aria-label") or _attr(anchor, "title"))
+            text = normalise_line(" ".join(_strings(anchor)))
+            text = text or normalise_line(anchor.get("aria-label") or anchor.get("title") or "")
             links[url] = Link(url=url, text=text)
     return tuple(links.values())
 
 
-def _attr(tag: Tag, name: str) -> str:
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else " ".join(value)
+_REMOVED = "watcher-removed"  # the tag `remove` gives an element before stripping it
 
 
-def _roots(soup: BeautifulSoup, selectors: tuple[str, ...]) -> list[Tag]:
-    """The matches of all selectors, in document order, none inside another."""
-    matches = _select(soup, selectors)
-    chosen = {id(tag) for tag in matches}
-    return [tag for tag in matches if not any(id(parent) in chosen for parent in tag.parents)]
+@dataclass
+class Prepared:
+    """A page parsed, its `follow` links found, `remove` applied and `select`
+    matched: what is left is to render `roots` (or to fingerprint them).
+    `roots` is empty when `select` matched nothing (or `remove` took all)."""
+
+    root: Any
+    roots: list[Any]
+    links: tuple[Link, ...]
 
 
-def page_title(soup: BeautifulSoup) -> str:
-    title = soup.find("title")
-    return normalise_line(title.get_text()) if isinstance(title, Tag) else ""
+def prepare(root: Any, *, url: str, rules: ExtractRules) -> Prepared:
+    """Apply the rules to a parsed page (its tree is changed): `follow` sees the
+    whole page, then `remove`, then `select`. <template> content is never part
+    of the page. Raises ExtractionError for a selector that cannot be used."""
+    lxml.etree.strip_elements(root, "template", with_tail=False)
+    links = _links(root, rules.follow, url) if rules.follow else ()
+    removed = _select(root, rules.remove)
+    if removed and removed[0] is root:
+        return Prepared(root=root, roots=[], links=links)
+    if removed:
+        # Stripped in C, which keeps each tail in place even where lxml's Python
+        # API refuses the joined text (control characters in the page).
+        for element in removed:
+            element.tag = _REMOVED
+        lxml.etree.strip_elements(root, _REMOVED, with_tail=False)
+    if rules.select:
+        matches = _select(root, rules.select)
+        chosen = set(matches)
+        roots = [m for m in matches if not any(p in chosen for p in m.iterancestors())]
+    else:
+        # The whole document: <head> is dropped as it is rendered.
+        roots = [root]
+    return Prepared(root=root, roots=roots, links=links)
+
+
+def nothing_matched(prepared: Prepared, rules: ExtractRules) -> SuspiciousExtraction:
+    """The error of a `select` that matched nothing, with the page's title."""
+    quoted = ", ".join(repr(selector) for selector in rules.select)
+    title = next(prepared.root.iter("title"), None)
+    title_text = "" if title is None else normalise_line("".join(_strings(title)))
+    suffix = f" (page title: {title_text!r})" if title_text else ""
+    return SuspiciousExtraction(f"select {quoted} matched nothing{suffix}")
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def _hidden(tag: Tag) -> bool:
-    attrs = tag.attrs
-    if "hidden" in attrs:
+def _hidden(element: Any) -> bool:
+    get = element.get
+    if get("hidden") is not None:
         return True
-    if str(attrs.get("aria-hidden", "")).strip().lower() == "true":
+    if (get("aria-hidden") or "").strip().lower() == "true":
         return True
-    style = attrs.get("style")
-    return bool(style) and _HIDDEN_STYLE.search(str(style)) is not None
+    style = get("style")
+    return bool(style) and _HIDDEN_STYLE.search(style) is not None
 
 
-class LineBuffer:
-    """Collects lines; inline text accumulates in `buffer` until a block boundary.
+def _strings(element: Any) -> list[str]:
+    """The element's text as a <pre> or a link shows it: without comments,
+    processing instructions and the strings of rt, rp, style and script."""
+    out: list[str] = [element.text] if element.text else []
+    stack: list[Any] = list(reversed(element))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        if node.tail:
+            stack.append(node.tail)
+        if not isinstance(node.tag, str) or node.tag in _UNSPOKEN:
+            continue
+        if node.text:
+            out.append(node.text)
+        stack.extend(reversed(node))
+    return out
 
-    Shared by both renderers (BeautifulSoup's tree here, lxml's in
-    lxml_render.py), which must produce the same lines.
-    """
+
+class _Renderer:
+    """Collects lines; inline text accumulates in `buffer` until a block boundary."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -215,28 +295,49 @@ class LineBuffer:
             self.lines.append(self.prefix + line)
             self.prefix = ""
 
+    def walk(self, top: Any, *, tail: bool = False) -> None:
+        """Render an element and its content (and its tail when `tail`).
 
-class _Renderer(LineBuffer):
-    """Renders BeautifulSoup's tree into lines."""
+        lxml walks the tree in C (iterwalk): a subtree not entered is skipped
+        whole, its "end" still comes, and comments come as events of their own.
+        """
+        buffer = self.buffer
+        enter, leave = self.enter, self.leave
+        skipped = None
+        walker = lxml.etree.iterwalk(top, events=_EVENTS)
+        for event, node in walker:
+            if event == "start":
+                if enter(node):
+                    if node.text:
+                        buffer.append(node.text)
+                else:
+                    walker.skip_subtree()
+                    skipped = node
+                continue
+            if event == "end":
+                if node is skipped:
+                    skipped = None
+                else:
+                    leave(node)
+                if node is top and not tail:
+                    continue
+            if node.tail:  # an element's after its end, a comment's or instruction's
+                buffer.append(node.tail)
 
-    def walk(self, nodes: Iterable[PageElement]) -> None:
-        """Render nodes in document order without recursion (pages nest thousands deep)."""
-        stack: list[tuple[PageElement, bool]] = [(node, False) for node in reversed(list(nodes))]
-        while stack:
-            node, leaving = stack.pop()
-            if leaving:
-                self.leave(node)
-            elif isinstance(node, NavigableString):
-                if not isinstance(node, PreformattedString):  # comments, doctype, CDATA
-                    self.buffer.append(_WHITESPACE.sub(" ", node))
-            elif isinstance(node, Tag) and self.enter(node):
-                stack.append((node, True))
-                stack.extend((child, False) for child in reversed(node.contents))
+    def walk_content(self, element: Any) -> None:
+        """Render an element's content (its text and children), not the element itself."""
+        if element.text:
+            self.buffer.append(element.text)
+        for child in element:
+            if isinstance(child.tag, str):
+                self.walk(child, tail=True)
+            elif child.tail:  # a comment or processing instruction: only its tail is text
+                self.buffer.append(child.tail)
 
-    def enter(self, tag: Tag) -> bool:
+    def enter(self, element: Any) -> bool:
         """Start an element; True when its children are to be walked."""
-        name = tag.name
-        if name in DROPPED or _hidden(tag):
+        name = element.tag
+        if name in DROPPED or _hidden(element):
             return False
         if name == "br":
             if self.inline_breaks:
@@ -245,11 +346,11 @@ class _Renderer(LineBuffer):
                 self.flush()
             return False
         if name == "tr":
-            self.emit_row(tag)
+            self.emit_row(element)
             return False
         if name == "pre":
             self.flush()
-            for line in tag.get_text().splitlines():
+            for line in "".join(_strings(element)).splitlines():
                 self.emit(line.strip())
             return False
         if name in HEADINGS:
@@ -263,8 +364,8 @@ class _Renderer(LineBuffer):
             self.flush()
         return True
 
-    def leave(self, node: PageElement) -> None:
-        name = node.name if isinstance(node, Tag) else ""
+    def leave(self, element: Any) -> None:
+        name = element.tag
         if name in HEADINGS:
             self.inline_breaks -= 1
         if name in HEADINGS or name == "li":
@@ -273,12 +374,12 @@ class _Renderer(LineBuffer):
         elif name in BLOCKS:
             self.flush()
 
-    def emit_row(self, row: Tag) -> None:
+    def emit_row(self, row: Any) -> None:
         cells: list[list[str]] = []
-        for cell in row.contents:
-            if isinstance(cell, Tag) and cell.name in CELLS and not _hidden(cell):
+        for cell in row:
+            if cell.tag in CELLS and not _hidden(cell):
                 sub = _Renderer()
-                sub.walk(cell.contents)
+                sub.walk_content(cell)
                 sub.flush()
                 if sub.lines:
                     cells.append(sub.lines)
@@ -291,13 +392,17 @@ class _Renderer(LineBuffer):
             self.emit(" | ".join(" ".join(lines) for lines in cells))
 
 
-def render(roots: Iterable[Tag]) -> str:
-    """Markdown-like text of the given elements (not yet normalised)."""
+def render(prepared: Prepared, rules: ExtractRules) -> Extracted:
+    """The extraction of a prepared page (whose `select`, if any, matched)."""
     renderer = _Renderer()
-    for root in roots:
-        renderer.walk([root])
-        renderer.flush()
-    return "\n".join(renderer.lines)
+    try:
+        for top in prepared.roots:
+            renderer.walk(top)
+            renderer.flush()
+    except RecursionError:  # only tables nested in tables recurse
+        raise ExtractionError("HTML nested too deeply to extract") from None
+    text, words = normalise_counting("\n".join(renderer.lines), rules.ignore)
+    return Extracted(text=text, kind="html", links=prepared.links, words=words)
 
 
 # ---------------------------------------------------------------- extractor
@@ -311,48 +416,8 @@ def extract_html(
     `follow` sees the whole document; then `remove`, then `select`.
     Raises SuspiciousExtraction when `select` matches nothing.
     """
-    # Imported here: lxml_render shares this module's tag sets.
-    from watcher.extract.lxml_render import extract_fast
-
     markup = decode_markup(content, charset, is_html=True)
-    try:
-        fast = extract_fast(markup, url=url, rules=rules)
-    except RecursionError:
-        fast = None  # nested tables: let the bs4 path decide
-    if fast is not None:
-        return fast
-    return _extract_soup(markup, url=url, rules=rules)
-
-
-def extract_html_soup(
-    content: bytes, *, charset: str | None, url: str, rules: ExtractRules
-) -> Extracted:
-    """`extract_html` always by BeautifulSoup: the reference the fast path must equal."""
-    return _extract_soup(decode_markup(content, charset, is_html=True), url=url, rules=rules)
-
-
-def _extract_soup(markup: str, *, url: str, rules: ExtractRules) -> Extracted:
-    try:
-        return _extract_html(markup, url=url, rules=rules, soup=_parse_markup(markup))
-    except RecursionError:
-        # Only nested tables recurse here; bs4 itself recurses in a few places.
-        raise ExtractionError("HTML nested too deeply to extract") from None
-
-
-def _extract_html(markup: str, *, url: str, rules: ExtractRules, soup: BeautifulSoup) -> Extracted:
-    links = find_links(soup, rules.follow, url) if rules.follow else ()
-    for element in _select(soup, rules.remove):
-        element.extract()  # a match inside an earlier match goes with it; extracting again is harmless
-    if rules.select:
-        roots = _roots(soup, rules.select)
-        if not roots:
-            quoted = ", ".join(repr(selector) for selector in rules.select)
-            title = page_title(soup)
-            suffix = f" (page title: {title!r})" if title else ""
-            raise SuspiciousExtraction(f"select {quoted} matched nothing{suffix}")
-    else:
-        # The whole document, not soup.body: lxml puts text after a stray </html>
-        # into a second tree that a browser would still show. <head> is dropped.
-        roots = [soup]
-    text, words = normalise_counting(render(roots), rules.ignore)
-    return Extracted(text=text, kind="html", links=links, words=words)
+    prepared = prepare(parse(markup), url=url, rules=rules)
+    if rules.select and not prepared.roots:
+        raise nothing_matched(prepared, rules)
+    return render(prepared, rules)

@@ -13,12 +13,11 @@ PDFium is not thread-safe; the pipeline runs this in a worker process.
 
 from __future__ import annotations
 
-import ctypes
 import re
 from collections import Counter
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -102,24 +101,20 @@ def read_lines(content: bytes) -> tuple[int, list[Line]]:
     try:
         lines: list[Line] = []
         pages = len(document)
-        # Pages and text pages straight from the C API, closed as soon as read:
-        # pypdfium2's objects for them (finalizers, parent links) were 7% of a PDF.
         for index in range(pages):
-            page = pdfium_c.FPDF_LoadPage(document.raw, index)
-            if not page:
-                raise pdfium.PdfiumError(f"Failed to load page {index + 1}.")
+            # each page closed as soon as read: a long document never holds them all
+            page = document[index]
             try:
-                textpage = pdfium_c.FPDFText_LoadPage(page)
-                if not textpage:
-                    raise pdfium.PdfiumError(f"Failed to load the text of page {index + 1}.")
+                textpage = page.get_textpage()
                 try:
                     lines.extend(_page_lines(textpage, index))
                 finally:
-                    pdfium_c.FPDFText_ClosePage(textpage)
+                    textpage.close()
             finally:
-                pdfium_c.FPDF_ClosePage(page)
+                page.close()
         return pages, lines
-    except (RuntimeError, ValueError, OSError, IndexError) as exc:  # PdfiumError is a RuntimeError
+    # PdfiumError is a RuntimeError; pypdfium2 asserts that PDFium wrote no more text than asked
+    except (RuntimeError, ValueError, OSError, IndexError, AssertionError) as exc:
         raise ExtractionError(f"corrupt PDF: {_reason(exc)}") from None
     finally:
         document.close()
@@ -130,129 +125,55 @@ def _reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _unprototyped(function: Any, restype: type = ctypes.c_int) -> Any:
-    """A PDFium function called without its argument prototype.
-
-    pypdfium2 declares argtypes, and ctypes then converts every argument
-    through them: 3.4 µs for a char box against 0.55 µs without (measured on
-    this machine). Every argument passed to these is a C int or a ctypes
-    pointer already, which is what the prototype would make of it.
-    """
-    address = ctypes.cast(function, ctypes.c_void_p).value
-    if address is None:  # pragma: no cover - a loaded library's function has an address
-        raise ImportError(f"PDFium has no {function.__name__}")
-    return ctypes.CFUNCTYPE(restype)(address)
-
-
-_COUNT_CHARS = _unprototyped(pdfium_c.FPDFText_CountChars)
-_TEXT_INDEX = _unprototyped(pdfium_c.FPDFText_GetTextIndexFromCharIndex)
-_GET_TEXT = _unprototyped(pdfium_c.FPDFText_GetText)
-_CHAR_INDEX = _unprototyped(pdfium_c.FPDFText_GetCharIndexFromTextIndex)
-_CHAR_BOX = _unprototyped(pdfium_c.FPDFText_GetCharBox)
-_LOOSE_BOX = _unprototyped(pdfium_c.FPDFText_GetLooseCharBox)
-_FONT_SIZE = _unprototyped(pdfium_c.FPDFText_GetFontSize, ctypes.c_double)
 _TEXT_LINE = re.compile(r"[^\r\n]+")
 
 
-class _TextBuffer:
-    """One UTF-16 buffer reused for every page of a process, grown when a page
-    needs more: a ctypes array type per page size cost 7% of a PDF's reading,
-    and ctypes keeps every such type forever. One thread at a time, as PDFium
-    itself: extraction runs in worker processes, one job each."""
+def _page_lines(textpage: pdfium.PdfTextPage, page: int) -> list[Line]:
+    """Every line of a text page with its geometry.
 
-    def __init__(self) -> None:
-        self.units = 0
-        self.array: Any = None
-
-    def get(self, units: int) -> Any:
-        if units > self.units:
-            self.units = max(units, 2 * self.units, 1 << 14)
-            self.array = (ctypes.c_ushort * self.units)()
-        return self.array
-
-
-_TEXT_BUFFER = _TextBuffer()
-
-
-def _page_text(textpage: Any) -> str:
-    """The text of a text page, read as pypdfium2's `get_text_range()` reads it.
-
-    The buffer is sized from the text indexes of the first and last characters
-    that have one (crbug.com/pdfium/2079: PDFium may write more than asked).
+    The text comes in text indexes, the geometry in character indexes: PDFium
+    maps one to the other (they differ where it inserted or left out a
+    character). Three character boxes, a loose box and a font size per line.
     """
-    count = _COUNT_CHARS(textpage)
-    if count < 0:
-        raise pdfium.PdfiumError("Failed to get character count.")
-    first, last = 0, count - 1
-    while first <= last and _TEXT_INDEX(textpage, first) == -1:
-        first += 1
-    while last >= first and _TEXT_INDEX(textpage, last) == -1:
-        last -= 1
-    if first > last:
-        return ""
-    units = _TEXT_INDEX(textpage, last) + 2 - _TEXT_INDEX(textpage, first)  # with the NUL
-    buffer = _TEXT_BUFFER.get(units)
-    written = _GET_TEXT(textpage, first, last - first + 1, buffer)
-    # without the NUL, and never past what was asked for (the buffer may be larger)
-    read = min(max(written - 1, 0), units)
-    return ctypes.string_at(buffer, 2 * read).decode("utf-16-le", "ignore")
-
-
-def _page_lines(textpage: Any, page: int) -> list[Line]:
-    """Every line of a text page with its geometry, straight from PDFium's C API.
-
-    A line needs eight calls (three index lookups, three character boxes, a
-    font box, a font size). With pypdfium2's helpers, which allocate four
-    ctypes doubles and a tuple per box, they were a quarter of the time of a
-    PDF. Here the output buffers are made once per page, the calls skip
-    ctypes' argument conversion (`_unprototyped`), and the loop is one
-    function: per line, Python's own overhead was as large as the calls'.
-    """
-    text = _page_text(textpage)
-    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-    refs = tuple(ctypes.byref(value) for value in (left, right, bottom, top))
-    rect = pdfium_c.FS_RECTF()
-    rect_ref = ctypes.byref(rect)
-    char_index, char_box = _CHAR_INDEX, _CHAR_BOX
+    text = textpage.get_text_range()
+    raw = textpage.raw
+    char_index, font_size = (
+        pdfium_c.FPDFText_GetCharIndexFromTextIndex,
+        pdfium_c.FPDFText_GetFontSize,
+    )
+    charbox = textpage.get_charbox
     lines = []
     for match in _TEXT_LINE.finditer(text):
-        raw = match.group()
-        stripped = raw.strip()
+        line = match.group()
+        stripped = line.strip()
         if not stripped:
             continue
-        first = match.start() + raw.index(stripped[0])
+        first = match.start() + line.index(stripped[0])
         last = first + len(stripped) - 1
         space = stripped.find(" ")
         word_end = first + (space if space > 0 else len(stripped)) - 1
-        start = char_index(textpage, first)
-        end = char_index(textpage, last)
-        word = char_index(textpage, word_end)
+        start = char_index(raw, first)
+        end = char_index(raw, last)
+        word = char_index(raw, word_end)
         if start < 0 or end < 0 or word < 0:
             lines.append(Line(stripped, page))
             continue
-        if not char_box(textpage, end, *refs):
-            raise pdfium.PdfiumError("Failed to get charbox.")
-        line_right = word_right = right.value
-        if word != end:  # a line of one word: its first word ends where it does
-            if not char_box(textpage, word, *refs):
-                raise pdfium.PdfiumError("Failed to get charbox.")
-            word_right = right.value
-        if not char_box(textpage, start, *refs):
-            raise pdfium.PdfiumError("Failed to get charbox.")
-        line_left = left.value
+        right = charbox(end)[2]
+        # a line of one word: its first word ends where it does
+        word_right = right if word == end else charbox(word)[2]
+        left = charbox(start)[0]
         # the loose box covers the font's bounds: the same for every glyph of a font
-        if not _LOOSE_BOX(textpage, start, rect_ref):
-            raise pdfium.PdfiumError("Failed to get charbox.")
-        size = _FONT_SIZE(textpage, start)
+        baseline = charbox(start, loose=True)[1]
+        size = font_size(raw, start)
         lines.append(
             Line(
                 stripped,
                 page,
-                line_right,
-                max(0.0, word_right - line_left),
+                right,
+                max(0.0, word_right - left),
                 size if size > 0 else None,
-                line_left,
-                rect.bottom,
+                left,
+                baseline,
             )
         )
     return lines

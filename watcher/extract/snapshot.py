@@ -25,7 +25,8 @@ from typing import Any, AnyStr
 import lxml.etree
 import lxml.html
 
-from watcher.extract.html import decode_markup
+from watcher.errors import ExtractionError
+from watcher.extract.html import decode_markup, parse
 from watcher.models import DocumentKind, ExtractRules
 
 __all__ = [
@@ -91,7 +92,7 @@ def snapshot(
 
 
 def empty_bodies(root: Any) -> bytes:
-    """The page as `parse_fast` built it, serialised with its script and style
+    """The page as `parse` built it, serialised with its script and style
     bodies emptied: what `snapshot_of_parsed` compares the stripped page with.
     Call it before anything changes the tree; it empties the bodies in place
     (harmless to extraction, which drops them)."""
@@ -132,11 +133,12 @@ def snapshot_of_parsed(
     stripped, cut_bytes = cut_bodies(content)
     if len(stripped) == len(content):
         return content
-    from watcher.extract.lxml_render import parse_fast  # lxml_render imports html, as we do
 
     def tree(text: str) -> bytes | None:
-        root = parse_fast(text)
-        return None if root is None else empty_bodies(root)
+        try:
+            return empty_bodies(parse(text))
+        except ExtractionError:
+            return None
 
     # with the header's charset as during the check, without it as during a re-extraction
     first_cut: str | None = None
