@@ -141,11 +141,13 @@ class StorageError(StoreError):
     def __init__(self, path: Path, cause: str, detail: str, *, opening: bool = False) -> None:
         self.path = path
         self.cause = cause if cause in STORAGE_HINTS else "other"
-        self.detail = detail
+        # SQLite's own words, on one line (a quick check reports several)
+        detail = " ".join(detail.split())
+        self.detail = detail if len(detail) <= 200 else detail[:199] + "…"
         self.opening = opening
         hint = STORAGE_HINTS[self.cause].format(path=path, folder=path.parent)
         super().__init__(
-            f"database {path}: {hint} [{detail}]",
+            f"database {path}: {hint} [{self.detail}]",
             transient=self.cause in ("full", "locked", "ioerr"),
         )
 

