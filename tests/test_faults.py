@@ -1,12 +1,12 @@
 """Faults from outside the code: the disk, the file system, other processes, odd input."""
 
-from __future__ import annotations
-
 # --- storage ---
 # The database file failing under watcher: full, locked, damaged, read-only,
 # opened by several processes at once; and pages whose text is tiny. Commands
 # run as real processes (their whole stderr is what a user sees); a full disk
 # is SQLite's own SQLITE_FULL, made real by `PRAGMA max_page_count`.
+
+from __future__ import annotations
 
 import os
 import shutil
@@ -98,9 +98,7 @@ def watched(env: Env, site: Site) -> Env:
     return env
 
 
-def test_a_full_disk_ends_check_with_one_line_and_writes_nothing(
-    watched: Env, site: Site
-) -> None:
+def test_a_full_disk_ends_check_with_one_line_and_writes_nothing(watched: Env, site: Site) -> None:
     db = watched.tmp / "state" / DB_NAME
     for n in range(3):
         site.set(f"/p{n}", _big_page(n))

@@ -107,7 +107,9 @@ class _Cursor(sqlite3.Cursor):
         if _cause(exc) is None:
             return exc
         connection = self.connection
-        return storage_error(exc, connection.path if isinstance(connection, _Connection) else Path())
+        return storage_error(
+            exc, connection.path if isinstance(connection, _Connection) else Path()
+        )
 
     def execute(self, sql: str, parameters: Any = (), /) -> _Cursor:
         try:
@@ -123,7 +125,8 @@ class _Cursor(sqlite3.Cursor):
 
     def executescript(self, sql_script: str, /) -> _Cursor:
         try:
-            return super().executescript(sql_script)
+            super().executescript(sql_script)
+            return self
         except sqlite3.Error as exc:
             raise self._mapped(exc) from exc
 
@@ -350,7 +353,7 @@ def _m1_initial(conn: sqlite3.Connection) -> None:
             key TEXT PRIMARY KEY,
             value TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -366,7 +369,7 @@ def _m2_version_search(conn: sqlite3.Connection) -> None:
         CREATE VIRTUAL TABLE version_search USING fts5(
             text, tokenize = 'unicode61 remove_diacritics 2'
         );
-        """
+        """,
     )
 
 
@@ -546,8 +549,10 @@ class Store:
                 store._refuse_newer(current)
                 if current < SCHEMA_VERSION:
                     raise StorageError(
-                        path, "outdated", f"schema version {current}, this watcher needs "
-                        f"{SCHEMA_VERSION}", opening=True
+                        path,
+                        "outdated",
+                        f"schema version {current}, this watcher needs {SCHEMA_VERSION}",
+                        opening=True,
                     )
         except BaseException:
             if conn is not None:
