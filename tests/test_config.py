@@ -492,6 +492,28 @@ def test_a_toml_syntax_error_names_line_and_column(
     ]
 
 
+def test_a_byte_order_mark_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as Notepad saves "UTF-8"
+    monkeypatch.chdir(tmp_path)
+    text = '[watcher]\nconcurrency = 4\n\n[[sources]]\nid = "a"\nlab = "L"\ntitle = "T"\n'
+    text += 'url = "https://example.org/p"\n'
+    (tmp_path / "config.toml").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    config = load_config("config.toml")
+    assert config.watcher.concurrency == 4 and [s.id for s in config.sources] == ["a"]
+
+
+def test_bytes_that_are_not_utf8_are_named_by_position_even_after_a_bom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_bytes(b"\xef\xbb\xbf# caf\xe9\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config("config.toml")
+    assert caught.value.problems == [
+        "config.toml: not UTF-8 text (invalid continuation byte at byte 8)"
+    ]
+
+
 def test_a_missing_file_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import sqlite3
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Env, Site
-from watcher.errors import StoreError, WatcherError
+from watcher.errors import StorageError, StoreError, WatcherError
 from watcher.extract import extract, process
 from watcher.extract.fingerprint import roots_fingerprint
 from watcher.extract.html import decode_markup, parse, prepare
@@ -28,7 +29,15 @@ from watcher.extract.snapshot import (
     strip_bodies_text,
 )
 from watcher.models import ExtractRules
-from watcher.store import ZSTD_TEXT_PREFIX, Store, sha256
+from watcher.store import (
+    DB_NAME,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    ZSTD_MIN_PREFIX,
+    ZSTD_TEXT_PREFIX,
+    Store,
+    sha256,
+)
 
 WORDS = [
     "model",
@@ -130,6 +139,18 @@ def test_raw_compressed_against_its_text_reads_back_exactly(store: Store) -> Non
     # already stored: a no-op, whatever the prefix
     assert store.put_blob(page) == digest
     assert store.get_blob(digest) == page
+
+
+@pytest.mark.parametrize("length", range(12))
+def test_a_text_of_any_length_can_be_the_prefix(store: Store, length: int) -> None:
+    # zstd refuses a dictionary under 8 bytes: such a snapshot is stored on its own
+    text = "abcdéfghijk".encode()[:length]
+    raw = b"<html><body><main><p>" + text + b"</p></main></body></html>"
+    digest = store.put_blob(raw, prefix=text)
+    assert store.get_blob(digest) == raw
+    row = store._one("SELECT encoding FROM blobs WHERE sha256 = ?", (digest,))
+    expected = ZSTD_TEXT_PREFIX + sha256(text) if length >= ZSTD_MIN_PREFIX else "zstd"
+    assert row == {"encoding": expected}
 
 
 def test_missing_dictionary_is_a_clear_error(store: Store) -> None:
@@ -432,3 +453,54 @@ def test_pipeline_stores_the_snapshot_and_reextracts_it(env: Env, site: Site) ->
     rules = ExtractRules(select=("main",), remove=("h2",))
     whole = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
     assert env.store.version_text(second) == whole.text
+
+
+# --- transactions and migrations ----------------------------------------------
+
+
+def test_a_failed_transaction_keeps_nothing_and_a_full_disk_is_a_storage_error(
+    store: Store,
+) -> None:
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+    with pytest.raises(StorageError) as caught, store.transaction():
+        store.set_meta("kept", "no")
+        for n in range(20):
+            store.put_blob(random.Random(n).randbytes(3000))
+    assert caught.value.cause == "full" and caught.value.path == store.path
+    assert "the disk is full; free space" in str(caught.value)
+    assert store.meta("kept") is None
+    assert store._one("SELECT COUNT(*) AS n FROM blobs") == {"n": 0}
+    # room again: the same store goes on
+    store.conn.execute("PRAGMA max_page_count = 1000000")
+    with store.transaction():
+        store.set_meta("kept", "yes")
+    assert store.meta("kept") == "yes"
+
+
+def test_migrations_apply_in_one_transaction_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE half (x)")
+        conn.execute("CREATE TABLE sources (x)")  # already exists: fails
+
+    monkeypatch.setattr("watcher.store.MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr("watcher.store.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StorageError, match=r"\[table sources already exists\]"):
+        Store.open(tmp_path)
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_migration_already_applied_by_another_process_is_not_applied_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the version read before the lock is stale: the one read under it decides
+    first = Store.open(tmp_path)
+    versions = iter([0, SCHEMA_VERSION])
+    monkeypatch.setattr(Store, "schema_version", property(lambda self: next(versions)))
+    first.migrate()  # would fail on "table sources already exists" if it applied m1
+    first.close()

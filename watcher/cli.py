@@ -21,7 +21,7 @@ import click
 
 from watcher import __version__, detect, escape, logs, queries, review
 from watcher.config import Config, default_config_path, load_config
-from watcher.errors import ConfigError, NotFound, WatcherError
+from watcher.errors import ConfigError, NotFound, StorageError, WatcherError
 from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
@@ -75,6 +75,10 @@ class App:
     def store(self) -> Store:
         return Store.open(self.config().watcher.state_dir)
 
+    def reader(self) -> Store:
+        """The database for a command that only reads (works in a read-only state folder)."""
+        return Store.open_for_reading(self.config().watcher.state_dir)
+
 
 class WatcherGroup(click.Group):
     """Turns watcher's own errors into one clear line and an exit status."""
@@ -88,6 +92,9 @@ class WatcherGroup(click.Group):
             ctx.exit(2)
         except NotFound as exc:
             _fail(str(exc), 2)
+        except StorageError as exc:
+            # one line naming the database and what to do; 2 when it cannot be opened
+            _fail(str(exc), 2 if exc.opening else 1)
         except WatcherError as exc:
             _fail(str(exc), 1)
 
@@ -255,9 +262,21 @@ def sources_cmd(app: App, as_json: bool) -> None:
     from watcher.pipeline import sync_sources
 
     config = app.config()
-    with app.store() as store:
-        sync_sources(config, store)
-        rows = queries.sources(store)
+    try:
+        with app.store() as store:
+            sync_sources(config, store)
+            rows = queries.sources(store)
+    except StorageError as exc:
+        if exc.cause not in ("readonly", "cantopen"):
+            raise
+        # a read-only state folder: list the sources as the database has them
+        with app.reader() as store:
+            rows = queries.sources(store)
+        click.echo(
+            f"warning: {safe(store.path)} is read-only: sources added to the config "
+            "since the last check are not listed",
+            err=True,
+        )
     if as_json:
         _print_json(rows)
         return
@@ -290,7 +309,7 @@ def sources_cmd(app: App, as_json: bool) -> None:
 def history(app: App, source: str, as_json: bool) -> None:
     """A source's versions, oldest first (and silent re-uploads)."""
     app.config()
-    with app.store() as store:
+    with app.reader() as store:
         data = queries.history(store, source)
     if as_json:
         _print_json(data)
@@ -322,7 +341,7 @@ def _version_note(version: dict[str, Any]) -> str:
 def show(app: App, source: str, version: int | None) -> None:
     """Print the extracted text of a version (the latest by default)."""
     app.config()
-    with app.store() as store:
+    with app.reader() as store:
         _, text = queries.text(store, source, version)
     click.echo(safe(text))
 
@@ -345,7 +364,7 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
     from watcher.analysis import analyse_with  # 50 ms of patterns: only for this command
 
     config = app.config()
-    with app.store() as store:
+    with app.reader() as store:
         old_v, new_v, change = queries.compare(store, source, old, new)
         row = store.require_source(source)
         result = analyse_with(
@@ -397,7 +416,7 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
 def tasks_cmd(app: App, status: str, as_json: bool) -> None:
     """List review tasks."""
     app.config()
-    with app.store() as store:
+    with app.reader() as store:
         rows = queries.tasks(store, None if status == "all" else status)
     if as_json:
         _print_json(rows)
@@ -463,7 +482,7 @@ def _show_task(data: dict[str, Any]) -> None:
 def task_show(app: App, task_id: int, as_json: bool) -> None:
     """Show one task with its history."""
     app.config()
-    with app.store() as store:
+    with app.reader() as store:
         data = queries.task(store, task_id)
     _print_json(data) if as_json else _show_task(data)
 
@@ -572,7 +591,7 @@ def notifications(ctx: click.Context, status: str, as_json: bool) -> None:
     app = ctx.find_object(App)
     assert app is not None
     app.config()
-    with app.store() as store:
+    with app.reader() as store:
         rows = queries.notifications(store, None if status == "all" else status)
     if as_json:
         _print_json(rows)
@@ -710,5 +729,9 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     config = app.config(warn=True)
     host = host or config.dashboard.host
     port = config.dashboard.port if port is None else port
+    # a database that cannot be opened, or is damaged, is refused now with
+    # one line, not page by page as HTTP 500s
+    with app.store() as store:
+        store.verify()
     click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     asyncio.run(serve_dashboard(config, host=host, port=port, handle_signals=True))

@@ -785,10 +785,18 @@ def _resolve_dir(value: str, config_path: Path) -> Path:
     return Path(os.path.normpath(folder))
 
 
+# Notepad and other Windows editors save UTF-8 with a byte-order mark; TOML
+# forbids one, but the file means the same without it.
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
+    skipped = 0
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
+        if data.startswith(_UTF8_BOM):
+            skipped = len(_UTF8_BOM)
+        return tomllib.loads(data[skipped:].decode("utf-8"))
     except FileNotFoundError:
         problem = "file not found (pass --config PATH or set WATCHER_CONFIG)"
     except IsADirectoryError:
@@ -796,7 +804,7 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
     except PermissionError:
         problem = "permission denied"
     except UnicodeDecodeError as exc:
-        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start + skipped})"
     except tomllib.TOMLDecodeError as exc:
         # Python 3.11 puts the position only in the message: "... (at line 3, column 5)".
         message = str(exc)

@@ -20,12 +20,16 @@ calls the library and never escape it unwrapped.
     ├── DeliveryError          an alert could not be delivered to a channel
     │                          (transient: retried with backoff; else marked failed;
     │                          throttled: the channel said "slow down", not a failure)
-    ├── StoreError             database problems (locked, corrupt, schema too new)
+    ├── StoreError             database problems (schema too new, a blob unreadable)
+    │   └── StorageError       the database file could not be read or written:
+    │                          disk full, read-only, locked, corrupt, cannot open
     ├── NotFound               an unknown source, version or task (CLI input)
     └── TaskStateError         a task action that its state does not allow
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class WatcherError(Exception):
@@ -114,6 +118,59 @@ class DeliveryError(WatcherError):
 
 class StoreError(WatcherError):
     pass
+
+
+# What the operator can do about each cause of a StorageError; {path} is the
+# database file, {folder} the state folder holding it.
+STORAGE_HINTS: dict[str, str] = {
+    "full": "the disk is full; free space on the disk holding {folder}, then run again "
+    "(nothing of the interrupted work was written)",
+    "readonly": "it is read-only; give the user running watcher write permission on "
+    "{folder} and the files in it (commands that only read work without it)",
+    "locked": "another process held it locked past the busy timeout; wait for that "
+    "process to finish (`watcher status` shows a running daemon), then run again",
+    "corrupt": "it is damaged; stop watcher and restore it from a backup (make backups "
+    'with: sqlite3 {path} ".backup /safe/place/watcher.db")',
+    "cantopen": "it cannot be opened; check that {folder} exists and that the user "
+    "running watcher may read and write it",
+    "ioerr": "the disk reported an input/output error; check the disk and its file "
+    "system, then run again",
+    "outdated": "it was written by an older watcher; run `watcher check` once with "
+    "write access to {folder} to upgrade it",
+    "missing": "there is no database there yet; run `watcher check` first",
+    "other": "it could not be used; run again, and if it persists check the disk and "
+    "restore the file from a backup",
+}
+
+
+class StorageError(StoreError):
+    """The database file could not be read or written.
+
+    `cause` is a key of STORAGE_HINTS; the message names the file, what went
+    wrong and what to do, on one line. `opening` is True when the database
+    could not even be opened (the CLI exits 2 then, 1 otherwise).
+    """
+
+    def __init__(self, path: Path, cause: str, detail: str, *, opening: bool = False) -> None:
+        self.path = path
+        self.cause = cause if cause in STORAGE_HINTS else "other"
+        # SQLite's own words, on one line (a quick check reports several)
+        detail = " ".join(detail.split())
+        self.detail = detail if len(detail) <= 200 else detail[:199] + "…"
+        self.opening = opening
+        hint = STORAGE_HINTS[self.cause].format(path=path, folder=path.parent)
+        super().__init__(
+            f"database {path}: {hint} [{self.detail}]",
+            transient=self.cause in ("full", "locked", "ioerr"),
+        )
+
+    def while_opening(self) -> StorageError:
+        """The same error, marked as raised while opening the database."""
+        if self.opening:
+            return self
+        again = StorageError(self.path, self.cause, self.detail, opening=True)
+        again.__cause__ = self.__cause__
+        return again
 
 
 class NotFound(WatcherError):

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from watcher import clock, detect, review
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
-from watcher.errors import HTTPStatusError, NotFound, StoreError, WatcherError
+from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, WatcherError
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.interstitial import interstitial
 from watcher.models import (
@@ -244,14 +244,14 @@ class Checker:
         self.slots = asyncio.Semaphore(config.watcher.concurrency)
 
     async def run(self, sources: Sequence[Source]) -> None:
-        await asyncio.gather(*(self.check_tree(source) for source in sources))
+        await _all_or_none(self.check_tree(source) for source in sources)
 
     async def check_tree(self, source: Source) -> None:
         """Check a source, then the documents its `follow` rule tracks."""
         await self.check(source)
         if source.parent_id is None and source.rules.follow:
             children = [child_source(source, row) for row in self.store.children(source.id)]
-            await asyncio.gather(*(self.check(child) for child in children))
+            await _all_or_none(self.check(child) for child in children)
 
     async def check(self, source: Source) -> CheckOutcome:
         async with self.slots:
@@ -262,6 +262,11 @@ class Checker:
         t0 = time.monotonic()
         try:
             outcome = await self._check(source, started, t0)
+        except StorageError:
+            # The database itself failed (disk full, locked, damaged): no
+            # check can be recorded, so the pass stops; the check's
+            # transaction was rolled back, and the next pass starts over.
+            raise
         except WatcherError as exc:
             status = exc.status if isinstance(exc, HTTPStatusError) else None
             outcome = self._record_failure(source, exc.reason, status, started, t0, None)
@@ -822,6 +827,19 @@ class Checker:
         }
         for channel in channels:
             self.store.enqueue(kind=kind, channel=channel, payload=payload, source_id=source.id)
+
+
+async def _all_or_none(coros: Iterable[Coroutine[Any, Any, Any]]) -> None:
+    """Await every coroutine concurrently; when one fails, cancel the others
+    (none is inside a transaction while it awaits) and raise its error."""
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def highest(*severities: str | None) -> str:
