@@ -1122,8 +1122,15 @@ def test_a_read_only_store_refuses_writes_with_one_clear_error(reviewed: Env) ->
 def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Path) -> None:
     state = tmp_path / "state"
     Store.open(state).close()
-    conn = sqlite3.connect(state / DB_NAME)
+    conn = sqlite3.connect(state / DB_NAME)  # as schema 1 left it
     conn.execute("DROP TABLE version_search")
+    for table, column in [
+        ("checks", "text_sha256"),
+        ("checks", "warning"),
+        ("notifications", "claimed_pid"),
+        ("notifications", "claimed_host"),
+    ]:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
