@@ -34,7 +34,7 @@ With `--daemon`, the same simulated web is watched by `watcher run` instead:
 one cold `watcher check` pass first takes every document's first snapshot,
 then the bench rewrites each source's `last_checked` so that their due times
 (last check + interval) are spread evenly over the next interval, the first
-falling a start-up allowance after the daemon starts: the daemon then runs
+falling 5 s + 1 s per 500 sources after the daemon starts: the daemon then runs
 in steady state from its first minute (no start-up burst of overdue
 sources). The interval is N ÷ R seconds, so N sources make R checks a second
 (3 by default). Measured over the window after the start-up allowance: CPU
@@ -1361,7 +1361,7 @@ def run_daemon(opts: Options) -> int:
         print(f"# cold pass first: {cold.wall:.1f}s, {summarise_watcher(ours, 'cold')}", flush=True)
         ids = [f"doc-{doc.index:06d}" for doc in docs]
         # the daemon's start-up (imports, reading the config, one job per source) comes first
-        first_due = int(time.time()) + 10 + opts.sources // 500
+        first_due = int(time.time()) + 5 + opts.sources // 500
         due = seed_due_times(ours / "state" / "watcher.db", ids, interval, first_due)
         result = measure_daemon(
             [*command, "--config", str(config), "run", "--log-format", "json"],
