@@ -3,6 +3,7 @@
     python bench/run.py [--sources N] [--hosts H] [--latency MS] [--peer urlwatch|none]
                         [--concurrency C] [--per-host P] [--keep] [--profile]
                         [--skip-changed] [--cache-dir DIR]
+    python bench/run.py --daemon [--sources N] [--daemon-minutes M] [--checks-per-second R]
 
 A separate process serves a simulated web on loopback only: H hosts at
 127.0.0.2 … 127.0.0.(H+1), one port, HTTP/1.1 with keep-alive, every answer
@@ -29,6 +30,20 @@ workers are reaped here), peak RSS of the largest process, peak PSS summed
 over the tree, database bytes after the pass (everything in the state
 folder, WAL included) and bytes the pass added.
 
+With `--daemon`, the same simulated web is watched by `watcher run` instead:
+one cold `watcher check` pass first takes every document's first snapshot,
+then the bench rewrites each source's `last_checked` so that their due times
+(last check + interval) are spread evenly over the next interval, the first
+falling 5 s + 1 s per 500 sources after the daemon starts: the daemon then runs
+in steady state from its first minute (no start-up burst of overdue
+sources). The interval is N ÷ R seconds, so N sources make R checks a second
+(3 by default). Measured over the window after the start-up allowance: CPU
+seconds of the daemon's whole process tree (utime + stime of each process
+and of its reaped children, from /proc) per check started in the window,
+RSS of the daemon process and PSS of its tree every few seconds, and each
+check's lag: its start (the end of its JSON log line minus its duration)
+minus its due time, which the bench chose.
+
 Needs the `bench` extra (`pip install -e '.[bench]'`). Loopback only; every
 pass has a deadline; the server process is stopped at exit.
 """
@@ -37,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import calendar
 import contextlib
 import ctypes
 import email.utils
@@ -45,6 +61,7 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -955,12 +972,17 @@ def child_env(home: Path) -> dict[str, str]:
 
 
 def write_watcher_config(
-    path: Path, docs: Sequence[Doc], port: int, concurrency: int, per_host: int
+    path: Path,
+    docs: Sequence[Doc],
+    port: int,
+    concurrency: int,
+    per_host: int,
+    interval_s: int = 3600,
 ) -> None:
     lines = [
         "[watcher]",
         f'state_dir = "{path.parent / "state"}"',
-        'default_interval = "1h"',
+        f'default_interval = "{interval_s}s"',
         'user_agent = "watcher-bench/1 (loopback benchmark)"',
         f"concurrency = {concurrency}",
         f"per_host = {per_host}",
@@ -1083,6 +1105,9 @@ class Options:
     profile: bool
     cache_dir: Path
     passes: int = 3
+    daemon: bool = False
+    daemon_minutes: float = 3.0
+    checks_per_second: float = 3.0
 
 
 def one_pass(
@@ -1225,6 +1250,277 @@ def diff_time() -> float | None:
         compare_texts(old, new, watch_terms=WATCH_TERMS, settings=settings)
         best = min(best, time.perf_counter() - t)
     return best * 1000
+
+
+# ------------------------------------------------------------------ the daemon
+
+CHECK_LINE = re.compile(r"^check (\S+) outcome=(\S+) .*?duration_ms=(\d+)")
+SAMPLE_EVERY_S = 5.0
+
+
+@dataclass
+class TreeSample:
+    at: float  # seconds since the daemon started
+    cpu: float  # CPU seconds of the whole tree so far
+    rss_mb: float  # the daemon process alone
+    tree_mb: float  # PSS summed over the tree
+
+
+@dataclass
+class DaemonRun:
+    sources: int
+    interval: int
+    window: float
+    started_in: float  # seconds until the daemon logged that it watches its sources
+    checks: int
+    outcomes: dict[str, int]
+    cpu: float
+    lags_ms: list[float]
+    samples: list[TreeSample]
+    exit_code: int
+
+
+def tree_cpu_and_rss(root: int) -> tuple[float, float, float]:
+    """CPU seconds (with reaped children), RSS MB of `root`, PSS MB of its tree."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu = 0.0
+    rss = 0.0
+    pss = 0
+    for pid in descendants(root):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu += sum(int(f) for f in fields[11:15]) / ticks  # utime stime cutime cstime
+        if pid == root:
+            rss = int(fields[21]) * page / 2**20
+        pss += _pss_kb(pid)
+    return cpu, rss, pss / 1024
+
+
+def seed_due_times(db: Path, ids: Sequence[str], interval: int, first_due: int) -> dict[str, int]:
+    """Spread the sources' due times evenly over one interval from `first_due` (Unix seconds).
+
+    What a daemon that has run for a while looks like: each source last
+    checked at its own point of the interval. Only `last_checked` changes.
+    """
+    import sqlite3
+
+    order = list(ids)
+    random.Random(SEED).shuffle(order)
+    due = {sid: first_due + (k * interval) // len(order) for k, sid in enumerate(order)}
+    stamp = functools.partial(time.strftime, "%Y-%m-%dT%H:%M:%SZ")
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn, conn:
+        conn.executemany(
+            "UPDATE sources SET last_checked = ? WHERE id = ?",
+            [(stamp(time.gmtime(at - interval)), sid) for sid, at in due.items()],
+        )
+    return due
+
+
+def _log_time(ts: str) -> float:
+    moment = time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")
+    return calendar.timegm(moment) + float("0" + ts[19:].rstrip("Z"))
+
+
+def run_daemon(opts: Options) -> int:
+    if opts.hosts < 1 or opts.hosts > 250:
+        raise SystemExit("--hosts must be between 1 and 250 (127.0.0.2 … 127.0.0.251)")
+    docs = plan(opts.sources, opts.hosts)
+    interval = max(2, round(opts.sources / opts.checks_per_second))
+    window = opts.daemon_minutes * 60
+    tmp = Path(tempfile.mkdtemp(prefix="watcher-bench-daemon-"))
+    print(
+        f"# daemon: {opts.sources} sources on {opts.hosts} hosts, latency {opts.latency:.0f} ms, "
+        f"interval {interval}s ({opts.sources / interval:.2f} checks/s), "
+        f"{window:.0f}s measured; work folder {tmp}",
+        flush=True,
+    )
+    become_subreaper()
+    server = Server(opts.sources, opts.hosts, opts.latency, opts.cache_dir)
+    try:
+        ours = tmp / "ours"
+        ours.mkdir()
+        config = ours / "config.toml"
+        write_watcher_config(
+            config, docs, server.port, opts.concurrency, opts.per_host, interval_s=interval
+        )
+        env = child_env(tmp / "home")
+        command = watcher_command()
+        cold = one_pass(
+            server,
+            "cold",
+            [*command, "--config", str(config), "check"],
+            env,
+            ours,
+            ours / "state",
+            max(300.0, 0.15 * opts.sources),
+        )
+        print(f"# cold pass first: {cold.wall:.1f}s, {summarise_watcher(ours, 'cold')}", flush=True)
+        ids = [f"doc-{doc.index:06d}" for doc in docs]
+        # the daemon's start-up (imports, reading the config, one job per source) comes first
+        first_due = int(time.time()) + 5 + opts.sources // 500
+        due = seed_due_times(ours / "state" / "watcher.db", ids, interval, first_due)
+        result = measure_daemon(
+            [*command, "--config", str(config), "run", "--log-format", "json"],
+            env,
+            ours,
+            due,
+            first_due,
+            window,
+        )
+        result.sources, result.interval = opts.sources, interval
+    finally:
+        server.close()
+        if opts.keep:
+            print(f"# kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print_daemon(result)
+    return 0 if result.exit_code == 0 else 1
+
+
+def measure_daemon(
+    argv: list[str],
+    env: dict[str, str],
+    out_dir: Path,
+    due: dict[str, int],
+    first_due: int,
+    window: float,
+) -> DaemonRun:
+    """Run the daemon until the window after `first_due` is over; sample it; read its log."""
+    log_path = out_dir / "daemon.log"
+    with log_path.open("wb") as log_file:
+        started = time.time()
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            env=env,
+            cwd=out_dir,
+            start_new_session=True,
+        )
+        samples: list[TreeSample] = []
+        window_start: TreeSample | None = None
+        window_end: TreeSample | None = None
+        end = first_due + window
+        try:
+            while proc.poll() is None:
+                now = time.time()
+                cpu, rss, pss = tree_cpu_and_rss(proc.pid)
+                sample = TreeSample(now - started, cpu, rss, pss)
+                samples.append(sample)
+                if window_start is None and now >= first_due:
+                    window_start = sample
+                if now >= end:
+                    window_end = sample
+                    break
+                pause = SAMPLE_EVERY_S
+                if window_start is None:
+                    pause = min(pause, max(0.05, first_due - now))
+                time.sleep(min(pause, max(0.05, end - now)))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait(10)
+    started_in = float("nan")
+    outcomes: dict[str, int] = {}
+    lags: list[float] = []
+    t_from = window_start.at + started if window_start else first_due
+    t_to = window_end.at + started if window_end else end
+    for line in log_path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        message = str(record.get("message", ""))
+        if message.startswith("watching ") and started_in != started_in:
+            started_in = _log_time(record["ts"]) - started
+        found = CHECK_LINE.match(message)
+        if not found:
+            continue
+        source_id, outcome, duration_ms = found.group(1), found.group(2), int(found.group(3))
+        begun = _log_time(record["ts"]) - duration_ms / 1000
+        if not t_from <= begun < t_to:
+            continue
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if source_id in due:  # its first check: due at the time the bench chose
+            lags.append((begun - due.pop(source_id)) * 1000)
+    cpu = window_end.cpu - window_start.cpu if window_start and window_end else float("nan")
+    return DaemonRun(
+        sources=0,
+        interval=0,
+        window=t_to - t_from,
+        started_in=started_in,
+        checks=sum(outcomes.values()),
+        outcomes=outcomes,
+        cpu=cpu,
+        lags_ms=lags,
+        samples=samples,
+        exit_code=code,
+    )
+
+
+def _percentile(values: Sequence[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def print_daemon(r: DaemonRun) -> None:
+    header = (
+        "sources", "interval s", "checks", "checks/s", "CPU s", "CPU/check ms",
+        "RSS MB", "tree MB", "lag p50 ms", "lag p95 ms", "lag max ms",
+    )  # fmt: skip
+    in_window = [s for s in r.samples if s.at + 1e-9 >= r.samples[-1].at - r.window] or r.samples
+    # the pool's workers start with the first check: compare from a settled sample on
+    settle = in_window[0].at + min(60.0, r.window / 2)
+    first = next(s for s in in_window if s.at >= settle - 1e-9)
+    last = in_window[-1]
+    row = (
+        str(r.sources),
+        str(r.interval),
+        str(r.checks),
+        f"{r.checks / r.window:.2f}" if r.window else "-",
+        f"{r.cpu:.2f}",
+        f"{1000 * r.cpu / r.checks:.1f}" if r.checks else "-",
+        f"{first.rss_mb:.0f}→{last.rss_mb:.0f}",
+        f"{first.tree_mb:.0f}→{last.tree_mb:.0f}",
+        f"{_percentile(r.lags_ms, 0.5):.0f}",
+        f"{_percentile(r.lags_ms, 0.95):.0f}",
+        f"{max(r.lags_ms, default=float('nan')):.0f}",
+    )
+    widths = [max(len(a), len(b)) for a, b in zip(header, row, strict=True)]
+    print("  ".join(c.rjust(w) for c, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    print()
+    outcomes = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in sorted(r.outcomes.items()))
+    print(f"checks in the window: {outcomes or 'none'}")
+    print(f"daemon start-up (until it logged its schedule): {r.started_in:.1f}s")
+    step = max(1, len(in_window) // 8)
+    print(
+        "RSS MB (daemon) / PSS MB (tree) over the window: "
+        + ", ".join(
+            f"{s.at:.0f}s {s.rss_mb:.0f}/{s.tree_mb:.0f}"
+            for s in in_window[::step] + in_window[-1:]
+        )
+    )
+    print(
+        "CPU s: the daemon's whole process tree (pool workers included) over the window; "
+        "RSS MB: the daemon process, tree MB: PSS of its tree, each at "
+        f"{first.at:.0f}s→{last.at:.0f}s after start; lag: the start of each source's first "
+        "check in the window minus its due time (last check + interval)"
+    )
+    if r.exit_code != 0:
+        print(f"WARNING: the daemon exited with status {r.exit_code}")
 
 
 # -------------------------------------------------------------------- output
@@ -1443,7 +1739,26 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--skip-changed", action="store_true", help="run only the cold and warm passes of watcher"
     )
+    parser.add_argument(
+        "--daemon",
+        action="store_true",
+        help="measure `watcher run` in steady state instead of `watcher check` passes",
+    )
+    parser.add_argument(
+        "--daemon-minutes",
+        type=float,
+        default=3.0,
+        help="with --daemon: minutes measured after start-up (default 3)",
+    )
+    parser.add_argument(
+        "--checks-per-second",
+        type=float,
+        default=3.0,
+        help="with --daemon: the interval is sources ÷ this (default 3)",
+    )
     a = parser.parse_args(argv)
+    if a.daemon_minutes <= 0 or a.checks_per_second <= 0:
+        parser.error("--daemon-minutes and --checks-per-second must be positive")
     if a.sources < 1 or a.concurrency < 1 or a.per_host < 1 or a.latency < 0:
         parser.error(
             "--sources, --concurrency and --per-host must be positive, --latency not negative"
@@ -1459,11 +1774,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         a.profile,
         a.cache_dir,
         2 if a.skip_changed else 3,
+        a.daemon,
+        a.daemon_minutes,
+        a.checks_per_second,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parse_args(argv))
+    opts = parse_args(argv)
+    return run_daemon(opts) if opts.daemon else run(opts)
 
 
 if __name__ == "__main__":

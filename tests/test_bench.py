@@ -7,6 +7,7 @@ runs the bench itself (loopback only) with 20 documents and no peer.
 from __future__ import annotations
 
 import email.utils
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,40 @@ def test_smoke_run_prints_the_table() -> None:
     assert "targets (issue 6, point 2):" in out
     assert "watcher  cold   : 20 new version" in out, out
     assert "not modified" in out.split("watcher  warm   :")[1].splitlines()[0]
+
+
+@pytest.mark.slow
+def test_daemon_smoke_run_prints_cpu_per_check_rss_and_lag() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--daemon",
+            "--sources",
+            "20",
+            "--hosts",
+            "4",
+            "--latency",
+            "20",
+            "--daemon-minutes",
+            "0.1",
+            "--checks-per-second",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = done.stdout
+    assert "# cold pass first:" in out and "20 new version" in out, out
+    header, _, row = out.split("\n\n", 1)[1].splitlines()[:3]
+    columns = dict(zip(re.split(r"\s{2,}", header.strip()), row.split(), strict=True))
+    assert columns["sources"] == "20" and columns["interval s"] == "10", out
+    assert int(columns["checks"]) >= 5, out  # ~2 a second for 6 s
+    assert float(columns["CPU/check ms"]) > 0, out
+    assert float(columns["lag p50 ms"]) < 5000, out
+    window = out.split("checks in the window: ")[1].splitlines()[0]
+    assert "new version" not in window and "failed" not in window, out  # warm checks only
+    assert "RSS MB (daemon) / PSS MB (tree) over the window:" in out

@@ -622,3 +622,59 @@ def test_run_serves_the_dashboard_when_enabled(
 
     assert "Acme" in wait_until(overview, 15, "the dashboard's overview")
     assert daemon.stop() == 0
+
+
+def test_a_scheduled_check_works_on_its_own_source_and_its_followed_documents_only(
+    tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
+) -> None:
+    link = '<p>Also as a <a href="/a-doc">printable document</a>.</p>'
+    web.pages = {"/a": page(SECTIONS + link), "/a-doc": page(), "/b": page()}
+    config = write_config(
+        tmp_path / "config.toml",
+        [
+            html(web, "a", "/a", interval="2s", follow="main a"),
+            html(web, "b", "/b", interval="1h"),
+        ],
+    )
+    first = cli(config, "check")  # every source's first version: b is not due for an hour
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert web.hits("/a-doc") == 1
+    daemon = daemons(config)
+    daemon.wait_log("watching 2 sources")
+    # The daemon synced the sources with the config as it started. A row
+    # changed behind its back from now on shows whether a check of `a`
+    # writes to the other sources' rows, as a re-sync of every source would.
+    conn = sqlite3.connect(tmp_path / "state" / "watcher.db", timeout=10)
+    with conn:
+        conn.execute("UPDATE sources SET title = 'edited by hand' WHERE id = 'b'")
+    conn.close()
+    row_b = query(tmp_path, "SELECT * FROM sources WHERE id = 'b'")
+    wait_until(lambda: web.hits("/a-doc") >= 3, 15, "two scheduled checks of a's document")
+    assert daemon.stop() == 0
+    assert web.hits("/a") >= 3 and web.hits("/b") == 1
+    assert query(tmp_path, "SELECT * FROM sources WHERE id = 'b'") == row_b
+    [child] = query(tmp_path, "SELECT id FROM sources WHERE parent_id = 'a'")
+    assert re.search(rf"check {re.escape(child[0])} outcome=unchanged", daemon.log())
+
+
+def test_sighup_removes_a_source_and_adds_another_to_the_schedule(
+    tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
+) -> None:
+    web.pages = {"/a": page(), "/b": page(), "/c": page()}
+    path = tmp_path / "config.toml"
+    write_config(path, [html(web, "a", "/a", interval="2s"), html(web, "b", "/b", interval="2s")])
+    daemon = daemons(path)
+    wait_until(lambda: web.hits("/a") >= 1 and web.hits("/b") >= 1, 10, "checks of a and b")
+    write_config(path, [html(web, "a", "/a", interval="2s"), html(web, "c", "/c", interval="2s")])
+    daemon.send(signal.SIGHUP)
+    daemon.wait_log("config reloaded: 2 sources scheduled")
+    hits_b = web.hits("/b")  # a check of b may still have been running
+    wait_until(lambda: web.hits("/c") >= 2, 10, "two checks of the added source")
+    assert web.hits("/b") <= hits_b + 1
+    hits_a = web.hits("/a")
+    wait_until(lambda: web.hits("/a") >= hits_a + 2, 10, "more checks of a")
+    assert daemon.stop() == 0
+    assert web.hits("/b") <= hits_b + 1
+    assert "source b is no longer scheduled" in daemon.log()
+    active = dict(query(tmp_path, "SELECT id, active FROM sources"))
+    assert active == {"a": 1, "b": 0, "c": 1}

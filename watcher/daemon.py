@@ -51,8 +51,15 @@ from watcher import clock, logs
 from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, load_config
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.fetch import Fetcher
+from watcher.models import Source
 from watcher.notify.outbox import Pacer, deliver_due, housekeeping, reclaim_dead_claims
-from watcher.pipeline import check_all, fetch_settings, sync_sources
+from watcher.pipeline import (
+    check_all,
+    check_source,
+    configured_source,
+    fetch_settings,
+    sync_sources,
+)
 from watcher.store import Store
 from watcher.workers import WorkerPool
 
@@ -368,8 +375,18 @@ def _job_id(source_id: str) -> str:
     return f"source:{source_id}"
 
 
+def _enabled_sources(config: Config) -> dict[str, Source]:
+    return {cfg.id: configured_source(cfg) for cfg in config.sources if cfg.enabled}
+
+
 class Daemon:
-    """The running scheduler and what its jobs share: config, store, fetcher, workers."""
+    """The running scheduler and what its jobs share: config, store, fetcher, workers.
+
+    A scheduled check costs the same whatever the number of sources: the
+    `sources` table is synced with the config and each `Source` built once,
+    at start and at each reload, and a check works on its own source only
+    (`pipeline.check_source`) with the long-lived fetcher, workers and store.
+    """
 
     def __init__(self, config: Config, store: Store, workers: WorkerPool) -> None:
         self.config = config
@@ -387,6 +404,7 @@ class Daemon:
         self.inflight: set[asyncio.Task[Any]] = set()
         self.background: set[asyncio.Task[Any]] = set()
         self.schedules: dict[str, tuple[float | None, str | None]] = {}
+        self.sources: dict[str, Source] = {}  # what a scheduled check checks, by id
         self.stopping = asyncio.Event()
         self.forced = asyncio.Event()
         self.delivering = False
@@ -433,6 +451,8 @@ class Daemon:
         for line in config.warnings():
             log.warning("%s", line)
         sync_sources(config, self.store)
+        self.sources = _enabled_sources(config)
+        self.workers.start()  # once, for the daemon's life: no check waits for their start-up
         now = clock.now()
         self.store.set_meta(META_PID, str(os.getpid()))
         # Alerts a killed deliverer was sending go out now, not after the lease.
@@ -578,6 +598,7 @@ class Daemon:
             logs.redact(secret_values(new, os.environ))
             sync_sources(new, self.store)
             self.config = new
+            self.sources = _enabled_sources(new)
             self._schedule_sources(new, clock.now())
             if fetch_settings(new) != fetch_settings(old):
                 self._background(self._replace_fetcher(new))
@@ -654,12 +675,10 @@ class Daemon:
         await self._guard(f"check of {source_id}", self._check_source(source_id))
 
     async def _check_source(self, source_id: str) -> None:
-        config = self.config
-        if source_id not in self.schedules:
+        source = self.sources.get(source_id)
+        if source is None:
             return  # removed by a reload while this run was queued
-        result = await check_all(
-            config, self.store, only=[source_id], fetcher=self.fetcher, workers=self.workers
-        )
+        result = await check_source(self.config, self.store, self.fetcher, self.workers, source)
         # a change or a failure may have queued an alert: send it now, not in 30 s
         if any(item.outcome in ("new_version", "failed") for item in result.outcomes):
             self._wake_delivery()

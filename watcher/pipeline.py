@@ -1,7 +1,9 @@
 """The story of a check: fetch → extract → store → detect → review → outbox.
 
 `check_all()` runs one pass over the configured sources (and the documents
-their `follow` rules found), concurrently within the fetcher's limits. Each
+their `follow` rules found), concurrently within the fetcher's limits;
+`check_source()` checks one source and its followed documents, for the
+daemon, which holds the fetcher, the workers and the synced sources. Each
 check ends in exactly one transaction that writes its `checks` row, and when
 the text changed, the version, the task and the outbox rows together.
 A failing source is a row with its reason, never an exception out of here.
@@ -203,6 +205,22 @@ async def check_all(
         if fetcher is None:
             fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
         await Checker(config, store, fetcher, workers, result, progress).run(sources)
+    return result
+
+
+async def check_source(
+    config: Config, store: Store, fetcher: Fetcher, workers: WorkerPool, source: Source
+) -> PassResult:
+    """One scheduled check: `source`, then the documents its `follow` rule tracks.
+
+    The daemon's entry point. Unlike `check_all`, it sets up nothing and
+    syncs no other source: the caller keeps the fetcher and the workers
+    running, and has synced the `sources` table with `config` (at start and
+    on each reload), so the cost of a check does not grow with the number of
+    sources configured.
+    """
+    result = PassResult()
+    await Checker(config, store, fetcher, workers, result, None).check_tree(source)
     return result
 
 
