@@ -603,6 +603,23 @@ def test_a_shrunken_text_is_suspect_then_a_version_when_seen_again(env: Env, sit
     assert env.store.require_source("acme-rsp")["status"] == "ok"
 
 
+def test_a_short_text_under_a_fifth_of_the_old_is_suspect_not_collapsed(
+    env: Env, site: Site
+) -> None:
+    # 40 annexes: SHRUNK keeps about a tenth of the text. Long texts that lose
+    # that much are a failed check ("collapsed"); a short one is a real cut as
+    # often as a broken page, so it is held and recorded when seen again.
+    unselected(env, site, annexes=40, notify=["team"])
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.check()
+    site.set("/rsp", html(SHRUNK))
+    first = env.outcome(env.check(), "acme-rsp")
+    assert first.outcome == "suspect" and first.version is None
+    assert env.store.require_source("acme-rsp")["consecutive_failures"] == 0
+    second = env.outcome(env.check(), "acme-rsp")
+    assert second.outcome == "new_version" and second.version == 2 and second.task_id
+
+
 def test_the_real_page_back_after_a_suspect_means_nothing_happened(env: Env, site: Site) -> None:
     real = shrunk_site(env, site)
     assert env.outcome(env.check(), "acme-rsp").outcome == "suspect"

@@ -15,6 +15,11 @@ DocumentKind = Literal["html", "pdf", "text"]
 # check sees the same text (it is neither a version nor a failure).
 Outcome = Literal["new_version", "unchanged", "not_modified", "suspect", "failed"]
 
+# Below this many words, a new text that keeps little of the previous version is
+# `suspect` (the pipeline records it only when the next check sees it again),
+# never "collapsed" (extraction's failure for long texts that lost most of theirs).
+SUSPECT_WORDS = 300
+
 
 def text_sha256(text: str) -> str:
     """The SHA-256 that names a text blob (of its UTF-8 bytes)."""

@@ -31,6 +31,7 @@ from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, 
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.interstitial import interstitial
 from watcher.models import (
+    SUSPECT_WORDS,
     CheckOutcome,
     DocumentKind,
     Extracted,
@@ -57,7 +58,6 @@ ALERT_SIGNALS = 20
 # check sees the same text again (a consent page, a login wall, a half-served
 # page come and go; a real cut stays).
 SUSPECT_KEEP = 0.3
-SUSPECT_WORDS = 300
 
 
 # --- sources: configured and followed ---------------------------------------

@@ -35,7 +35,7 @@ from watcher.extract.html import (
 from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
 from watcher.extract.snapshot import bodies_of, snapshot_of_parsed
-from watcher.models import DocumentKind, Extracted, ExtractRules, Processed
+from watcher.models import SUSPECT_WORDS, DocumentKind, Extracted, ExtractRules, Processed
 
 __all__ = [
     "EXTRACTORS",
@@ -376,7 +376,8 @@ def _check(
     if short and (reason := _error_page(text, words, title)):
         raise SuspiciousExtraction(reason)
     collapsed = (
-        previous_chars is not None
+        words >= SUSPECT_WORDS
+        and previous_chars is not None
         and previous_chars >= COLLAPSE_MIN_PREVIOUS
         and len(text) < COLLAPSE_RATIO * previous_chars
     )
