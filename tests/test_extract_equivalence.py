@@ -164,6 +164,7 @@ def _tree(text: str, chunk: int) -> bytes | None:
     return None if root is None else lxml.etree.tostring(root)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.integers(1, 600))
 def test_libxml2_builds_the_same_tree_however_the_text_is_cut(document: str, chunk: int) -> None:
@@ -174,6 +175,7 @@ def test_libxml2_builds_the_same_tree_however_the_text_is_cut(document: str, chu
         assert _tree(text, chunk) == _tree(text, len(text) + 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), rules())
 # BeautifulSoup warned about an XML prolog on an HTML page (warnings are errors here)
@@ -185,6 +187,7 @@ def test_fast_path_equals_soup_path(document: str, extract_rules: ExtractRules) 
     )
 
 
+@pytest.mark.slow
 @XML_WARNING
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents())
