@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from watcher.analysis.commitments import MODAL_WORDS
+from watcher.analysis.severity import Collector
 from watcher.analysis.text import dice
-from watcher.analysis.units import Unit
+from watcher.analysis.units import Unit, text_of
 
 #: Sentences are aligned old ↔ new when at least this share of their words
 #: is common (Dice coefficient on word counts).
@@ -215,3 +216,34 @@ def net(
             left_new += rest_new
         olds, news = left_old, left_new
     return changed, olds, news
+
+
+def report_left_over(
+    collector: Collector,
+    kind: tuple[str, str],
+    gone: Sequence[Item],
+    came: Sequence[Item],
+    partner: dict[int, Unit],
+    gone_severity: str | None = None,
+) -> None:
+    """Signals of the items `net` left over: `kind` is the (removed, added) signal kind.
+
+    The evidence is the item's sentence and its aligned partner, if any; a
+    removed item is placed where its partner is, in the new text.
+    """
+    for x in gone:
+        other = partner.get(id(x.unit))
+        collector.add(
+            kind[0],
+            other.section if other else x.unit.section,
+            x.unit.text,
+            text_of(other),
+            f"'{x.label}' removed",
+            (other or x.unit).where,
+            severity=gone_severity,
+        )
+    for y in came:
+        other = partner.get(id(y.unit))
+        collector.add(
+            kind[1], y.unit.section, text_of(other), y.unit.text, f"'{y.label}' added", y.unit.where
+        )

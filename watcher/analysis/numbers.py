@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
-from watcher.analysis.align import Item, items_of, net
+from watcher.analysis.align import Item, items_of, net, report_left_over
 from watcher.analysis.labels import DATE_RES, EFFECTIVE, VERSION_RE, date_value
 from watcher.analysis.severity import Collector
-from watcher.analysis.units import Unit, text_of
+from watcher.analysis.units import Unit
 
 _NUMBER_WORDS = {
     "two": 2,
@@ -312,23 +312,4 @@ def quantity_signals(
             f"'{x.label}' → '{y.label}'",
             y.unit.where,
         )
-    for x in gone:
-        other = partner.get(id(x.unit))
-        collector.add(
-            "quantitative_removed",
-            other.section if other else x.unit.section,
-            x.unit.text,
-            text_of(other),
-            f"'{x.label}' removed",
-            (other or x.unit).where,
-        )
-    for y in came:
-        other = partner.get(id(y.unit))
-        collector.add(
-            "quantitative_added",
-            y.unit.section,
-            text_of(other),
-            y.unit.text,
-            f"'{y.label}' added",
-            y.unit.where,
-        )
+    report_left_over(collector, ("quantitative_removed", "quantitative_added"), gone, came, partner)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 
-from watcher.analysis.align import Item, items_of, net
+from watcher.analysis.align import Item, items_of, net, report_left_over
 from watcher.analysis.severity import Collector
-from watcher.analysis.units import Unit, text_of
+from watcher.analysis.units import Unit
 
 
 def _term_pattern(term: str) -> re.Pattern[str]:
@@ -39,24 +39,4 @@ def term_signals(
 
     olds, news, partner = items_of(pairs, deleted, inserted, find)
     _, gone, came = net(olds, news)
-    for x in gone:
-        other = partner.get(id(x.unit))
-        collector.add(
-            "term_changed",
-            other.section if other else x.unit.section,
-            x.unit.text,
-            text_of(other),
-            f"'{x.label}' removed",
-            (other or x.unit).where,
-            severity="major",
-        )
-    for y in came:
-        other = partner.get(id(y.unit))
-        collector.add(
-            "term_changed",
-            y.unit.section,
-            text_of(other),
-            y.unit.text,
-            f"'{y.label}' added",
-            y.unit.where,
-        )
+    report_left_over(collector, ("term_changed", "term_changed"), gone, came, partner, "major")
