@@ -77,11 +77,12 @@ class WorkerPool:
         must be a pure function of its arguments: it may run twice (below).
 
         A job waits for a free worker; from then on, a job that overruns the
-        timeout fails with `ExtractionError`, and the pool is rebuilt. When a worker dies, the pool fails every job it was
-        running, and cannot tell whose fault it was: each of them runs once
-        more in a process of its own, so that only the job that kills its
-        worker fails (with `ExtractionError`). An exception the job raises
-        itself is raised here unchanged.
+        timeout fails with `ExtractionError`, and the pool is rebuilt. When a
+        worker dies, the pool fails every job it was running, and cannot tell
+        whose fault it was: each of them runs once more in a process of its
+        own, so that only the job that kills its worker fails (with
+        `ExtractionError`). An exception the job raises itself is raised here
+        unchanged.
         """
         async with self._slot():
             return await self._run(what, func, args, kwargs)
@@ -134,12 +135,6 @@ class WorkerPool:
             log.warning("%s took over %.0fs; restarting the worker pool", what, self.timeout)
             self._discard(pool)
             raise ExtractionError(f"{what} took over {self.timeout:.0f}s and was stopped") from None
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the caller's cancellation
-            # the pool was stopped by another job's timeout before it ran this one
-            raise BrokenProcessPool(f"{what} was cancelled by its pool") from None
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:
         """Stop `pool`, and start a new one for the next job if it was the current one."""
