@@ -100,6 +100,7 @@ def test_the_changed_pass_changes_the_article_and_the_validators(web: bench.WebS
     assert before[article] != after[article]
 
 
+@pytest.mark.slow
 def test_smoke_run_prints_the_table() -> None:
     done = subprocess.run(
         [

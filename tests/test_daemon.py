@@ -415,6 +415,7 @@ def html(site: Web, source_id: str, path: str, **extra: Any) -> dict[str, Any]:
     return {"id": source_id, "url": site.url(path), "select": "main", **extra}
 
 
+@pytest.mark.slow
 def test_sources_are_checked_on_schedule_with_json_logs(
     tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
 ) -> None:
@@ -438,6 +439,7 @@ def test_sources_are_checked_on_schedule_with_json_logs(
     assert {"ts", "level", "logger", "message"} <= set(lines[0])
 
 
+@pytest.mark.slow
 def test_kill_9_mid_pass_then_restart_loses_and_doubles_nothing(
     tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
 ) -> None:
@@ -482,6 +484,7 @@ def test_kill_9_mid_pass_then_restart_loses_and_doubles_nothing(
         assert "/hook" not in daemon.log()  # the webhook URL is a secret
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("delay", "grace", "finished"),
     [(1.5, "6s", True), (4.0, "1s", False)],
@@ -519,6 +522,7 @@ def test_sigterm_exits_0_within_the_grace_period(
         assert "cancelled" in daemon.log()
 
 
+@pytest.mark.slow
 def test_sighup_adds_a_source_applies_new_settings_and_refuses_an_invalid_config(
     tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
 ) -> None:
@@ -556,6 +560,7 @@ def test_sighup_adds_a_source_applies_new_settings_and_refuses_an_invalid_config
     assert len(web.hook_posts) == 1
 
 
+@pytest.mark.slow
 def test_one_daemon_per_state_folder_and_status_reports_its_health(
     tmp_path: Path, web: Web, daemons: Callable[..., Daemon]
 ) -> None:

@@ -408,6 +408,7 @@ def test_encrypted_pdf_and_slow_server_are_failed_checks(env: Env, site: Site) -
     assert "timed out" in (env.outcome(result, "slow").error or "").lower()
 
 
+@pytest.mark.slow
 def test_failing_after_n_failures_alerts_once_and_recovery_alerts_once(
     env: Env, site: Site
 ) -> None:

@@ -43,16 +43,13 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        # One job per worker at a time, so that a job's timeout counts its
+        # run, not its wait behind others; one semaphore per event loop.
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # forkserver: children never inherit the parent's threads or sockets.
-            # (Preloading the extractors into the server was measured and lost:
-            # the first worker then waits for all the imports, on the critical path.)
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_worker_start
-            )
+            self._pool = _new_executor(self.workers)
         return self._pool
 
     def start(self, imports: tuple[str, ...] = ("watcher.extract",)) -> None:
@@ -76,36 +73,95 @@ class WorkerPool:
         """Run `func(*args, **kwargs)` in a worker; `what` names the job in errors.
 
         `func` may be "module:function", imported only in the worker: the
-        parser and PDF libraries then never load in the main process.
+        parser and PDF libraries then never load in the main process. A job
+        must be a pure function of its arguments: it may run twice (below).
+
+        A job waits for a free worker; from then on, a job that overruns the
+        timeout fails with `ExtractionError`, and the pool is rebuilt. When a
+        worker dies, the pool fails every job it was running, and cannot tell
+        whose fault it was: each of them runs once more in a process of its
+        own, so that only the job that kills its worker fails (with
+        `ExtractionError`). An exception the job raises itself is raised here
+        unchanged.
         """
+        async with self._slot():
+            return await self._run(what, func, args, kwargs)
+
+    def _slot(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.workers))
+        return self._slots[1]
+
+    async def _run(
+        self,
+        what: str,
+        func: Callable[..., T] | str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
         pool = self._executor()
+        try:
+            return await self._attempt(pool, what, func, args, kwargs)
+        except BrokenProcessPool:
+            self._discard(pool)
+        log.warning("a worker died during %s; running it again in a process of its own", what)
+        alone = _new_executor(1)
+        try:
+            return await self._attempt(alone, what, func, args, kwargs)
+        except BrokenProcessPool:
+            log.warning("%s crashed its worker process", what)
+            raise ExtractionError(f"{what} crashed its worker process") from None
+        finally:
+            _stop(alone)
+
+    async def _attempt(
+        self,
+        pool: ProcessPoolExecutor,
+        what: str,
+        func: Callable[..., T] | str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        """One run of the job in `pool`; raises BrokenProcessPool when the pool broke under it."""
+        loop = asyncio.get_running_loop()
         future = loop.run_in_executor(pool, _call, func, args, kwargs)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout) as deadline:
                 return await future
         except TimeoutError:
+            if not deadline.expired():
+                raise  # the job's own error, not the timeout's
             log.warning("%s took over %.0fs; restarting the worker pool", what, self.timeout)
-            self._kill()
+            self._discard(pool)
             raise ExtractionError(f"{what} took over {self.timeout:.0f}s and was stopped") from None
-        except BrokenProcessPool:
-            log.warning("a worker died during %s; restarting the worker pool", what)
-            self._kill()
-            raise ExtractionError(f"{what} crashed its worker process") from None
 
-    def _kill(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # a hung worker never returns; shutdown() alone would wait on it forever
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        """Stop `pool`, and start a new one for the next job if it was the current one."""
+        if self._pool is pool:
+            self._pool = None
+        _stop(pool)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _new_executor(workers: int) -> ProcessPoolExecutor:
+    # forkserver: children never inherit the parent's threads or sockets.
+    # (Preloading the extractors into the server was measured and lost:
+    # the first worker then waits for all the imports, on the critical path.)
+    context = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop `pool` now: its jobs still waiting or running fail with BrokenProcessPool."""
+    # a hung worker never returns; shutdown() alone would wait on it forever
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=False)
 
 
 def adopt_script_main(name: str = "watcher.__main__") -> None:
