@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Env, Site
+from watcher import queries
 from watcher.errors import StorageError, StoreError
 from watcher.extract import extract
 from watcher.models import ExtractRules
@@ -250,6 +251,102 @@ def test_reextraction_reads_the_snapshot_with_the_charset_the_server_named(
 
 
 # --- transactions and migrations ----------------------------------------------
+
+
+WHOLE = b"<html><head><script>track(1)</script></head><body><main><p>We commit.</p></main></body></html>"
+STRIPPED = WHOLE.replace(
+    b"track(1)", b""
+)  # what watcher stored of it before snapshots were kept whole
+PDF = b"%PDF-1.4 a policy"
+
+
+def _version(store: Store, number: int, raw: bytes, kind: str, **values: object) -> None:
+    store.add_version(
+        source_id="a",
+        number=number,
+        captured_at=f"2026-01-0{number}T00:00:00Z",
+        raw_sha256=store.put_blob(raw),
+        text_sha256=store.put_text(f"text {number}"),
+        kind=kind,
+        chars=6,
+        words=2,
+        url="https://example.org/p",
+        content_type="application/pdf" if kind == "pdf" else "text/html",
+        **values,
+    )
+
+
+def _check(store: Store, number: int, raw: bytes, status: int) -> None:
+    store.add_check(
+        source_id="a",
+        started_at=f"2026-01-0{number}T00:00:00Z",
+        http_status=status,
+        outcome="new_version",
+        raw_sha256=sha256(raw),  # checks always named the bytes as fetched
+        version=number,
+    )
+
+
+def _as_schema_4(state: Path) -> None:
+    conn = sqlite3.connect(state / DB_NAME)
+    for column in ("http_status", "charset", "snapshot_as_sent"):
+        conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+
+
+def test_older_versions_say_honestly_whether_their_snapshot_is_as_sent(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p", lab="L", title="T")
+        _version(store, 1, WHOLE, "html", etag='"e1"')  # nothing was cut from it
+        _check(store, 1, WHOLE, 200)
+        _version(store, 2, STRIPPED, "html", etag='"e2"', last_modified="Mon, 05 Jan 2026")
+        _check(store, 2, WHOLE + b"<!-- v2 -->", 203)  # fetched whole, stored stripped
+        _version(store, 3, PDF, "pdf")  # PDFs were never cut
+        _version(store, 4, STRIPPED, "html", reextracted=1)  # v2's snapshot, new rules
+        store.update_source("a", last_raw_sha256=sha256(WHOLE))
+    _as_schema_4(tmp_path)
+    with Store.open(tmp_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        v1, v2, v3, v4 = store.versions("a")
+        data = queries.history(store, "a")
+    assert (v1.snapshot_as_sent, v1.snapshot_sha256, v1.http_status) == (True, sha256(WHOLE), 200)
+    assert (v2.snapshot_as_sent, v2.snapshot_sha256, v2.http_status) == (False, None, 203)
+    assert (v3.snapshot_as_sent, v3.snapshot_sha256, v3.http_status) == (True, sha256(PDF), None)
+    # a re-extraction shares its snapshot, and now the headers of the response it came from
+    assert (v4.snapshot_as_sent, v4.snapshot_sha256) == (False, None)
+    assert (v4.http_status, v4.etag, v4.last_modified) == (203, '"e2"', "Mon, 05 Jan 2026")
+    assert [v["snapshot_sha256"] for v in data["versions"]] == [
+        sha256(WHOLE),
+        None,
+        sha256(PDF),
+        None,
+    ]
+    assert [v["snapshot_as_sent"] for v in data["versions"]] == [True, False, True, False]
+    assert data["versions"][1]["response"] == {
+        "status": 203,
+        "url": "https://example.org/p",
+        "content_type": "text/html",
+        "charset": None,
+        "etag": '"e2"',
+        "last_modified": "Mon, 05 Jan 2026",
+    }
+
+
+def test_without_its_check_rows_an_older_html_snapshot_is_not_claimed_as_sent(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p", lab="L", title="T")
+        _version(store, 1, WHOLE, "html")  # whole in fact, but its check rows were pruned
+        _version(store, 2, WHOLE + b" ", "html")  # the latest bytes the source remembers
+        store.update_source("a", last_raw_sha256=sha256(WHOLE + b" "))
+    _as_schema_4(tmp_path)
+    with Store.open(tmp_path) as store:
+        v1, v2 = store.versions("a")
+    assert (v1.snapshot_as_sent, v1.snapshot_sha256) == (False, None)
+    assert (v2.snapshot_as_sent, v2.snapshot_sha256) == (True, sha256(WHOLE + b" "))
 
 
 def test_a_failed_transaction_keeps_nothing_and_a_full_disk_is_a_storage_error(
