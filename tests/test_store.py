@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import sqlite3
@@ -228,6 +229,16 @@ def test_pipeline_stores_the_bytes_as_sent_and_reextracts_them(env: Env, site: S
     rules = ExtractRules(select=("main",), remove=("h2",))
     whole = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
     assert env.store.version_text(second) == whole.text
+
+
+def test_a_gzip_response_is_stored_and_named_as_decoded(env: Env, site: Site) -> None:
+    content, _ = realistic_page()
+    site.set("/rsp", gzip.compress(content), headers={"Content-Encoding": "gzip"})
+    env.sources = [{"id": "rsp", "url": site.url("/rsp"), "select": ["main"]}]
+    env.check()
+    (version,) = env.store.versions("rsp")
+    assert version.snapshot_sha256 == sha256(content)
+    assert env.store.get_blob(version.raw_sha256) == content
 
 
 GREEK = "Η πολιτική μας δεσμεύεται να ενημερώνει το συμβούλιο. "
