@@ -1668,13 +1668,13 @@ def print_targets(
     if cold and pcold and pcold.db_bytes:
         targets.append(
             (
-                "DB after cold ≤ half of urlwatch's cache",
-                cold.db_bytes * 2 <= pcold.db_bytes,
+                "DB after cold ≤ urlwatch's cache",
+                cold.db_bytes <= pcold.db_bytes,
                 f"{cold.db_bytes / pcold.db_bytes:.2f} of it",
             )
         )
     else:
-        targets.append(("DB after cold ≤ half of urlwatch's cache", None, "peer not run"))
+        targets.append(("DB after cold ≤ urlwatch's cache", None, "peer not run"))
     if warm:
         per = warm.added / opts.sources
         targets.append(("warm pass adds ≤ 1 KB per source", per <= 1024, f"{per:.0f} B/source"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -93,6 +94,49 @@ def test_sources_json(changed: Env) -> None:
         assert row[key]
     human = run(changed, "sources")
     assert human.exit_code == 0 and "acme-rsp" in human.stdout and "status" in human.stdout
+
+
+def test_history_gives_each_snapshot_digest_and_response(env: Env, site: Site) -> None:
+    body = page().encode("utf-8")
+    site.set("/moved", b"", status=301, headers={"Location": site.url("/rsp")})
+    site.set(
+        "/rsp",
+        body,
+        content_type="text/html; charset=utf-8",
+        headers={"ETag": '"abc"', "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"},
+    )
+    env.sources = [html_source(site, "/moved")]
+    env.write()
+    assert run(env, "check").exit_code == 0
+    [version] = as_json(run(env, "history", "acme-rsp", "--json"))["versions"]
+    # anyone holding a copy of the page can check it against the digest
+    assert version["snapshot_sha256"] == hashlib.sha256(body).hexdigest()
+    assert version["snapshot_as_sent"] is True
+    assert version["response"] == {
+        "status": 200,
+        "url": site.url("/rsp"),
+        "content_type": "text/html",
+        "charset": "utf-8",
+        "etag": '"abc"',
+        "last_modified": "Tue, 01 Dec 2026 10:00:00 GMT",
+    }
+    lines = run(env, "history", "acme-rsp").stdout.splitlines()
+    assert lines[0].split() == [
+        "number",
+        "captured_at",
+        "text_sha256",
+        "words",
+        "snapshot_sha256",
+        "status",
+        "content_type",
+        "etag",
+        "last_modified",
+        "note",
+    ]
+    row = lines[1]
+    assert hashlib.sha256(body).hexdigest()[:12] in row and " 200 " in row
+    assert "text/html; charset=utf-8" in row and '"abc"' in row
+    assert "Tue, 01 Dec 2026 10:00:00 GMT" in row and f"from {site.url('/rsp')}" in row
 
 
 def test_history_show_diff(changed: Env) -> None:

@@ -102,19 +102,6 @@ def test_process_skips_extraction_only_on_an_equal_fingerprint(rules: ExtractRul
     assert redone.extracted is not None and "committee" in redone.extracted.text
 
 
-def test_process_snapshots_only_a_new_text() -> None:
-    content = page().encode()
-    kwargs = {"content_type": "text/html", "charset": "utf-8", "url": "http://x/", "rules": RULES}
-    first = process(content, **kwargs)  # type: ignore[arg-type]
-    assert first.extracted is not None and first.snapshot is not None
-    assert b"<script>" in content and len(first.snapshot) < len(content)
-    same = process(content, latest_sha256=first.extracted.sha256, **kwargs)  # type: ignore[arg-type]
-    assert same.extracted == first.extracted and same.snapshot is None
-    changed = page(SECTIONS.replace("board", "committee")).encode()
-    new = process(changed, latest_sha256=first.extracted.sha256, **kwargs)  # type: ignore[arg-type]
-    assert new.snapshot is not None and b"committee" in new.snapshot
-
-
 # Random pages built from pieces that extraction treats differently: equal
 # fingerprints must never hide a different text.
 PIECES = [
@@ -205,7 +192,7 @@ def test_process_extracts_what_extract_html_does(parts: list[str], rules: Extrac
     except WatcherError:
         return
     try:
-        done = process(content, content_type="text/html", snapshot=False, **kwargs)  # type: ignore[arg-type]
+        done = process(content, content_type="text/html", **kwargs)  # type: ignore[arg-type]
     except WatcherError as exc:  # a sanity check refused the text: so must extract()
         with pytest.raises(type(exc)):
             extract(content, content_type="text/html", **kwargs)  # type: ignore[arg-type]

@@ -1,33 +1,21 @@
-"""Blob codec (zstd, zstd against the version's text, old zlib) and raw snapshots."""
+"""Blob codec (zstd, zstd against the version's text, old zlib), snapshots as sent, migrations."""
 
 from __future__ import annotations
 
-import contextlib
+import gzip
 import json
 import random
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from tests.conftest import Env, Site
-from watcher.errors import StorageError, StoreError, WatcherError
-from watcher.extract import extract, process
-from watcher.extract.fingerprint import roots_fingerprint
-from watcher.extract.html import decode_markup, parse, prepare
-from watcher.extract.snapshot import (
-    bodies_of,
-    cut_bodies,
-    cut_bodies_text,
-    empty_bodies,
-    snapshot,
-    strip_bodies,
-    strip_bodies_text,
-)
+from watcher import queries
+from watcher.errors import StorageError, StoreError
+from watcher.extract import extract
 from watcher.models import ExtractRules
 from watcher.store import (
     DB_NAME,
@@ -177,285 +165,199 @@ def test_unreadable_blobs_are_store_errors(
         store.get_blob("ab" * 32)
 
 
-def _stored_bytes(store: Store) -> int:
-    return int(store._one("SELECT SUM(LENGTH(data)) AS n FROM blobs")["n"])  # type: ignore[index]
+def _stored_bytes(store: Store, digest: str | None = None) -> int:
+    if digest is None:
+        return int(store._one("SELECT SUM(LENGTH(data)) AS n FROM blobs")["n"])  # type: ignore[index]
+    row = store._one("SELECT LENGTH(data) AS n FROM blobs WHERE sha256 = ?", (digest,))
+    assert row is not None
+    return int(row["n"])
 
 
-def test_snapshot_and_text_prefix_shrink_a_realistic_page(tmp_path: Path) -> None:
+def test_a_page_against_its_text_costs_less_than_each_alone(tmp_path: Path) -> None:
     page, text = realistic_page()
-    before = len(zlib.compress(page, 6)) + len(zlib.compress(text, 6))  # the old codec
-    kept = snapshot(page, "html", NO_RULES)
-    with Store.open(tmp_path / "snap") as store:
-        store.put_blob(kept, prefix=text)
-        assert store.get_blob(sha256(kept)) == kept
-        total = _stored_bytes(store)
-        alone = store._one("SELECT LENGTH(data) AS n FROM blobs WHERE sha256 = ?", (sha256(kept),))
-    assert len(kept) < len(page) / 2
-    assert total < before / 3
-    # the snapshot against its text costs a fraction of the text itself
-    assert alone is not None and alone["n"] < len(zlib.compress(text, 6)) / 5
-
-
-# --- snapshots ----------------------------------------------------------------
-
-ARTICLE = "<main><h1>Policy</h1><p>" + " ".join(WORDS * 12) + "</p><p>We commit.</p></main>"
-
-
-def page(head: str = "", body_extra: str = "", tail: str = "") -> bytes:
-    return (
-        f"<!DOCTYPE html><html><head><title>T</title>{head}</head>"
-        f"<body>{body_extra}{ARTICLE}{tail}</body></html>"
-    ).encode()
-
-
-Snapshotter = Callable[..., bytes]
-
-
-def fingerprint(content: bytes, rules: ExtractRules) -> str:
-    """What a check compares to skip extraction: equal for pages that extract alike."""
-    root = parse(decode_markup(content, None, is_html=True))
-    return roots_fingerprint(prepare(root, url="https://x/", rules=rules), None, rules)
-
-
-def process_snapshot(
-    content: bytes, kind: str, rules: ExtractRules, charset: str | None = None
-) -> bytes:
-    """The snapshot `process` makes along with the extraction (one parse)."""
-    if kind != "html":
-        return snapshot(content, kind, rules, charset)  # type: ignore[arg-type]
-    done = process(
-        content, content_type="text/html", charset=charset, url="https://x/", rules=rules
-    )
-    return content if done.snapshot is None else done.snapshot
-
-
-SNAPSHOTTERS: list[Snapshotter] = [snapshot, process_snapshot]
-SNAPSHOTTER_IDS = ["separate", "one-parse"]
-
-STRIP_CASES = {
-    "script": (page("<script>var a = 1 < 2 && b > 3;</script>"), True),
-    "style": (page("<style>p > a { color: red }</style>"), True),
-    "json": (page('<script type="application/json">{"a": "<p>x</p>"}</script>'), True),
-    "close in string": (
-        page("<script>var s = '</scr' + 'ipt>'; x = \"</script >\"</script>"),
-        True,
-    ),
-    "upper case": (page("<SCRIPT type=x>alert(1)</SCRIPT\n>"), True),
-    "attribute with >": (page('<script data-x="a>b">go()</script>'), True),
-    "script in body": (b"", True),
-    "script in comment": (
-        page(body_extra="<!-- <script> -->Visible words here<!-- </script> -->"),
-        False,
-    ),
-    "unclosed script": (page(tail="<script>var x = 1;"), False),
-    "scripts element": (page("<scripts>custom</scripts>"), False),
-    "no script": (page(), False),
-}
-STRIP_CASES["script in body"] = (
-    page(body_extra="<p>Before</p><script>document.write('<p>x</p>')</script><p>After</p>"),
-    True,
-)
-
-
-@pytest.mark.parametrize(("content", "strips"), STRIP_CASES.values(), ids=STRIP_CASES.keys())
-@pytest.mark.parametrize(
-    "rules",
-    [NO_RULES, ExtractRules(select=("main",), remove=("h1",)), ExtractRules(follow="a")],
-    ids=["none", "select", "follow"],
-)
-@pytest.mark.parametrize("make", SNAPSHOTTERS, ids=SNAPSHOTTER_IDS)
-def test_snapshot_extracts_like_the_original(
-    content: bytes, strips: bool, rules: ExtractRules, make: Snapshotter
-) -> None:
-    kept = make(content, "html", rules)
-    assert (kept != content) == strips
-    for view in (NO_RULES, rules):
-        assert fingerprint(kept, view) == fingerprint(content, view)
-    before = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
-    after = extract(kept, content_type="text/html", charset=None, url="https://x/", rules=rules)
-    assert after == before
-
-
-@pytest.mark.parametrize("make", SNAPSHOTTERS, ids=SNAPSHOTTER_IDS)
-def test_snapshot_keeps_tags_and_attributes(make: Snapshotter) -> None:
-    content = page('<script src="/a.js" defer>inline()</script><style media="print">p{}</style>')
-    assert b'<script src="/a.js" defer></script><style media="print"></style>' in make(
-        content, "html", NO_RULES
-    )
-
-
-@pytest.mark.parametrize(
-    ("content", "kind", "rules"),
-    [
-        (page("<script>x()</script>"), "pdf", NO_RULES),
-        (page("<script>x()</script>"), "text", NO_RULES),
-        (page("<script>x()</script>"), "html", ExtractRules(select=("p:-soup-contains(commit)",))),
-        (page("<script>x()</script>"), "html", ExtractRules(remove=("div:contains('y')",))),
-    ],
-    ids=["pdf", "text", "soup-contains", "contains"],
-)
-@pytest.mark.parametrize("make", SNAPSHOTTERS, ids=SNAPSHOTTER_IDS)
-@pytest.mark.filterwarnings("ignore::FutureWarning:soupsieve")
-def test_snapshot_leaves_alone(
-    content: bytes, kind: str, rules: ExtractRules, make: Snapshotter
-) -> None:
-    assert make(content, kind, rules) == content  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("make", SNAPSHOTTERS, ids=SNAPSHOTTER_IDS)
-@pytest.mark.parametrize("charset", [None, "utf-8", "windows-1252"])
-def test_snapshot_keeps_a_page_whose_decoding_would_change(
-    make: Snapshotter, charset: str | None
-) -> None:
-    # invalid UTF-8 only inside the script: the original decodes as windows-1252
-    content = b"<html><body><script>\xff\xfe</script><p>caf\xc3\xa9 " + b"word " * 200 + b"</p>"
-    assert strip_bodies(content) != content
-    assert make(content, "html", NO_RULES, charset) == content
-
-
-@pytest.mark.parametrize("charset", [None, "utf-8", "iso-8859-1"])
-def test_one_parse_snapshot_agrees_with_the_separate_proof(charset: str | None) -> None:
-    content, _ = realistic_page()
-    kept = process_snapshot(content, "html", NO_RULES, charset)
-    assert kept != content
-    assert kept == snapshot(content, "html", NO_RULES, charset)
-
-
-_PIECES = [
-    "<script>a<b</script>",
-    "<script type='x'>'</script>'</script>",
-    "<style>p{}</style>",
-    "<!-- <script> -->",
-    "<!-- </script> -->",
-    "<script>",
-    "</script>",
-    "<p>words here</p>",
-    "<div>more text <b>bold</b></div>",
-    '<a href="/x">link</a>',
-    "<textarea><script>t</script></textarea>",
-    "<noscript><p>js off</p></noscript>",
-    "plain text ",
-    "<!--",
-    "-->",
-    "<title>x</title>",
-]
-_pieces = st.sampled_from(_PIECES)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_pieces, max_size=12), st.text(max_size=20))
-def test_snapshot_never_changes_the_text(pieces: list[str], noise: str) -> None:
-    content = (
-        "<html><head><title>T</title></head><body>"
-        + "".join(pieces)
-        + noise
-        + ARTICLE
-        + "</body></html>"
-    ).encode()
-    kept = snapshot(content, "html", NO_RULES)
-    # the one-parse proof may decide otherwise, never wrongly
-    with contextlib.suppress(WatcherError):  # no snapshot is kept of what does not extract
-        one_parse = process_snapshot(content, "html", NO_RULES)
-        assert extract(
-            one_parse, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES
-        ) == extract(
-            content, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES
-        )
-    try:
-        before = extract(
-            content, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES
-        )
-    except Exception as exc:  # the original's error must be the snapshot's too
-        with pytest.raises(type(exc)):
-            extract(kept, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES)
-        return
-    after = extract(kept, content_type="text/html", charset=None, url="https://x/", rules=NO_RULES)
-    assert after == before
-
-
-_tricky = st.sampled_from(
-    [
-        *_PIECES,
-        "<script>x</script >",
-        "<SCRIPT>y</SCRIPT>",
-        "<script>z</script\n>",
-        "<script>\r\nw\r\n</script>",
-        "<script><!--</script>-->",
-        "<script><!-- <script> --></script>",
-        "<script src=x></script>",
-        "<style><script>s</script></style>",
-        "<script><style>t</style></script>",
-        '<div title="<script>q</script>">d</div>',
-        "<div title='<style>r</style>'>e</div>",
-        "<![CDATA[<script>c</script>]]>",
-        "<?pi <script>p</script> ?>",
-        "<style>",
-        "<title><script>u</script></title>",
-        "<xmp><script>v</script></xmp>",
-        "<iframe><script>i</script></iframe>",
-        "<noscript><script>n</script></noscript>",
-        "<svg><script>g</script><style>h</style></svg>",
-        "<template><script>k</script></template>",
-        "<table><script>m</script><tr><td>cell</td></tr></table>",
-        "<select><script>o</script></select>",
-        "\x00",
-        "&lt;script&gt;",
-        "<script>const s = '\u00e9\u2019\U0001f600</scr\u00efpt>';</script>",
-        "<p>caf\u00e9 \u2014 \u201cquoted\u201d</p><style>p::after{content:'\u00bb'}</style>",
-        "<SCRİPT>\u0131</SCRİPT>",
-    ]
-)
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_tricky, max_size=14), st.text(max_size=12))
-def test_bodies_that_correspond_prove_the_stripped_tree(pieces: list[str], noise: str) -> None:
-    """The short proof: when the cut removed exactly the texts of the page's
-    script and style elements, the stripped page parses to the same tree with
-    those texts empty. Checked here by parsing it, as the long proof does."""
-    markup = "<html><head><title>T</title></head><body>" + "".join(pieces) + noise + ARTICLE
-    root = parse(markup)
-    bodies = bodies_of(root)
-    whole = empty_bodies(root)
-    cut, removed = cut_bodies_text(markup)
-    assert cut == strip_bodies_text(markup)
-    # On the page's UTF-8 bytes the cut is the same, body for body: the
-    # snapshot takes it from the bytes when the text is their UTF-8 decoding.
-    cut_bytes, removed_bytes = cut_bodies(markup.encode("utf-8"))
-    assert cut_bytes.decode("utf-8") == cut
-    assert tuple([body.decode("utf-8") for body in found] for found in removed_bytes) == removed
-    if removed == bodies:
-        assert empty_bodies(parse(cut)) == whole
+    with Store.open(tmp_path / "apart") as store:
+        store.put_blob(page)
+        store.put_blob(text)
+        apart = _stored_bytes(store)
+        text_alone = _stored_bytes(store, sha256(text))
+    with Store.open(tmp_path / "prefix") as store:
+        store.put_blob(page, prefix=text)
+        assert store.get_blob(sha256(page)) == page
+        together = _stored_bytes(store)
+    # the article the page and its text share is stored about once
+    assert together < apart - text_alone / 2
 
 
 # --- in the pipeline ------------------------------------------------------------
 
 
-def test_pipeline_stores_the_snapshot_and_reextracts_it(env: Env, site: Site) -> None:
+def test_pipeline_stores_the_bytes_as_sent_and_reextracts_them(env: Env, site: Site) -> None:
     content, _ = realistic_page()
-    site.set("/rsp", content, content_type="text/html; charset=utf-8")
+    site.set(
+        "/rsp",
+        content,
+        content_type="text/html; charset=utf-8",
+        headers={"ETag": '"v1"', "Last-Modified": "Tue, 01 Dec 2026 10:00:00 GMT"},
+    )
     env.sources = [{"id": "rsp", "url": site.url("/rsp"), "select": ["main"]}]
     env.check()
     (first,) = env.store.versions("rsp")
-    kept = env.store.get_blob(first.raw_sha256)
-    assert len(kept) < len(content) / 2 and b"<script" in kept
+    # the snapshot is the body as sent, scripts and all, named by its own digest
+    assert env.store.get_blob(first.raw_sha256) == content
+    assert first.snapshot_sha256 == first.raw_sha256 == sha256(content)
     row = env.store._one("SELECT encoding FROM blobs WHERE sha256 = ?", (first.raw_sha256,))
     assert row == {"encoding": ZSTD_TEXT_PREFIX + first.text_sha256}
-    # checks and the skip-extraction test keep the digest of the bytes as fetched
+    assert (first.http_status, first.content_type, first.charset) == (200, "text/html", "utf-8")
+    assert (first.etag, first.last_modified) == ('"v1"', "Tue, 01 Dec 2026 10:00:00 GMT")
+    assert first.url == site.url("/rsp") and first.snapshot_as_sent
     assert env.store.require_source("rsp")["last_raw_sha256"] == sha256(content)
     assert env.store.checks("rsp")[0]["raw_sha256"] == sha256(content)
-    assert env.outcome(env.check(), "rsp").outcome == "unchanged"
+    assert env.outcome(env.check(), "rsp").outcome in {"unchanged", "not_modified"}
     # new rules: the stored snapshot is re-extracted, as the original would be
     env.sources[0]["remove"] = ["h2"]
     env.check()
     second = env.store.versions("rsp")[-1]
     assert second.reextracted and second.raw_sha256 == first.raw_sha256
+    # the re-extraction keeps the snapshot and the response it came from
+    assert second.snapshot_sha256 == sha256(content)
+    assert (second.http_status, second.charset, second.etag, second.last_modified) == (
+        200,
+        "utf-8",
+        '"v1"',
+        "Tue, 01 Dec 2026 10:00:00 GMT",
+    )
     rules = ExtractRules(select=("main",), remove=("h2",))
     whole = extract(content, content_type="text/html", charset=None, url="https://x/", rules=rules)
     assert env.store.version_text(second) == whole.text
 
 
+def test_a_gzip_response_is_stored_and_named_as_decoded(env: Env, site: Site) -> None:
+    content, _ = realistic_page()
+    site.set("/rsp", gzip.compress(content), headers={"Content-Encoding": "gzip"})
+    env.sources = [{"id": "rsp", "url": site.url("/rsp"), "select": ["main"]}]
+    env.check()
+    (version,) = env.store.versions("rsp")
+    assert version.snapshot_sha256 == sha256(content)
+    assert env.store.get_blob(version.raw_sha256) == content
+
+
+GREEK = "Η πολιτική μας δεσμεύεται να ενημερώνει το συμβούλιο. "
+
+
+def test_reextraction_reads_the_snapshot_with_the_charset_the_server_named(
+    env: Env, site: Site
+) -> None:
+    # no <meta charset>: without the header's charset the bytes read as Cyrillic
+    body = f"<html><body><main><h2>Πολιτική</h2><p>{GREEK * 30}</p></main></body></html>"
+    site.set("/gr", body.encode("iso-8859-7"), content_type="text/html; charset=iso-8859-7")
+    env.sources = [{"id": "gr", "url": site.url("/gr"), "select": ["main"]}]
+    env.check()
+    (first,) = env.store.versions("gr")
+    assert first.charset == "iso-8859-7" and "δεσμεύεται" in env.store.version_text(first)
+    env.sources[0]["remove"] = ["h2"]
+    env.check()
+    second = env.store.versions("gr")[-1]
+    assert second.reextracted
+    assert env.store.version_text(second) == (GREEK * 30).strip()
+
+
 # --- transactions and migrations ----------------------------------------------
+
+
+WHOLE = b"<html><head><script>track(1)</script></head><body><main><p>We commit.</p></main></body></html>"
+STRIPPED = WHOLE.replace(
+    b"track(1)", b""
+)  # what watcher stored of it before snapshots were kept whole
+PDF = b"%PDF-1.4 a policy"
+
+
+def _version(store: Store, number: int, raw: bytes, kind: str, **values: object) -> None:
+    store.add_version(
+        source_id="a",
+        number=number,
+        captured_at=f"2026-01-0{number}T00:00:00Z",
+        raw_sha256=store.put_blob(raw),
+        text_sha256=store.put_text(f"text {number}"),
+        kind=kind,
+        chars=6,
+        words=2,
+        url="https://example.org/p",
+        content_type="application/pdf" if kind == "pdf" else "text/html",
+        **values,
+    )
+
+
+def _check(store: Store, number: int, raw: bytes, status: int) -> None:
+    store.add_check(
+        source_id="a",
+        started_at=f"2026-01-0{number}T00:00:00Z",
+        http_status=status,
+        outcome="new_version",
+        raw_sha256=sha256(raw),  # checks always named the bytes as fetched
+        version=number,
+    )
+
+
+def _as_schema_4(state: Path) -> None:
+    conn = sqlite3.connect(state / DB_NAME)
+    for column in ("http_status", "charset", "snapshot_as_sent"):
+        conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+
+
+def test_older_versions_say_honestly_whether_their_snapshot_is_as_sent(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p", lab="L", title="T")
+        _version(store, 1, WHOLE, "html", etag='"e1"')  # nothing was cut from it
+        _check(store, 1, WHOLE, 200)
+        _version(store, 2, STRIPPED, "html", etag='"e2"', last_modified="Mon, 05 Jan 2026")
+        _check(store, 2, WHOLE + b"<!-- v2 -->", 203)  # fetched whole, stored stripped
+        _version(store, 3, PDF, "pdf")  # PDFs were never cut
+        _version(store, 4, STRIPPED, "html", reextracted=1)  # v2's snapshot, new rules
+        store.update_source("a", last_raw_sha256=sha256(WHOLE))
+    _as_schema_4(tmp_path)
+    with Store.open(tmp_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        v1, v2, v3, v4 = store.versions("a")
+        data = queries.history(store, "a")
+    assert (v1.snapshot_as_sent, v1.snapshot_sha256, v1.http_status) == (True, sha256(WHOLE), 200)
+    assert (v2.snapshot_as_sent, v2.snapshot_sha256, v2.http_status) == (False, None, 203)
+    assert (v3.snapshot_as_sent, v3.snapshot_sha256, v3.http_status) == (True, sha256(PDF), None)
+    # a re-extraction shares its snapshot, and now the headers of the response it came from
+    assert (v4.snapshot_as_sent, v4.snapshot_sha256) == (False, None)
+    assert (v4.http_status, v4.etag, v4.last_modified) == (203, '"e2"', "Mon, 05 Jan 2026")
+    assert [v["snapshot_sha256"] for v in data["versions"]] == [
+        sha256(WHOLE),
+        None,
+        sha256(PDF),
+        None,
+    ]
+    assert [v["snapshot_as_sent"] for v in data["versions"]] == [True, False, True, False]
+    assert data["versions"][1]["response"] == {
+        "status": 203,
+        "url": "https://example.org/p",
+        "content_type": "text/html",
+        "charset": None,
+        "etag": '"e2"',
+        "last_modified": "Mon, 05 Jan 2026",
+    }
+
+
+def test_without_its_check_rows_an_older_html_snapshot_is_not_claimed_as_sent(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p", lab="L", title="T")
+        _version(store, 1, WHOLE, "html")  # whole in fact, but its check rows were pruned
+        _version(store, 2, WHOLE + b" ", "html")  # the latest bytes the source remembers
+        store.update_source("a", last_raw_sha256=sha256(WHOLE + b" "))
+    _as_schema_4(tmp_path)
+    with Store.open(tmp_path) as store:
+        v1, v2 = store.versions("a")
+    assert (v1.snapshot_as_sent, v1.snapshot_sha256) == (False, None)
+    assert (v2.snapshot_as_sent, v2.snapshot_sha256) == (True, sha256(WHOLE + b" "))
 
 
 def test_a_failed_transaction_keeps_nothing_and_a_full_disk_is_a_storage_error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import re
 import socket
@@ -44,7 +45,9 @@ TEXTS = [
 ]
 
 
-def add_version(store: Store, source_id: str, number: int, text: str, day: int) -> None:
+def add_version(
+    store: Store, source_id: str, number: int, text: str, day: int, **response: Any
+) -> None:
     stamp = f"2025-03-{day:02d}T10:00:00Z"
     raw = store.put_blob(f"<html><body>{text}</body></html>".encode())
     store.add_version(
@@ -58,6 +61,7 @@ def add_version(store: Store, source_id: str, number: int, text: str, day: int) 
         words=len(text.split()),
         url="https://acme.example/policy",
         content_type="text/html",
+        **response,
     )
     store.add_check(
         source_id=source_id,
@@ -78,8 +82,14 @@ def build(config: Config) -> None:
         with store.transaction():
             store.upsert_source("acme", url="javascript:alert(4)", lab=LAB, title=TITLE)
             store.upsert_source("other", url="https://other.example/", lab="Other", title="Other")
-            for number, text in enumerate(TEXTS, 1):
-                add_version(store, "acme", number, text, number)
+            # the response headers as a hostile server sent them
+            responses: list[dict[str, Any]] = [
+                {"http_status": 200, "charset": "windows-1252", "etag": HOSTILE},
+                {"http_status": 200, "last_modified": HOSTILE},
+                {"charset": "utf-8\r\nx-evil: 1", "snapshot_as_sent": 0},
+            ]
+            for number, (text, response) in enumerate(zip(TEXTS, responses, strict=True), 1):
+                add_version(store, "acme", number, text, number, **response)
             store.update_source(
                 "other", status="failing", consecutive_failures=3, last_error=f"boom {HOSTILE}"
             )
@@ -229,7 +239,11 @@ def test_api_shapes(client: TestClient) -> None:
 def test_raw_snapshot_is_a_sandboxed_download(client: TestClient) -> None:
     response = client.get("/sources/acme/versions/1/raw")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
+    # with the charset the server named, so the download reads as the check read it
+    assert response.headers["content-type"] == "text/html; charset=windows-1252"
+    bad = client.get("/sources/acme/versions/3/raw")  # a charset that is not a plain token
+    assert bad.headers["content-type"] == "text/html; charset=utf-8"
+    assert "x-evil" not in bad.headers
     assert response.headers["content-disposition"] == 'attachment; filename="acme-v1.html"'
     assert response.headers["content-security-policy"].startswith("sandbox")
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -239,6 +253,17 @@ def test_raw_snapshot_is_a_sandboxed_download(client: TestClient) -> None:
     assert text.headers["content-type"] == "text/plain; charset=utf-8"
     assert text.headers["content-security-policy"].startswith("sandbox")
     assert text.text == TEXTS[0]
+
+
+def test_source_page_shows_each_snapshot_response_escaped(client: TestClient) -> None:
+    html = client.get("/sources/acme").text
+    escaped = "&#34;&gt;&lt;img src=x onerror=alert(1)&gt; &lt;script&gt;alert(2)&lt;/script&gt;"
+    assert f"HTTP 200 · text/html; charset=windows-1252 · ETag {escaped}" in html
+    assert f"Last-Modified {escaped}" in html
+    assert "<img src=x" not in html
+    raw = hashlib.sha256(f"<html><body>{TEXTS[0]}</body></html>".encode()).hexdigest()
+    assert f"sha256 {raw[:12]}" in html
+    assert "snapshot not verified as sent (older record)" in html
 
 
 @pytest.mark.parametrize(

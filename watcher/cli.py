@@ -315,10 +315,21 @@ def history(app: App, source: str, as_json: bool) -> None:
         _print_json(data)
         return
     rows = [
-        {**v, "text_sha256": v["text_sha256"][:12], "note": _version_note(v)}
+        {
+            **v,
+            "text_sha256": v["text_sha256"][:12],
+            "snapshot_sha256": (v["snapshot_sha256"] or "-")[:12],
+            "status": v["response"]["status"],
+            "content_type": _content_type(v["response"]),
+            "etag": v["response"]["etag"],
+            "last_modified": v["response"]["last_modified"],
+            "note": _version_note(v, data["url"]),
+        }
         for v in data["versions"]
     ]
-    click.echo(_table(rows, ["number", "captured_at", "text_sha256", "chars", "words", "note"]))
+    columns = ["number", "captured_at", "text_sha256", "words", "snapshot_sha256", "status"]
+    columns += ["content_type", "etag", "last_modified", "note"]
+    click.echo(_table(rows, columns))
     for item in data["reuploads"]:
         click.echo(
             f"  re-upload at {item['at']}: new bytes {item['raw_sha256'][:12]}, "
@@ -326,12 +337,23 @@ def history(app: App, source: str, as_json: bool) -> None:
         )
 
 
-def _version_note(version: dict[str, Any]) -> str:
+def _content_type(response: dict[str, Any]) -> str | None:
+    media, charset = response["content_type"], response["charset"]
+    return f"{media}; charset={charset}" if media and charset else media
+
+
+def _version_note(version: dict[str, Any], source_url: str) -> str:
+    notes = []
     if version["reextracted"]:
-        return "re-extracted with new rules"
-    if version["returned_to"]:
-        return f"same text as v{version['returned_to']}"
-    return ""
+        notes.append("re-extracted with new rules")
+    elif version["returned_to"]:
+        notes.append(f"same text as v{version['returned_to']}")
+    if not version["snapshot_as_sent"]:
+        notes.append("snapshot not verified as sent (older record)")
+    final = version["response"]["url"]
+    if final and final != source_url:
+        notes.append(f"from {final}")
+    return "; ".join(notes)
 
 
 @main.command()

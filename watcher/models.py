@@ -87,10 +87,6 @@ class Processed:
 
     fingerprint: str | None  # None: the page has none (PDFs, text, odd pages)
     extracted: Extracted | None  # None: the fingerprint shows nothing changed
-    # The raw snapshot to keep when the text is new: an HTML page without its
-    # script and style bodies, when that provably changes nothing. None: keep
-    # the bytes as fetched.
-    snapshot: bytes | None = None
 
 
 @dataclass(frozen=True)

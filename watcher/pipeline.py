@@ -374,7 +374,6 @@ class Checker:
             started,
             t0,
             remembered,
-            snapshot=processed.snapshot,
         )
 
     # -- stages --
@@ -416,14 +415,12 @@ class Checker:
     async def _process(
         self, source: Source, state: Row, fetched: FetchResult, latest: VersionRow | None
     ) -> Processed:
-        """Fingerprint, extract and snapshot in one worker job.
+        """Fingerprint and extract in one worker job.
 
         Extraction is skipped when the page's fingerprint shows nothing
         changed. The fingerprint is trusted for at most FINGERPRINT_TRUST_S
         after the last full extraction: a bounded safety net should lxml and
-        BeautifulSoup ever see a page differently. The snapshot of an HTML
-        page is made without its script and style bodies when that provably
-        changes nothing (extract/snapshot.py).
+        BeautifulSoup ever see a page differently.
         """
         known = None
         if latest is not None and state["fingerprint"] and state["fingerprint_at"]:
@@ -441,13 +438,17 @@ class Checker:
             expected=self._expected_kind(source, latest),
             previous_chars=latest.chars if latest else None,
             known_fingerprint=known,
-            latest_sha256=latest.text_sha256 if latest else None,
         )
 
     async def _reextract_if_rules_changed(
         self, source: Source, state: Row, latest: VersionRow | None
     ) -> VersionRow | None:
-        """New select/remove/ignore rules: re-extract the stored snapshot, no task."""
+        """New select/remove/ignore rules: re-extract the stored snapshot, no task.
+
+        The snapshot is read as the check that fetched it read it (same
+        media type, charset and URL); the new version keeps that snapshot and
+        its response headers.
+        """
         if state["config_hash"] == source.rules_hash or latest is None:
             # Nothing extracted yet: the first version records the rules it was
             # extracted with, in the check's own transaction.
@@ -459,7 +460,7 @@ class Checker:
                 "watcher.extract:extract",
                 raw,
                 content_type=latest.content_type or "",
-                charset=None,
+                charset=latest.charset,
                 url=latest.url or source.url,
                 rules=source.rules,
                 expected=self._expected_kind(source, latest),
@@ -485,6 +486,11 @@ class Checker:
                     rules_hash=source.rules_hash,
                     url=latest.url,
                     content_type=latest.content_type,
+                    charset=latest.charset,
+                    http_status=latest.http_status,
+                    etag=latest.etag,
+                    last_modified=latest.last_modified,
+                    snapshot_as_sent=int(latest.snapshot_as_sent),
                 )
                 log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
             self.store.update_source(source.id, config_hash=source.rules_hash)
@@ -615,7 +621,6 @@ class Checker:
         started: datetime,
         t0: float,
         remembered: dict[str, Any],
-        snapshot: bytes | None = None,
     ) -> CheckOutcome:
         duration = _ms_since(t0)
         digest = extracted.sha256
@@ -640,13 +645,12 @@ class Checker:
                 )
             if text_changed:
                 number += 1
-                # versions.raw_sha256 names the stored snapshot; checks and
-                # sources.last_raw_sha256 keep the digest of the bytes as fetched.
-                # The text is the snapshot's zstd prefix: the article costs ~nothing.
+                # The snapshot is the body as the server sent it (its digest is
+                # the check's raw digest), with the headers that matter. The text
+                # is its zstd prefix: the article costs ~nothing twice.
                 text_bytes = extracted.text.encode("utf-8")
-                snapshot_digest = self.store.put_blob(
-                    fetched.content if snapshot is None else snapshot,
-                    prefix=text_bytes if extracted.kind != "pdf" else None,
+                self.store.put_blob(
+                    fetched.content, prefix=text_bytes if extracted.kind != "pdf" else None
                 )
                 self.store.put_blob(text_bytes)
                 returned_to = self.store.version_with_text(source.id, digest) if latest else None
@@ -654,7 +658,7 @@ class Checker:
                     source_id=source.id,
                     number=number,
                     captured_at=clock.iso(started),
-                    raw_sha256=snapshot_digest,
+                    raw_sha256=raw_digest,
                     text_sha256=digest,
                     kind=extracted.kind,
                     chars=extracted.chars,
@@ -663,7 +667,9 @@ class Checker:
                     reextracted=0,
                     rules_hash=source.rules_hash,
                     url=fetched.url,
+                    http_status=fetched.status,
                     content_type=fetched.content_type,
+                    charset=fetched.charset,
                     etag=fetched.etag,
                     last_modified=fetched.last_modified,
                 )

@@ -39,11 +39,28 @@ def sources(store: Store) -> list[dict[str, Any]]:
 
 
 def version_dict(version: VersionRow) -> dict[str, Any]:
+    """A version for people and tools.
+
+    `snapshot_sha256` is the SHA-256 of the body exactly as the server sent it
+    (after content decoding), the stored snapshot's; null, with
+    `snapshot_as_sent` false, for a version recorded before snapshots were
+    kept whole whose stored snapshot is not known to be that body. `response`
+    holds the headers of the response that produced the snapshot.
+    """
     return {
         "number": version.number,
         "captured_at": version.captured_at,
         "text_sha256": version.text_sha256,
-        "raw_sha256": version.raw_sha256,
+        "snapshot_sha256": version.snapshot_sha256,
+        "snapshot_as_sent": version.snapshot_as_sent,
+        "response": {
+            "status": version.http_status,
+            "url": version.url,
+            "content_type": version.content_type,
+            "charset": version.charset,
+            "etag": version.etag,
+            "last_modified": version.last_modified,
+        },
         "kind": version.kind,
         "chars": version.chars,
         "words": version.words,
@@ -56,9 +73,10 @@ def history(store: Store, source_id: str) -> dict[str, Any]:
     """A source's versions, oldest first, and the re-uploads that kept the text.
 
     A re-upload is a check that saw new raw bytes while the text stayed the
-    same (labs silently replace PDFs at the same URL).
+    same (labs silently replace PDFs at the same URL); its `raw_sha256` is
+    the SHA-256 of those bytes as sent, which are not stored.
     """
-    store.require_source(source_id)
+    row = store.require_source(source_id)
     reuploads: list[dict[str, Any]] = []
     previous: str | None = None
     current_version: int | None = None
@@ -76,6 +94,7 @@ def history(store: Store, source_id: str) -> dict[str, Any]:
         previous = check["raw_sha256"]
     return {
         "source": source_id,
+        "url": row["url"],
         "versions": [version_dict(v) for v in store.versions(source_id)],
         "reuploads": reuploads,
     }

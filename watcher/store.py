@@ -1,11 +1,12 @@
 """The only module that speaks SQL: tables, migrations, blobs, transactions.
 
 One SQLite file (`watcher.db` in `state_dir`) in WAL mode with a busy
-timeout, so a `watcher check` can run beside a daemon. Raw snapshots and
-extracted texts are content-addressed blobs (SHA-256 of the uncompressed
-bytes), stored once however often they recur, compressed with zstd (blobs
-written before are zlib); a raw snapshot is compressed against its version's
-text, which reading it then needs. The schema version lives in
+timeout, so a `watcher check` can run beside a daemon. Raw snapshots (the
+body of a response exactly as the server sent it) and extracted texts are
+content-addressed blobs (SHA-256 of the uncompressed bytes), stored once
+however often they recur, compressed with zstd (blobs written before are
+zlib); a raw snapshot is compressed against its version's text, which reading
+it then needs. The schema version lives in
 `PRAGMA user_version`; migrations are numbered functions, applied under the
 write lock after reading the version again, so processes opening a new state
 folder together never apply one twice.
@@ -401,11 +402,52 @@ def _m4_claim_owner(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m5_snapshot_as_sent(conn: sqlite3.Connection) -> None:
+    # A version's snapshot is the body as the server sent it, with the headers
+    # that matter (url, content_type, etag and last_modified were there from
+    # the start; the status and the charset join them). Versions recorded
+    # before may hold an HTML page stripped of its script and style bodies:
+    # `snapshot_as_sent` stays 1 only where that is known not to be so. Only
+    # HTML was ever stripped, and checks.raw_sha256 and sources.last_raw_sha256
+    # always named the bytes as fetched, so a check that saw the version's
+    # bytes proves them whole; where check rows were pruned, it is 0 (unknown).
+    _run_script(
+        conn,
+        """
+        ALTER TABLE versions ADD COLUMN http_status INTEGER;
+        ALTER TABLE versions ADD COLUMN charset TEXT;
+        ALTER TABLE versions ADD COLUMN snapshot_as_sent INTEGER NOT NULL DEFAULT 1;
+        UPDATE versions SET snapshot_as_sent = 0
+         WHERE kind = 'html'
+           AND NOT EXISTS (SELECT 1 FROM checks c
+                            WHERE c.source_id = versions.source_id
+                              AND c.raw_sha256 = versions.raw_sha256)
+           AND NOT EXISTS (SELECT 1 FROM sources s
+                            WHERE s.id = versions.source_id
+                              AND s.last_raw_sha256 = versions.raw_sha256);
+        -- the status of the check that recorded the version
+        UPDATE versions SET http_status = (
+            SELECT c.http_status FROM checks c
+             WHERE c.source_id = versions.source_id AND c.version = versions.number
+             ORDER BY c.id LIMIT 1)
+         WHERE reextracted = 0;
+        -- a re-extraction's snapshot is that of the last version fetched before it
+        UPDATE versions SET (http_status, etag, last_modified) = (
+            SELECT v.http_status, v.etag, v.last_modified FROM versions v
+             WHERE v.source_id = versions.source_id AND v.raw_sha256 = versions.raw_sha256
+               AND v.reextracted = 0 AND v.number < versions.number
+             ORDER BY v.number DESC LIMIT 1)
+         WHERE reextracted = 1;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_version_search,
     _m3_check_text_and_warning,
     _m4_claim_owner,
+    _m5_snapshot_as_sent,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -472,8 +514,24 @@ class VersionRow:
     words: int
     returned_to: int | None
     reextracted: bool
+    # The response whose body is the snapshot: final URL after redirects,
+    # status, media type and charset of Content-Type, ETag, Last-Modified.
     url: str | None
     content_type: str | None
+    http_status: int | None = None
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    # False: recorded before snapshots were kept whole, and not known to be the
+    # bytes as sent (an HTML page may lack its script and style bodies).
+    snapshot_as_sent: bool = True
+
+    @property
+    def snapshot_sha256(self) -> str | None:
+        """SHA-256 of the body exactly as the server sent it (after content
+        decoding), which is the stored snapshot's; None when the stored
+        snapshot is not known to be that body."""
+        return self.raw_sha256 if self.snapshot_as_sent else None
 
     @classmethod
     def from_row(cls, row: Row) -> VersionRow:
@@ -490,6 +548,11 @@ class VersionRow:
             reextracted=bool(row["reextracted"]),
             url=row["url"],
             content_type=row["content_type"],
+            http_status=row["http_status"],
+            charset=row["charset"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            snapshot_as_sent=bool(row["snapshot_as_sent"]),
         )
 
 

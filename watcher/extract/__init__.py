@@ -20,8 +20,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import lxml.etree
-
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.fingerprint import roots_fingerprint
 from watcher.extract.html import (
@@ -34,7 +32,6 @@ from watcher.extract.html import (
 )
 from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
-from watcher.extract.snapshot import bodies_of, snapshot_of_parsed
 from watcher.models import SUSPECT_WORDS, DocumentKind, Extracted, ExtractRules, Processed
 
 __all__ = [
@@ -156,15 +153,11 @@ def process(
     expected: DocumentKind | None = None,
     previous_chars: int | None = None,
     known_fingerprint: str | None = None,
-    latest_sha256: str | None = None,
-    snapshot: bool = True,
 ) -> Processed:
-    """Fingerprint, extract (unless the fingerprint equals `known_fingerprint`)
-    and, for a text other than `latest_sha256`, make the snapshot to store.
+    """Fingerprint and extract, unless the fingerprint equals `known_fingerprint`.
 
-    An HTML page is parsed once for all three (and its stripped snapshot
-    once more, to prove the cut harmless); any other document is extracted
-    as `extract` does. Raises what `extract` raises.
+    An HTML page is parsed once for both; any other document is extracted as
+    `extract` does. Raises what `extract` raises.
     """
     is_html = bool(content.strip()) and sniff_kind(content, content_type, url) == "html"
     if is_html and expected != "pdf" and content_type != PDF_TYPE:
@@ -175,8 +168,6 @@ def process(
             rules=rules,
             previous_chars=previous_chars,
             known_fingerprint=known_fingerprint,
-            latest_sha256=latest_sha256,
-            snapshot=snapshot,
         )
     extracted = extract(
         content,
@@ -198,15 +189,10 @@ def _process_html(
     rules: ExtractRules,
     previous_chars: int | None,
     known_fingerprint: str | None,
-    latest_sha256: str | None,
-    snapshot: bool,
 ) -> Processed:
     """`process` of an HTML page, on one lxml tree."""
     markup = decode_markup(content, charset, is_html=True)
     root = parse(markup)
-    # The proof of the snapshot reads the page's script and style texts, so
-    # they are taken before `remove` changes the tree (0.03 ms for a page).
-    bodies = bodies_of(root) if snapshot else None
     prepared = prepare(root, url=url, rules=rules)
     matched = bool(prepared.roots) or not rules.select
     fingerprint = roots_fingerprint(prepared, charset, rules) if matched else None
@@ -222,13 +208,7 @@ def _process_html(
     log.debug(
         "extracted html from %s: %d words, %d links", url, extracted.words, len(extracted.links)
     )
-    kept = None
-    if snapshot and extracted.sha256 != latest_sha256:
-        try:
-            kept = snapshot_of_parsed(content, markup, rules, charset, bodies)
-        except (lxml.etree.LxmlError, ValueError, RecursionError) as exc:
-            log.warning("kept the whole page of %s: %s", url, exc)
-    return Processed(fingerprint, extracted, kept)
+    return Processed(fingerprint, extracted)
 
 
 def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:

@@ -23,6 +23,7 @@ from watcher.web.security import CSP_SANDBOX
 
 # A content type as stored from a server's header: kept only when it is a plain token pair.
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+_CHARSET = re.compile(r"[a-z0-9][a-z0-9_.:+-]{0,39}")
 _EXTENSIONS = {"application/pdf": ".pdf", "text/html": ".html", "text/plain": ".txt"}
 
 
@@ -76,9 +77,11 @@ def version_raw(request: Request) -> Response:
     if not _MEDIA_TYPE.fullmatch(media):
         media = "application/octet-stream"
     name = f"{source_id}-v{version.number}{_EXTENSIONS.get(media, '.bin')}"
+    charset = (version.charset or "").lower()
     return Response(
         data,
-        media_type=media,
+        # the charset the server named (without one, Starlette names utf-8 for text/*)
+        media_type=f"{media}; charset={charset}" if _CHARSET.fullmatch(charset) else media,
         headers={
             "content-disposition": f'attachment; filename="{name}"',
             "content-security-policy": CSP_SANDBOX,
