@@ -71,10 +71,12 @@ def compile_selectors(selectors: tuple[str, ...]) -> Any:
             if match := _UNKNOWN_PSEUDO.match(str(exc)):
                 raise ValueError(f"{selector!r}: {match.group(1)!r} is not supported") from None
             raise ValueError(f"{selector!r} is not supported: {_wording(str(exc))}") from None
-    xpath = lxml.etree.XPath(_TRANSLATOR.css_to_xpath(", ".join(selectors)))
     try:
-        xpath(lxml.etree.Element("html"))  # a namespace prefix fails only when run
-    except lxml.etree.XPathError as exc:
+        # lxml refuses an expression holding a control character (an escape
+        # such as `\1` in the selector); a namespace prefix fails only when run
+        xpath = lxml.etree.XPath(_TRANSLATOR.css_to_xpath(", ".join(selectors)))
+        xpath(lxml.etree.Element("html"))
+    except (lxml.etree.XPathError, ValueError) as exc:
         raise ValueError(
             f"{', '.join(selectors)!r} is not supported: {_wording(str(exc))}"
         ) from None
