@@ -281,6 +281,18 @@ def _edge_key(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower())
 
 
+def _furniture(line: Line, counts: Counter[str], repeated: set[str], body: float | None) -> bool:
+    """Whether an edge line is a page number, a running header or a footer."""
+    if _PAGE_NUMBER.match(line.text):
+        return True
+    if body is None or line.size is None:
+        return _edge_key(line.text) in repeated
+    if line.size >= HEADING_SIZE * body:
+        return False  # the title, under a running header that repeats it
+    key = _edge_key(line.text)
+    return key in repeated or (counts[key] >= 2 and line.size < 0.95 * body)
+
+
 def drop_page_furniture(lines: Sequence[Line]) -> list[Line]:
     """Drop page numbers and running headers/footers found at the top or bottom of pages.
 
@@ -301,23 +313,12 @@ def drop_page_furniture(lines: Sequence[Line]) -> list[Line]:
         counts.update({_edge_key(page_lines[i].text) for i in positions})
     pages = len(by_page)
     repeated = {key for key, count in counts.items() if pages >= 3 and count >= max(3, pages / 2)}
-    small = body_style(lines)[0]
+    body = body_style(lines)[0]
     kept = []
     for page, page_lines in by_page.items():
         for position, line in enumerate(page_lines):
-            if position in edges[page]:
-                key = _edge_key(line.text)
-                if (
-                    _PAGE_NUMBER.match(line.text)
-                    or key in repeated
-                    or (
-                        counts[key] >= 2
-                        and small is not None
-                        and line.size is not None
-                        and line.size < 0.95 * small
-                    )
-                ):
-                    continue
+            if position in edges[page] and _furniture(line, counts, repeated, body):
+                continue
             kept.append(line)
     return kept
 
