@@ -54,9 +54,12 @@ LAYOUTS: dict[str, Layout] = {
     "two columns": Layout(columns=2, sizes=(16, 12, 10.5), footer=True, header="title"),
     "chapter headers, new pages": Layout(header="chapter", footer=True, new_page_per_chapter=True),
     "regular-weight sizes": Layout(sizes=(20, 15, 12.5), bold=(False, False, False), body=11),
+    "outline without numbers": Layout(outline=True, bookmark_numbers=False, page_numbers=True),
+    "long headings, two columns": Layout(columns=2, sizes=(18, 14, 12), header="chapter"),
 }
+LONG = {"long headings, two columns"}
 NUMBERED = {"outline, numbered", "numbered, sizes", "numbered, bold body-size", "two columns",
-            "chapter headers, new pages"}  # fmt: skip
+            "chapter headers, new pages", "outline without numbers", "long headings, two columns"}  # fmt: skip
 
 
 @dataclass
@@ -67,8 +70,8 @@ class Generated:
     furniture: list[str]
 
 
-def heading_words(rng: random.Random) -> str:
-    words = rng.sample(WORDS, rng.randint(1, 4))
+def heading_words(rng: random.Random, longest: int = 4) -> str:
+    words = rng.sample(WORDS, rng.randint(1, longest))
     text = " ".join(words)
     return text[0].upper() + text[1:] if rng.random() < 0.6 else text.title()
 
@@ -97,9 +100,10 @@ def document(rng: random.Random, layout_name: str) -> tuple[str, list[Block], li
             level = 2 if sub == 0 else 3
             if level > deepest:
                 break
-            words = heading_words(rng)
+            longest = 9 if layout_name in LONG else 4
+            words = heading_words(rng, longest)
             while words in used:
-                words = heading_words(rng)
+                words = heading_words(rng, longest)
             used.add(words)
             if numbered:
                 text = f"{chapter}. {words}" if level == 2 else f"{chapter}.{sub} {words}"

@@ -10,6 +10,7 @@ fit flows onto further pages. Text must fit windows-1252 (the core fonts).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fpdf import FPDF
@@ -106,6 +107,7 @@ class Layout:
     footer: bool = False
     page_numbers: bool = False
     new_page_per_chapter: bool = False
+    bookmark_numbers: bool = True  # False: bookmarks leave out the printed numbering
 
 
 class _Structured(FPDF):
@@ -190,7 +192,8 @@ def make_structured_pdf(title: str, blocks: list[Block], layout: Layout) -> byte
             pdf.set_font("Helvetica", style="B" if layout.bold[level - 1] else "", size=size)
             pdf.ln(line * 0.6)
             if layout.outline:
-                pdf.start_section(text, level=level - 1)
+                mark = text if layout.bookmark_numbers else re.sub(r"^[\d.]+ ", "", text)
+                pdf.start_section(mark, level=level - 1)
             pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
         elif kind == "table":
             pdf.set_font("Helvetica", size=body)

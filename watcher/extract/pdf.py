@@ -281,43 +281,70 @@ def _edge_key(text: str) -> str:
     return re.sub(r"\d+", "#", text.lower())
 
 
-def _furniture(line: Line, counts: Counter[str], repeated: set[str], body: float | None) -> bool:
+def _furniture(line: Line, top: bool, seen: _EdgeCounts) -> bool:
     """Whether an edge line is a page number, a running header or a footer."""
     if _PAGE_NUMBER.match(line.text):
         return True
-    if body is None or line.size is None:
-        return _edge_key(line.text) in repeated
-    if line.size >= HEADING_SIZE * body:
-        return False  # the title, under a running header that repeats it
     key = _edge_key(line.text)
-    return key in repeated or (counts[key] >= 2 and line.size < 0.95 * body)
+    if seen.body is None or line.size is None:
+        return key in seen.repeated
+    if line.size >= HEADING_SIZE * seen.body:
+        return False  # the title, under a running header that repeats it
+    if key in seen.repeated:
+        return True
+    if line.size >= 0.95 * seen.body:
+        return False
+    # Smaller than the body: a header repeated on two pages, or the title of a heading
+    # printed over the pages of its chapter. A footnote may repeat at the foot of a page.
+    return (top and seen.top[key] >= 2) or key in seen.headings
+
+
+class _EdgeCounts(NamedTuple):
+    repeated: set[str]  # keys at the edges of half the pages or more
+    top: Counter[str]  # pages with each key at their top edge
+    headings: set[str]  # keys of lines set larger or bolder than the body
+    body: float | None
 
 
 def drop_page_furniture(lines: Sequence[Line]) -> list[Line]:
     """Drop page numbers and running headers/footers found at the top or bottom of pages.
 
     A running header or footer is an edge line whose text (digits aside)
-    comes back at the edges of half the pages or more, or of two pages or
-    more when it is set smaller than the body text (a chapter's title over
-    its pages, alternating left and right headers).
+    comes back at the edges of half the pages or more; or, set smaller than
+    the body text, at the top of two pages or more (alternating left and
+    right headers) or as a heading of the document (a chapter's title over
+    its pages).
     """
     by_page: dict[int, list[Line]] = {}
     for line in lines:
         by_page.setdefault(line.page, []).append(line)
-    edges: dict[int, set[int]] = {}  # page → positions of its edge lines
     counts: Counter[str] = Counter()
-    for page, page_lines in by_page.items():
+    top: Counter[str] = Counter()
+    for page_lines in by_page.values():
         n = len(page_lines)
-        positions = set(range(min(EDGE_LINES, n))) | set(range(max(0, n - EDGE_LINES), n))
-        edges[page] = positions
-        counts.update({_edge_key(page_lines[i].text) for i in positions})
+        first = {_edge_key(line.text) for line in page_lines[:EDGE_LINES]}
+        top.update(first)
+        counts.update(first | {_edge_key(line.text) for line in page_lines[max(0, n - EDGE_LINES) :]})
     pages = len(by_page)
-    repeated = {key for key, count in counts.items() if pages >= 3 and count >= max(3, pages / 2)}
-    body = body_style(lines)[0]
+    body, body_bold = body_style(lines)
+    seen = _EdgeCounts(
+        repeated={key for key, count in counts.items() if pages >= 3 and count >= max(3, pages / 2)},
+        top=top,
+        headings={
+            _edge_key(line.text)
+            for line in lines
+            if body is not None
+            and line.size is not None
+            and (line.size >= HEADING_SIZE * body or (line.bold and not body_bold))
+        },
+        body=body,
+    )
     kept = []
-    for page, page_lines in by_page.items():
+    for page_lines in by_page.values():
+        n = len(page_lines)
         for position, line in enumerate(page_lines):
-            if position in edges[page] and _furniture(line, counts, repeated, body):
+            edge = position < EDGE_LINES or position >= n - EDGE_LINES
+            if edge and _furniture(line, position < EDGE_LINES, seen):
                 continue
             kept.append(line)
     return kept
@@ -452,8 +479,8 @@ def _typographic_marks(lines: Sequence[Line]) -> list[Mark]:
     """Headings from typography: larger than the body text, or bold where the body is not.
 
     A heading is a run of up to three lines in one style. Guards keep out what
-    looks like one but is not: a table row (wide gaps between cells, or cells
-    side by side), a caption ("Figure 2:"), a sentence (ends with a full stop,
+    looks like one but is not: a table row (ending with wide gaps between
+    cells, or bold cells side by side), a caption ("Figure 2:"), a sentence (ends with a full stop,
     or the next line carries on in lower case), a one-word capitalised label
     in the body size, an emphasised passage too long for a heading.
     """
@@ -463,7 +490,7 @@ def _typographic_marks(lines: Sequence[Line]) -> list[Mark]:
         return marks
 
     def candidate(line: Line) -> bool:
-        if line.gappy or not line.size or line.size < 0.95 * size:
+        if not line.size or line.size < 0.95 * size:
             return False
         return line.size >= HEADING_SIZE * size or (line.bold and not body_bold)
 
@@ -485,7 +512,10 @@ def _typographic_marks(lines: Sequence[Line]) -> list[Mark]:
             and not _side_by_side(lines[index - 1], lines[index])
         ):
             index += 1
-        runs.append((first, index - 1))
+        # Justified lines have wide gaps too, but the last line of a paragraph is
+        # not justified: a run ending with wide gaps is a table row.
+        if not lines[index - 1].gappy:
+            runs.append((first, index - 1))
 
     accepted: list[tuple[int, int, tuple[float, bool], int]] = []
     for first, last in runs:
