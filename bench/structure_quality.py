@@ -33,18 +33,101 @@ from tests.pdfs import Block, Layout, make_structured_pdf
 from watcher.extract.pdf import extract_pdf
 from watcher.models import ExtractRules
 
-WORDS = (
-    "capability thresholds safeguards governance deployment evaluation security model weights "
-    "risk assessment frontier autonomy cyber biological chemical nuclear misuse oversight board "
-    "transparency reporting incident response red teaming access controls monitoring compliance "
-    "external review mitigations scope definitions commitments accountability escalation "
-    "procedures training compute alignment testing disclosure partners audits critical levels"
-).split()
-SENTENCE_WORDS = (
-    "we will the a model to of and in that before after each any our evaluation results are "
-    "shared with review board when safeguards apply at or above threshold level developers must "
-    "document decisions publicly within days policy requires independent teams assess risks"
-).split()
+WORDS = [
+    "capability",
+    "thresholds",
+    "safeguards",
+    "governance",
+    "deployment",
+    "evaluation",
+    "security",
+    "model",
+    "weights",
+    "risk",
+    "assessment",
+    "frontier",
+    "autonomy",
+    "cyber",
+    "biological",
+    "chemical",
+    "nuclear",
+    "misuse",
+    "oversight",
+    "board",
+    "transparency",
+    "reporting",
+    "incident",
+    "response",
+    "red",
+    "teaming",
+    "access",
+    "controls",
+    "monitoring",
+    "compliance",
+    "external",
+    "review",
+    "mitigations",
+    "scope",
+    "definitions",
+    "commitments",
+    "accountability",
+    "escalation",
+    "procedures",
+    "training",
+    "compute",
+    "alignment",
+    "testing",
+    "disclosure",
+    "partners",
+    "audits",
+    "critical",
+    "levels",
+]
+SENTENCE_WORDS = [
+    "we",
+    "will",
+    "the",
+    "a",
+    "model",
+    "to",
+    "of",
+    "and",
+    "in",
+    "that",
+    "before",
+    "after",
+    "each",
+    "any",
+    "our",
+    "evaluation",
+    "results",
+    "are",
+    "shared",
+    "with",
+    "review",
+    "board",
+    "when",
+    "safeguards",
+    "apply",
+    "at",
+    "or",
+    "above",
+    "threshold",
+    "level",
+    "developers",
+    "must",
+    "document",
+    "decisions",
+    "publicly",
+    "within",
+    "days",
+    "policy",
+    "requires",
+    "independent",
+    "teams",
+    "assess",
+    "risks",
+]
 LAYOUTS: dict[str, Layout] = {
     "outline, numbered": Layout(outline=True),
     "outline, bold body-size": Layout(outline=True, sizes=(16, 10, 10), header="title"),
@@ -85,7 +168,9 @@ def paragraph(rng: random.Random) -> str:
     return " ".join(sentence(rng, rng.randint(6, 18)) for _ in range(rng.randint(1, 5)))
 
 
-def document(rng: random.Random, layout_name: str) -> tuple[str, list[Block], list[tuple[int, str]]]:
+def document(
+    rng: random.Random, layout_name: str
+) -> tuple[str, list[Block], list[tuple[int, str]]]:
     """Blocks of one document and its headings (level, text), the title at level 1."""
     numbered = layout_name in NUMBERED
     title = f"{heading_words(rng).title()} Framework"
@@ -150,7 +235,9 @@ def generate(count: int, seed: int) -> list[Generated]:
             furniture.append(title)
         if layout.footer:
             furniture.append("Page ")
-        generated.append(Generated(name, make_structured_pdf(title, blocks, layout), headings, furniture))
+        generated.append(
+            Generated(name, make_structured_pdf(title, blocks, layout), headings, furniture)
+        )
     return generated
 
 

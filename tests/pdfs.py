@@ -145,7 +145,9 @@ class _Structured(FPDF):
         if self.layout.footer or self.layout.page_numbers:
             self.set_y(-15)
             self.set_font("Helvetica", size=self.layout.body * 0.8)
-            label = f"Page {self.page_no()} of {{nb}}" if self.layout.footer else str(self.page_no())
+            label = (
+                f"Page {self.page_no()} of {{nb}}" if self.layout.footer else str(self.page_no())
+            )
             self.cell(0, 5, label, align="C")
         self.set_left_margin(saved[0])
         self.set_right_margin(saved[1])

@@ -13,7 +13,7 @@ from tests.conftest import Env, Site
 from tests.pdfs import Block, Layout, make_structured_pdf
 from watcher.cli import main
 from watcher.extract import extract
-from watcher.extract.pdf import Line, heading_marks, reflow
+from watcher.extract.pdf import Bookmark, Line, heading_marks, reflow
 from watcher.models import Extracted, ExtractRules
 
 TITLE = "Frontier Safety Framework"
@@ -68,7 +68,11 @@ OUTLINE = Layout(outline=True, sizes=(16, 10, 10), header="chapter", footer=True
 
 def run_pdf(content: bytes) -> Extracted:
     return extract(
-        content, content_type="application/pdf", charset=None, url="https://x/f.pdf", rules=ExtractRules()
+        content,
+        content_type="application/pdf",
+        charset=None,
+        url="https://x/f.pdf",
+        rules=ExtractRules(),
     )
 
 
@@ -101,7 +105,9 @@ def test_outline_levels_win_over_typography() -> None:
     """Bold headings all in the body size: only the outline tells 2.1 from 2."""
     unnumbered = [
         (kind, level, re.sub(r"^[\d.]+ ", "", text)) if kind == "h" else (kind, level, text)
-        for kind, level, text, *_ in [(*block, "") if len(block) == 2 else block for block in blocks()]
+        for kind, level, text, *_ in [
+            (*block, "") if len(block) == 2 else block for block in blocks()
+        ]
     ]
     doc: list[Block] = [tuple(part for part in block if part != "") for block in unnumbered]
     result = run_pdf(make_structured_pdf(TITLE, doc, replace(OUTLINE, header=None)))
@@ -134,7 +140,10 @@ def test_repaginated_pdf_extracts_to_the_same_text() -> None:
         assert run_pdf(content).pages != 2 or layout is chapters
         assert run_pdf(content).text == base
     outline = run_pdf(make_structured_pdf(TITLE, doc, OUTLINE)).text
-    assert run_pdf(make_structured_pdf(TITLE, doc, replace(OUTLINE, body=12, sizes=(19, 12, 12)))).text == outline
+    assert (
+        run_pdf(make_structured_pdf(TITLE, doc, replace(OUTLINE, body=12, sizes=(19, 12, 12)))).text
+        == outline
+    )
 
 
 def test_guards_against_false_headings() -> None:
@@ -166,19 +175,37 @@ def test_guards_against_false_headings() -> None:
     assert "## Safeguards" not in reflow(lines, marks) and "# Safeguards" in reflow(lines, marks)
 
 
-def test_hostile_outline_titles_are_only_matched_text() -> None:
-    """A bookmark whose title is nowhere on its page makes no heading; when most bookmarks
-    match nothing, typography decides."""
-    content = make_structured_pdf(TITLE, blocks(), Layout(outline=True))
-    result = run_pdf(content)
-    assert headings(result.text) == HEADINGS
+def test_outline_titles_matched_loosely_and_unmatched_outline_ignored() -> None:
+    """Bookmarks match printed headings despite case, spacing and numbering; an
+    outline whose titles are mostly not on the pages yields to typography."""
+    body = "Body text that runs along the whole line of the page and wraps."
+    lines = [
+        Line("Policy", 0, 200, 60, 18, 50, 800, True),
+        Line(body, 0, 450, 30, 10, 50, 780),
+        Line("3. Capability", 0, 200, 20, 10, 50, 760, True),
+        Line("Thresholds", 0, 200, 60, 10, 50, 748, True),
+        Line(body, 1, 450, 30, 10, 50, 780),
+    ]
+    outline = [Bookmark("POLICY", 0, 0), Bookmark("3 capability  thresholds", 1, 0)]
+    assert reflow(lines, heading_marks(lines, outline)) == [
+        "# Policy",
+        body,
+        "## 3. Capability Thresholds",
+        body,
+    ]
+    stray = [Bookmark("Cover", 0, 0), Bookmark("Contents", 0, 1), Bookmark("Policy", 0, 0)]
+    # typography: the title is larger than the bold heading in the body size
+    assert reflow(lines, heading_marks(lines, stray))[2] == "## 3. Capability Thresholds"
+    assert reflow(lines, heading_marks(lines, [Bookmark("Policy", 0, 5)]))[0] == "# Policy"
 
 
 def test_pdf_change_in_section_3_has_its_heading_path(env: Env, site: Site) -> None:
     """End to end: a loopback server serves the PDF; the diff's hunk sits under
     'Frontier Safety Framework › 3. Capability Thresholds'."""
     for layout in (TYPOGRAPHIC, OUTLINE):
-        site.set("/fsf.pdf", make_structured_pdf(TITLE, blocks(), layout), content_type="application/pdf")
+        site.set(
+            "/fsf.pdf", make_structured_pdf(TITLE, blocks(), layout), content_type="application/pdf"
+        )
         env.sources = [{"id": "fsf", "url": site.url("/fsf.pdf"), "kind": "pdf"}]
         env.write()
         runner = CliRunner()
@@ -186,10 +213,14 @@ def test_pdf_change_in_section_3_has_its_heading_path(env: Env, site: Site) -> N
         assert runner.invoke(main, [*args, "check"], catch_exceptions=False).exit_code == 0
         edited = THRESHOLDS.replace("We will not deploy", "We may choose not to deploy")
         site.set(
-            "/fsf.pdf", make_structured_pdf(TITLE, blocks(edited), layout), content_type="application/pdf"
+            "/fsf.pdf",
+            make_structured_pdf(TITLE, blocks(edited), layout),
+            content_type="application/pdf",
         )
         assert runner.invoke(main, [*args, "check"], catch_exceptions=False).exit_code == 0
-        result = runner.invoke(main, [*args, "diff", "fsf", "--format", "json"], catch_exceptions=False)
+        result = runner.invoke(
+            main, [*args, "diff", "fsf", "--format", "json"], catch_exceptions=False
+        )
         assert result.exit_code == 0, result.output
         hunks = json.loads(result.stdout)["change"]["hunks"]
         assert [hunk["heading_path"] for hunk in hunks] == [

@@ -157,7 +157,9 @@ def _outline(document: pdfium.PdfDocument) -> list[Bookmark]:
             continue
         dest = item.get_dest()
         index = dest.get_index() if dest is not None else None
-        bookmarks.append(Bookmark(title, item.level, index if index is not None and index >= 0 else None))
+        bookmarks.append(
+            Bookmark(title, item.level, index if index is not None and index >= 0 else None)
+        )
     return bookmarks
 
 
@@ -249,14 +251,17 @@ def _page_lines(textpage: pdfium.PdfTextPage, page: int, fonts: _FontNames) -> l
     if not lines:
         return lines
     # Heading candidates: short lines, bold or larger than the page's usual size.
-    usual = _percentile([line.size for line in lines if line.size], 0.5) if any(
-        line.size for line in lines
-    ) else None
-    for position, (line, (start, end)) in enumerate(zip(lines, spans, strict=True)):
-        if start < 0 or end - start > 160 or not (line.bold or (usual and line.size and line.size > usual)):
+    sizes = [entry.size for entry in lines if entry.size]
+    usual = _percentile(sizes, 0.5) if sizes else None
+    for position, (entry, (start, end)) in enumerate(zip(lines, spans, strict=True)):
+        if (
+            start < 0
+            or end - start > 160
+            or not (entry.bold or (usual and entry.size and entry.size > usual))
+        ):
             continue
-        if _has_gaps(textpage, start, end, line.size or 10.0):
-            lines[position] = line._replace(gappy=True)
+        if _has_gaps(textpage, start, end, entry.size or 10.0):
+            lines[position] = entry._replace(gappy=True)
     return lines
 
 
@@ -324,11 +329,15 @@ def drop_page_furniture(lines: Sequence[Line]) -> list[Line]:
         n = len(page_lines)
         first = {_edge_key(line.text) for line in page_lines[:EDGE_LINES]}
         top.update(first)
-        counts.update(first | {_edge_key(line.text) for line in page_lines[max(0, n - EDGE_LINES) :]})
+        counts.update(
+            first | {_edge_key(line.text) for line in page_lines[max(0, n - EDGE_LINES) :]}
+        )
     pages = len(by_page)
     body, body_bold = body_style(lines)
     seen = _EdgeCounts(
-        repeated={key for key, count in counts.items() if pages >= 3 and count >= max(3, pages / 2)},
+        repeated={
+            key for key, count in counts.items() if pages >= 3 and count >= max(3, pages / 2)
+        },
         top=top,
         headings={
             _edge_key(line.text)
