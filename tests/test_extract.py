@@ -675,14 +675,14 @@ PDF_PAGES = [
 ]
 PDF_TEXT = "\n".join(
     [
-        "Capability Thresholds",
+        "# Capability Thresholds",
         LONG_PARAGRAPH,
         PARAGRAPH_B,
         "- " + BULLET,
         "- CBRN weapons",
-        "Safeguards",
+        "# Safeguards",
         "Deployment safeguards apply to every model at or above the threshold.",
-        "Governance",
+        "# Governance",
         LONG_PARAGRAPH,
     ]
 )
