@@ -52,7 +52,6 @@ from watcher.errors import (
     TooManyRedirects,
     TruncatedBody,
 )
-from watcher.http11 import Http11Transport
 from watcher.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -92,8 +91,7 @@ def build_client(
 ) -> httpx.AsyncClient:
     """The one HTTP client of the package, configured from `settings`."""
     if transport is None:
-        # Connection retries are ours (with backoff), not the transport's.
-        transport = Http11Transport()
+        transport = _transport()
     client = httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(settings.timeout),
@@ -103,6 +101,38 @@ def build_client(
     )
     _keep_cookies_only_when_set(client.cookies)
     return client
+
+
+KEEPALIVE_EXPIRY_S = 30.0
+
+
+def _transport() -> httpx.AsyncBaseTransport:
+    import os
+
+    if os.environ.get("WATCHER_TRANSPORT") == "aiohttp":
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
+        def session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=0, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY_S,
+                    ssl=httpx.create_ssl_context(),
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+
+        return AiohttpTransport(client=session)
+    # Connection retries are ours (with backoff), not the transport's.
+    return httpx.AsyncHTTPTransport(
+        retries=0,
+        limits=httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=None,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
+        ),
+    )
 
 
 def _keep_cookies_only_when_set(cookies: httpx.Cookies) -> None:
