@@ -170,3 +170,72 @@ async def test_an_unreachable_proxy_is_named() -> None:
         with pytest.raises(NetworkError) as caught:
             await fetcher.fetch("http://127.0.0.2:9/doc")
     assert caught.value.reason == f"connection refused by proxy 127.0.0.1:{port}"
+
+
+async def test_slack_alerts_honour_the_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from watcher.config import SlackChannel
+    from watcher.notify.alert import Alert
+    from watcher.notify.slack import SlackSender
+
+    with RawServer(answer(b"ok")) as slack, ProxyServer() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        sender = SlackSender(SlackChannel("team", "SLACK_URL"), slack.url("/services/T/B/x"))
+        try:
+            await sender.send(Alert(kind="test"))
+        finally:
+            await sender.aclose()
+    assert proxy.seen == [("POST", slack.url("/services/T/B/x"))]
+    assert slack.requests[0].method == "POST" and slack.requests[0].body.startswith(b"{")
+
+
+def _config(tmp_path: Path, watcher: str, source: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[watcher]\n{watcher}\n\n[[sources]]\nid = 'a'\nlab = 'L'\ntitle = 'T'\n"
+        f"url = 'https://a.example/'\n{source}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("watcher", "source", "message"),
+    [
+        ("proxy = 'http://bob:pw@p:3128'", "", "watcher.proxy: credentials do not go in the file"),
+        ("proxy = 'socks5://p:1080'", "", "is not a proxy URL"),
+        ("", "proxy = 'p:3128'", "sources[0] (a).proxy: 'p:3128' is not a proxy URL"),
+        ("proxy_auth_env = 'bob:pw'", "", "must be the name of an environment variable"),
+    ],
+)
+def test_bad_proxy_keys_are_one_line_errors(
+    tmp_path: Path, watcher: str, source: str, message: str
+) -> None:
+    from watcher.config import load_config
+    from watcher.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_config(tmp_path, watcher, source))
+    text = str(caught.value)
+    assert message in text
+    assert "pw" not in text.replace("proxy_auth_env", "")
+
+
+def test_validate_prints_which_sources_go_through_which_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[watcher]\nproxy = 'http://proxy.internal:3128'\n"
+        "[[sources]]\nid = 'a'\nlab = 'L'\ntitle = 'T'\nurl = 'https://a.example/'\n"
+        "[[sources]]\nid = 'b'\nlab = 'L'\ntitle = 'T'\nurl = 'https://b.example/'\n"
+        "proxy = 'none'\n"
+    )
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"])
+    assert result.exit_code == 0, result.output
+    assert "a: through proxy.internal:3128" in result.output
+    assert "b: direct" in result.output

@@ -180,6 +180,15 @@ class ProxyRoutes(httpx.AsyncBaseTransport):
         self._pools.clear()
 
 
+def proxy_for(url: str, setting: str | None, environ: Mapping[str, str]) -> str | None:
+    """The proxy (host:port) `url` goes through under `setting`, for people to read; None: direct."""
+    proxy = ProxyRoutes(setting, environ=environ).route(httpx.URL(url))
+    if proxy is None:
+        return None
+    parsed = httpx.URL(proxy)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+
+
 def environment_proxy(url: httpx.URL, environ: Mapping[str, str]) -> str | None:
     """The proxy curl would use for `url` from `environ`, or None.
 
