@@ -104,7 +104,11 @@ async def test_the_environment_proxy_is_used_and_no_proxy_honoured() -> None:
         ("https://docs.example.com/", {"all_proxy": "http://p", "no_proxy": "example.com"}, None),
         ("https://example.com/", {"all_proxy": "http://p", "no_proxy": ".example.com"}, None),
         ("https://example.com/", {"all_proxy": "http://p", "no_proxy": "*.example.com"}, None),
-        ("https://notexample.com/", {"all_proxy": "http://p", "no_proxy": "example.com"}, "http://p"),
+        (
+            "https://notexample.com/",
+            {"all_proxy": "http://p", "no_proxy": "example.com"},
+            "http://p",
+        ),
         # ports: only that port goes direct
         ("https://a.example:8443/", {"all_proxy": "http://p", "no_proxy": "a.example:8443"}, None),
         ("https://a.example/", {"all_proxy": "http://p", "no_proxy": "a.example:8443"}, "http://p"),
@@ -136,8 +140,7 @@ async def test_a_proxy_refusing_connect_fails_that_check_only(
             result = await fetcher.fetch(server.url("/plain"))
     reason = caught.value.reason
     assert reason == (
-        f"proxy 127.0.0.1:{proxy.port} refused the tunnel to 127.0.0.1:{server.port}: "
-        "403 Forbidden"
+        f"proxy 127.0.0.1:{proxy.port} refused the tunnel to 127.0.0.1:{server.port}: 403 Forbidden"
     )
     assert not caught.value.transient
     assert result.content == b"ok"

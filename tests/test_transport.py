@@ -194,9 +194,7 @@ async def test_stale_connection_that_takes_the_request_then_hangs_up_is_retried(
     """
     talk = Conversations(lambda n: keep_alive(b"fresh") if n != 2 else None)
     with RawServer(talk) as server:
-        results = await fetch_all(
-            [server.url("/"), server.url("/")], retries=1, backoff=0.01
-        )
+        results = await fetch_all([server.url("/"), server.url("/")], retries=1, backoff=0.01)
     assert [r.content for r in results] == [b"fresh", b"fresh"]
     assert talk.connections == 2 and len(talk.requests) == 3
 
@@ -330,7 +328,10 @@ def _endless(first: bytes, line: bytes) -> Any:
         # header fields that never end
         (b"HTTP/1.1 200 OK\r\n", b"X-Many: 1\r\n" * 100),
         # a chunked body whose trailer fields never end
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n", b"X-T: 1\r\n" * 100),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+            b"X-T: 1\r\n" * 100,
+        ),
     ],
     ids=["long-header", "endless-headers", "endless-trailers"],
 )
