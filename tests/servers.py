@@ -14,6 +14,7 @@ thread and gets the parsed request head; the handler writes raw bytes.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import ssl
@@ -21,6 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class RawRequest:
     path: str
     headers: dict[str, str]
     local_host: str  # the address the client connected to, e.g. 127.0.0.2
+    body: bytes = b""  # as many bytes as Content-Length announced
 
 
 Handler = Callable[[RawRequest, socket.socket], None]
@@ -153,11 +156,109 @@ class RawServer:
             if not chunk:
                 return None
             data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        head_bytes, body = data.split(b"\r\n\r\n", 1)
+        head = head_bytes.decode("latin-1")
         request_line, *header_lines = head.split("\r\n")
         method, path, _ = request_line.split(" ", 2)
         headers = {}
         for line in header_lines:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        return RawRequest(method, path, headers, conn.getsockname()[0])
+        length = int(headers.get("content-length") or 0)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return RawRequest(method, path, headers, conn.getsockname()[0], body)
+
+
+@dataclass
+class ProxyServer:
+    """A forward HTTP proxy on loopback that records what it was asked.
+
+    A plain-http URL arrives as `GET http://host:port/path` (recorded as
+    `("GET", url)`) and is relayed; an https URL arrives as `CONNECT host:port`
+    (recorded as `("CONNECT", "host:port")`) and is tunnelled byte for byte.
+    `refuse_connect` answers every CONNECT with 403; `credentials`
+    ("user:password") answers 407 to a request without them. Each client
+    connection carries one request (the proxy answers with Connection: close).
+    """
+
+    refuse_connect: bool = False
+    credentials: str | None = None
+    host: str = "127.0.0.1"
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    auth: list[str | None] = field(default_factory=list)  # Proxy-Authorization of each request
+
+    def __post_init__(self) -> None:
+        self._server = RawServer(self._handle, host=self.host)
+        self.port = self._server.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> ProxyServer:
+        self._server.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.__exit__(None, None, None)
+
+    def _handle(self, request: RawRequest, conn: socket.socket) -> None:
+        target = request.path
+        self.seen.append((request.method, target))
+        given = request.headers.get("proxy-authorization")
+        self.auth.append(given)
+        if self.credentials is not None:
+            expected = "Basic " + base64.b64encode(self.credentials.encode()).decode()
+            if given != expected:
+                conn.sendall(
+                    http_response(
+                        407,
+                        b"",
+                        {"Proxy-Authenticate": 'Basic realm="test"'},
+                        reason="Proxy Authentication Required",
+                    )
+                )
+                return
+        if request.method == "CONNECT":
+            if self.refuse_connect:
+                conn.sendall(http_response(403, b"no tunnels", reason="Forbidden"))
+                return
+            host, _, port = target.rpartition(":")
+            with socket.create_connection((host.strip("[]"), int(port)), 5) as upstream:
+                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                _pipe(conn, upstream)
+            return
+        parts = urlsplit(target)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        head = [f"{request.method} {path} HTTP/1.1"]
+        for name, value in request.headers.items():
+            if name not in ("proxy-authorization", "proxy-connection", "connection"):
+                head.append(f"{name}: {value}")
+        head.append("connection: close")
+        body = request.body
+        with socket.create_connection((parts.hostname or "", parts.port or 80), 5) as upstream:
+            upstream.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+            while chunk := upstream.recv(65536):
+                conn.sendall(chunk)
+
+
+def _pipe(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+
+    def copy(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    other = threading.Thread(target=copy, args=(b, a), daemon=True)
+    other.start()
+    copy(a, b)
+    other.join(10)

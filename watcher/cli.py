@@ -141,10 +141,19 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
 @main.command()
 @pass_app
 def validate(app: App) -> None:
-    """Check the config file; print `ok` and the number of sources."""
+    """Check the config file; print `ok`, the number of sources and the proxy each goes through."""
+    from watcher.fetch import proxy_for
+
     config = app.config(warn=True)
     count = len(config.sources)
     click.echo(f"ok: {count} source{'s' if count != 1 else ''}")
+    routes = [
+        (source.id, proxy_for(source.url, source.proxy or config.watcher.proxy, os.environ))
+        for source in config.sources
+    ]
+    if any(proxy for _, proxy in routes):
+        for source_id, proxy in routes:
+            click.echo(f"  {source_id}: " + (f"through {proxy}" if proxy else "direct"))
 
 
 @main.command()

@@ -133,6 +133,16 @@ class WatcherSettings:
     max_redirects: int = 10
     retries: int = 2  # attempts after the first
     allow_downgrade: bool = True  # follow a redirect from https to http (and warn)
+    proxy: str | None = None  # a proxy URL, "none" (direct), or None: the environment's
+    proxy_auth_env: str | None = None  # the variable holding the proxy's "user:password"
+
+    def proxy_auth(self, environ: Mapping[str, str]) -> tuple[str, str] | None:
+        """The configured proxy's credentials from `proxy_auth_env`, None when unset."""
+        value = environ.get(self.proxy_auth_env or "") or ""
+        if not value:
+            return None
+        user, _, password = value.partition(":")
+        return user, password
 
 
 def _unset(names: tuple[str | None, ...], environ: Mapping[str, str]) -> list[str]:
@@ -197,6 +207,7 @@ class SourceConfig:
     kind: Kind = "auto"
     watch_terms: tuple[str, ...] = ()
     enabled: bool = True
+    proxy: str | None = None  # overrides [watcher] proxy: a URL or "none"
 
     @property
     def rules(self) -> ExtractRules:
@@ -269,6 +280,12 @@ class Config:
                     f"{self.label}: channels.{name}: {' and '.join(missing)} {verb} not set; "
                     f"alerts for this channel wait in the outbox until {pronoun} {verb}"
                 )
+        auth_env = self.watcher.proxy_auth_env
+        if auth_env and not env.get(auth_env):
+            lines.append(
+                f"{self.label}: watcher.proxy_auth_env: {auth_env} is not set; "
+                "proxies are used without credentials"
+            )
         return lines
 
 
@@ -379,6 +396,28 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _proxy(value: str) -> str:
+    """A proxy URL (`http://host:port`) or "none" (direct); never credentials."""
+    if value == "none":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or value.split() != [value]:
+        raise ValueError(f"{value!r} is not a proxy URL (use http://host:port, or 'none')")
+    if "@" in parts.netloc:
+        # The value is not echoed: it holds a password.
+        raise ValueError(
+            "credentials do not go in the file: name the variable holding "
+            "'user:password' in [watcher] proxy_auth_env"
+        )
+    try:
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} is not a proxy URL (use http://host:port)") from None
+    if not host:
+        raise ValueError(f"{value!r} has no host")
+    return value
+
+
 def _dashboard_url(value: str) -> str:
     return _http_url(value).rstrip("/") if value else value
 
@@ -468,6 +507,7 @@ Selectors = Annotated[tuple[Selector, ...], BeforeValidator(_as_tuple)]
 Regexes = Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_as_tuple)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 Address = Annotated[str, AfterValidator(_address)]
+Proxy = Annotated[str, AfterValidator(_proxy)]
 
 
 def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
@@ -506,6 +546,8 @@ class _WatcherModel(BaseModel):
     max_redirects: int = Field(10, ge=0)
     retries: int = Field(2, ge=0)
     allow_downgrade: bool = True
+    proxy: Proxy | None = None
+    proxy_auth_env: EnvName | None = None
 
     _channels = field_validator("notify", "admin_notify")(_known_channels)
 
@@ -554,6 +596,7 @@ class _SourceModel(BaseModel):
     kind: Kind = "auto"
     watch_terms: Strings = ()
     enabled: bool = True
+    proxy: Proxy | None = None
 
     _channels = field_validator("notify")(_known_channels)
 
@@ -884,6 +927,8 @@ def load_config(path: Path | str) -> Config:
         max_redirects=watcher.max_redirects,
         retries=watcher.retries,
         allow_downgrade=watcher.allow_downgrade,
+        proxy=watcher.proxy,
+        proxy_auth_env=watcher.proxy_auth_env,
     )
     return Config(
         path=config_path,
@@ -924,6 +969,7 @@ def _source(model: _SourceModel, settings: WatcherSettings) -> SourceConfig:
         kind=model.kind,
         watch_terms=model.watch_terms,
         enabled=model.enabled,
+        proxy=model.proxy,
     )
 
 

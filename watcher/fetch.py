@@ -22,19 +22,25 @@ the `httpx2` fork is one import). A fetch:
 It returns a `FetchResult` for a 2xx or a 304 to a conditional request (a 304
 to a request that carried no validator is an error) and raises a `FetchError`
 subclass with a one-line reason for everything else; no exception of httpx,
-ssl or the transport (`watcher.http11`) escapes this module.
+httpcore or ssl escapes this module.
+
+The transport is httpx's own (httpcore and h11), one connection pool per
+proxy (`ProxyRoutes`): proxies come from the settings, a source's own
+`proxy`, or the environment as curl reads it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
+import os
 import random
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
@@ -52,7 +58,6 @@ from watcher.errors import (
     TooManyRedirects,
     TruncatedBody,
 )
-from watcher.http11 import Http11Transport
 from watcher.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,8 @@ class FetchSettings:
     backoff: float = 1.0  # base seconds of the exponential backoff (full jitter)
     retry_after_cap: float = 120.0  # Retry-After is honoured up to this many seconds
     allow_downgrade: bool = True  # follow a redirect from https to http
+    proxy: str | None = None  # a proxy URL, "none" (direct), or None: the environment's
+    proxy_auth: tuple[str, str] | None = None  # user and password for a configured proxy
 
 
 def build_client(
@@ -92,8 +99,7 @@ def build_client(
 ) -> httpx.AsyncClient:
     """The one HTTP client of the package, configured from `settings`."""
     if transport is None:
-        # Connection retries are ours (with backoff), not the transport's.
-        transport = Http11Transport()
+        transport = ProxyRoutes(settings.proxy, auth=settings.proxy_auth)
     client = httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(settings.timeout),
@@ -103,6 +109,152 @@ def build_client(
     )
     _keep_cookies_only_when_set(client.cookies)
     return client
+
+
+KEEPALIVE_EXPIRY_S = 30.0  # an idle connection is closed this long after its last answer
+DIRECT = "none"  # the proxy setting that goes straight to the server
+
+
+def _pool(proxy: httpx.Proxy | None = None) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport (httpcore): one connection pool, through `proxy` when given."""
+    return httpx.AsyncHTTPTransport(
+        proxy=proxy,
+        retries=0,  # connection retries are ours, with backoff
+        # No pool limits: `Fetcher` bounds requests per host and per pass itself.
+        limits=httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=None,
+            keepalive_expiry=KEEPALIVE_EXPIRY_S,
+        ),
+    )
+
+
+class ProxyRoutes(httpx.AsyncBaseTransport):
+    """Sends each request straight to its server or through the proxy `route` picks.
+
+    httpx reads the proxy variables only when it builds its own transport, so
+    the choice is made here: `proxy` (a URL, or "none" for direct; None for
+    the environment, read as curl reads it: `http_proxy`, `https_proxy`,
+    `all_proxy`, `no_proxy`). A request's `"watcher.proxy"` extension
+    overrides it (a source's own `proxy`). One pool per proxy, made on first use.
+    """
+
+    def __init__(
+        self,
+        proxy: str | None = None,
+        *,
+        auth: tuple[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._proxy = proxy
+        self._auth = auth
+        self._environ = dict(os.environ if environ is None else environ)
+        self._pools: dict[str | None, httpx.AsyncHTTPTransport] = {}
+
+    def route(self, url: httpx.URL, override: str | None = None) -> str | None:
+        """The proxy URL `url` goes through, or None for a direct connection."""
+        setting = override if override is not None else self._proxy
+        if setting is not None:
+            return None if setting == DIRECT else setting
+        return environment_proxy(url, self._environ)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self.route(request.url, request.extensions.get("watcher.proxy"))
+        pool = self._pools.get(proxy)
+        if pool is None:
+            pool = self._pools[proxy] = _pool(self._proxy_of(proxy))
+        return await pool.handle_async_request(request)
+
+    def _proxy_of(self, proxy: str | None) -> httpx.Proxy | None:
+        if proxy is None:
+            return None
+        url = httpx.URL(proxy)
+        # Credentials from the environment's own URL (as curl takes them) or proxy_auth_env.
+        if url.userinfo or self._auth is None:
+            return httpx.Proxy(url)
+        return httpx.Proxy(url, auth=self._auth)
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
+def proxy_for(url: str, setting: str | None, environ: Mapping[str, str]) -> str | None:
+    """The proxy (host:port) `url` goes through under `setting`, for people to read; None: direct."""
+    proxy = ProxyRoutes(setting, environ=environ).route(httpx.URL(url))
+    if proxy is None:
+        return None
+    parsed = httpx.URL(proxy)
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+
+
+def environment_proxy(url: httpx.URL, environ: Mapping[str, str]) -> str | None:
+    """The proxy curl would use for `url` from `environ`, or None.
+
+    `http_proxy` is read in lower case only (an `HTTP_PROXY` can be set by
+    a web server from a request's `Proxy:` header); `https_proxy` and
+    `all_proxy` in either case, lower case first. `no_proxy` lists hosts
+    to reach directly: `*` for all, a name (`example.com` and `.example.com`
+    both match the name and every name under it), an IP address or network
+    (`10.0.0.0/8`), each optionally with `:port` to match that port only.
+    """
+    if _no_proxy(url, _env(environ, "no_proxy")):
+        return None
+    if url.scheme == "http":
+        value = environ.get("http_proxy") or _env(environ, "all_proxy")
+    else:
+        value = _env(environ, "https_proxy") or _env(environ, "all_proxy")
+    value = (value or "").strip()
+    if not value:
+        return None
+    return value if "://" in value else f"http://{value}"
+
+
+def _env(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name) or environ.get(name.upper()) or ""
+
+
+def _no_proxy(url: httpx.URL, value: str) -> bool:
+    host = url.host.lower().rstrip(".")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in value.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, entry_port = _split_port(entry)
+        if entry_port is not None and entry_port != port:
+            continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        name = name.lstrip("*").lstrip(".").rstrip(".")
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """`host:8080` → ("host", 8080); `[::1]:8080` → ("::1", 8080); `::1` stays whole."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return name, int(port) if port.isdigit() else None
+    if entry.count(":") == 1:
+        name, _, port = entry.partition(":")
+        if port.isdigit():
+            return name, int(port)
+    return entry, None
 
 
 def _keep_cookies_only_when_set(cookies: httpx.Cookies) -> None:
@@ -154,13 +306,20 @@ class Fetcher:
             self._client = None
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        proxy: str | None = None,
     ) -> FetchResult:
         """GET `url`, conditionally when `etag` / `last_modified` are given.
 
         A 2xx gives a result with the body, a 304 (to a conditional request:
         `etag` or `last_modified` given) a result with status 304 and
         no content (carrying the validators given when the server sends none).
+        `proxy` (a URL or "none") overrides the settings' proxy for this URL
+        and its redirects.
         Everything else raises a `FetchError` subclass, after retries when the
         failure is transient.
         """
@@ -176,7 +335,7 @@ class Fetcher:
         attempts = self.settings.retries + 1
         for attempt in range(attempts):
             try:
-                result = await self._attempt(url, headers, spent)
+                result = await self._attempt(url, headers, spent, proxy)
             except FetchError as exc:
                 if not exc.transient or attempt + 1 == attempts:
                     raise
@@ -221,7 +380,7 @@ class Fetcher:
             yield
 
     async def _attempt(
-        self, url: str, headers: dict[bytes, bytes], spent: _Stopwatch
+        self, url: str, headers: dict[bytes, bytes], spent: _Stopwatch, proxy: str | None
     ) -> FetchResult:
         """One attempt: the request and its redirects, each hop in its host's slot."""
         if self._client is None:
@@ -233,7 +392,9 @@ class Fetcher:
                 parsed = httpx.URL(url)
                 if len(self._urls) < URL_CACHE_SIZE:
                     self._urls[url] = parsed
-            request = client.build_request("GET", parsed, headers=headers)
+            # httpx carries a request's extensions on to its redirects.
+            extensions = {"watcher.proxy": proxy} if proxy is not None else None
+            request = client.build_request("GET", parsed, headers=headers, extensions=extensions)
         except httpx.InvalidURL as exc:
             raise FetchError(f"invalid URL {url!r}: {exc}") from None
         shown = url
@@ -305,13 +466,44 @@ class Fetcher:
             raise
         except TimeoutError:
             raise FetchTimeout(f"timed out after {timeout:g}s") from None
-        except httpx.ReadError as exc:
-            if not in_body:
+        except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            # h11 names a body cut short by the connection's end a protocol error.
+            cut = isinstance(exc, httpx.ReadError) or "complete message body" in str(exc)
+            if not in_body or not cut:
                 raise _map_error(exc, host, timeout) from None
             of = f" of {content_length:,}" if content_length is not None else ""
             raise TruncatedBody(f"connection closed after {body_read:,}{of} bytes") from None
+        except httpx.ProxyError as exc:
+            raise self._proxy_error(request, exc) from None
         except _MAPPED_ERRORS as exc:
+            via = self._via(request)
+            if via is not None and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+                # Through a proxy, the connection that failed is the proxy's.
+                raise _map_error(exc, f"proxy {via}", timeout) from None
             raise _map_error(exc, host, timeout) from None
+
+    def _via(self, request: httpx.Request) -> str | None:
+        """The proxy `request` went through (its host:port), None when direct or unknown."""
+        routes = self._client._transport if self._client is not None else None
+        if not isinstance(routes, ProxyRoutes):
+            return None
+        proxy = routes.route(request.url, request.extensions.get("watcher.proxy"))
+        if proxy is None:
+            return None
+        parsed = httpx.URL(proxy)
+        return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+
+    def _proxy_error(self, request: httpx.Request, exc: httpx.ProxyError) -> FetchError:
+        """A proxy that would not tunnel to the server: a one-line reason, not retried."""
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        via = self._via(request) or "the proxy"
+        target = f"{request.url.host}:{request.url.port or 443}"
+        hint = ""
+        if detail.startswith("407"):
+            hint = " (it asks for credentials: set proxy_auth_env)"
+        return NetworkError(
+            f"proxy {via} refused the tunnel to {target}: {detail}{hint}", transient=False
+        )
 
 
 class _Stopwatch:
@@ -401,6 +593,8 @@ def _status_error(response: httpx.Response) -> HTTPStatusError:
     status = response.status_code
     reason = response.reason_phrase or httpx.codes.get_reason_phrase(status)
     message = f"HTTP {status} {reason}".rstrip()
+    if status == 407:
+        message += " from the proxy (it asks for credentials: set proxy_auth_env)"
     if 300 <= status < 400:
         message += " without a usable Location header"
     return HTTPStatusError(

@@ -198,6 +198,7 @@ class Source:
     expected: DocumentKind | None = None
     parent_id: str | None = None
     watch_terms: tuple[str, ...] = ()
+    proxy: str | None = None  # a proxy URL or "none"; None: [watcher] proxy
 
 
 #: How `Analysis.headline` names each signal kind.

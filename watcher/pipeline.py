@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -74,6 +75,7 @@ def configured_source(cfg: SourceConfig) -> Source:
         notify=cfg.notify,
         expected=None if cfg.kind == "auto" else cfg.kind,
         watch_terms=cfg.watch_terms,
+        proxy=cfg.proxy,
     )
 
 
@@ -100,6 +102,7 @@ def child_source(parent: Source, row: Row) -> Source:
         notify=parent.notify,
         parent_id=parent.id,
         watch_terms=parent.watch_terms,
+        proxy=parent.proxy,
     )
 
 
@@ -151,6 +154,8 @@ def fetch_settings(config: Config) -> FetchSettings:
         max_redirects=w.max_redirects,
         retries=w.retries,
         allow_downgrade=w.allow_downgrade,
+        proxy=w.proxy,
+        proxy_auth=w.proxy_auth(os.environ),
     )
 
 
@@ -314,6 +319,7 @@ class Checker:
             source.url,
             etag=state["etag"] if latest else None,
             last_modified=state["last_modified"] if latest else None,
+            proxy=source.proxy,
         )
         if fetched.not_modified:
             return self._record_unchanged(source, state, fetched, None, "not_modified", started, t0)

@@ -3,7 +3,9 @@
 The webhook URL is a secret (whoever has it can post to the channel): it
 appears in no error message and no log line. That is why the request goes
 straight to an httpx transport rather than through `httpx.AsyncClient`, which
-logs every request's URL at INFO.
+logs every request's URL at INFO. The transport is the fetcher's
+(`watcher.fetch.ProxyRoutes`): the proxy variables are honoured as curl reads
+them (`https_proxy`, `no_proxy`...).
 
 Answers are classified for the outbox: 2xx delivered; 429 (and 503 with a
 `Retry-After`) throttled: the channel asks to slow down, which is not a failed
@@ -26,7 +28,7 @@ import httpx
 
 from watcher.config import SlackChannel
 from watcher.errors import DeliveryError
-from watcher.fetch import parse_retry_after
+from watcher.fetch import ProxyRoutes, parse_retry_after
 from watcher.notify.alert import Alert
 from watcher.notify.render import fits_slack, render_slack
 
@@ -53,7 +55,7 @@ class SlackSender:
         self.channel = channel
         self._url = webhook_url
         self._timeout = timeout
-        self._transport = transport or httpx.AsyncHTTPTransport(retries=0)
+        self._transport = transport or ProxyRoutes()
 
     async def send(self, alert: Alert) -> None:
         """Post the alert; raises DeliveryError (transient or not) when Slack did not take it."""
@@ -114,6 +116,8 @@ class SlackSender:
 
     def _describe(self, exc: BaseException) -> str:
         kind = "connection failed" if isinstance(exc, httpx.ConnectError) else "request failed"
+        if isinstance(exc, httpx.ProxyError):
+            kind = "the proxy refused the tunnel"
         reason = self._redact(" ".join(str(exc).split()))[:200]
         return f"{kind}: {reason}" if reason else f"{kind} ({type(exc).__name__})"
 
