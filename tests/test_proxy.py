@@ -96,7 +96,12 @@ async def test_the_environment_proxy_is_used_and_no_proxy_honoured() -> None:
     [
         ("http://a.example/", {"http_proxy": "p:3128"}, "http://p:3128"),
         # curl reads http_proxy in lower case only
-        ("http://a.example/", {"HTTP_PROXY": "http://p:1"}, None),
+        ("http://a.example/", {"HTTP_PROXY": "http://p:1"}, "http://p:1"),
+        (
+            "http://a.example/",
+            {"http_proxy": "http://l:1", "HTTP_PROXY": "http://u:1"},
+            "http://l:1",
+        ),
         ("https://a.example/", {"HTTPS_PROXY": "http://p:2"}, "http://p:2"),
         ("https://a.example/", {"ALL_PROXY": "http://p:3"}, "http://p:3"),
         ("https://a.example/", {"all_proxy": "http://p:3", "NO_PROXY": "*"}, None),
@@ -191,6 +196,39 @@ async def test_slack_alerts_honour_the_proxy_variables(monkeypatch: pytest.Monke
             await sender.aclose()
     assert proxy.seen == [("POST", slack.url("/services/T/B/x"))]
     assert slack.requests[0].method == "POST" and slack.requests[0].body.startswith(b"{")
+
+
+async def test_slack_alerts_go_through_the_configured_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from watcher.config import SlackChannel, WatcherSettings
+    from watcher.notify import make_sender
+    from watcher.notify.alert import Alert
+
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with RawServer(answer(b"ok")) as slack, ProxyServer() as proxy:
+        environ = {"SLACK_URL": slack.url("/services/T/B/x"), "PROXY_LOGIN": "rater:s3cret"}
+        base = {"state_dir": Path("state"), "default_interval": 3600.0, "user_agent": "w/1"}
+        settings = WatcherSettings(**base, proxy=proxy.url, proxy_auth_env="PROXY_LOGIN")
+        sender = make_sender(SlackChannel("team", "SLACK_URL"), environ, settings)
+        assert sender is not None
+        try:
+            await sender.send(Alert(kind="test"))
+        finally:
+            await sender.aclose()
+        # "none" in [watcher] proxy: the webhook is posted directly
+        direct = make_sender(
+            SlackChannel("team", "SLACK_URL"), environ, WatcherSettings(**base, proxy="none")
+        )
+        assert direct is not None
+        try:
+            await direct.send(Alert(kind="test"))
+        finally:
+            await direct.aclose()
+    assert proxy.seen == [("POST", slack.url("/services/T/B/x"))]
+    assert proxy.auth[0] is not None and proxy.auth[0].startswith("Basic ")
+    assert len(slack.requests) == 2
 
 
 def _config(tmp_path: Path, watcher: str, source: str = "") -> Path:

@@ -192,9 +192,10 @@ def proxy_for(url: str, setting: str | None, environ: Mapping[str, str]) -> str 
 def environment_proxy(url: httpx.URL, environ: Mapping[str, str]) -> str | None:
     """The proxy curl would use for `url` from `environ`, or None.
 
-    `http_proxy` is read in lower case only (an `HTTP_PROXY` can be set by
-    a web server from a request's `Proxy:` header); `https_proxy` and
-    `all_proxy` in either case, lower case first. `no_proxy` lists hosts
+    Each variable in either case, lower case first. (curl ignores an upper-case
+    `HTTP_PROXY` because a CGI program's environment can carry one from a
+    request's `Proxy:` header; watcher is never a CGI program, and users who
+    set `HTTP_PROXY` expect it to be used.) `no_proxy` lists hosts
     to reach directly: `*` for all, a name (`example.com` and `.example.com`
     both match the name and every name under it), an IP address or network
     (`10.0.0.0/8`), each optionally with `:port` to match that port only.
@@ -202,7 +203,7 @@ def environment_proxy(url: httpx.URL, environ: Mapping[str, str]) -> str | None:
     if _no_proxy(url, _env(environ, "no_proxy")):
         return None
     if url.scheme == "http":
-        value = environ.get("http_proxy") or _env(environ, "all_proxy")
+        value = _env(environ, "http_proxy") or _env(environ, "all_proxy")
     else:
         value = _env(environ, "https_proxy") or _env(environ, "all_proxy")
     value = (value or "").strip()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from watcher.config import Channel, Config, EmailChannel, SlackChannel
+from watcher.config import Channel, Config, EmailChannel, SlackChannel, WatcherSettings
 from watcher.errors import DeliveryError
 from watcher.notify.alert import Alert
 
@@ -57,14 +57,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _slack(channel: SlackChannel, environ: Mapping[str, str]) -> Sender | None:
+def _slack(
+    channel: SlackChannel, environ: Mapping[str, str], settings: WatcherSettings | None
+) -> Sender | None:
+    from watcher.fetch import ProxyRoutes
     from watcher.notify.slack import SlackSender
 
     url = environ.get(channel.webhook_url_env)
-    return SlackSender(channel, url) if url else None
+    if not url:
+        return None
+    # The webhook goes through the same proxy as the fetches: [watcher] proxy,
+    # else the environment's proxy variables.
+    if settings is None:
+        routes = ProxyRoutes(environ=environ)
+    else:
+        routes = ProxyRoutes(settings.proxy, auth=settings.proxy_auth(environ), environ=environ)
+    return SlackSender(channel, url, transport=routes)
 
 
-def _email(channel: EmailChannel, environ: Mapping[str, str]) -> Sender | None:
+def _email(
+    channel: EmailChannel, environ: Mapping[str, str], settings: WatcherSettings | None
+) -> Sender | None:
     if channel.secret_missing(environ):
         return None
     from watcher.notify.email import EmailSender
@@ -74,15 +87,20 @@ def _email(channel: EmailChannel, environ: Mapping[str, str]) -> Sender | None:
     return EmailSender(channel, username=username, password=password)
 
 
-SENDERS: dict[str, Callable[[Any, Mapping[str, str]], Sender | None]] = {
+SENDERS: dict[str, Callable[[Any, Mapping[str, str], WatcherSettings | None], Sender | None]] = {
     "slack": _slack,
     "email": _email,
 }
 
 
-def make_sender(channel: Channel, environ: Mapping[str, str]) -> Sender | None:
-    """The sender for a configured channel; None when its secret variables are unset."""
-    return SENDERS[channel.type](channel, environ)
+def make_sender(
+    channel: Channel, environ: Mapping[str, str], settings: WatcherSettings | None = None
+) -> Sender | None:
+    """The sender for a configured channel; None when its secret variables are unset.
+
+    `settings` gives the `[watcher]` proxy web channels go through (None: the
+    environment's proxy variables only)."""
+    return SENDERS[channel.type](channel, environ, settings)
 
 
 async def send_test(
@@ -99,7 +117,7 @@ async def send_test(
         if missing:
             results[name] = f"not configured: {', '.join(missing)} is not set"
             continue
-        sender = make_sender(channel, environ)
+        sender = make_sender(channel, environ, config.watcher)
         if sender is None:
             results[name] = "not configured"
             continue

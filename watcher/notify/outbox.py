@@ -163,7 +163,7 @@ async def deliver_due(
         if missing:
             report.waiting[name] = missing
             continue
-        sender = make_sender(channel, env)
+        sender = make_sender(channel, env, config.watcher)
         if sender is not None:
             active[name] = sender
             owned.append(sender)
