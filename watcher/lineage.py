@@ -33,7 +33,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -67,19 +67,20 @@ __all__ = [
 # --- thresholds (tuned on the labelled set in tests/test_lineage.py) ------------
 
 #: Estimated Jaccard of 5-word shingles at or above which two texts are one
-#: policy on the text alone: a light revision or the same text re-wrapped keeps
-#: most shingles (0.5–1.0 on the labelled set), two different documents of one
-#: lab share almost none (under 0.02).
+#: policy on the text alone: a light revision or the same text re-wrapped and
+#: re-paginated keeps most shingles (0.65–0.84 on the labelled set), two
+#: different documents of one lab share almost none (at most 0.02), and neither
+#: does a comprehensive rewrite (0.00–0.03), which the vocabulary must carry.
 SHINGLES_SAME = 0.25
-#: Name similarity (0–1, see `similarity`) at or above which names agree.
+#: Name similarity (0–1, see `Similarity`) at or above which names agree.
 NAME_SAME = 0.5
 #: Vocabulary cosine that, with agreeing names, makes two texts one policy: a
-#: comprehensive rewrite keeps its vocabulary (0.75–0.95 on the labelled set)
-#: while two different documents of one lab score 0.35–0.65.
+#: comprehensive rewrite keeps most of its vocabulary (0.85–0.91 on the
+#: labelled set) while two different documents of one lab score 0.47–0.61.
 VOCABULARY_WITH_NAME = 0.7
 #: Vocabulary cosine that makes two texts one policy even when their names say
-#: nothing (hashed file names, "Download" links).
-VOCABULARY_ALONE = 0.85
+#: nothing (hashed file names, "Download" links): stricter than with a name.
+VOCABULARY_ALONE = 0.8
 #: Two lineages whose best scores are within this margin are too close to call.
 AMBIGUITY_MARGIN = 0.05
 #: At most this many candidates are considered (the newest by capture time);
@@ -188,7 +189,9 @@ class Similarity:
         return 0.3 * self.name + 0.5 * self.vocabulary + 0.2 * min(1.0, 2 * self.shingles)
 
     def __str__(self) -> str:
-        return f"name {self.name:.2f}, vocabulary {self.vocabulary:.2f}, shingles {self.shingles:.2f}"
+        return (
+            f"name {self.name:.2f}, vocabulary {self.vocabulary:.2f}, shingles {self.shingles:.2f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -223,17 +226,152 @@ _HYPHEN_BREAK = re.compile(r"(?<=\w)-[ \t]*\r?\n\s*(?=[a-z])")
 _INVISIBLE = re.compile("[\u00ad\ufffe\u200b]")
 
 STOP_WORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    either etc few for from further had has have having he her here hers herself him
-    himself his how however i if in into is it its itself just may me might more most
-    must my myself neither no nor not now of off on once one only or other our ours
-    ourselves out over own per same shall she should so some such than that the their
-    theirs them themselves then there these they this those through thus to too under
-    until up upon us very via was we were what when where which while who whom why will
-    with within without would yet you your yours page pages
-    """.split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "either",
+        "etc",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "however",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "may",
+        "me",
+        "might",
+        "more",
+        "most",
+        "must",
+        "my",
+        "myself",
+        "neither",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "per",
+        "same",
+        "shall",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "thus",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "yours",
+        "page",
+        "pages",
+    ]
 )
 
 
@@ -327,16 +465,61 @@ _VERSION = re.compile(
 )
 _PRERELEASE = re.compile(r"\b(alpha|beta|draft|preview|pilot)\b", re.I)
 _TRAILING_NUMBER = re.compile(r"[\s_-](\d{1,2}(?:[._-]\d{1,2})?)$")
-_HEXISH = re.compile(r"^(?=[a-z]*\d)[0-9a-f]{8,}$|^(?=.*\d)(?=.*[a-z])[a-z0-9]{16,}$")
+_HEXISH = re.compile(r"^(?=.*\d)(?=.*[a-f])[0-9a-f]{4,}$|^(?=.*\d)(?=.*[a-z])[a-z0-9]{16,}$")
 
 #: Words that say nothing about which policy a name is.
 NAME_NOISE = frozenset(
-    """
-    final version ver rev revision revised update updated draft publication public
-    published latest current new pdf download downloads view read here click full
-    document file copy print web online en us uk the of and for a an our to in on
-    beta alpha preview pilot edition release v
-    """.split()
+    [
+        "final",
+        "version",
+        "ver",
+        "rev",
+        "revision",
+        "revised",
+        "update",
+        "updated",
+        "draft",
+        "publication",
+        "public",
+        "published",
+        "latest",
+        "current",
+        "new",
+        "pdf",
+        "download",
+        "downloads",
+        "view",
+        "read",
+        "here",
+        "click",
+        "full",
+        "document",
+        "file",
+        "copy",
+        "print",
+        "web",
+        "online",
+        "en",
+        "us",
+        "uk",
+        "the",
+        "of",
+        "and",
+        "for",
+        "a",
+        "an",
+        "our",
+        "to",
+        "in",
+        "on",
+        "beta",
+        "alpha",
+        "preview",
+        "pilot",
+        "edition",
+        "release",
+        "v",
+    ]
 )
 
 
@@ -461,8 +644,8 @@ def _date_in(text: str) -> tuple[int, int, int] | None:
     month_year = _MONTH_YEAR.search(text)
     if month_year:
         return (int(month_year.group(2)), _MONTHS[month_year.group(1).lower()], 0)
-    year = _YEAR_ONLY.search(text)
-    return (int(year.group(1)), 0, 0) if year else None
+    year_only = _YEAR_ONLY.search(text)
+    return (int(year_only.group(1)), 0, 0) if year_only else None
 
 
 def version_label(
@@ -471,7 +654,7 @@ def version_label(
     """The version and date a document carries, read in this order of trust: the
     link text, the file name, the title, the first page. The first place that
     has a version gives it; likewise, separately, for the date."""
-    places = [(link_text, False), (_stem(url).replace("-", " "), True), (title, False)]
+    places = [(link_text, False), (_stem(url), True), (title, False)]
     places.append((first_page[:FIRST_PAGE_CHARS], False))
     version = next((v for text, stem in places if (v := _version_in(text, stem=stem))), None)
     date = next((d for text, _ in places if (d := _date_in(text))), None)
@@ -482,15 +665,19 @@ def document_label(document: Document) -> VersionLabel:
     return version_label(document.link_text, document.url, document.title, document.start())
 
 
-def _compare(a: Document, b: Document) -> int:
+def _compare_labels(a: Document, b: Document) -> int:
+    """Version where both have one, then date, then capture time; 0 for a tie."""
     la, lb = document_label(a), document_label(b)
     for x, y in ((la.version, lb.version), (la.date, lb.date)):
         if x is not None and y is not None and x != y:
             return -1 if x < y else 1
-    for x2, y2 in ((a.captured_at, b.captured_at), (a.id, b.id)):
-        if x2 != y2:
-            return -1 if x2 < y2 else 1
+    if a.captured_at != b.captured_at:
+        return -1 if a.captured_at < b.captured_at else 1
     return 0
+
+
+def _compare(a: Document, b: Document) -> int:
+    return _compare_labels(a, b) or (-1 if a.id < b.id else 1 if a.id > b.id else 0)
 
 
 def order(documents: Iterable[Document]) -> list[Document]:
@@ -537,18 +724,25 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
     """
     pool = [c for c in candidates if c.id != new.id and c.parent == new.parent]
     if len(pool) < len(candidates) - sum(1 for c in candidates if c.id == new.id):
-        log.debug("lineage %s: left out %d documents of other parents", new.id, len(candidates) - len(pool))
+        log.debug(
+            "lineage %s: left out %d documents of other parents",
+            new.id,
+            len(candidates) - len(pool),
+        )
     if len(pool) > MAX_CANDIDATES:
-        log.info("lineage %s: %d candidates, comparing the newest %d", new.id, len(pool), MAX_CANDIDATES)
+        log.info(
+            "lineage %s: %d candidates, comparing the newest %d", new.id, len(pool), MAX_CANDIDATES
+        )
         pool = sorted(pool, key=lambda c: c.captured_at)[-MAX_CANDIDATES:]
     if not pool:
         return Decision("unrelated", reason="no earlier document")
 
-    new_sketch = new.text_sketch()
-    sketches = {c.id: c.text_sketch() for c in pool}
+    # each text is sketched once; every comparison below reads sketches only
+    new = _sketched(new)
+    pool = [_sketched(c) for c in pool]
     rough = sorted(
         pool,
-        key=lambda c: -max(name_similarity(new, c), vocabulary_similarity(new_sketch, sketches[c.id])),
+        key=lambda c: -max(name_similarity(new, c), vocabulary_similarity(new.sketch, c.sketch)),  # type: ignore[arg-type]
     )
     shortlist = rough[:SHORTLIST]
     scored = [(c, similarity(new, c)) for c in shortlist]
@@ -573,13 +767,17 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
     ranked = sorted(groups, key=lambda g: -max(best_of[c.id].score for c in g))
     top = [max(best_of[c.id].score for c in g) for g in ranked]
     if len(ranked) > 1 and top[0] - top[1] < AMBIGUITY_MARGIN:
-        close = [g for g, score in zip(ranked, top, strict=True) if top[0] - score < AMBIGUITY_MARGIN]
+        close = [
+            g for g, score in zip(ranked, top, strict=True) if top[0] - score < AMBIGUITY_MARGIN
+        ]
         ids = tuple(_place(new, g)[1].id for g in close)
         return Decision(
             "ambiguous",
             ids,
             reason="possibly a new version of "
-            + " or ".join(f"{i} ({best_of.get(i, best_of[g[0].id])})" for i, g in zip(ids, close, strict=True)),
+            + " or ".join(
+                f"{i} ({best_of.get(i, best_of[g[0].id])})" for i, g in zip(ids, close, strict=True)
+            ),
             scores=scores,
         )
     kind, old = _place(new, ranked[0])
@@ -593,6 +791,12 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
         else f"{verb} {old.id} ({evidence})",
         scores=scores,
     )
+
+
+def _sketched(document: Document) -> Document:
+    if document.sketch is not None:
+        return document
+    return replace(document, sketch=sketch(document.text), first_page=document.start(), text="")
 
 
 def _lineages(docs: list[Document]) -> list[list[Document]]:
@@ -616,10 +820,13 @@ def _lineages(docs: list[Document]) -> list[list[Document]]:
     return list(groups.values())
 
 
-def _place(new: Document, group: list[Document]) -> tuple[Literal["supersedes", "precedes"], Document]:
+def _place(
+    new: Document, group: list[Document]
+) -> tuple[Literal["supersedes", "precedes"], Document]:
     """Where `new` goes in a lineage: after its latest member that orders before it."""
     members = order(group)
-    before = [m for m in members if _compare(m, new) < 0]
+    # on a full tie the newly found document is the newer one
+    before = [m for m in members if _compare_labels(m, new) <= 0]
     if before:
         return "supersedes", before[-1]
     return "precedes", members[0]
@@ -642,8 +849,29 @@ def would_loop(links: Mapping[str, str], old: str, new: str) -> bool:
 
 #: Query parameters that never name a different file (tracking, cache busting).
 TRACKING_PARAMS = frozenset(
-    "fbclid gclid dclid msclkid mc_cid mc_eid ref ref_src source _ga _gl hslang cb cache "
-    "nocache t ts timestamp _ dl download".split()
+    [
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "ref",
+        "ref_src",
+        "source",
+        "_ga",
+        "_gl",
+        "hslang",
+        "cb",
+        "cache",
+        "nocache",
+        "t",
+        "ts",
+        "timestamp",
+        "_",
+        "dl",
+        "download",
+    ]
 )
 
 
