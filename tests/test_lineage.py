@@ -742,6 +742,7 @@ def cases() -> list[Case]:
 # --- the labelled set: precision and recall ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_predecessor_precision_and_recall_on_the_labelled_set(cases: list[Case]) -> None:
     total, by_sort, misses = evaluate(cases)
     report = [f"{sort}: {score}" for sort, score in by_sort.items()]
@@ -758,6 +759,7 @@ def test_predecessor_precision_and_recall_on_the_labelled_set(cases: list[Case])
     assert by_sort["rewrite"].recall >= 0.95, misses
 
 
+@pytest.mark.slow
 def test_shingles_alone_would_miss_every_rewrite(cases: list[Case]) -> None:
     """Why the vocabulary is there: rewrites share about 2% of 5-word shingles,
     no more than two different documents of one lab do."""
@@ -770,6 +772,7 @@ def test_shingles_alone_would_miss_every_rewrite(cases: list[Case]) -> None:
     assert sum(shared) / len(shared) < 0.05
 
 
+@pytest.mark.slow
 def test_scores_separate_revisions_from_other_documents(cases: list[Case]) -> None:
     """The documented ranges hold on the labelled set, with room on each side of
     the thresholds."""
@@ -1006,6 +1009,7 @@ def test_sketch_survives_json() -> None:
     assert lineage.vocabulary_similarity(empty, sketch) == 0.0
 
 
+@pytest.mark.slow
 def test_three_hundred_documents_stay_fast_and_bounded(caplog: pytest.LogCaptureFixture) -> None:
     """A research index linking 300 PDFs: sketches are kept beside versions, so a
     decision reads 300 sketches and fully compares a shortlist."""
