@@ -974,6 +974,13 @@ def test_a_document_close_to_two_policies_is_ambiguous() -> None:
     assert decision.kind == "ambiguous" and set(decision.ids) == {"framework", "report"}
     assert decision.reason.startswith("possibly a new version of ")
     assert decision.old_id is None
+    # told they are one lineage (a rater linked them), the same texts are not ambiguous
+    linked = [
+        replace(a, lineage="pf", link_text="Preparedness Framework v1"),
+        replace(b, lineage="pf", link_text="Preparedness Framework v2"),
+    ]
+    decision = lineage.predecessor(merged, linked)
+    assert (decision.kind, decision.ids) == ("supersedes", ("report",))
 
 
 def test_documents_of_other_parents_are_never_paired() -> None:

@@ -723,12 +723,9 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
     `AMBIGUITY_MARGIN`, then `ambiguous`. None: `unrelated`.
     """
     pool = [c for c in candidates if c.id != new.id and c.parent == new.parent]
-    if len(pool) < len(candidates) - sum(1 for c in candidates if c.id == new.id):
-        log.debug(
-            "lineage %s: left out %d documents of other parents",
-            new.id,
-            len(candidates) - len(pool),
-        )
+    elsewhere = sum(1 for c in candidates if c.parent != new.parent)
+    if elsewhere:
+        log.debug("lineage %s: left out %d documents of other parents", new.id, elsewhere)
     if len(pool) > MAX_CANDIDATES:
         log.info(
             "lineage %s: %d candidates, comparing the newest %d", new.id, len(pool), MAX_CANDIDATES
@@ -742,7 +739,9 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
     pool = [_sketched(c) for c in pool]
     rough = sorted(
         pool,
-        key=lambda c: -max(name_similarity(new, c), vocabulary_similarity(new.sketch, c.sketch)),  # type: ignore[arg-type]
+        key=lambda c: (
+            -max(name_similarity(new, c), vocabulary_similarity(new.text_sketch(), c.text_sketch()))
+        ),
     )
     shortlist = rough[:SHORTLIST]
     scored = [(c, similarity(new, c)) for c in shortlist]
@@ -774,14 +773,11 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
         return Decision(
             "ambiguous",
             ids,
-            reason="possibly a new version of "
-            + " or ".join(
-                f"{i} ({best_of.get(i, best_of[g[0].id])})" for i, g in zip(ids, close, strict=True)
-            ),
+            reason="possibly a new version of " + " or ".join(f"{i} ({best_of[i]})" for i in ids),
             scores=scores,
         )
     kind, old = _place(new, ranked[0])
-    evidence = best_of.get(old.id) or max((best_of[c.id] for c in ranked[0]), key=lambda s: s.score)
+    evidence = best_of[old.id]
     verb = "the next version of" if kind == "supersedes" else "an earlier version of"
     return Decision(
         kind,
