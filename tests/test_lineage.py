@@ -1091,6 +1091,11 @@ def test_would_loop() -> None:
     assert lineage.would_loop(links, "v2", "v1") is True  # v1 ← v2 ← v1
     assert lineage.would_loop(links, "v1", "v3") is False  # a re-link, not a loop
     assert lineage.would_loop({}, "a", "b") is False
+    assert lineage.loop(links, "v3", "v1") == ("v1", "v3", "v2", "v1")
+    assert lineage.loop(links, "v1", "v1") == ("v1", "v1")
+    assert lineage.loop(links, "v3", "v4") == ()
+    # a loop already in the links (a damaged table) does not hang the walk
+    assert lineage.would_loop({"a": "b", "b": "a"}, "a", "c") is False
 
 
 @pytest.mark.parametrize(

@@ -52,15 +52,21 @@ __all__ = [
     "Similarity",
     "Sketch",
     "VersionLabel",
+    "document_label",
+    "loop",
     "name_key",
     "name_keys",
+    "name_similarity",
     "order",
     "predecessor",
     "same_document_url",
     "same_policy",
+    "shingle_similarity",
     "similarity",
     "sketch",
     "version_label",
+    "vocabulary_similarity",
+    "words",
     "would_loop",
 ]
 
@@ -828,17 +834,26 @@ def _place(
     return "precedes", members[0]
 
 
-def would_loop(links: Mapping[str, str], old: str, new: str) -> bool:
-    """Whether recording "`new` supersedes `old`" makes a loop, given `links`
-    (each document's id → the id of the document it supersedes)."""
-    seen = {new}
+def loop(links: Mapping[str, str], old: str, new: str) -> tuple[str, ...]:
+    """The loop that recording "`new` supersedes `old`" would make, newest first and
+    ending where it starts (`("v1", "v3", "v2", "v1")`: v1 would supersede v3, which
+    supersedes v2, which supersedes v1), or () when there is none. `links` maps
+    each document's id to the id of the document it supersedes."""
+    path = [new]
     current: str | None = old
     while current is not None:
-        if current in seen:
-            return True
-        seen.add(current)
+        path.append(current)
+        if current == new:
+            return tuple(path)
+        if current in path[:-1]:
+            return ()  # an older loop already in `links`, not one this link makes
         current = links.get(current)
-    return False
+    return ()
+
+
+def would_loop(links: Mapping[str, str], old: str, new: str) -> bool:
+    """Whether recording "`new` supersedes `old`" makes a loop (see `loop`)."""
+    return bool(loop(links, old, new))
 
 
 # --- URLs -------------------------------------------------------------------------
