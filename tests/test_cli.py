@@ -166,6 +166,83 @@ def test_show_and_diff_errors(changed: Env) -> None:
     assert same.exit_code == 0 and "same text" in same.stdout
 
 
+JSON_DIFF_KEYS = {"source", "old", "new", "severity", "signals", "change"}
+
+
+@pytest.fixture
+def two_sources(changed: Env, site: Site) -> Env:
+    """acme-rsp with two versions, and a second policy with one."""
+    site.set("/rsp2", page(SECTIONS.replace("at least once a year", "every quarter")))
+    changed.sources = [*changed.sources, html_source(site, "/rsp2", "acme-rsp2")]
+    changed.write()
+    assert run(changed, "check", "acme-rsp2").exit_code == 0
+    return changed
+
+
+def test_diff_any_version_of_any_source(two_sources: Env) -> None:
+    env = two_sources
+    js = as_json(run(env, "diff", "acme-rsp@1", "acme-rsp2", "--format", "json"))
+    assert set(js) == JSON_DIFF_KEYS
+    assert (js["old"]["source"], js["old"]["number"]) == ("acme-rsp", 1)
+    assert (js["new"]["source"], js["new"]["number"]) == ("acme-rsp2", 1)
+    assert js["source"] == "acme-rsp2" and js["change"]["hunks"]
+    changed_words = json.dumps(js["change"])
+    assert "quarter" in changed_words and "commit" not in changed_words  # v1 still commits
+
+    text = run(env, "diff", "acme-rsp@2", "acme-rsp2@1")
+    assert text.exit_code == 0
+    first = text.stdout.splitlines()[0]
+    assert first.startswith("acme-rsp v2 (") and "→ acme-rsp2 v1 (" in first
+    assert "We commit to" in text.stdout or "{+commit+}" in text.stdout
+
+    # backwards within one source, and one side alone (against the latest)
+    back = run(env, "diff", "acme-rsp@2", "acme-rsp@1")
+    assert (
+        back.exit_code == 0 and back.stdout.startswith("acme-rsp: v2 (") and "→ v1 (" in back.stdout
+    )
+    alone = as_json(run(env, "diff", "acme-rsp@1", "--format", "json"))
+    legacy = as_json(run(env, "diff", "acme-rsp", "1", "--format", "json"))
+    assert alone["change"] == legacy["change"] and alone["new"]["number"] == 2
+    assert set(legacy) == JSON_DIFF_KEYS and legacy["old"]["source"] == "acme-rsp"
+
+    html = run(env, "diff", "acme-rsp", "acme-rsp2", "--format", "html")
+    assert html.exit_code == 0 and html.stdout.lstrip().lower().startswith("<!doctype html")
+    assert "acme-rsp v2" in html.stdout and "acme-rsp2 v1" in html.stdout and "<ins" in html.stdout
+
+    same = run(env, "diff", "acme-rsp@1", "acme-rsp@1")
+    assert same.exit_code == 0 and "same text" in same.stdout
+    same_html = run(env, "diff", "acme-rsp@1", "acme-rsp@1", "--format", "html")
+    assert same_html.exit_code == 1 and "same text" in same_html.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope@1", "acme-rsp"], "unknown source 'nope'"),
+        (["acme-rsp", "nope"], "unknown source 'nope'"),
+        (["acme-rsp@9", "acme-rsp2"], "source 'acme-rsp' has no version 9"),
+        (["acme-rsp", "acme-rsp2@3"], "source 'acme-rsp2' has no version 3"),
+        (["acme-rsp@x", "acme-rsp2"], "the version after @ must be a number"),
+        (["acme-rsp@", "acme-rsp2"], "the version after @ must be a number"),
+        (["acme-rsp@0", "acme-rsp2"], "the version after @ must be a number"),
+        (["acme-rsp", "acme-rsp2@-1"], "the version after @ must be a number"),
+        (["acme-rsp@1.5"], "the version after @ must be a number"),
+        (["@2", "acme-rsp"], "names no source"),
+        (["acme-rsp@1", "acme-rsp2", "acme-rsp"], "compare two sides"),
+        (["acme-rsp", "1", "acme-rsp2@1"], "NEW must be a version number"),
+        (["acme-rsp", "9"], "source 'acme-rsp' has no version 9"),
+    ],
+)
+def test_diff_bad_sides_are_one_line_errors(
+    two_sources: Env, args: list[str], message: str
+) -> None:
+    result = run(two_sources, "diff", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line, line
+
+
 def test_tasks_and_task_actions(changed: Env) -> None:
     [task] = as_json(run(changed, "tasks", "--json"))
     assert task["source"] == "acme-rsp" and task["status"] == "open"

@@ -377,10 +377,34 @@ def show(app: App, source: str, version: int | None) -> None:
     click.echo(safe(text))
 
 
+def _diff_sides(
+    first: str, second: str | None, third: str | None
+) -> tuple[queries.VersionRef, queries.VersionRef] | tuple[str, int | None, int | None]:
+    """The arguments of `watcher diff`: today's `SOURCE [OLD [NEW]]` (numbers) as
+    (source, old, new), or two `SOURCE[@VERSION]` sides as two references."""
+
+    def number(text: str) -> bool:
+        return text.isascii() and text.isdigit()
+
+    try:
+        if "@" not in first and (second is None or number(second)):
+            if third is not None and not number(third):
+                raise ValueError(f"{third!r}: NEW must be a version number")
+            return first, int(second) if second else None, int(third) if third else None
+        if third is not None:
+            raise ValueError("compare two sides: watcher diff A[@VERSION] B[@VERSION]")
+        old = queries.parse_version_ref(first)
+        # one side alone (`A@3`) is compared with its source's latest, as `A 3` is
+        new = queries.parse_version_ref(second) if second is not None else (old[0], None)
+        return old, new
+    except ValueError as exc:
+        _fail(str(exc), 2)
+
+
 @main.command()
-@click.argument("source")
-@click.argument("old", type=int, required=False)
-@click.argument("new", type=int, required=False)
+@click.argument("source", metavar="A[@VERSION]")
+@click.argument("old", metavar="[OLD|B[@VERSION]]", required=False)
+@click.argument("new", metavar="[NEW]", required=False)
 @click.option(
     "--format",
     "fmt",
@@ -390,29 +414,49 @@ def show(app: App, source: str, version: int | None) -> None:
     help="text for a terminal, json for tools, html for a self-contained page.",
 )
 @pass_app
-def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> None:
-    """Show what changed between two versions (default: the last change)."""
+def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> None:
+    """Show what changed between two versions (default: the last change).
+
+    `watcher diff SOURCE [OLD [NEW]]` compares versions of one source;
+    `watcher diff A[@VERSION] B[@VERSION]` any version of any source with any
+    other (a source without @VERSION is its latest).
+    """
     from watcher.analysis import analyse_with  # 50 ms of patterns: only for this command
 
     config = app.config()
+    sides = _diff_sides(source, old, new)
     with app.reader() as store:
-        old_v, new_v, change = queries.compare(store, source, old, new)
-        row = store.require_source(source)
+        if len(sides) == 3:
+            old_v, new_v, change = queries.compare(store, sides[0], sides[1], sides[2])
+        else:
+            old_v, new_v, change = queries.compare_any(store, sides[0], sides[1])
+        old_row = store.require_source(old_v.source_id)
+        new_row = store.require_source(new_v.source_id)
+        terms = queries.watch_terms(config, store, old_v.source_id)
+        if new_v.source_id != old_v.source_id:
+            terms = tuple(
+                dict.fromkeys((*terms, *queries.watch_terms(config, store, new_v.source_id)))
+            )
         result = analyse_with(
             config.analysis,
             store.version_text(old_v),
             store.version_text(new_v),
             change=change,
-            watch_terms=queries.watch_terms(config, store, source),
+            watch_terms=terms,
         )
+    one_source = old_v.source_id == new_v.source_id
     label_old = f"v{old_v.number} ({old_v.captured_at})"
     label_new = f"v{new_v.number} ({new_v.captured_at})"
+    if not one_source:
+        label_old = f"{old_v.source_id} {label_old}"
+        label_new = f"{new_v.source_id} {label_new}"
     if fmt == "json":
         _print_json(
             {
-                "source": source,
-                "old": queries.version_dict(old_v),
-                "new": queries.version_dict(new_v),
+                # the source whose change this is: the newer side's
+                "source": new_v.source_id,
+                "old": {"source": old_v.source_id, **queries.version_dict(old_v)},
+                "new": {"source": new_v.source_id, **queries.version_dict(new_v)},
                 "severity": result.severity if change else None,
                 "signals": [signal_to_json(signal) for signal in result.signals],
                 "change": detect.change_to_json(change) if change else None,
@@ -420,19 +464,25 @@ def diff(app: App, source: str, old: int | None, new: int | None, fmt: str) -> N
         )
     elif fmt == "html":
         if change is None:
-            _fail(f"v{old_v.number} and v{new_v.number} have the same text", 1)
-        title = f"{row['lab']} — {row['title']}"
+            _fail(f"{label_old} and {label_new} have the same text", 1)
+        title = f"{new_row['lab']} — {new_row['title']}"
+        if not one_source:
+            title = f"{old_row['lab']} — {old_row['title']} → {new_row['lab']} — {new_row['title']}"
         click.echo(
             detect.render_html(change, title=title, old_label=label_old, new_label=label_new)
         )
-    elif change is None:
-        click.echo(f"{safe(source)}: {label_old} and {label_new} have the same text")
     else:
-        click.echo(f"{safe(source)}: {label_old} → {label_new}: {safe(detect.summary(change))}")
-        click.echo(safe(result.headline()))
-        for signal in result.signals:
-            click.echo(f"  - {safe(_signal_line(signal))}")
-        click.echo(detect.render_text(change, color=sys.stdout.isatty()))
+        prefix = f"{safe(new_v.source_id)}: " if one_source else ""
+        if change is None:
+            click.echo(f"{prefix}{safe(label_old)} and {safe(label_new)} have the same text")
+        else:
+            click.echo(
+                f"{prefix}{safe(label_old)} → {safe(label_new)}: {safe(detect.summary(change))}"
+            )
+            click.echo(safe(result.headline()))
+            for signal in result.signals:
+                click.echo(f"  - {safe(_signal_line(signal))}")
+            click.echo(detect.render_text(change, color=sys.stdout.isatty()))
 
 
 @main.command("tasks")

@@ -143,6 +143,42 @@ def compare(
     return old_v, new_v, change
 
 
+#: One side of a comparison: a source and a version number (None: its latest).
+VersionRef = tuple[str, int | None]
+
+
+def parse_version_ref(text: str) -> VersionRef:
+    """`SOURCE` or `SOURCE@VERSION` → (source, version or None for the latest).
+
+    Raises ValueError with a one-line reason for a malformed reference.
+    """
+    source, at, number = text.partition("@")
+    if not source.strip():
+        raise ValueError(f"{text!r} names no source (write SOURCE or SOURCE@VERSION)")
+    if not at:
+        return source, None
+    if not number.isascii() or not number.isdigit() or int(number) < 1:
+        raise ValueError(
+            f"{text!r}: the version after @ must be a number from 1 (as `watcher history` lists)"
+        )
+    return source, int(number)
+
+
+def compare_any(
+    store: Store,
+    old: VersionRef,
+    new: VersionRef,
+    *,
+    differ: Callable[[str, str], Change | None] = detect.diff,
+) -> tuple[VersionRow, VersionRow, Change | None]:
+    """Any version of any source against any version of any source, and their diff
+    (a policy's new file against its predecessor's last version, two labs' policies)."""
+    old_v = resolve_version(store, *old)
+    new_v = resolve_version(store, *new)
+    change = differ(store.version_text(old_v), store.version_text(new_v))
+    return old_v, new_v, change
+
+
 def watch_terms(config: Config, store: Store, source_id: str) -> tuple[str, ...]:
     """The watch terms for a source: its own (or its parent's), then the global ones."""
     row = store.source(source_id)
