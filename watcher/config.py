@@ -15,9 +15,7 @@ not invalid; `Config.warnings()` says so, one line per channel.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import ipaddress
-import json
 import os
 import re
 import tomllib
@@ -206,13 +204,8 @@ class SourceConfig:
 
     @property
     def rules_hash(self) -> str:
-        """SHA-256 of the rules that shape the extracted text.
-
-        Only select/remove/ignore: a change of these re-extracts the stored
-        snapshot. `follow` and the URL do not change the text of this document.
-        """
-        rules = {"select": self.select, "remove": self.remove, "ignore": self.ignore}
-        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+        """The hash of the rules that shape the extracted text (`ExtractRules.hash`)."""
+        return self.rules.hash
 
 
 @dataclass(frozen=True)

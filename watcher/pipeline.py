@@ -70,7 +70,6 @@ def configured_source(cfg: SourceConfig) -> Source:
         lab=cfg.lab,
         title=cfg.title,
         rules=cfg.rules,
-        rules_hash=cfg.rules_hash,
         notify=cfg.notify,
         expected=None if cfg.kind == "auto" else cfg.kind,
         watch_terms=cfg.watch_terms,
@@ -96,16 +95,10 @@ def child_source(parent: Source, row: Row) -> Source:
         lab=parent.lab,
         title=row["title"],
         rules=rules,
-        rules_hash=_rules_hash(rules),
         notify=parent.notify,
         parent_id=parent.id,
         watch_terms=parent.watch_terms,
     )
-
-
-def _rules_hash(rules: ExtractRules) -> str:
-    data = json.dumps([rules.select, rules.remove, rules.ignore])
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def _child_title(parent: Source, link: Link) -> str:
@@ -449,7 +442,7 @@ class Checker:
         media type, charset and URL); the new version keeps that snapshot and
         its response headers.
         """
-        if state["config_hash"] == source.rules_hash or latest is None:
+        if state["config_hash"] == source.rules.hash or latest is None:
             # Nothing extracted yet: the first version records the rules it was
             # extracted with, in the check's own transaction.
             return latest
@@ -483,7 +476,7 @@ class Checker:
                     words=extracted.words,
                     returned_to=self.store.version_with_text(source.id, digest),
                     reextracted=1,
-                    rules_hash=source.rules_hash,
+                    rules_hash=source.rules.hash,
                     url=latest.url,
                     content_type=latest.content_type,
                     charset=latest.charset,
@@ -493,7 +486,7 @@ class Checker:
                     snapshot_as_sent=int(latest.snapshot_as_sent),
                 )
                 log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
-            self.store.update_source(source.id, config_hash=source.rules_hash)
+            self.store.update_source(source.id, config_hash=source.rules.hash)
         return self.store.latest_version(source.id)
 
     def _new_links(self, source: Source, links: Sequence[Link]) -> list[Link]:
@@ -665,7 +658,7 @@ class Checker:
                     words=extracted.words,
                     returned_to=returned_to,
                     reextracted=0,
-                    rules_hash=source.rules_hash,
+                    rules_hash=source.rules.hash,
                     url=fetched.url,
                     http_status=fetched.status,
                     content_type=fetched.content_type,
@@ -703,7 +696,7 @@ class Checker:
             if latest is not None:
                 values["last_changed"] = clock.iso(started)
             # the rules the latest version was extracted with
-            values["config_hash"] = source.rules_hash
+            values["config_hash"] = source.rules.hash
             self.store.update_source(source.id, kind=extracted.kind, **values)
             self._recovered(source, state)
         return CheckOutcome(
