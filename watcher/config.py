@@ -22,6 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 from urllib.parse import urlsplit
@@ -240,6 +241,12 @@ class Config:
     analysis: AnalysisSettings = AnalysisSettings()
     dashboard: DashboardSettings = DashboardSettings()
     label: str = field(default="config.toml", compare=False)  # the path as the user gave it
+
+    @cached_property
+    def source_urls(self) -> frozenset[str]:
+        """The URL of every configured source, enabled or not (built once per config:
+        each check that follows links asks)."""
+        return frozenset(source.url for source in self.sources)
 
     def source(self, id: str) -> SourceConfig:
         """The configured source `id`; raises NotFound naming the close matches."""

@@ -494,7 +494,7 @@ class Checker:
         if not source.rules.follow:
             return []
         # a linked document that is itself a configured source is watched already
-        configured = {cfg.url for cfg in self.config.sources}
+        configured = self.config.source_urls
         fresh: list[Link] = []
         for link in links:
             if link.url == source.url or link.url in configured:
