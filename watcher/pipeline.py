@@ -1,4 +1,4 @@
-"""The story of a check: fetch → extract → store → detect → review → outbox.
+"""The story of a check: fetch → extract → store → detect → analyse → review → outbox.
 
 `check_all()` runs one pass over the configured sources (and the documents
 their `follow` rules found), concurrently within the fetcher's limits;
@@ -554,16 +554,7 @@ class Checker:
         outcome: Outcome = "not_modified" if fetched.not_modified else "unchanged"
         duration = _ms_since(seen.t0)
         with self.store.transaction():
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(seen.started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome=outcome,
-                raw_sha256=seen.raw_sha256,
-                warning=seen.warning,
-            )
+            self._add_check(seen, outcome, duration, warning=seen.warning)
             self.store.update_source(source.id, **self._success_state(seen))
             self._recovered(source, seen.state)
         return CheckOutcome(
@@ -583,16 +574,8 @@ class Checker:
         duration = _ms_since(seen.t0)
         warning = "; ".join(filter(None, [note, seen.warning]))
         with self.store.transaction():
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(seen.started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome="suspect",
-                raw_sha256=seen.raw_sha256,
-                text_sha256=seen.extracted.sha256,
-                warning=warning,
+            self._add_check(
+                seen, "suspect", duration, warning=warning, text_sha256=seen.extracted.sha256
             )
             values: dict[str, Any] = {"last_checked": clock.iso(clock.now())}
             if seen.state["status"] != "failing":
@@ -617,23 +600,13 @@ class Checker:
             if seen.text_changed:
                 number = self._add_version(seen)
             children = tuple(self._add_child(source, link) for link in seen.new_links)
-            if latest is not None and comparisons is not None:
+            if comparisons is not None:
                 summary = self._summary(seen, number, comparisons.whole)
                 task = self._open_or_extend(seen, number, comparisons.whole, summary)
                 self._queue_alerts(seen, number, comparisons.change, task, summary)
                 task_id = task.task_id
             version = number if seen.text_changed else None
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(seen.started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome=outcome,
-                raw_sha256=seen.raw_sha256,
-                version=version,
-                warning=seen.warning,
-            )
+            self._add_check(seen, outcome, duration, warning=seen.warning, version=version)
             values = self._success_state(seen)
             if latest is not None:
                 values["last_changed"] = clock.iso(seen.started)
@@ -791,6 +764,19 @@ class Checker:
                 source_id=source.id,
                 status="held" if held else "pending",
             )
+
+    def _add_check(self, seen: Observation, outcome: Outcome, duration: int, **row: Any) -> None:
+        """The check's row, for a check that got an answer."""
+        self.store.add_check(
+            source_id=seen.source.id,
+            started_at=clock.iso(seen.started),
+            duration_ms=duration,
+            http_status=seen.fetched.status,
+            bytes=len(seen.fetched.content),
+            outcome=outcome,
+            raw_sha256=seen.raw_sha256,
+            **row,
+        )
 
     def _record_failure(
         self,
