@@ -43,7 +43,13 @@ from watcher.models import (
     Source,
     signal_to_json,
 )
-from watcher.notify.outbox import DeliveryReport, deliver_due, housekeeping, should_hold
+from watcher.notify.outbox import (
+    ALERT_SIGNALS,
+    DeliveryReport,
+    deliver_due,
+    housekeeping,
+    should_hold,
+)
 from watcher.store import Row, Store, VersionRow, sha256
 from watcher.workers import WorkerPool
 
@@ -51,8 +57,6 @@ log = logging.getLogger(__name__)
 
 # How long a page's fingerprint may stand in for a full extraction.
 FINGERPRINT_TRUST_S = 24 * 3600.0
-# Signals carried by one alert (the task keeps them all).
-ALERT_SIGNALS = 20
 # A new text that keeps less than this share of the latest version's words and
 # is shorter than SUSPECT_WORDS is `suspect`: a version only when the next
 # check sees the same text again (a consent page, a login wall, a half-served
@@ -114,9 +118,6 @@ class PassResult:
     """All outcomes of one pass, in completion order."""
 
     outcomes: list[CheckOutcome] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for item in self.outcomes if item.outcome == outcome)
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -182,7 +183,6 @@ async def check_all(
     store: Store,
     *,
     only: Sequence[str] | None = None,
-    fetcher: Fetcher | None = None,
     workers: WorkerPool | None = None,
     progress: ProgressHook | None = None,
 ) -> PassResult:
@@ -195,8 +195,7 @@ async def check_all(
             workers = WorkerPool()
             owned.callback(workers.close)
         workers.start()  # their start-up overlaps the first requests
-        if fetcher is None:
-            fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
+        fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
         await Checker(config, store, fetcher, workers, result, progress).run(sources)
     return result
 
