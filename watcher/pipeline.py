@@ -553,12 +553,10 @@ class Checker:
         outcome: Outcome = "not_modified" if fetched.not_modified else "unchanged"
         duration = _ms_since(seen.t0)
         with self.store.transaction():
-            self._add_check(seen, outcome, duration, warning=seen.warning)
+            checked = self._add_check(seen, outcome, duration, warning=seen.warning)
             self.store.update_source(source.id, **self._success_state(seen))
             self._recovered(source, seen.state)
-        return CheckOutcome(
-            source.id, outcome, fetched.status, duration, len(fetched.content), warning=seen.warning
-        )
+        return checked
 
     def _record_suspect(self, seen: Observation, note: str) -> CheckOutcome:
         """A new text that waits for a second sighting: a check row, nothing else.
@@ -568,26 +566,24 @@ class Checker:
         it with this one. Not a failure: the failure count stays as it is, and a
         failing source stays failing until a check proves it recovered.
         """
-        source, fetched = seen.source, seen.fetched
+        source = seen.source
         assert seen.extracted is not None
         duration = _ms_since(seen.t0)
         warning = "; ".join(filter(None, [note, seen.warning]))
         with self.store.transaction():
-            self._add_check(
+            checked = self._add_check(
                 seen, "suspect", duration, warning=warning, text_sha256=seen.extracted.sha256
             )
             values: dict[str, Any] = {"last_checked": clock.iso(clock.now())}
             if seen.state["status"] != "failing":
                 values.update(status="suspect", last_error=note)
             self.store.update_source(source.id, **values)
-        return CheckOutcome(
-            source.id, "suspect", fetched.status, duration, len(fetched.content), warning=warning
-        )
+        return checked
 
     def _record_version(self, seen: Observation, comparisons: Comparisons | None) -> CheckOutcome:
         """A new text, or new links beside the same text: the version, the
         documents newly linked, the task and its alerts, the check, together."""
-        source, latest, fetched, extracted = seen.source, seen.latest, seen.fetched, seen.extracted
+        source, latest, extracted = seen.source, seen.latest, seen.extracted
         assert extracted is not None
         duration = _ms_since(seen.t0)
         outcome: Outcome = "new_version" if seen.text_changed else "unchanged"
@@ -604,8 +600,15 @@ class Checker:
                 task = self._open_or_extend(seen, number, comparisons.whole, summary)
                 self._queue_alerts(seen, number, comparisons.change, task, summary)
                 task_id = task.task_id
-            version = number if seen.text_changed else None
-            self._add_check(seen, outcome, duration, warning=seen.warning, version=version)
+            checked = self._add_check(
+                seen,
+                outcome,
+                duration,
+                warning=seen.warning,
+                version=number if seen.text_changed else None,
+                task_id=task_id,
+                children=children,
+            )
             values = self._success_state(seen)
             if latest is not None:
                 values["last_changed"] = clock.iso(seen.started)
@@ -613,17 +616,7 @@ class Checker:
             values["config_hash"] = source.rules.hash
             self.store.update_source(source.id, kind=extracted.kind, **values)
             self._recovered(source, seen.state)
-        return CheckOutcome(
-            source.id,
-            outcome,
-            fetched.status,
-            duration,
-            len(fetched.content),
-            version=version,
-            task_id=task_id,
-            children=children,
-            warning=seen.warning,
-        )
+        return checked
 
     def _recorded_meanwhile(self, seen: Observation) -> bool:
         """Whether a `watcher check` beside the daemon recorded this very text
@@ -764,17 +757,42 @@ class Checker:
                 status="held" if held else "pending",
             )
 
-    def _add_check(self, seen: Observation, outcome: Outcome, duration: int, **row: Any) -> None:
-        """The check's row, for a check that got an answer."""
+    def _add_check(
+        self,
+        seen: Observation,
+        outcome: Outcome,
+        duration: int,
+        *,
+        warning: str | None,
+        version: int | None = None,
+        text_sha256: str | None = None,
+        task_id: int | None = None,
+        children: tuple[str, ...] = (),
+    ) -> CheckOutcome:
+        """The row of a check that got an answer; returns the check's outcome."""
+        status, size = seen.fetched.status, len(seen.fetched.content)
         self.store.add_check(
             source_id=seen.source.id,
             started_at=clock.iso(seen.started),
             duration_ms=duration,
-            http_status=seen.fetched.status,
-            bytes=len(seen.fetched.content),
+            http_status=status,
+            bytes=size,
             outcome=outcome,
             raw_sha256=seen.raw_sha256,
-            **row,
+            text_sha256=text_sha256,
+            version=version,
+            warning=warning,
+        )
+        return CheckOutcome(
+            seen.source.id,
+            outcome,
+            status,
+            duration,
+            size,
+            version=version,
+            task_id=task_id,
+            children=children,
+            warning=warning,
         )
 
     def _record_failure(
