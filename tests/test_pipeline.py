@@ -274,6 +274,38 @@ def test_follow_tracks_linked_pdfs_and_a_new_one_opens_a_task(env: Env, site: Si
     assert env.outcome(result, child_id).outcome == "unchanged"
 
 
+def test_a_linked_document_that_is_a_configured_source_is_not_followed(
+    env: Env, site: Site
+) -> None:
+    site.set("/v1.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/v2.pdf", make_pdf(PDF_PAGES[:1]), content_type="application/pdf")
+    site.set("/rsp", landing(("/v1.pdf", "Policy (PDF)"), ("/v2.pdf", "Draft (PDF)")))
+    pdf = {"id": "acme-pdf", "url": site.url("/v1.pdf")}
+    env.sources = [html_source(site, follow="a[href$='.pdf']"), pdf]
+    result = env.check()
+    [child] = env.outcome(result, "acme-rsp").children
+    assert env.store.source(child)["url"] == site.url("/v2.pdf")  # type: ignore[index]
+    assert env.outcome(result, "acme-pdf").outcome == "new_version"
+
+
+def test_a_followed_document_records_its_rules_as_a_configured_one_would(
+    env: Env, site: Site
+) -> None:
+    """One rules hash: a followed PDF inherits its parent's `ignore` rules, and
+    records the hash a configured source with those rules records."""
+    site.set("/v1.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/v2.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/rsp", landing(("/v1.pdf", "Policy (PDF)")))
+    parent = html_source(site, follow="a[href$='v1.pdf']", ignore=["^Annual"])
+    alone = {"id": "acme-v2", "url": site.url("/v2.pdf"), "ignore": ["^Annual"]}
+    env.sources = [parent, alone]
+    [child] = env.outcome(env.check(), "acme-rsp").children
+    recorded = env.store.require_source(child)["config_hash"]
+    assert recorded == env.store.require_source("acme-v2")["config_hash"] is not None
+    env.check()
+    assert [v.reextracted for v in env.store.versions(child)] == [False]
+
+
 # --- failures -----------------------------------------------------------------------
 
 BAD: list[tuple[str, dict[str, Any], str]] = [

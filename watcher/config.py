@@ -15,15 +15,14 @@ not invalid; `Config.warnings()` says so, one line per channel.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import ipaddress
-import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
 from urllib.parse import urlsplit
@@ -217,13 +216,8 @@ class SourceConfig:
 
     @property
     def rules_hash(self) -> str:
-        """SHA-256 of the rules that shape the extracted text.
-
-        Only select/remove/ignore: a change of these re-extracts the stored
-        snapshot. `follow` and the URL do not change the text of this document.
-        """
-        rules = {"select": self.select, "remove": self.remove, "ignore": self.ignore}
-        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+        """The hash of the rules that shape the extracted text (`ExtractRules.hash`)."""
+        return self.rules.hash
 
 
 @dataclass(frozen=True)
@@ -258,6 +252,12 @@ class Config:
     analysis: AnalysisSettings = AnalysisSettings()
     dashboard: DashboardSettings = DashboardSettings()
     label: str = field(default="config.toml", compare=False)  # the path as the user gave it
+
+    @cached_property
+    def source_urls(self) -> frozenset[str]:
+        """The URL of every configured source, enabled or not (built once per config:
+        each check that follows links asks)."""
+        return frozenset(source.url for source in self.sources)
 
     def source(self, id: str) -> SourceConfig:
         """The configured source `id`; raises NotFound naming the close matches."""

@@ -7,6 +7,7 @@ comparable in tests, and free of behaviour beyond small derived properties.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,6 +40,16 @@ class ExtractRules:
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     follow: str | None = None
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the rules that shape the extracted text.
+
+        Only select/remove/ignore: a change of these re-extracts the stored
+        snapshot. `follow` and the URL do not change the text of this document.
+        """
+        rules = {"select": self.select, "remove": self.remove, "ignore": self.ignore}
+        return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -193,7 +204,6 @@ class Source:
     lab: str
     title: str
     rules: ExtractRules
-    rules_hash: str
     notify: tuple[str, ...] = ()
     expected: DocumentKind | None = None
     parent_id: str | None = None

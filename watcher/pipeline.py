@@ -1,4 +1,4 @@
-"""The story of a check: fetch → extract → store → detect → review → outbox.
+"""The story of a check: fetch → extract → store → detect → analyse → review → outbox.
 
 `check_all()` runs one pass over the configured sources (and the documents
 their `follow` rules found), concurrently within the fetcher's limits;
@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +44,13 @@ from watcher.models import (
     Source,
     signal_to_json,
 )
-from watcher.notify.outbox import DeliveryReport, deliver_due, housekeeping, should_hold
+from watcher.notify.outbox import (
+    ALERT_SIGNALS,
+    DeliveryReport,
+    deliver_due,
+    housekeeping,
+    should_hold,
+)
 from watcher.store import Row, Store, VersionRow, sha256
 from watcher.workers import WorkerPool
 
@@ -52,8 +58,6 @@ log = logging.getLogger(__name__)
 
 # How long a page's fingerprint may stand in for a full extraction.
 FINGERPRINT_TRUST_S = 24 * 3600.0
-# Signals carried by one alert (the task keeps them all).
-ALERT_SIGNALS = 20
 # A new text that keeps less than this share of the latest version's words and
 # is shorter than SUSPECT_WORDS is `suspect`: a version only when the next
 # check sees the same text again (a consent page, a login wall, a half-served
@@ -71,7 +75,6 @@ def configured_source(cfg: SourceConfig) -> Source:
         lab=cfg.lab,
         title=cfg.title,
         rules=cfg.rules,
-        rules_hash=cfg.rules_hash,
         notify=cfg.notify,
         expected=None if cfg.kind == "auto" else cfg.kind,
         watch_terms=cfg.watch_terms,
@@ -98,17 +101,11 @@ def child_source(parent: Source, row: Row) -> Source:
         lab=parent.lab,
         title=row["title"],
         rules=rules,
-        rules_hash=_rules_hash(rules),
         notify=parent.notify,
         parent_id=parent.id,
         watch_terms=parent.watch_terms,
         proxy=parent.proxy,
     )
-
-
-def _rules_hash(rules: ExtractRules) -> str:
-    data = json.dumps([rules.select, rules.remove, rules.ignore])
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
 def _child_title(parent: Source, link: Link) -> str:
@@ -124,9 +121,6 @@ class PassResult:
     """All outcomes of one pass, in completion order."""
 
     outcomes: list[CheckOutcome] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for item in self.outcomes if item.outcome == outcome)
 
     @property
     def failed(self) -> list[CheckOutcome]:
@@ -194,7 +188,6 @@ async def check_all(
     store: Store,
     *,
     only: Sequence[str] | None = None,
-    fetcher: Fetcher | None = None,
     workers: WorkerPool | None = None,
     progress: ProgressHook | None = None,
 ) -> PassResult:
@@ -207,8 +200,7 @@ async def check_all(
             workers = WorkerPool()
             owned.callback(workers.close)
         workers.start()  # their start-up overlaps the first requests
-        if fetcher is None:
-            fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
+        fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
         await Checker(config, store, fetcher, workers, result, progress).run(sources)
     return result
 
@@ -241,6 +233,46 @@ async def run_pass(
     housekeeping(config, store)
     report = await deliver_due(config, store)
     return result, report
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one check saw of its source, handed from step to step down to the
+    write that records it.
+
+    Filled in as the check goes: `raw_sha256` once a body came (None for a
+    304), `extracted`, `fingerprint` and `new_links` once extraction ran.
+    """
+
+    source: Source
+    state: Row  # the source's row as the check found it
+    latest: VersionRow | None  # its latest version, after any re-extraction
+    started: datetime
+    t0: float  # time.monotonic() when the check started
+    fetched: FetchResult
+    raw_sha256: str | None = None
+    extracted: Extracted | None = None
+    fingerprint: str | None = None
+    new_links: tuple[Link, ...] = ()
+
+    @property
+    def text_changed(self) -> bool:
+        """Extraction ran, and made a text other than the latest version's."""
+        if self.extracted is None:
+            return False
+        return self.latest is None or self.extracted.sha256 != self.latest.text_sha256
+
+    @property
+    def warning(self) -> str | None:
+        return _downgrade_warning(self.fetched)
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    """A new text compared with the versions before it."""
+
+    change: Comparison  # with the latest version: what the alert tells
+    whole: Comparison  # with the open task's first version: what the task tells
 
 
 class Checker:
@@ -281,6 +313,7 @@ class Checker:
             return await self._check_in_slot(source)
 
     async def _check_in_slot(self, source: Source) -> CheckOutcome:
+        """Run the check; an error becomes a failed check, logged and reported."""
         started = clock.now()
         t0 = time.monotonic()
         try:
@@ -292,11 +325,11 @@ class Checker:
             raise
         except WatcherError as exc:
             status = exc.status if isinstance(exc, HTTPStatusError) else None
-            outcome = self._record_failure(source, exc.reason, status, started, t0, None)
+            outcome = self._record_failure(source, exc.reason, started, t0, http_status=status)
         except Exception as exc:  # a bug must cost one check, not the pass
             log.exception("unexpected error while checking %s", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
-            outcome = self._record_failure(source, reason, None, started, t0, None)
+            outcome = self._record_failure(source, reason, started, t0)
         log.info(
             "check %s outcome=%s status=%s duration_ms=%d bytes=%d%s",
             source.id,
@@ -312,150 +345,50 @@ class Checker:
         return outcome
 
     async def _check(self, source: Source, started: datetime, t0: float) -> CheckOutcome:
+        """The story of one check; each step is a method below, in this order."""
         state = self.store.require_source(source.id)
-        latest = self.store.latest_version(source.id)
-        latest = await self._reextract_if_rules_changed(source, state, latest)
-        fetched = await self.fetcher.fetch(
-            source.url,
-            etag=state["etag"] if latest else None,
-            last_modified=state["last_modified"] if latest else None,
-            proxy=source.proxy,
-        )
+        latest = await self._reextract_if_rules_changed(source, state)
+        fetched = await self._fetch(source, state, latest)
+        seen = Observation(source, state, latest, started, t0, fetched)
         if fetched.not_modified:
-            return self._record_unchanged(source, state, fetched, None, "not_modified", started, t0)
-        raw_digest = sha256(fetched.content)
-        if latest is not None and raw_digest == state["last_raw_sha256"]:
-            # the same bytes make the same text: skip extraction altogether
-            return self._record_unchanged(
-                source, state, fetched, raw_digest, "unchanged", started, t0
-            )
+            return self._record_unchanged(seen)
+        seen = replace(seen, raw_sha256=sha256(fetched.content))
+        if latest is not None and seen.raw_sha256 == state["last_raw_sha256"]:
+            return self._record_unchanged(seen)  # the same bytes make the same text
         try:
-            processed = await self._process(source, state, fetched, latest)
-        except WatcherError as exc:
-            # the answer came, but it is not a document: keep its HTTP status
-            return self._record_failure(source, exc.reason, fetched.status, started, t0, fetched)
+            processed = await self._process(seen)
+        except WatcherError as exc:  # an answer, but not a document: keep its HTTP status
+            return self._record_failure(source, exc.reason, started, t0, fetched=fetched)
         extracted = processed.extracted
-        if extracted is None:
-            # new bytes, but nothing that could become text changed (dynamic pages)
-            return self._record_unchanged(
-                source, state, fetched, raw_digest, "unchanged", started, t0
-            )
-        remembered = {
-            "fingerprint": processed.fingerprint,
-            "fingerprint_at": clock.iso(clock.now()),
-        }
-        digest = extracted.sha256
+        if extracted is None:  # new bytes, but nothing that makes text changed (dynamic pages)
+            return self._record_unchanged(seen)
         new_links = self._new_links(source, extracted.links)
-        if latest is not None and digest == latest.text_sha256 and not new_links:
-            return self._record_unchanged(
-                source, state, fetched, raw_digest, "unchanged", started, t0, remembered
-            )
+        seen = replace(
+            seen, extracted=extracted, fingerprint=processed.fingerprint, new_links=new_links
+        )
+        if not seen.text_changed and not new_links:
+            return self._record_unchanged(seen)
         old_text = self.store.version_text(latest) if latest is not None else None
-        if latest is None or digest != latest.text_sha256:
+        if seen.text_changed:
             if reason := interstitial(extracted.text, old_text):
-                return self._record_failure(source, reason, fetched.status, started, t0, fetched)
-            if latest is not None and (note := self._unconfirmed_shrink(source, latest, extracted)):
-                return self._record_suspect(
-                    source, state, fetched, raw_digest, digest, note, started, t0
-                )
-        latest_cmp: Comparison | None = None
-        whole_cmp: Comparison | None = None
-        if latest is not None:
-            assert old_text is not None
-            latest_cmp = await self._compare(source, old_text, extracted.text, new_links)
-            task = self.store.open_task(source.id)
-            if task is not None and task["from_version"] != latest.number:
-                base = self.store.version_text(self.store.version(source.id, task["from_version"]))
-                whole_cmp = await self._compare(source, base, extracted.text, new_links)
-        return self._record_version(
-            source,
-            state,
-            fetched,
-            raw_digest,
-            extracted,
-            latest,
-            latest_cmp,
-            whole_cmp,
-            new_links,
-            started,
-            t0,
-            remembered,
-        )
+                return self._record_failure(source, reason, started, t0, fetched=fetched)
+            if note := self._unconfirmed_shrink(seen):
+                return self._record_suspect(seen, note)
+        comparisons = await self._compare_with_past(seen, old_text)
+        return self._record_version(seen, comparisons)
 
-    # -- stages --
+    # -- steps, in the order of the story --
 
-    def _unconfirmed_shrink(
-        self, source: Source, latest: VersionRow, extracted: Extracted
-    ) -> str | None:
-        """Why a new text must wait for a second sighting, or None.
-
-        A text that shrank to a short page is recorded only when the check
-        after the one that first saw it (failed checks aside) sees the same text.
-        """
-        words = extracted.words
-        if words >= SUSPECT_WORDS or words >= SUSPECT_KEEP * latest.words:
-            return None
-        previous = self.store.last_answer(source.id)
-        if (
-            previous is not None
-            and previous["outcome"] == "suspect"
-            and previous["text_sha256"] == extracted.sha256
-        ):
-            log.info("%s: the shrunken text was seen again, recording it", source.id)
-            return None
-        shrink = 1 - words / latest.words
-        return (
-            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
-            f"v{latest.number}): recorded only if the next check sees it again"
-        )
-
-    def _expected_kind(self, source: Source, latest: VersionRow | None) -> DocumentKind | None:
-        if source.expected is not None:
-            return source.expected
-        if latest is not None and latest.kind == "pdf":
-            return "pdf"
-        if urlsplit(source.url).path.lower().endswith(".pdf"):
-            return "pdf"
-        return None
-
-    async def _process(
-        self, source: Source, state: Row, fetched: FetchResult, latest: VersionRow | None
-    ) -> Processed:
-        """Fingerprint and extract in one worker job.
-
-        Extraction is skipped when the page's fingerprint shows nothing
-        changed. The fingerprint is trusted for at most FINGERPRINT_TRUST_S
-        after the last full extraction: a bounded safety net should lxml and
-        BeautifulSoup ever see a page differently.
-        """
-        known = None
-        if latest is not None and state["fingerprint"] and state["fingerprint_at"]:
-            age = (clock.now() - clock.parse_iso(state["fingerprint_at"])).total_seconds()
-            if age < FINGERPRINT_TRUST_S:
-                known = state["fingerprint"]
-        return await self.workers.run(
-            f"extraction of {source.id}",
-            "watcher.extract:process",
-            fetched.content,
-            content_type=fetched.content_type,
-            charset=fetched.charset,
-            url=fetched.url,
-            rules=source.rules,
-            expected=self._expected_kind(source, latest),
-            previous_chars=latest.chars if latest else None,
-            known_fingerprint=known,
-        )
-
-    async def _reextract_if_rules_changed(
-        self, source: Source, state: Row, latest: VersionRow | None
-    ) -> VersionRow | None:
+    async def _reextract_if_rules_changed(self, source: Source, state: Row) -> VersionRow | None:
         """New select/remove/ignore rules: re-extract the stored snapshot, no task.
 
-        The snapshot is read as the check that fetched it read it (same
-        media type, charset and URL); the new version keeps that snapshot and
-        its response headers.
+        Returns the source's latest version, the re-extracted one if any. The
+        snapshot is read as the check that fetched it read it (same media
+        type, charset and URL); the new version keeps that snapshot and its
+        response headers.
         """
-        if state["config_hash"] == source.rules_hash or latest is None:
+        latest = self.store.latest_version(source.id)
+        if state["config_hash"] == source.rules.hash or latest is None:
             # Nothing extracted yet: the first version records the rules it was
             # extracted with, in the check's own transaction.
             return latest
@@ -489,7 +422,7 @@ class Checker:
                     words=extracted.words,
                     returned_to=self.store.version_with_text(source.id, digest),
                     reextracted=1,
-                    rules_hash=source.rules_hash,
+                    rules_hash=source.rules.hash,
                     url=latest.url,
                     content_type=latest.content_type,
                     charset=latest.charset,
@@ -499,91 +432,139 @@ class Checker:
                     snapshot_as_sent=int(latest.snapshot_as_sent),
                 )
                 log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
-            self.store.update_source(source.id, config_hash=source.rules_hash)
+            self.store.update_source(source.id, config_hash=source.rules.hash)
         return self.store.latest_version(source.id)
 
-    def _new_links(self, source: Source, links: Sequence[Link]) -> list[Link]:
+    async def _fetch(self, source: Source, state: Row, latest: VersionRow | None) -> FetchResult:
+        """Fetch the source; conditionally once it has a version to fall back on."""
+        return await self.fetcher.fetch(
+            source.url,
+            etag=state["etag"] if latest else None,
+            last_modified=state["last_modified"] if latest else None,
+            proxy=source.proxy,
+        )
+
+    async def _process(self, seen: Observation) -> Processed:
+        """Fingerprint and extract in one worker job.
+
+        Extraction is skipped when the page's fingerprint shows nothing
+        changed. The fingerprint is trusted for at most FINGERPRINT_TRUST_S
+        after the last full extraction: a bounded safety net should the
+        fingerprint ever miss a difference the text would show.
+        """
+        source, state, latest, fetched = seen.source, seen.state, seen.latest, seen.fetched
+        known = None
+        if latest is not None and state["fingerprint"] and state["fingerprint_at"]:
+            age = (clock.now() - clock.parse_iso(state["fingerprint_at"])).total_seconds()
+            if age < FINGERPRINT_TRUST_S:
+                known = state["fingerprint"]
+        return await self.workers.run(
+            f"extraction of {source.id}",
+            "watcher.extract:process",
+            fetched.content,
+            content_type=fetched.content_type,
+            charset=fetched.charset,
+            url=fetched.url,
+            rules=source.rules,
+            expected=self._expected_kind(source, latest),
+            previous_chars=latest.chars if latest else None,
+            known_fingerprint=known,
+        )
+
+    def _expected_kind(self, source: Source, latest: VersionRow | None) -> DocumentKind | None:
+        if source.expected is not None:
+            return source.expected
+        if latest is not None and latest.kind == "pdf":
+            return "pdf"
+        if urlsplit(source.url).path.lower().endswith(".pdf"):
+            return "pdf"
+        return None
+
+    def _new_links(self, source: Source, links: Sequence[Link]) -> tuple[Link, ...]:
         """Links the `follow` rule matched that are not tracked yet."""
         if not source.rules.follow:
-            return []
+            return ()
         # a linked document that is itself a configured source is watched already
-        configured = {cfg.url for cfg in self.config.sources}
-        fresh: list[Link] = []
-        for link in links:
-            if link.url == source.url or link.url in configured:
-                continue
-            if self.store.source(child_id(source.id, link.url)) is None:
-                fresh.append(link)
-        return fresh
+        configured = self.config.source_urls
+        return tuple(
+            link
+            for link in links
+            if link.url != source.url
+            and link.url not in configured
+            and self.store.source(child_id(source.id, link.url)) is None
+        )
+
+    def _unconfirmed_shrink(self, seen: Observation) -> str | None:
+        """Why a new text must wait for a second sighting, or None.
+
+        A text that shrank to a short page is recorded only when the check
+        after the one that first saw it (failed checks aside) sees the same text.
+        """
+        latest, extracted = seen.latest, seen.extracted
+        assert extracted is not None
+        if latest is None:
+            return None
+        words = extracted.words
+        if words >= SUSPECT_WORDS or words >= SUSPECT_KEEP * latest.words:
+            return None
+        previous = self.store.last_answer(seen.source.id)
+        if (
+            previous is not None
+            and previous["outcome"] == "suspect"
+            and previous["text_sha256"] == extracted.sha256
+        ):
+            log.info("%s: the shrunken text was seen again, recording it", seen.source.id)
+            return None
+        shrink = 1 - words / latest.words
+        return (
+            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
+            f"v{latest.number}): recorded only if the next check sees it again"
+        )
+
+    async def _compare_with_past(
+        self, seen: Observation, old_text: str | None
+    ) -> Comparisons | None:
+        """Diff and analyse the new text against the latest version and, when
+        the open task starts earlier, against the task's first version too.
+        None for a first version: the baseline opens no task."""
+        source, latest = seen.source, seen.latest
+        if latest is None:
+            return None
+        assert old_text is not None
+        change = await self._compare(seen, old_text)
+        task = self.store.open_task(source.id)
+        if task is None or task["from_version"] == latest.number:
+            return Comparisons(change=change, whole=change)
+        base = self.store.version_text(self.store.version(source.id, task["from_version"]))
+        return Comparisons(change=change, whole=await self._compare(seen, base))
+
+    async def _compare(self, seen: Observation, old: str) -> Comparison:
+        assert seen.extracted is not None
+        settings = self.config.analysis
+        return await self.workers.run(
+            f"analysis of {seen.source.id}",
+            compare_texts,
+            old,
+            seen.extracted.text,
+            watch_terms=tuple(dict.fromkeys((*seen.source.watch_terms, *settings.watch_terms))),
+            settings=settings,
+            new_documents=seen.new_links,
+        )
 
     # -- writes: one transaction per check --
 
-    def _success_state(
-        self, state: Row, fetched: FetchResult, raw_digest: str | None
-    ) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "last_checked": clock.iso(clock.now()),
-            "consecutive_failures": 0,
-            "last_error": None,
-            "status": "ok",
-        }
-        if not fetched.not_modified:
-            values.update(etag=fetched.etag, last_modified=fetched.last_modified)
-        if raw_digest is not None:
-            values["last_raw_sha256"] = raw_digest
-        return values
-
-    def _recovered(self, source: Source, state: Row) -> None:
-        if state["status"] == "failing":
-            self._enqueue_admin(source, "recovered", {"failures": state["consecutive_failures"]})
-
-    def _record_unchanged(
-        self,
-        source: Source,
-        state: Row,
-        fetched: FetchResult,
-        raw_digest: str | None,
-        outcome: Outcome,
-        started: datetime,
-        t0: float,
-        remembered: dict[str, Any] | None = None,
-    ) -> CheckOutcome:
-        duration = _ms_since(t0)
+    def _record_unchanged(self, seen: Observation) -> CheckOutcome:
+        """Nothing new: a 304, the same bytes, or the latest version's text again."""
+        source, fetched = seen.source, seen.fetched
+        outcome: Outcome = "not_modified" if fetched.not_modified else "unchanged"
+        duration = _ms_since(seen.t0)
         with self.store.transaction():
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome=outcome,
-                raw_sha256=raw_digest,
-                warning=_downgrade_warning(fetched),
-            )
-            self.store.update_source(
-                source.id, **self._success_state(state, fetched, raw_digest), **(remembered or {})
-            )
-            self._recovered(source, state)
-        return CheckOutcome(
-            source.id,
-            outcome,
-            fetched.status,
-            duration,
-            len(fetched.content),
-            warning=_downgrade_warning(fetched),
-        )
+            checked = self._add_check(seen, outcome, duration, warning=seen.warning)
+            self.store.update_source(source.id, **self._success_state(seen))
+            self._recovered(source, seen.state)
+        return checked
 
-    def _record_suspect(
-        self,
-        source: Source,
-        state: Row,
-        fetched: FetchResult,
-        raw_digest: str,
-        text_digest: str,
-        note: str,
-        started: datetime,
-        t0: float,
-    ) -> CheckOutcome:
+    def _record_suspect(self, seen: Observation, note: str) -> CheckOutcome:
         """A new text that waits for a second sighting: a check row, nothing else.
 
         The source's validators, raw digest and fingerprint stay those of its
@@ -591,157 +572,127 @@ class Checker:
         it with this one. Not a failure: the failure count stays as it is, and a
         failing source stays failing until a check proves it recovered.
         """
-        duration = _ms_since(t0)
-        warning = "; ".join(filter(None, [note, _downgrade_warning(fetched)]))
+        source = seen.source
+        assert seen.extracted is not None
+        duration = _ms_since(seen.t0)
+        warning = "; ".join(filter(None, [note, seen.warning]))
         with self.store.transaction():
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome="suspect",
-                raw_sha256=raw_digest,
-                text_sha256=text_digest,
-                warning=warning,
+            checked = self._add_check(
+                seen, "suspect", duration, warning=warning, text_sha256=seen.extracted.sha256
             )
             values: dict[str, Any] = {"last_checked": clock.iso(clock.now())}
-            if state["status"] != "failing":
+            if seen.state["status"] != "failing":
                 values.update(status="suspect", last_error=note)
             self.store.update_source(source.id, **values)
-        return CheckOutcome(
-            source.id, "suspect", fetched.status, duration, len(fetched.content), warning=warning
-        )
+        return checked
 
-    def _record_version(
-        self,
-        source: Source,
-        state: Row,
-        fetched: FetchResult,
-        raw_digest: str,
-        extracted: Extracted,
-        latest: VersionRow | None,
-        latest_cmp: Comparison | None,
-        whole_cmp: Comparison | None,
-        new_links: Sequence[Link],
-        started: datetime,
-        t0: float,
-        remembered: dict[str, Any],
-    ) -> CheckOutcome:
-        duration = _ms_since(t0)
-        digest = extracted.sha256
-        text_changed = latest is None or digest != latest.text_sha256
+    def _record_version(self, seen: Observation, comparisons: Comparisons | None) -> CheckOutcome:
+        """A new text, or new links beside the same text: the version, the
+        documents newly linked, the task and its alerts, the check, together."""
+        source, latest, extracted = seen.source, seen.latest, seen.extracted
+        assert extracted is not None
+        duration = _ms_since(seen.t0)
+        outcome: Outcome = "new_version" if seen.text_changed else "unchanged"
         number = latest.number if latest is not None else 0
-        task_change: review.TaskChange | None = None
-        children: list[str] = []
+        task_id: int | None = None
         with self.store.transaction():
-            current = self.store.latest_version(source.id)
-            if (current.number if current else 0) != (latest.number if latest else 0):
-                # A `watcher check` beside the daemon got here first with the
-                # same news: what it recorded stands, and this check adds nothing.
-                assert current is not None
-                if current.text_sha256 == digest:
-                    return self._record_unchanged(
-                        source, state, fetched, raw_digest, "unchanged", started, t0, remembered
-                    )
-                raise StoreError(
-                    f"another watcher process recorded v{current.number} of this source "
-                    "during this check; the next check compares against it",
-                    transient=True,
-                )
-            if text_changed:
-                number += 1
-                # The snapshot is the body as the server sent it (its digest is
-                # the check's raw digest), with the headers that matter. The text
-                # is its zstd prefix: the article costs ~nothing twice.
-                text_bytes = extracted.text.encode("utf-8")
-                self.store.put_blob(
-                    fetched.content, prefix=text_bytes if extracted.kind != "pdf" else None
-                )
-                self.store.put_blob(text_bytes)
-                returned_to = self.store.version_with_text(source.id, digest) if latest else None
-                self.store.add_version(
-                    source_id=source.id,
-                    number=number,
-                    captured_at=clock.iso(started),
-                    raw_sha256=raw_digest,
-                    text_sha256=digest,
-                    kind=extracted.kind,
-                    chars=extracted.chars,
-                    words=extracted.words,
-                    returned_to=returned_to,
-                    reextracted=0,
-                    rules_hash=source.rules_hash,
-                    url=fetched.url,
-                    http_status=fetched.status,
-                    content_type=fetched.content_type,
-                    charset=fetched.charset,
-                    etag=fetched.etag,
-                    last_modified=fetched.last_modified,
-                )
-            for link in new_links:
-                cid = child_id(source.id, link.url)
-                self.store.upsert_source(
-                    cid,
-                    url=link.url,
-                    lab=source.lab,
-                    title=_child_title(source, link),
-                    parent_id=source.id,
-                    link_text=link.text,
-                )
-                children.append(cid)
-            if latest is not None and latest_cmp is not None:
-                task_change = self._open_or_extend(
-                    source, latest, number, latest_cmp, whole_cmp or latest_cmp, new_links
-                )
-            self.store.add_check(
-                source_id=source.id,
-                started_at=clock.iso(started),
-                duration_ms=duration,
-                http_status=fetched.status,
-                bytes=len(fetched.content),
-                outcome="new_version" if text_changed else "unchanged",
-                raw_sha256=raw_digest,
-                version=number if text_changed else None,
-                warning=_downgrade_warning(fetched),
+            if self._recorded_meanwhile(seen):
+                return self._record_unchanged(seen)
+            if seen.text_changed:
+                number = self._add_version(seen)
+            children = tuple(self._add_child(source, link) for link in seen.new_links)
+            if comparisons is not None:
+                summary = self._summary(seen, number, comparisons.whole)
+                task = self._open_or_extend(seen, number, comparisons.whole, summary)
+                self._queue_alerts(seen, number, comparisons.change, task, summary)
+                task_id = task.task_id
+            checked = self._add_check(
+                seen,
+                outcome,
+                duration,
+                warning=seen.warning,
+                version=number if seen.text_changed else None,
+                task_id=task_id,
+                children=children,
             )
-            values = {**self._success_state(state, fetched, raw_digest), **remembered}
+            values = self._success_state(seen)
             if latest is not None:
-                values["last_changed"] = clock.iso(started)
+                values["last_changed"] = clock.iso(seen.started)
             # the rules the latest version was extracted with
-            values["config_hash"] = source.rules_hash
+            values["config_hash"] = source.rules.hash
             self.store.update_source(source.id, kind=extracted.kind, **values)
-            self._recovered(source, state)
-        return CheckOutcome(
-            source.id,
-            "new_version" if text_changed else "unchanged",
-            fetched.status,
-            duration,
-            len(fetched.content),
-            version=number if text_changed else None,
-            task_id=task_change.task_id if task_change else None,
-            children=tuple(children),
-            warning=_downgrade_warning(fetched),
+            self._recovered(source, seen.state)
+        return checked
+
+    def _recorded_meanwhile(self, seen: Observation) -> bool:
+        """Whether a `watcher check` beside the daemon recorded this very text
+        during this check (what it recorded stands, and this check adds
+        nothing); raises a transient error when it recorded another text."""
+        current = self.store.latest_version(seen.source.id)
+        if (current.number if current else 0) == (seen.latest.number if seen.latest else 0):
+            return False
+        assert current is not None and seen.extracted is not None
+        if current.text_sha256 == seen.extracted.sha256:
+            return True
+        raise StoreError(
+            f"another watcher process recorded v{current.number} of this source "
+            "during this check; the next check compares against it",
+            transient=True,
         )
 
-    def _open_or_extend(
-        self,
-        source: Source,
-        latest: VersionRow,
-        number: int,
-        latest_cmp: Comparison,
-        whole_cmp: Comparison,
-        new_links: Sequence[Link],
-    ) -> review.TaskChange:
-        """Open or extend the source's task, and queue its alerts, for one change.
+    def _add_version(self, seen: Observation) -> int:
+        """Store the snapshot, the text and the version row; returns its number."""
+        source, latest, fetched, extracted = seen.source, seen.latest, seen.fetched, seen.extracted
+        assert extracted is not None and seen.raw_sha256 is not None
+        number = latest.number + 1 if latest is not None else 1
+        # The snapshot is the body as the server sent it (its digest is the
+        # check's raw digest), with the headers that matter. The text is its
+        # zstd prefix: the article costs ~nothing twice.
+        text_bytes = extracted.text.encode("utf-8")
+        self.store.put_blob(fetched.content, prefix=text_bytes if extracted.kind != "pdf" else None)
+        self.store.put_blob(text_bytes)
+        returned_to = self.store.version_with_text(source.id, extracted.sha256) if latest else None
+        self.store.add_version(
+            source_id=source.id,
+            number=number,
+            captured_at=clock.iso(seen.started),
+            raw_sha256=seen.raw_sha256,
+            text_sha256=extracted.sha256,
+            kind=extracted.kind,
+            chars=extracted.chars,
+            words=extracted.words,
+            returned_to=returned_to,
+            reextracted=0,
+            rules_hash=source.rules.hash,
+            url=fetched.url,
+            http_status=fetched.status,
+            content_type=fetched.content_type,
+            charset=fetched.charset,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+        )
+        return number
 
-        The task describes the whole range under review (its first version to
-        this one); the alert describes this change (the previous version to
-        this one).
-        """
-        parts = [whole_cmp.analysis.headline()]
-        if whole_cmp.change is not None:
-            parts.append(detect.summary(whole_cmp.change))
+    def _add_child(self, source: Source, link: Link) -> str:
+        """Track a newly linked document as a child source; returns its id."""
+        cid = child_id(source.id, link.url)
+        self.store.upsert_source(
+            cid,
+            url=link.url,
+            lab=source.lab,
+            title=_child_title(source, link),
+            parent_id=source.id,
+            link_text=link.text,
+        )
+        return cid
+
+    def _summary(self, seen: Observation, number: int, whole: Comparison) -> str:
+        """One line for the task and its alert: what changed over the range under review."""
+        source, latest, new_links = seen.source, seen.latest, seen.new_links
+        assert latest is not None
+        parts = [whole.analysis.headline()]
+        if whole.change is not None:
+            parts.append(detect.summary(whole.change))
         returned_to = (
             self.store.version(source.id, number).returned_to if number != latest.number else None
         )
@@ -751,71 +702,120 @@ class Checker:
             names = ", ".join(link.url for link in new_links[:5])
             more = f" and {len(new_links) - 5} more" if len(new_links) > 5 else ""
             parts.append(f"new document{'s' if len(new_links) > 1 else ''} linked: {names}{more}")
-        summary = "; ".join(parts)
-        open_task = self.store.open_task(source.id)
-        severity = highest(
-            whole_cmp.analysis.severity, open_task["severity"] if open_task else None
-        )
-        task_change = review.record_change(
+        return "; ".join(parts)
+
+    def _open_or_extend(
+        self, seen: Observation, number: int, whole: Comparison, summary: str
+    ) -> review.TaskChange:
+        """Open the source's task, or extend its open task to this version.
+
+        The task describes the whole range under review: its first version to
+        this one.
+        """
+        assert seen.latest is not None
+        open_task = self.store.open_task(seen.source.id)
+        return review.record_change(
             self.store,
-            source.id,
-            from_version=latest.number,
+            seen.source.id,
+            from_version=seen.latest.number,
             to_version=number,
             summary=summary,
-            severity=severity,
-            signals=json.dumps([signal_to_json(s) for s in whole_cmp.analysis.signals]),
+            severity=highest(whole.analysis.severity, open_task["severity"] if open_task else None),
+            signals=json.dumps([signal_to_json(s) for s in whole.analysis.signals]),
         )
+
+    def _queue_alerts(
+        self,
+        seen: Observation,
+        number: int,
+        change: Comparison,
+        task: review.TaskChange,
+        summary: str,
+    ) -> None:
+        """Queue one alert per channel of the source, about this change: the
+        previous version to this one."""
+        source, latest, new_links = seen.source, seen.latest, seen.new_links
+        assert latest is not None
         payload: dict[str, Any] = {
-            "event": "opened" if task_change.opened else "extended",
-            "task_id": task_change.task_id,
+            "event": "opened" if task.opened else "extended",
+            "task_id": task.task_id,
             "source_id": source.id,
             "lab": source.lab,
             "title": source.title,
             "url": source.url,
-            "from_version": task_change.from_version,
+            "from_version": task.from_version,
             "old_version": latest.number,
             "new_version": number,
             "summary": summary,
-            "severity": latest_cmp.analysis.severity,
-            "signals": [signal_to_json(s) for s in latest_cmp.analysis.signals[:ALERT_SIGNALS]],
+            "severity": change.analysis.severity,
+            "signals": [signal_to_json(s) for s in change.analysis.signals[:ALERT_SIGNALS]],
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
         # changes below the alerting threshold wait for the daily digest
-        held = should_hold(latest_cmp.analysis.severity, self.config.analysis.alert_min_severity)
+        held = should_hold(change.analysis.severity, self.config.analysis.alert_min_severity)
         for channel in source.notify:
             self.store.enqueue(
                 kind="change",
                 channel=channel,
                 payload=payload,
-                task_id=task_change.task_id,
+                task_id=task.task_id,
                 source_id=source.id,
                 status="held" if held else "pending",
             )
-        return task_change
 
-    async def _compare(
-        self, source: Source, old: str, new: str, new_links: Sequence[Link]
-    ) -> Comparison:
-        settings = self.config.analysis
-        return await self.workers.run(
-            f"analysis of {source.id}",
-            compare_texts,
-            old,
-            new,
-            watch_terms=tuple(dict.fromkeys((*source.watch_terms, *settings.watch_terms))),
-            settings=settings,
-            new_documents=tuple(new_links),
+    def _add_check(
+        self,
+        seen: Observation,
+        outcome: Outcome,
+        duration: int,
+        *,
+        warning: str | None,
+        version: int | None = None,
+        text_sha256: str | None = None,
+        task_id: int | None = None,
+        children: tuple[str, ...] = (),
+    ) -> CheckOutcome:
+        """The row of a check that got an answer; returns the check's outcome."""
+        status, size = seen.fetched.status, len(seen.fetched.content)
+        self.store.add_check(
+            source_id=seen.source.id,
+            started_at=clock.iso(seen.started),
+            duration_ms=duration,
+            http_status=status,
+            bytes=size,
+            outcome=outcome,
+            raw_sha256=seen.raw_sha256,
+            text_sha256=text_sha256,
+            version=version,
+            warning=warning,
+        )
+        return CheckOutcome(
+            seen.source.id,
+            outcome,
+            status,
+            duration,
+            size,
+            version=version,
+            task_id=task_id,
+            children=children,
+            warning=warning,
         )
 
     def _record_failure(
         self,
         source: Source,
         reason: str,
-        http_status: int | None,
         started: datetime,
         t0: float,
-        fetched: FetchResult | None,
+        *,
+        http_status: int | None = None,
+        fetched: FetchResult | None = None,
     ) -> CheckOutcome:
+        """A failed check; `fetched` is an answer that did not make a document
+        (its status and size are kept). Enough failures in a row make the
+        source `failing`, which alerts once."""
+        if fetched is not None:
+            http_status = fetched.status
         duration = _ms_since(t0)
         threshold = self.config.watcher.failure_alert_after
         with self.store.transaction():
@@ -844,6 +844,27 @@ class Checker:
                 status=status,
             )
         return CheckOutcome(source.id, "failed", http_status, duration, 0, error=reason)
+
+    def _success_state(self, seen: Observation) -> dict[str, Any]:
+        """The source's row after a good check."""
+        values: dict[str, Any] = {
+            "last_checked": clock.iso(clock.now()),
+            "consecutive_failures": 0,
+            "last_error": None,
+            "status": "ok",
+        }
+        if not seen.fetched.not_modified:
+            values.update(etag=seen.fetched.etag, last_modified=seen.fetched.last_modified)
+        if seen.raw_sha256 is not None:
+            values["last_raw_sha256"] = seen.raw_sha256
+        if seen.extracted is not None:
+            # a full extraction ran: its fingerprint stands in for the next ones
+            values.update(fingerprint=seen.fingerprint, fingerprint_at=clock.iso(clock.now()))
+        return values
+
+    def _recovered(self, source: Source, state: Row) -> None:
+        if state["status"] == "failing":
+            self._enqueue_admin(source, "recovered", {"failures": state["consecutive_failures"]})
 
     def _enqueue_admin(self, source: Source, kind: str, extra: dict[str, Any]) -> None:
         admin = self.config.watcher.admin_notify
