@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -181,6 +182,39 @@ def test_rule_change_reextracts_without_a_task(env: Env, site: Site) -> None:
     assert versions[1].raw_sha256 == versions[0].raw_sha256
     assert env.store.tasks() == [] and env.store.notifications() == []
     assert len(site.requests) == requests_before + 1  # the usual check still ran
+
+
+def test_a_new_extractor_reextracts_without_a_task(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade whose extractor reads the same bytes differently records a
+    re-extraction once, so the next real change shows only the policy's edits."""
+    from watcher import models
+
+    one_source(env, site)
+    monkeypatch.setattr(models, "EXTRACTOR_VERSION", 1)
+    env.check()
+    # version 1's text as an older extractor made it: one line short
+    [first] = env.store.versions("acme-rsp")
+    text = env.store.version_text(first)
+    older = "\n".join(line for line in text.split("\n") if "board reviews" not in line)
+    assert older != text
+    digest = env.store.put_text(older)
+    with sqlite3.connect(env.tmp / "state" / "watcher.db") as conn:
+        conn.execute(
+            "UPDATE versions SET text_sha256 = ? WHERE source_id = ? AND number = 1",
+            (digest, "acme-rsp"),
+        )
+    monkeypatch.setattr(models, "EXTRACTOR_VERSION", 2)
+    requests_before = len(site.requests)
+    env.check()
+    versions = env.store.versions("acme-rsp")
+    assert [(v.number, v.reextracted) for v in versions] == [(1, False), (2, True)]
+    assert env.store.version_text(versions[-1]) == text
+    assert env.store.tasks() == [] and env.store.notifications() == []
+    assert len(site.requests) == requests_before + 1
+    env.check()  # once only
+    assert len(env.store.versions("acme-rsp")) == 2
 
 
 def test_the_first_version_records_its_rules_after_failed_checks(env: Env, site: Site) -> None:

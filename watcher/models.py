@@ -14,6 +14,12 @@ from typing import Literal
 DocumentKind = Literal["html", "pdf", "text"]
 # `suspect`: a new text that shrank to a short page, not recorded until a second
 # check sees the same text (it is neither a version nor a failure).
+# Raised whenever extraction turns the same bytes into a different text (PDF
+# headings became `#` lines in 2), so every stored snapshot is re-extracted
+# once, recorded as a re-extraction with no task, instead of the next real
+# change of each document carrying the extractor's own changes.
+EXTRACTOR_VERSION = 2
+
 Outcome = Literal["new_version", "unchanged", "not_modified", "suspect", "failed"]
 
 # Below this many words, a new text that keeps little of the previous version is
@@ -43,12 +49,19 @@ class ExtractRules:
 
     @property
     def hash(self) -> str:
-        """SHA-256 of the rules that shape the extracted text.
+        """SHA-256 of what shapes the extracted text: the rules and the extractor.
 
-        Only select/remove/ignore: a change of these re-extracts the stored
-        snapshot. `follow` and the URL do not change the text of this document.
+        select/remove/ignore and EXTRACTOR_VERSION: a change of these re-extracts
+        the stored snapshot (a re-extraction, not a change of the policy).
+        `follow` and the URL do not change the text of this document.
         """
-        rules = {"select": self.select, "remove": self.remove, "ignore": self.ignore}
+        rules: dict[str, object] = {
+            "select": self.select,
+            "remove": self.remove,
+            "ignore": self.ignore,
+        }
+        if EXTRACTOR_VERSION > 1:  # version 1 hashed the rules alone
+            rules["extractor"] = EXTRACTOR_VERSION
         return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 

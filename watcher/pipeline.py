@@ -380,7 +380,8 @@ class Checker:
     # -- steps, in the order of the story --
 
     async def _reextract_if_rules_changed(self, source: Source, state: Row) -> VersionRow | None:
-        """New select/remove/ignore rules: re-extract the stored snapshot, no task.
+        """New select/remove/ignore rules or a new extractor: re-extract the stored
+        snapshot, no task.
 
         Returns the source's latest version, the re-extracted one if any. The
         snapshot is read as the check that fetched it read it (same media
@@ -431,7 +432,11 @@ class Checker:
                     last_modified=latest.last_modified,
                     snapshot_as_sent=int(latest.snapshot_as_sent),
                 )
-                log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
+                log.info(
+                    "re-extracted %s with new rules or extractor as v%d",
+                    source.id,
+                    latest.number + 1,
+                )
             self.store.update_source(source.id, config_hash=source.rules.hash)
         return self.store.latest_version(source.id)
 
