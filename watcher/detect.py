@@ -417,11 +417,13 @@ def _sentence_key(text: str) -> str:
     return " ".join(text.split())
 
 
-def _bag(text: str) -> Counter[str]:
-    return Counter(_WORDS.findall(text.casefold()))
+def _bag(text: str) -> frozenset[str]:
+    """The distinct words of a sentence, as the alignment compares them (sets are fast)."""
+    return frozenset(_WORDS.findall(text.casefold()))
 
 
 _WORDS = re.compile(r"\w+")
+_LINE_BREAK = re.compile("\n")
 
 Group = tuple[int, int, int, int]  # sentences old[a:b] became new[c:d]
 
@@ -485,10 +487,8 @@ def _aligned_pieces(removed: list[str], added: list[str]) -> list[_Piece]:
             ops = _piece_ops(
                 groups[first : index + 1],
                 equal,
-                [(a, min(b, old_end)) for a, b in old_spans],
-                [(a, min(b, new_end)) for a, b in new_spans],
-                old_text,
-                new_text,
+                (old_text[:old_end], old_spans),
+                (new_text[:new_end], new_spans),
             )
             pieces.append(_Piece(*lines, ops))
         first = index + 1
@@ -523,7 +523,7 @@ class _LineIndex:
     def __init__(self, text: str, lines: int) -> None:
         self.text = text
         self.lines = lines
-        self.breaks = [index for index, char in enumerate(text) if char == "\n"]
+        self.breaks = [match.start() for match in _LINE_BREAK.finditer(text)]
 
     def starts_at(self, offset: int) -> bool:
         """Whether a line starts at `offset` (or the text ends there)."""
@@ -543,12 +543,15 @@ class _LineIndex:
 def _piece_ops(
     groups: list[Group],
     equal: set[Group],
-    old_spans: list[tuple[int, int]],
-    new_spans: list[tuple[int, int]],
-    old_text: str,
-    new_text: str,
+    old_side: tuple[str, list[tuple[int, int]]],
+    new_side: tuple[str, list[tuple[int, int]]],
 ) -> tuple[WordOp, ...]:
-    """Word ops of a piece's groups of sentences; () when nothing in it is kept."""
+    """Word ops of a piece's groups of sentences; () when nothing in it is kept.
+
+    Each side is the block's text up to the piece's end, and its sentence spans.
+    """
+    old_text, old_spans = old_side
+    new_text, new_spans = new_side
     ops: list[WordOp] = []
     for group in groups:
         a1, a2, b1, b2 = group
@@ -582,7 +585,7 @@ def _pair_ops(old: str, new: str) -> list[WordOp]:
     return [WordOp("delete", old), WordOp("insert", new)]
 
 
-def _pair_run(olds: list[Counter[str]], news: list[Counter[str]]) -> list[Group]:
+def _pair_run(olds: list[frozenset[str]], news: list[frozenset[str]]) -> list[Group]:
     """A run of changed sentences aligned in order: pairs (one to one, or two to one
     for a sentence split or merged) and the sentences left deleted or inserted.
 
@@ -592,8 +595,8 @@ def _pair_run(olds: list[Counter[str]], news: list[Counter[str]]) -> list[Group]
     n, m = len(olds), len(news)
     if n * m > MAX_ALIGN_WORK:
         return _pair_in_order(olds, news)
-    old_twos = [olds[i] + olds[i + 1] for i in range(n - 1)]
-    new_twos = [news[j] + news[j + 1] for j in range(m - 1)]
+    old_twos = [olds[i] | olds[i + 1] for i in range(n - 1)]
+    new_twos = [news[j] | news[j + 1] for j in range(m - 1)]
     best = [[0] * (m + 1) for _ in range(n + 1)]
     step = [[(0, 0)] * (m + 1) for _ in range(n + 1)]
     for i in range(n + 1):
@@ -628,16 +631,16 @@ def _pair_run(olds: list[Counter[str]], news: list[Counter[str]]) -> list[Group]
     return groups
 
 
-def _pair_kept(a: Counter[str], b: Counter[str]) -> int:
+def _pair_kept(a: frozenset[str], b: frozenset[str]) -> int:
     """Words two sentences have in common when they are similar enough to pair, else 0.
 
     Similar: half their words in common (Dice), or nearly all of the shorter
     one found in the longer (a clause appended, a sentence that grew a lot).
     """
-    la, lb = a.total(), b.total()
-    if not la or not lb:
+    la, lb = len(a), len(b)
+    if not la or not lb or a.isdisjoint(b):
         return 0
-    common = (a & b).total()
+    common = len(a & b)
     if 2 * common >= PAIR_MIN * (la + lb) or (
         common >= 3 and common >= CONTAIN_MIN * min(la, lb)
     ):
@@ -645,7 +648,7 @@ def _pair_kept(a: Counter[str], b: Counter[str]) -> int:
     return 0
 
 
-def _pair_in_order(olds: list[Counter[str]], news: list[Counter[str]]) -> list[Group]:
+def _pair_in_order(olds: list[frozenset[str]], news: list[frozenset[str]]) -> list[Group]:
     """Bounded alignment of a long run: a sentence pairs with the next one on the other
     side when similar, else with the one after (a sentence added or removed)."""
     groups: list[Group] = []
