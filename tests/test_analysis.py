@@ -470,7 +470,9 @@ def test_rewritten_document_is_bounded() -> None:
 
 
 def test_signal_to_json() -> None:
-    signal = Signal("quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed")
+    signal = Signal(
+        "quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed", ((0, 3),)
+    )
     data = signal_to_json(signal)
     assert data == {
         "kind": "quantitative_removed",
@@ -478,8 +480,16 @@ def test_signal_to_json() -> None:
         "old": "50% of tasks",
         "new": None,
         "detail": "'50%' removed",
+        "old_marks": [[0, 3]],
+        "new_marks": [],
     }
     assert json.loads(json.dumps(data)) == data
+    # what alerts and tasks store comes back as the same signal
+    assert Signal(**json.loads(json.dumps(data))) == signal
+    # before the first heading, the section is null
+    top = signal_to_json(Signal("large_rewrite", "", None, None, "90% of the text changed"))
+    assert top["section"] is None
+    assert Signal(**top).section == ""
 
 
 def test_every_kind_has_a_label_and_a_severity() -> None:

@@ -32,18 +32,18 @@ def _join(spans: list[tuple[int, int]], text: str) -> Marks:
 
 
 def quotes(
-    old: str | None, new: str | None
+    old: str | None, new: str | None, *, whole: bool = True
 ) -> tuple[str | None, Marks, str | None, Marks]:
     """The old and new quotes of a signal, trimmed around their changes, and their marks.
 
     With both sides, the marks are the words that differ between them; with
-    one side (a sentence deleted or added), all of it is marked.
+    one side (a sentence deleted or added), all of it is marked when `whole`.
     """
     if old is None or new is None:
         text = old if old is not None else new
         if text is None:
             return None, (), None, ()
-        marked, marks = clip_around(text, ((0, len(text)),) if text else (), MAX_QUOTE)
+        marked, marks = clip_around(text, ((0, len(text)),) if text and whole else (), MAX_QUOTE)
         return (marked, marks, None, ()) if old is not None else (None, (), marked, marks)
     old_keys, old_spans = _spans(old)
     new_keys, new_spans = _spans(new)

@@ -53,7 +53,9 @@ class Collector:
         where: tuple[int, int],
         severity: str | None = None,
     ) -> None:
-        old_quote, old_marks, new_quote, new_marks = quotes(old, new)
+        # a linked document is a link, not a passage that changed
+        whole = kind != "new_document"
+        old_quote, old_marks, new_quote, new_marks = quotes(old, new, whole=whole)
         signal = Signal(kind, section, old_quote, new_quote, detail, old_marks, new_marks)
         if signal in self.seen:
             return
