@@ -621,8 +621,8 @@ def test_marked_evidence_in_every_view_is_escaped() -> None:
         "We <b>will</b> pause & stop.",
         "We <b>may</b> pause & stop.",
         "'will' → 'may'",
-        ((7, 11),),
-        ((7, 10),),
+        ((6, 10),),
+        ((6, 9),),
     )
     text = signal_line(signal)
     assert "“We <b>[-will-]</b> pause & stop.”" in text
