@@ -169,7 +169,6 @@ def edited_sentence(
     """`text` with `edits` words replaced, inserted or removed (each edit annotated)."""
     words = text[:-1].split(" ")
     places = sorted(rng.sample(range(1, len(words)), min(edits, len(words) - 1)))
-    at = 0
     builder.same(words[0])
     for index in range(1, len(words)):
         if index not in places:
@@ -185,7 +184,6 @@ def edited_sentence(
             builder.same(words[index])
         else:  # the word dropped
             builder.edit(kind, " " + words[index], "")
-        at = index
     builder.same(".")
 
 

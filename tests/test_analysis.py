@@ -556,13 +556,20 @@ def test_commitment_after_a_run_in_heading_is_its_own_sentence() -> None:
         ),
         (
             "Controls, e.g. logging, apply. See i.e. the annex. The U.S. Government agrees.",
-            ["Controls, e.g. logging, apply.", "See i.e. the annex.", "The U.S. Government agrees."],
+            [
+                "Controls, e.g. logging, apply.",
+                "See i.e. the annex.",
+                "The U.S. Government agrees.",
+            ],
         ),
         (
             "1. Scope. 2. Thresholds apply. (a) We will test. (b) We publish.",
             ["1. Scope.", "2. Thresholds apply.", "(a) We will test.", "(b) We publish."],
         ),
-        ("The steps are as follows: We test models.", ["The steps are as follows: We test models."]),
+        (
+            "The steps are as follows: We test models.",
+            ["The steps are as follows: We test models."],
+        ),
         ("Last updated: March 3, 2025.", ["Last updated: March 3, 2025."]),
         ("Results from 2025. We publish them.", ["Results from 2025.", "We publish them."]),
     ],

@@ -636,9 +636,11 @@ def test_edited_lines_and_an_added_paragraph_are_each_marked() -> None:
     change = diff(text(MIXED_OLD), text(mixed_new()))
     assert change is not None
     marked = [hunk for hunk in change.hunks if hunk.words]
-    assert [
-        [op.text.strip() for op in hunk.words if op.op != "equal"] for hunk in marked
-    ] == [["annually", "periodically"], ["security"], ["and the board"]]
+    assert [[op.text.strip() for op in hunk.words if op.op != "equal"] for hunk in marked] == [
+        ["annually", "periodically"],
+        ["security"],
+        ["and the board"],
+    ]
     added = [hunk for hunk in change.hunks if not hunk.words]
     assert len(added) == 1 and added[0].old_lines == () and added[0].new_start == 5
     assert all(hunk.heading_path == ("Policy", "4. Oversight") for hunk in change.hunks)
@@ -673,13 +675,22 @@ def test_sentence_edited_beside_a_sentence_added_pairs_with_its_old_self() -> No
 
 
 def test_reflowed_paragraph_marks_only_the_edited_word() -> None:
-    words = "We will evaluate every frontier model for dangerous capabilities before any external deployment and we will publish the results".split()
+    sentence = (
+        "We will evaluate every frontier model for dangerous capabilities before any "
+        "external deployment and we will publish the results"
+    )
+    words = sentence.split(" ")
     old = "# T\n" + " ".join(words[:8]) + "\n" + " ".join(words[8:]) + "."
     edited_words = [*words]
     edited_words[3] = "each"
     new = "# T\n" + " ".join(edited_words[:12]) + "\n" + " ".join(edited_words[12:]) + "."
     change = diff(old, new)
     assert change is not None
-    marks = [(op.op, op.text.strip()) for h in change.hunks for op in h.words if op.op != "equal" and op.text.strip()]
+    marks = [
+        (op.op, op.text.strip())
+        for h in change.hunks
+        for op in h.words
+        if op.op != "equal" and op.text.strip()
+    ]
     assert marks == [("delete", "every"), ("insert", "each")]
     assert (change.stats.words_added, change.stats.words_removed) == (1, 1)

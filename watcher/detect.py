@@ -440,11 +440,7 @@ def _aligned_pieces(removed: list[str], added: list[str]) -> list[_Piece]:
     """
     old_text, new_text = "\n".join(removed), "\n".join(added)
     old_spans, new_spans = _sentence_spans(old_text), _sentence_spans(new_text)
-    if (
-        not old_spans
-        or not new_spans
-        or max(len(old_spans), len(new_spans)) > MAX_BLOCK_SENTENCES
-    ):
+    if not old_spans or not new_spans or max(len(old_spans), len(new_spans)) > MAX_BLOCK_SENTENCES:
         words = _block_word_ops(tuple(removed), tuple(added))
         return [_Piece(0, len(removed), 0, len(added), words)]
     old_keys = [_sentence_key(old_text[a:b]) for a, b in old_spans]
@@ -481,16 +477,16 @@ def _aligned_pieces(removed: list[str], added: list[str]) -> list[_Piece]:
             if (a1 == a2 or b1 == b2) and (c1 == c2 or d1 == d2):
                 continue
         old_end, new_end = old_lines.clip(old_from, old_to), new_lines.clip(new_from, new_to)
-        lines = (old_lines.at(old_from), old_lines.at(old_to))
-        lines += (new_lines.at(new_from), new_lines.at(new_to))
-        if removed[lines[0] : lines[1]] != added[lines[2] : lines[3]]:
+        old_range = (old_lines.at(old_from), old_lines.at(old_to))
+        new_range = (new_lines.at(new_from), new_lines.at(new_to))
+        if removed[slice(*old_range)] != added[slice(*new_range)]:
             ops = _piece_ops(
                 groups[first : index + 1],
                 equal,
-                (old_text[:old_end], old_spans),
-                (new_text[:new_end], new_spans),
+                (old_text, old_end, old_spans),
+                (new_text, new_end, new_spans),
             )
-            pieces.append(_Piece(*lines, ops))
+            pieces.append(_Piece(*old_range, *new_range, ops))
         first = index + 1
         old_from, new_from = old_to, new_to
     return pieces
@@ -531,7 +527,9 @@ class _LineIndex:
 
     def at(self, offset: int) -> int:
         """The line `offset` is on; past the end, the number of lines."""
-        return self.lines if offset >= len(self.text) else bisect.bisect_right(self.breaks, offset - 1)
+        return (
+            self.lines if offset >= len(self.text) else bisect.bisect_right(self.breaks, offset - 1)
+        )
 
     def clip(self, start: int, end: int) -> int:
         """`end` before the line break that separates a piece from the next one."""
@@ -543,20 +541,20 @@ class _LineIndex:
 def _piece_ops(
     groups: list[Group],
     equal: set[Group],
-    old_side: tuple[str, list[tuple[int, int]]],
-    new_side: tuple[str, list[tuple[int, int]]],
+    old_side: tuple[str, int, list[tuple[int, int]]],
+    new_side: tuple[str, int, list[tuple[int, int]]],
 ) -> tuple[WordOp, ...]:
     """Word ops of a piece's groups of sentences; () when nothing in it is kept.
 
-    Each side is the block's text up to the piece's end, and its sentence spans.
+    Each side is the block's text, where the piece ends in it, and its sentence spans.
     """
-    old_text, old_spans = old_side
-    new_text, new_spans = new_side
+    old_text, old_end, old_spans = old_side
+    new_text, new_end, new_spans = new_side
     ops: list[WordOp] = []
     for group in groups:
         a1, a2, b1, b2 = group
-        old = old_text[old_spans[a1][0] : old_spans[a2 - 1][1]] if a2 > a1 else ""
-        new = new_text[new_spans[b1][0] : new_spans[b2 - 1][1]] if b2 > b1 else ""
+        old = old_text[old_spans[a1][0] : min(old_spans[a2 - 1][1], old_end)] if a2 > a1 else ""
+        new = new_text[new_spans[b1][0] : min(new_spans[b2 - 1][1], new_end)] if b2 > b1 else ""
         if group in equal:
             ops.append(WordOp("equal", new))
         elif old and new:
@@ -641,9 +639,7 @@ def _pair_kept(a: frozenset[str], b: frozenset[str]) -> int:
     if not la or not lb or a.isdisjoint(b):
         return 0
     common = len(a & b)
-    if 2 * common >= PAIR_MIN * (la + lb) or (
-        common >= 3 and common >= CONTAIN_MIN * min(la, lb)
-    ):
+    if 2 * common >= PAIR_MIN * (la + lb) or (common >= 3 and common >= CONTAIN_MIN * min(la, lb)):
         return common
     return 0
 

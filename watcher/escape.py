@@ -133,9 +133,7 @@ def xml(text: object) -> str:
 Marks = tuple[tuple[int, int], ...]
 
 
-def clip_around(
-    text: str, marks: Marks, limit: int, anchor: int = 0
-) -> tuple[str, Marks]:
+def clip_around(text: str, marks: Marks, limit: int, anchor: int = 0) -> tuple[str, Marks]:
     """`text` cut to about `limit` characters around its marked spans (or `anchor`),
     with '…' where it was cut, and the marks moved to match.
 
