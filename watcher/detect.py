@@ -493,7 +493,8 @@ def _aligned_pieces(removed: list[str], added: list[str]) -> list[_Piece]:
 
 
 def _deletes_first(groups: list[Group]) -> list[Group]:
-    """Groups with each run of unpaired sentences ordered deletions first (as a diff reads)."""
+    """Groups with each run of unpaired sentences ordered deletions first (as a diff
+    reads); a run of one sentence deleted and one inserted is a pair."""
     out: list[Group] = []
     run: list[Group] = []
     for group in [*groups, (-1, -1, -1, -1)]:
@@ -505,8 +506,12 @@ def _deletes_first(groups: list[Group]) -> list[Group]:
             # old sentences deleted, then new ones inserted, at the run's place
             start_a, start_b = run[0][0], run[0][2]
             end_a, end_b = run[-1][1], run[-1][3]
-            out += [(k, k + 1, start_b, start_b) for k in range(start_a, end_a)]
-            out += [(end_a, end_a, k, k + 1) for k in range(start_b, end_b)]
+            if end_a - start_a == 1 and end_b - start_b == 1:
+                # one sentence replaced by one other: a pair, word-marked if similar enough
+                out.append((start_a, end_a, start_b, end_b))
+            else:
+                out += [(k, k + 1, start_b, start_b) for k in range(start_a, end_a)]
+                out += [(end_a, end_a, k, k + 1) for k in range(start_b, end_b)]
             run = []
         if a1 >= 0:
             out.append(group)
