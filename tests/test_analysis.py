@@ -470,7 +470,9 @@ def test_rewritten_document_is_bounded() -> None:
 
 
 def test_signal_to_json() -> None:
-    signal = Signal("quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed")
+    signal = Signal(
+        "quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed", ((0, 3),)
+    )
     data = signal_to_json(signal)
     assert data == {
         "kind": "quantitative_removed",
@@ -478,11 +480,163 @@ def test_signal_to_json() -> None:
         "old": "50% of tasks",
         "new": None,
         "detail": "'50%' removed",
+        "old_marks": [[0, 3]],
+        "new_marks": [],
     }
     assert json.loads(json.dumps(data)) == data
+    # what alerts and tasks store comes back as the same signal
+    assert Signal(**json.loads(json.dumps(data))) == signal
+    # before the first heading, the section is null
+    top = signal_to_json(Signal("large_rewrite", "", None, None, "90% of the text changed"))
+    assert top["section"] is None
+    assert Signal(**top).section == ""
 
 
 def test_every_kind_has_a_label_and_a_severity() -> None:
     assert set(KIND_SEVERITY) == set(SIGNAL_LABELS)
     assert set(KIND_SEVERITY.values()) <= set(SEVERITIES)
     assert PREAMBLE  # the corpus documents share a preamble
+
+
+# --------------------------------------------------------------------------- aligned evidence
+
+
+def test_mixed_edit_keeps_the_weakening_and_is_no_large_rewrite() -> None:
+    # A few lines edited and a paragraph added after them that happens to say
+    # 'annually' about another matter: the review cycle that went vague stays a signal.
+    old = doc(
+        SECTION,
+        "The board reviews this policy annually.",
+        "Access to model weights is limited to approved staff.",
+        "Red-team results are shared with the safety council.",
+    )
+    new = doc(
+        SECTION,
+        "The board reviews this policy periodically.",
+        "Access to model weights is limited to approved security staff.",
+        "Red-team results are shared with the safety council and the board.",
+        "Staff complete security training annually, and each session covers phishing, "
+        "insider threats and the reporting of incidents.",
+    )
+    analysis = analyse(old, new, change=diff(old, new))
+    assert "large_rewrite" not in kinds(analysis)
+    removed = [s for s in analysis.signals if s.kind == "quantitative_removed"]
+    assert [s.detail for s in removed] == ["'annually' removed"]
+    (signal,) = removed
+    assert signal.old == "The board reviews this policy annually."
+    assert signal.new == "The board reviews this policy periodically."
+    assert [signal.old[a:b] for a, b in signal.old_marks] == ["annually"]
+    assert [signal.new[a:b] for a, b in signal.new_marks] == ["periodically"]
+
+
+def test_commitment_after_a_run_in_heading_is_its_own_sentence() -> None:
+    # PDF text: the run-in heading starts a line glued to a paragraph without a full stop.
+    old = doc(
+        SECTION,
+        "We run quarterly audits of every system that stores model weights and we log them",
+        "External access: We will also require two-party approval for any external access.",
+    )
+    new = doc(
+        SECTION,
+        "We run quarterly audits of every system that stores model weights and we log them",
+    )
+    analysis = analyse(old, new)
+    weakened = [s for s in analysis.signals if s.kind == "commitment_weakened"]
+    assert weakened, analysis.signals
+    assert weakened[0].old == "We will also require two-party approval for any external access."
+    assert weakened[0].new is None
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "We audit. External access: We will restrict it.",
+            ["We audit.", "External access:", "We will restrict it."],
+        ),
+        (
+            "Controls, e.g. logging, apply. See i.e. the annex. The U.S. Government agrees.",
+            [
+                "Controls, e.g. logging, apply.",
+                "See i.e. the annex.",
+                "The U.S. Government agrees.",
+            ],
+        ),
+        (
+            "1. Scope. 2. Thresholds apply. (a) We will test. (b) We publish.",
+            ["1. Scope.", "2. Thresholds apply.", "(a) We will test.", "(b) We publish."],
+        ),
+        (
+            "The steps are as follows: We test models.",
+            ["The steps are as follows: We test models."],
+        ),
+        ("Last updated: March 3, 2025.", ["Last updated: March 3, 2025."]),
+        ("Results from 2025. We publish them.", ["Results from 2025.", "We publish them."]),
+    ],
+)
+def test_sentence_splitting(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
+
+
+def test_list_item_is_not_glued_to_the_paragraph_before_it() -> None:
+    old = doc(SECTION, "The safeguards we apply to every model include", "- access logging")
+    new = doc(SECTION, "The safeguards we apply to every model include")
+    analysis = analyse(old, new)
+    # the deleted item is evidence on its own, not a change inside the paragraph
+    assert all(s.old in (None, "access logging") for s in analysis.signals), analysis.signals
+
+
+def test_long_sentence_changed_at_its_end_is_quoted_around_the_change() -> None:
+    head = (
+        "Before any frontier model is deployed externally, the responsible scaling officer, "
+        "together with the security team, the alignment team and an external reviewer chosen "
+        "by the board, evaluates its dangerous capabilities against every threshold in this "
+        "policy, documents the results in a written report, and "
+    )
+    old = doc(SECTION, head + "we will pause deployment if any threshold is crossed.")
+    new = doc(SECTION, head + "we may pause deployment if any threshold is crossed.")
+    analysis = analyse(old, new)
+    signal = next(s for s in analysis.signals if s.kind == "commitment_weakened")
+    assert signal.old is not None and signal.new is not None
+    assert signal.old.startswith("…") and signal.new.startswith("…")
+    assert len(signal.old) <= 302
+    assert [signal.old[a:b] for a, b in signal.old_marks] == ["will"]
+    assert [signal.new[a:b] for a, b in signal.new_marks] == ["may"]
+    assert signal.new.endswith("we may pause deployment if any threshold is crossed.")
+
+
+def test_clause_appended_is_marked_as_an_insertion() -> None:
+    old = doc(SECTION, "We will pause deployment when a threshold is crossed.")
+    new = doc(
+        SECTION,
+        "We will pause deployment when a threshold is crossed, unless the board approves "
+        "a written exception.",
+    )
+    analysis = analyse(old, new)
+    signal = next(s for s in analysis.signals if s.old is not None and s.new is not None)
+    assert signal.old_marks == () or [signal.old[a:b] for a, b in signal.old_marks] == ["."]
+    marked = [signal.new[a:b] for a, b in signal.new_marks]
+    assert marked == [", unless the board approves a written exception"]
+
+
+def test_marked_evidence_in_every_view_is_escaped() -> None:
+    from watcher.notify.render import signal_line
+
+    signal = Signal(
+        "commitment_weakened",
+        "A › B",
+        "We <b>will</b> pause & stop.",
+        "We <b>may</b> pause & stop.",
+        "'will' → 'may'",
+        ((6, 10),),
+        ((6, 9),),
+    )
+    text = signal_line(signal)
+    assert "“We <b>[-will-]</b> pause & stop.”" in text
+    assert "{+may+}" in text
+    slack = signal_line(signal, "slack")
+    assert "We &lt;b&gt;~will~&lt;/b&gt; pause &amp; stop." in slack
+    assert "*may*" in slack and "<b>" not in slack
+    html = signal_line(signal, "html")
+    assert "&lt;b&gt;<del" in html and ">will</del>&lt;/b&gt;" in html
+    assert ">may</ins>" in html and "<b>" not in html

@@ -257,10 +257,10 @@ def test_lines_merged_into_one_get_word_marks_across_lines() -> None:
     new = "# T\nFirst part of the paragraph. Second part, merged."
     change = diff(old, new)
     hunk = only_hunk(change)
+    # Sentences are compared whatever their wrapping: the line break that went
+    # is spacing, the words added are the change.
     assert hunk.words == (
-        WordOp("equal", "First part of the paragraph. "),
-        WordOp("delete", "\n"),
-        WordOp("equal", "Second part"),
+        WordOp("equal", "First part of the paragraph. Second part"),
         WordOp("insert", ", merged"),
         WordOp("equal", "."),
     )
@@ -590,3 +590,107 @@ def hunk_under(*path: str) -> Hunk:
 )
 def test_summary(hunks: list[Hunk], stats: ChangeStats, expected: str) -> None:
     assert summary(Change(tuple(hunks), stats)) == expected
+
+
+# --------------------------------------------------------------------------- sentence alignment
+
+
+UNCHANGED = (
+    "Unrelated text stays: the framework applies to every frontier model we develop, "
+    "and each team that trains, evaluates or deploys such a model follows the procedures "
+    "in this document, which set out how capability evaluations are run, how their results "
+    "are reviewed by the responsible scaling officer, how safeguards are chosen for each "
+    "capability level, and how decisions to pause or proceed are recorded and reported to "
+    "the board and, where the law requires it, to the relevant public authorities."
+)
+
+MIXED_OLD = [
+    "# Policy",
+    "## 4. Oversight",
+    "The board reviews this policy annually.",
+    "Access to model weights is limited to approved staff.",
+    "Red-team results are shared with the safety council.",
+    "## 5. Other",
+    UNCHANGED,
+]
+
+
+def mixed_new() -> list[str]:
+    return [
+        "# Policy",
+        "## 4. Oversight",
+        "The board reviews this policy periodically.",
+        "Access to model weights is limited to approved security staff.",
+        "Red-team results are shared with the safety council and the board.",
+        "Staff complete security training annually. Training covers phishing, insider "
+        "threats, the handling of model weights and the reporting of incidents, and each "
+        "session ends with an assessment that staff must pass before they keep their "
+        "access to production systems and research clusters.",
+        "## 5. Other",
+        UNCHANGED,
+    ]
+
+
+def test_edited_lines_and_an_added_paragraph_are_each_marked() -> None:
+    # Before: one block, too dissimilar as a whole, shown as whole lines (84% changed).
+    change = diff(text(MIXED_OLD), text(mixed_new()))
+    assert change is not None
+    marked = [hunk for hunk in change.hunks if hunk.words]
+    assert [[op.text.strip() for op in hunk.words if op.op != "equal"] for hunk in marked] == [
+        ["annually", "periodically"],
+        ["security"],
+        ["and the board"],
+    ]
+    added = [hunk for hunk in change.hunks if not hunk.words]
+    assert len(added) == 1 and added[0].old_lines == () and added[0].new_start == 5
+    assert all(hunk.heading_path == ("Policy", "4. Oversight") for hunk in change.hunks)
+    # the changed share counts the words that changed, not the lines around them
+    new_paragraph = len(mixed_new()[5].split())
+    assert change.stats.words_added == 1 + 1 + 3 + new_paragraph
+    assert change.stats.words_removed == 1
+    assert change.stats.share_changed < 0.5
+
+
+def test_clause_appended_is_an_insertion_inside_the_sentence() -> None:
+    old = "# T\nWe will pause deployment. Other text follows here."
+    new = (
+        "# T\nWe will pause deployment, unless the deployment committee grants a written "
+        "exception after consulting the board and external experts. Other text follows here."
+    )
+    hunk = only_hunk(diff(old, new))
+    assert [op.op for op in hunk.words] == ["equal", "insert", "equal"]
+    assert hunk.words[1].text.startswith(", unless the deployment committee")
+
+
+def test_sentence_edited_beside_a_sentence_added_pairs_with_its_old_self() -> None:
+    old = "# T\nWe test models. We must report incidents within 24 hours. We publish."
+    new = (
+        "# T\nWe test models. A new oversight board is created this year. "
+        "We must report incidents within 72 hours. We publish."
+    )
+    hunk = only_hunk(diff(old, new))
+    changes = [(op.op, op.text.strip()) for op in hunk.words if op.op != "equal"]
+    assert ("delete", "24") in changes and ("insert", "72") in changes
+    assert ("insert", "A new oversight board is created this year.") in changes
+
+
+def test_reflowed_paragraph_marks_only_the_edited_word() -> None:
+    sentence = (
+        "We will evaluate every frontier model for dangerous capabilities before any "
+        "external deployment and we will publish the results"
+    )
+    words = sentence.split(" ")
+    old = "# T\n" + " ".join(words[:8]) + "\n" + " ".join(words[8:]) + "."
+    edited_words = [*words]
+    edited_words[3] = "each"
+    new = "# T\n" + " ".join(edited_words[:12]) + "\n" + " ".join(edited_words[12:]) + "."
+    change = diff(old, new)
+    assert change is not None
+    marks = [
+        (op.op, op.text.strip())
+        for h in change.hunks
+        for op in h.words
+        if op.op != "equal" and op.text.strip()
+    ]
+    assert marks == [("delete", "every"), ("insert", "each")]
+    assert (change.stats.words_added, change.stats.words_removed) == (1, 1)

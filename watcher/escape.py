@@ -128,3 +128,38 @@ def xml(text: object) -> str:
     The markup part is the XML writer's.
     """
     return _XML_INVALID.sub("\ufffd", visible(text))
+
+
+Marks = tuple[tuple[int, int], ...]
+
+
+def clip_around(text: str, marks: Marks, limit: int, anchor: int = 0) -> tuple[str, Marks]:
+    """`text` cut to about `limit` characters around its marked spans (or `anchor`),
+    with '…' where it was cut, and the marks moved to match.
+
+    A long sentence whose change is at its end is shown by its end, not its start.
+    """
+    if len(text) <= limit:
+        return text, marks
+    room = max(limit - 2, 1)
+    low, high = (marks[0][0], marks[-1][1]) if marks else (anchor, anchor)
+    high = min(high, low + room)
+    start = max(0, low - (room - (high - low)) // 2)
+    end = min(len(text), start + room)
+    start = max(0, end - room)
+    # whole words at the cuts, unless that would cut into the marks
+    if start > 0:
+        space = text.find(" ", start, low)
+        if 0 <= space < start + 20:
+            start = space + 1
+    if end < len(text):
+        space = text.rfind(" ", high, end)
+        if space > end - 20:
+            end = space
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    shift = len(prefix) - start
+    moved = tuple(
+        (max(a, start) + shift, min(b, end) + shift) for a, b in marks if a < end and b > start
+    )
+    return prefix + text[start:end] + suffix, moved

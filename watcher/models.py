@@ -257,6 +257,19 @@ class Signal:
     old: str | None
     new: str | None
     detail: str = ""  # short human note, e.g. "'commit' → 'expect'"
+    #: the changed words of `old` and `new`, as (start, end) character offsets
+    old_marks: tuple[tuple[int, int], ...] = ()
+    new_marks: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Signals come back from JSON (alerts, tasks): lists become tuples, a
+        # null section the empty path, so that signals stay hashable and equal.
+        if self.section is None:
+            object.__setattr__(self, "section", "")
+        for name in ("old_marks", "new_marks"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or any(not isinstance(m, tuple) for m in value):
+                object.__setattr__(self, name, tuple((int(a), int(b)) for a, b in value))
 
 
 @dataclass(frozen=True)
@@ -282,11 +295,14 @@ class Analysis:
 
 
 def signal_to_json(signal: Signal) -> dict[str, object]:
-    """JSON-ready dict of a signal: kind, section, old, new, detail."""
+    """JSON-ready dict of a signal: kind, section (null before the first heading),
+    old, new, detail, and the changed words of old and new as [start, end] offsets."""
     return {
         "kind": signal.kind,
-        "section": signal.section,
+        "section": signal.section or None,
         "old": signal.old,
         "new": signal.new,
         "detail": signal.detail,
+        "old_marks": [list(mark) for mark in signal.old_marks],
+        "new_marks": [list(mark) for mark in signal.new_marks],
     }

@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 from watcher.analysis.commitments import MODAL_WORDS
 from watcher.analysis.severity import Collector
-from watcher.analysis.text import dice
+from watcher.analysis.text import dice, word_set, words
 from watcher.analysis.units import Unit, text_of
 
 #: Sentences are aligned old ↔ new when at least this share of their words
@@ -197,8 +197,9 @@ def net(
             rest_old = []
             for item in group_old:
                 same = pool.get(item.key)
-                if same:
-                    same.pop(0)
+                match = next((other for other in same or () if _related(item, other)), None)
+                if match is not None and same is not None:
+                    same.remove(match)
                 else:
                     rest_old.append(item)
             rest_new = [item for items in pool.values() for item in items]
@@ -207,7 +208,14 @@ def net(
             for item in list(rest_old):
                 if not item.kind:
                     continue
-                match = next((other for other in rest_new if other.kind == item.kind), None)
+                match = next(
+                    (
+                        other
+                        for other in rest_new
+                        if other.kind == item.kind and _related(item, other)
+                    ),
+                    None,
+                )
                 if match is not None:
                     changed.append((item, match))
                     rest_old.remove(item)
@@ -216,6 +224,38 @@ def net(
             left_new += rest_new
         olds, news = left_old, left_new
     return changed, olds, news
+
+
+# Words too common to tie a quantity to what it quantifies.
+_CONTEXT_NOISE = word_set(
+    "a an the this that these those it its our we us their they of to for and or in on at "
+    "by with from as be is are was were been being also which who all any each every no not"
+)
+
+
+def _context(item: Item) -> frozenset[str]:
+    """The words just before and after an item in its sentence: what it quantifies."""
+    text = item.unit.text
+    at = text.casefold().find(item.label.casefold())
+    if at < 0:
+        return frozenset(item.unit.words) - _CONTEXT_NOISE
+    near = words(text[:at])[-4:] + words(text[at + len(item.label) :])[:2]
+    return frozenset(near) - _CONTEXT_NOISE - MODAL_WORDS
+
+
+def _related(old: Item, new: Item) -> bool:
+    """Whether two items of different sentences may be netted.
+
+    An item of an aligned pair that its partner lost is a real removal even
+    if the same value appears in another sentence ('reviewed annually' →
+    'reviewed periodically', 'annually' in an added paragraph about another
+    matter): it moved only when the words around it came along.
+    """
+    if old.group == new.group:
+        return True
+    if old.group[0] != "pair" and new.group[0] != "pair":  # type: ignore[index]
+        return True
+    return not _context(old).isdisjoint(_context(new))
 
 
 def report_left_over(

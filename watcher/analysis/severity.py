@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from watcher.analysis.evidence import quotes
 from watcher.config import SEVERITIES
 from watcher.models import Analysis, Signal
 
@@ -32,16 +33,7 @@ KIND_SEVERITY: dict[str, str] = {
 #: At most this many signals are kept (the most severe first).
 MAX_SIGNALS = 200
 
-#: Evidence sentences are cut to this many characters.
-MAX_EVIDENCE = 400
-
 _RANK: dict[str, int] = {name: index for index, name in enumerate(SEVERITIES)}
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_EVIDENCE:
-        return text
-    return text[: MAX_EVIDENCE - 1].rstrip() + "…"
 
 
 @dataclass
@@ -61,7 +53,10 @@ class Collector:
         where: tuple[int, int],
         severity: str | None = None,
     ) -> None:
-        signal = Signal(kind, section, _clip(old), _clip(new), detail)
+        # a linked document is a link, not a passage that changed
+        whole = kind != "new_document"
+        old_quote, old_marks, new_quote, new_marks = quotes(old, new, whole=whole)
+        signal = Signal(kind, section, old_quote, new_quote, detail, old_marks, new_marks)
         if signal in self.seen:
             return
         self.seen.add(signal)

@@ -17,7 +17,16 @@ _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*")
 _ABBREVIATIONS = word_set(
     "e.g i.e etc vs dr mr mrs ms no fig figs sec approx cf inc ltd co st u.s u.k jr sr al pp vol eq"
 )
-_BOUNDARY = re.compile(r"[.!?][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])|;\s+")
+# A sentence ends at '.', '!' or '?' before a capital, a digit or a clause
+# marker ('(a)', '(ii)'); at ';'; and at the colon of a run-in heading
+# ('External access: We will…').
+_BOUNDARY = re.compile(
+    r"[.!?][\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9]|\([a-z0-9]{1,4}\)\s)|;\s+|:\s+(?=[A-Z][a-z]*\s+[a-z])"
+)
+#: A short capitalised phrase ending in a colon, before a sentence: a run-in heading.
+RUN_IN_HEADING = re.compile(r"[A-Z][\w’'/&()-]*(?:\s+[\w’'/&()-]+){0,3}")
+# A clause number alone: '1.', '2.3.', 'iv.', '(a)'.
+_ENUMERATOR = re.compile(r"\(?(?:\d+(?:\.\d+)*|[ivxlc]{1,5}|[a-z])\)?", re.IGNORECASE)
 
 
 def words(text: str) -> list[str]:
@@ -49,15 +58,22 @@ def multiset_minus(a: Sequence[str], b: Sequence[str]) -> list[str]:
 
 
 def split_sentences(text: str) -> list[str]:
-    """`text` cut after '.', '!', '?' (not after 'e.g.' or an initial) and ';'."""
+    """`text` cut into sentences: after '.', '!', '?' (not after 'e.g.', 'U.S.', an
+    initial or a clause number), before a clause marker ('(a)'), after ';', and
+    after a run-in heading ('External access:')."""
     out: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
-        if text[match.start()] == ".":
+        char = text[match.start()]
+        if char == ".":
             before = text[start : match.start()].rsplit(None, 1)
             word = before[-1].lower() if before else ""
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue
+            if len(before) == 1 and _ENUMERATOR.fullmatch(word):
+                continue  # '1. Scope': the number belongs to its clause
+        elif char == ":" and not RUN_IN_HEADING.fullmatch(text[start : match.start()].strip()):
+            continue  # a colon inside a sentence ('as follows: …')
         piece = text[start : match.end()].strip()
         if piece:
             out.append(piece)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from watcher.analysis.labels import DATE_RES, VERSION_RE
-from watcher.analysis.text import key, split_sentences, words
+from watcher.analysis.text import RUN_IN_HEADING, key, split_sentences, words
 
 PATH_SEPARATOR = " › "
 
@@ -67,9 +67,16 @@ def _heading_key(text: str) -> str:
     return key(text)
 
 
+_STARTS_RUN_IN = re.compile(rf"(?:{RUN_IN_HEADING.pattern}):\s+[A-Z][a-z]*\s+[a-z]")
+
+
 def _continues(previous: str, line: str) -> bool:
-    """Whether `line` continues the paragraph `previous` (text wrapped over lines)."""
-    if _TERMINAL.search(previous):
+    """Whether `line` continues the paragraph `previous` (text wrapped over lines).
+
+    A line that opens with a run-in heading ('External access: We…') starts
+    a paragraph of its own, whatever the line before it.
+    """
+    if _TERMINAL.search(previous) or _STARTS_RUN_IN.match(line):
         return False
     return line[:1].islower() or len(previous) >= 60
 

@@ -22,7 +22,7 @@ HTML file carries the whole diff.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -94,23 +94,73 @@ _CONTEXT = 80
 SIGNALS_SHOWN = 5  # signals listed in an alert; the rest are counted
 
 
-def signal_line(signal: Signal) -> str:
-    """One line for a signal: what, where, and its evidence, bounded (unescaped)."""
-    line = SIGNAL_LABELS.get(signal.kind, signal.kind.replace("_", " "))
+#: Characters of each evidence quote shown in an alert, cut around its changed words.
+QUOTE_SHOWN = 160
+
+_MARKERS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    # (deleted, inserted) as (before, after) the changed words
+    "text": (("[-", "-]"), ("{+", "+}")),
+    "slack": (("~", "~"), ("*", "*")),
+    "html": ((f'<del style="{_DEL_STYLE}">', "</del>"), (f'<ins style="{_INS_STYLE}">', "</ins>")),
+}
+
+
+def _escaper(style: str) -> Callable[[str], str]:
+    return {"slack": mrkdwn, "html": _e}.get(style, str)
+
+
+def quote(text: str, marks: Sequence[tuple[int, int]], side: str, style: str = "text") -> str:
+    """An evidence quote on one line, cut around its changed words, which are marked:
+    [-deleted-] {+inserted+} as text, ~struck~ *bold* for Slack, <del>/<ins> in HTML.
+
+    Every piece of the text is escaped for `style` (text is left for its caller).
+    """
+    text, marks = escape.clip_around(text, tuple(marks), QUOTE_SHOWN)
+    esc = _escaper(style)
+    before, after = _MARKERS[style][0 if side == "old" else 1]
+    out: list[str] = []
+    at = 0
+    for start, end in [*marks, (len(text), len(text))]:
+        out.append(esc(_flat(text[at:start])))
+        piece = _flat(text[start:end])
+        core = piece.strip()
+        if core:
+            lead = piece[: len(piece) - len(piece.lstrip())]
+            trail = piece[len(piece.rstrip()) :]
+            out.append(f"{lead}{before}{esc(core)}{after}{trail}")
+        else:
+            out.append(esc(piece))
+        at = end
+    return "".join(out)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _flat(text: str) -> str:
+    """One line: any run of spaces and breaks one space, dangerous characters shown."""
+    return escape.log(_SPACES.sub(" ", text))
+
+
+def signal_line(signal: Signal, style: str = "text") -> str:
+    """One line for a signal: what, where, and its evidence with the changed words
+    marked, bounded. Escaped for `style` ('slack', 'html'); 'text' is left unescaped."""
+    esc = _escaper(style)
+    line = esc(SIGNAL_LABELS.get(signal.kind, signal.kind.replace("_", " ")))
     if signal.section:
-        line += f" in {one_line(signal.section, 80)}"
+        line += f" in {esc(one_line(signal.section, 80))}"
     if signal.detail:
-        line += f": {one_line(signal.detail, 100)}"
+        line += f": {esc(one_line(signal.detail, 100))}"
     # five such lines and the title stay under Slack's 3,000 characters per section
     if signal.old or signal.new:
-        old = f"“{one_line(signal.old, 100)}”" if signal.old else "(none)"
-        new = f"“{one_line(signal.new, 100)}”" if signal.new else "(none)"
+        old = f"“{quote(signal.old, signal.old_marks, 'old', style)}”" if signal.old else "(none)"
+        new = f"“{quote(signal.new, signal.new_marks, 'new', style)}”" if signal.new else "(none)"
         line += f" — {old} → {new}"
     return line
 
 
-def _signal_lines(alert: Alert) -> list[str]:
-    lines = [signal_line(signal) for signal in alert.signals[:SIGNALS_SHOWN]]
+def _signal_lines(alert: Alert, style: str = "text") -> list[str]:
+    lines = [signal_line(signal, style) for signal in alert.signals[:SIGNALS_SHOWN]]
     if len(alert.signals) > SIGNALS_SHOWN:
         lines.append(f"and {len(alert.signals) - SIGNALS_SHOWN} more signals")
     return lines
@@ -599,7 +649,7 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
     head = f"*Severity: {mrkdwn(one_line(alert.severity, 40))}*\n" if alert.severity else ""
     if alert.signals:
         # a section of their own: escaping can lengthen them, and _fit cuts the end
-        signals = "".join(f"• {mrkdwn(line)}\n" for line in _signal_lines(alert))
+        signals = "".join(f"• {line}\n" for line in _signal_lines(alert, "slack"))
         yield _section(head + signals), False
         head = ""
     document = f"*{mrkdwn(_document(alert, 300))}*"
@@ -738,7 +788,8 @@ def _html_body(alert: Alert) -> Iterator[str]:
     if alert.severity:
         yield f"<p><strong>Severity: {_e(one_line(alert.severity, 40))}</strong></p>"
     if alert.signals:
-        yield "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in _signal_lines(alert)) + "</ul>"
+        lines = _signal_lines(alert, "html")
+        yield "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
     yield f"<h2>{_e(subject(alert).removeprefix('[watcher] '))}</h2>"
     rows: list[tuple[str, str]] = [("Source", _html_link(alert.url, alert.url))]
     if alert.kind == "change":
