@@ -117,9 +117,7 @@ def find_chromium(path: str | None) -> str | None:
     if path:
         found = shutil.which(os.path.expanduser(path))
         if found is None:
-            raise BrowserError(
-                f"browser_path {path!r} is not an executable file", transient=False
-            )
+            raise BrowserError(f"browser_path {path!r} is not an executable file", transient=False)
         return found
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
@@ -246,8 +244,7 @@ class Browser:
             from playwright.async_api import async_playwright
         except ImportError:
             raise BrowserError(
-                "the browser fetcher needs the playwright package: "
-                "pip install 'watcher[browser]'",
+                "the browser fetcher needs the playwright package: pip install 'watcher[browser]'",
                 transient=False,
             ) from None
         executable = find_chromium(self.settings.path)

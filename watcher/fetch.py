@@ -543,7 +543,7 @@ async def _head_of(response: httpx.Response, limit: int) -> bytes:
             if size >= limit:
                 break
         return b"".join(parts)[:limit]
-    except (FetchError, *_MAPPED_ERRORS):
+    except (FetchError, httpx.HTTPError, ssl.SSLError, OSError):
         return b""
 
 

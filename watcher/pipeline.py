@@ -20,16 +20,25 @@ import os
 import re
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
+from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
-from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, WatcherError
-from watcher.fetch import Fetcher, FetchSettings
+from watcher.errors import (
+    FetchError,
+    HTTPStatusError,
+    NotFound,
+    StorageError,
+    StoreError,
+    SuspiciousExtraction,
+    WatcherError,
+)
+from watcher.fetch import Fetcher, FetchSettings, request_headers
 from watcher.interstitial import interstitial
 from watcher.models import (
     SUSPECT_WORDS,
@@ -76,6 +85,10 @@ def configured_source(cfg: SourceConfig) -> Source:
         expected=None if cfg.kind == "auto" else cfg.kind,
         watch_terms=cfg.watch_terms,
         proxy=cfg.proxy,
+        browser=cfg.browser,
+        headers=cfg.headers,
+        cookies_env=cfg.cookies_env,
+        user_agent=cfg.user_agent,
     )
 
 
@@ -103,6 +116,12 @@ def child_source(parent: Source, row: Row) -> Source:
         parent_id=parent.id,
         watch_terms=parent.watch_terms,
         proxy=parent.proxy,
+        # A linked document (a PDF) is downloaded plainly, with the cookies the
+        # parent's browser got; the browser is its fallback when it is blocked.
+        browser="auto" if parent.browser else False,
+        headers=parent.headers,
+        cookies_env=parent.cookies_env,
+        user_agent=parent.user_agent,
     )
 
 
@@ -159,6 +178,19 @@ def fetch_settings(config: Config) -> FetchSettings:
     )
 
 
+def browser_settings(config: Config) -> BrowserSettings:
+    w = config.watcher
+    return BrowserSettings(
+        path=w.browser_path,
+        concurrency=w.browser_concurrency,
+        timeout=w.timeout,
+        max_bytes=w.max_bytes,
+        user_agent=w.user_agent,
+        proxy=w.proxy,
+        proxy_auth=w.proxy_auth(os.environ),
+    )
+
+
 def sync_sources(config: Config, store: Store) -> None:
     """Make the `sources` table agree with the config (children keep their rows)."""
     with store.transaction():
@@ -209,12 +241,19 @@ async def check_all(
         workers.start()  # their start-up overlaps the first requests
         if fetcher is None:
             fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
-        await Checker(config, store, fetcher, workers, result, progress).run(sources)
+        # Chromium starts on the first page that needs it, and ends with the pass.
+        browser = await owned.enter_async_context(Browser(browser_settings(config)))
+        await Checker(config, store, fetcher, workers, result, progress, browser).run(sources)
     return result
 
 
 async def check_source(
-    config: Config, store: Store, fetcher: Fetcher, workers: WorkerPool, source: Source
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    workers: WorkerPool,
+    source: Source,
+    browser: Browser | None = None,
 ) -> PassResult:
     """One scheduled check: `source`, then the documents its `follow` rule tracks.
 
@@ -225,7 +264,10 @@ async def check_source(
     sources configured.
     """
     result = PassResult()
-    await Checker(config, store, fetcher, workers, result, None).check_tree(source)
+    async with contextlib.AsyncExitStack() as owned:
+        if browser is None:
+            browser = await owned.enter_async_context(Browser(browser_settings(config)))
+        await Checker(config, store, fetcher, workers, result, None, browser).check_tree(source)
     return result
 
 
@@ -254,10 +296,12 @@ class Checker:
         workers: WorkerPool,
         result: PassResult,
         progress: ProgressHook | None,
+        browser: Browser | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
+        self.browser = browser or Browser(browser_settings(config))
         self.workers = workers
         self.result = result
         self.progress = progress
@@ -292,7 +336,10 @@ class Checker:
             raise
         except WatcherError as exc:
             status = exc.status if isinstance(exc, HTTPStatusError) else None
-            outcome = self._record_failure(source, exc.reason, status, started, t0, None)
+            fetcher = exc.fetcher if isinstance(exc, FetchError) else None
+            outcome = self._record_failure(
+                source, exc.reason, status, started, t0, None, fetcher=fetcher
+            )
         except Exception as exc:  # a bug must cost one check, not the pass
             log.exception("unexpected error while checking %s", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -315,12 +362,7 @@ class Checker:
         state = self.store.require_source(source.id)
         latest = self.store.latest_version(source.id)
         latest = await self._reextract_if_rules_changed(source, state, latest)
-        fetched = await self.fetcher.fetch(
-            source.url,
-            etag=state["etag"] if latest else None,
-            last_modified=state["last_modified"] if latest else None,
-            proxy=source.proxy,
-        )
+        fetched = await self._fetch(source, state, latest)
         if fetched.not_modified:
             return self._record_unchanged(source, state, fetched, None, "not_modified", started, t0)
         raw_digest = sha256(fetched.content)
@@ -332,6 +374,9 @@ class Checker:
         try:
             processed = await self._process(source, state, fetched, latest)
         except WatcherError as exc:
+            if source.browser == "auto" and fetched.fetcher == "http" and _blocked(exc):
+                log.info("%s: %s; retrying in the browser", source.id, exc.reason)
+                return await self._check(replace(source, browser=True), started, t0)
             # the answer came, but it is not a document: keep its HTTP status
             return self._record_failure(source, exc.reason, fetched.status, started, t0, fetched)
         extracted = processed.extracted
@@ -383,6 +428,57 @@ class Checker:
         )
 
     # -- stages --
+
+    async def _fetch(self, source: Source, state: Row, latest: VersionRow | None) -> FetchResult:
+        """The source's document, from the fetcher it asks for.
+
+        `browser = true`: rendered in Chromium. Otherwise a plain GET; with
+        `browser = "auto"`, a 403/429/503 whose page is a bot challenge is
+        rendered in Chromium instead (a challenge served with status 200 is
+        found by extraction, and `_check` retries it).
+        """
+        headers = request_headers(
+            source.user_agent, dict(source.headers), dict(source.cookies_env), os.environ
+        )
+        if source.browser is True:
+            return await self.browser.fetch(
+                source.url, select=source.rules.select, headers=headers, proxy=source.proxy
+            )
+        # a document linked from a rendered page may need the cookies it set
+        cookie = self.browser.cookie_header(source.url) if source.parent_id else None
+        if cookie and "Cookie" not in headers:
+            headers["Cookie"] = cookie
+        try:
+            return await self.fetcher.fetch(
+                source.url,
+                etag=state["etag"] if latest else None,
+                last_modified=state["last_modified"] if latest else None,
+                proxy=source.proxy,
+                headers=headers,
+            )
+        except HTTPStatusError as exc:
+            if source.browser != "auto" or not await self._challenge(source, exc):
+                raise
+            log.info("%s: %s with a bot challenge; retrying in the browser", source.id, exc.reason)
+            return await self._fetch(replace(source, browser=True), state, latest)
+
+    async def _challenge(self, source: Source, exc: HTTPStatusError) -> bool:
+        """Whether the error page of a plain fetch is a bot challenge (or a JavaScript shell)."""
+        if not exc.body.strip():
+            return False
+        try:
+            await self.workers.run(
+                f"challenge check of {source.id}",
+                "watcher.extract:extract",
+                exc.body,
+                content_type=exc.content_type or "text/html",
+                charset=None,
+                url=source.url,
+                rules=ExtractRules(),
+            )
+        except WatcherError as error:
+            return _blocked(error)
+        return False
 
     def _unconfirmed_shrink(
         self, source: Source, latest: VersionRow, extracted: Extracted
@@ -497,6 +593,7 @@ class Checker:
                     etag=latest.etag,
                     last_modified=latest.last_modified,
                     snapshot_as_sent=int(latest.snapshot_as_sent),
+                    fetcher=latest.fetcher,
                 )
                 log.info("re-extracted %s with new rules as v%d", source.id, latest.number + 1)
             self.store.update_source(source.id, config_hash=source.rules_hash)
@@ -559,6 +656,7 @@ class Checker:
                 outcome=outcome,
                 raw_sha256=raw_digest,
                 warning=_downgrade_warning(fetched),
+                fetcher=fetched.fetcher,
             )
             self.store.update_source(
                 source.id, **self._success_state(state, fetched, raw_digest), **(remembered or {})
@@ -604,6 +702,7 @@ class Checker:
                 raw_sha256=raw_digest,
                 text_sha256=text_digest,
                 warning=warning,
+                fetcher=fetched.fetcher,
             )
             values: dict[str, Any] = {"last_checked": clock.iso(clock.now())}
             if state["status"] != "failing":
@@ -678,6 +777,7 @@ class Checker:
                     charset=fetched.charset,
                     etag=fetched.etag,
                     last_modified=fetched.last_modified,
+                    fetcher=fetched.fetcher,
                 )
             for link in new_links:
                 cid = child_id(source.id, link.url)
@@ -704,6 +804,7 @@ class Checker:
                 raw_sha256=raw_digest,
                 version=number if text_changed else None,
                 warning=_downgrade_warning(fetched),
+                fetcher=fetched.fetcher,
             )
             values = {**self._success_state(state, fetched, raw_digest), **remembered}
             if latest is not None:
@@ -815,7 +916,10 @@ class Checker:
         started: datetime,
         t0: float,
         fetched: FetchResult | None,
+        *,
+        fetcher: str | None = None,
     ) -> CheckOutcome:
+        """A failed check; `fetcher` is the one that failed when no answer came."""
         duration = _ms_since(t0)
         threshold = self.config.watcher.failure_alert_after
         with self.store.transaction():
@@ -835,6 +939,7 @@ class Checker:
                 outcome="failed",
                 error=reason,
                 warning=_downgrade_warning(fetched) if fetched else None,
+                fetcher=fetched.fetcher if fetched else fetcher,
             )
             self.store.update_source(
                 source.id,
@@ -870,6 +975,11 @@ async def _all_or_none(coros: Iterable[Coroutine[Any, Any, Any]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _blocked(exc: WatcherError) -> bool:
+    """A plain fetch's failure that a browser may get past: a bot challenge, a JavaScript shell."""
+    return isinstance(exc, SuspiciousExtraction) and blocked_reason(exc.reason)
 
 
 def highest(*severities: str | None) -> str:
