@@ -185,7 +185,9 @@ def browser_settings(config: Config) -> BrowserSettings:
         concurrency=w.browser_concurrency,
         timeout=w.timeout,
         max_bytes=w.max_bytes,
-        user_agent=w.user_agent,
+        # Chromium's own user agent (a source's `user_agent` replaces it): a
+        # browser that calls itself a bot is challenged like one.
+        user_agent=None,
         proxy=w.proxy,
         proxy_auth=w.proxy_auth(os.environ),
     )
