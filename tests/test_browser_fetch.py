@@ -131,7 +131,7 @@ def test_a_page_written_by_javascript_is_extracted_in_the_browser(env: Env, serv
     browser_env(env)
     env.sources = [
         {"id": "plain", "url": server.url("/policy"), "select": "main"},
-        {"id": "rendered", "url": server.url("/policy"), "select": "main h2", "browser": True},
+        {"id": "rendered", "url": server.url("/policy"), "select": "main", "browser": True},
     ]
     result = env.check()
     plain, rendered = env.outcome(result, "plain"), env.outcome(result, "rendered")

@@ -19,7 +19,7 @@ at once. A fetch:
 - blocks images, fonts and media (the text never needs them), popups,
   downloads and service workers;
 - reads the main document's status: 4xx and 5xx fail as in a plain fetch;
-- waits for the source's `select` to be in the DOM (without one, for the
+- waits for the source's `select` to match an element with text (without one, for the
   network to go quiet, briefly), within the fetch's time limit;
 - fails with a one-line reason when the page opens a dialog, tries to
   navigate away, crashes its renderer, takes longer than `timeout`, or
@@ -461,8 +461,11 @@ class Browser:
         wait_ms = max(0.0, deadline - time.monotonic() - READ_RESERVE_S) * 1000
         try:
             if select:
-                # in the DOM is enough: hidden text (a collapsed section) is text too
-                await page.wait_for_selector(", ".join(select), state="attached", timeout=wait_ms)
+                # In the DOM with some text: an app fills its empty <main> later.
+                # Visible or not: hidden text (a collapsed section) is text too.
+                await page.wait_for_function(
+                    _SELECT_HAS_TEXT, arg=list(select), timeout=wait_ms, polling=100
+                )
             else:
                 await page.wait_for_load_state("networkidle", timeout=min(wait_ms, SETTLE_S * 1000))
         except PlaywrightError as exc:
@@ -503,6 +506,12 @@ class Browser:
             await self._restart_hung()
         except Exception as exc:  # Chromium died: the next fetch starts it again
             log.info("browser context did not close: %s", _one_line(exc))
+
+
+# True once an element matching one of the selectors holds some text.
+_SELECT_HAS_TEXT = """(selectors) => selectors.some((selector) =>
+    Array.from(document.querySelectorAll(selector)).some(
+        (element) => (element.textContent || "").trim().length > 0))"""
 
 
 def _pop(headers: dict[str, str], name: str) -> str | None:
