@@ -1153,6 +1153,8 @@ def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Pa
         ("versions", "http_status"),
         ("versions", "charset"),
         ("versions", "snapshot_as_sent"),
+        ("checks", "fetcher"),
+        ("versions", "fetcher"),
     ]:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
