@@ -1108,6 +1108,80 @@ class Options:
     daemon: bool = False
     daemon_minutes: float = 3.0
     checks_per_second: float = 3.0
+    browser: int = 0
+
+
+def run_browser(pages: int) -> int:
+    """`--browser N`: N JavaScript-written pages rendered by the browser fetcher.
+
+    Each page writes its ~1,500-word policy with a script; they are fetched as a
+    pass would, `browser_concurrency` (2) at a time in one Chromium. Prints the
+    time per page and the peak memory of Chromium's processes (summed RSS, and
+    PSS, which counts shared pages once), sampled every 50 ms.
+    """
+    import http.server
+    import threading
+
+    from watcher.browser import Browser, BrowserSettings
+
+    rng = random.Random(SEED)
+    words, weights = vocabulary(rng)
+    bodies = []
+    for _ in range(pages):
+        text = " ".join(rng.choices(words, weights, k=1500))
+        script = f"document.querySelector('main').innerHTML = '<h1>Policy</h1><p>' + {json.dumps(text)} + '</p>';"
+        bodies.append(
+            f"<!doctype html><html><head><title>Policy</title></head><body><main></main>"
+            f"<script>{script}</script></body></html>".encode()
+        )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[int(self.path.strip("/") or 0) % pages]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    async def measure() -> tuple[list[float], float, int, int]:
+        peak_rss = peak_pss = 0
+        async with Browser(BrowserSettings(timeout=60.0)) as browser:
+
+            async def sample() -> None:
+                nonlocal peak_rss, peak_pss
+                while True:
+                    rss, pss = browser.memory()
+                    peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+                    await asyncio.sleep(0.05)
+
+            async def one(index: int) -> float:
+                result = await browser.fetch(f"http://127.0.0.1:{port}/{index}", select=("main",))
+                assert b"<h1>Policy</h1>" in result.content
+                return result.duration_ms / 1000
+
+            sampler = asyncio.ensure_future(sample())
+            t0 = time.monotonic()
+            times = await asyncio.gather(*(one(i) for i in range(pages)))
+            wall = time.monotonic() - t0
+            sampler.cancel()
+        return list(times), wall, peak_rss, peak_pss
+
+    times, wall, peak_rss, peak_pss = asyncio.run(measure())
+    server.shutdown()
+    times.sort()
+    print(f"browser: {pages} JavaScript-written pages, 2 at a time, one Chromium")
+    print(f"  wall time           {wall:.2f} s ({wall / pages:.2f} s a page, start-up included)")
+    print(f"  time per page       median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
+    print(f"  Chromium peak RSS   {peak_rss / 1e6:.0f} MB summed, {peak_pss / 1e6:.0f} MB PSS")
+    return 0
 
 
 def one_pass(
@@ -1756,6 +1830,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default=3.0,
         help="with --daemon: the interval is sources ÷ this (default 3)",
     )
+    parser.add_argument(
+        "--browser",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure N browser-rendered pages instead (time per page, Chromium's peak RSS)",
+    )
     a = parser.parse_args(argv)
     if a.daemon_minutes <= 0 or a.checks_per_second <= 0:
         parser.error("--daemon-minutes and --checks-per-second must be positive")
@@ -1777,11 +1858,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         a.daemon,
         a.daemon_minutes,
         a.checks_per_second,
+        a.browser,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
+    if opts.browser:
+        return run_browser(opts.browser)
     return run_daemon(opts) if opts.daemon else run(opts)
 
 

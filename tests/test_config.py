@@ -799,3 +799,75 @@ def test_a_selector_validation_accepts_runs_on_a_page(tokens: list[str]) -> None
     # the selector may remove all text: a result, not a failure of the selector
     with contextlib.suppress(SuspiciousExtraction):
         extract(content, content_type="text/html", charset="utf-8", url="https://x/", rules=rules)
+
+
+# -- the browser and each source's own request settings ----------------------
+
+
+def test_browser_and_request_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (
+        '[watcher]\nbrowser = "auto"\nbrowser_path = "/usr/bin/chromium"\nbrowser_concurrency = 3\n'
+        + source(
+            "rendered",
+            browser="true",
+            headers='{"Accept-Language" = "en-US"}',
+            cookies_env='{session = "ACME_SESSION"}',
+            user_agent='"Mozilla/5.0 (policy reader)"',
+        )
+        + source("inherits")
+        + source("plain", browser="false")
+    )
+    config = load_text(tmp_path, monkeypatch, text)
+    assert config.watcher.browser == "auto"
+    assert config.watcher.browser_path == "/usr/bin/chromium"
+    assert config.watcher.browser_concurrency == 3
+    rendered, inherits, plain = config.sources
+    assert rendered.browser is True
+    assert rendered.headers == (("Accept-Language", "en-US"),)
+    assert rendered.cookies_env == (("session", "ACME_SESSION"),)
+    assert rendered.user_agent == "Mozilla/5.0 (policy reader)"
+    assert inherits.browser == "auto" and inherits.user_agent is None
+    assert plain.browser is False
+    # an unset cookie variable is a warning, not an error
+    assert config.warnings({}) == [
+        "config.toml: sources[0] (rendered).cookies_env.session: ACME_SESSION is not set; "
+        "the cookie is not sent"
+    ]
+    assert config.warnings({"ACME_SESSION": "x"}) == []
+
+
+def test_browser_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_text(tmp_path, monkeypatch, source())
+    assert config.watcher.browser is False
+    assert config.watcher.browser_path is None
+    assert config.watcher.browser_concurrency == 2
+    assert config.sources[0].browser is False
+    assert config.sources[0].headers == () and config.sources[0].cookies_env == ()
+
+
+def test_bad_browser_and_request_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (
+        "[watcher]\nbrowser = true\nbrowser_concurrency = 0\n"
+        + source("a", browser='"yes"')
+        + source("b", headers='{"Bad Name" = "x"}')
+        + source("c", headers='{"Host" = "evil.example"}')
+        + source("d", cookies_env='{session = "abc=123; secret"}')
+        + source("e", headers='"Accept-Language: en"')
+        + source("f", user_agent='"two\\nlines"')
+    )
+    problems = problems_of(tmp_path, monkeypatch, text)
+    assert problems == [
+        'config.toml: watcher.browser: expected false or "auto" (a source sets browser = true '
+        "itself), got True",
+        "config.toml: watcher.browser_concurrency: must be at least 1, got 0",
+        "config.toml: sources[0] (a).browser: expected true, false or \"auto\", got string 'yes'",
+        "config.toml: sources[1] (b).headers: 'Bad Name' is not a header name",
+        "config.toml: sources[2] (c).headers: 'Host' is set by the HTTP client, not by the config",
+        "config.toml: sources[3] (d).cookies_env: session: must be the name of an environment "
+        "variable holding the cookie's value (letters, digits, _), not the value itself",
+        'config.toml: sources[4] (e).headers: expected a table such as {"Accept-Language" = '
+        '"en-US"}, got string',
+        "config.toml: sources[5] (f).user_agent: must be one line without control characters",
+    ]
+    # the pasted cookie value is never echoed
+    assert not any("abc=123" in line for line in problems)

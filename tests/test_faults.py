@@ -783,7 +783,8 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
     conn.execute("ALTER TABLE checks DROP COLUMN warning")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_pid")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_host")
-    for column in ("http_status", "charset", "snapshot_as_sent"):
+    conn.execute("ALTER TABLE checks DROP COLUMN fetcher")
+    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
@@ -796,6 +797,7 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
             None,
             None,
         )
+        assert check["fetcher"] == "http"  # every check before the browser was plain HTTP
 
 
 def test_the_dashboard_shows_a_suspect_source_and_its_reason(env: Env, site: Site) -> None:
@@ -1151,6 +1153,8 @@ def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Pa
         ("versions", "http_status"),
         ("versions", "charset"),
         ("versions", "snapshot_as_sent"),
+        ("checks", "fetcher"),
+        ("versions", "fetcher"),
     ]:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")

@@ -300,8 +300,9 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
 
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
-    for column in ("http_status", "charset", "snapshot_as_sent"):
+    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
+    conn.execute("ALTER TABLE checks DROP COLUMN fetcher")  # added by migration 6
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

@@ -41,7 +41,7 @@ from pydantic import (
 from watcher import __version__
 from watcher.css import selector_problem
 from watcher.errors import ConfigError, NotFound
-from watcher.models import ExtractRules
+from watcher.models import BrowserMode, ExtractRules
 
 Kind = Literal["auto", "html", "pdf"]
 Severity = Literal["minor", "substantive", "major"]
@@ -134,6 +134,9 @@ class WatcherSettings:
     allow_downgrade: bool = True  # follow a redirect from https to http (and warn)
     proxy: str | None = None  # a proxy URL, "none" (direct), or None: the environment's
     proxy_auth_env: str | None = None  # the variable holding the proxy's "user:password"
+    browser: BrowserMode = False  # the `browser` of a source that sets none: false or "auto"
+    browser_path: str | None = None  # Chromium's executable; None: found on PATH
+    browser_concurrency: int = 2  # pages rendering at once
 
     def proxy_auth(self, environ: Mapping[str, str]) -> tuple[str, str] | None:
         """The configured proxy's credentials from `proxy_auth_env`, None when unset."""
@@ -207,6 +210,10 @@ class SourceConfig:
     watch_terms: tuple[str, ...] = ()
     enabled: bool = True
     proxy: str | None = None  # overrides [watcher] proxy: a URL or "none"
+    browser: BrowserMode = False  # true: rendered in Chromium; "auto": when plain HTTP is blocked
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request for this source
+    cookies_env: tuple[tuple[str, str], ...] = ()  # cookie name → variable holding its value
+    user_agent: str | None = None  # None: [watcher] user_agent
 
     @property
     def rules(self) -> ExtractRules:
@@ -280,6 +287,13 @@ class Config:
                     f"{self.label}: channels.{name}: {' and '.join(missing)} {verb} not set; "
                     f"alerts for this channel wait in the outbox until {pronoun} {verb}"
                 )
+        for index, source in enumerate(self.sources):
+            for name, var in source.cookies_env:
+                if not env.get(var):
+                    lines.append(
+                        f"{self.label}: sources[{index}] ({source.id}).cookies_env.{name}: {var} is not "
+                        "set; the cookie is not sent"
+                    )
         auth_env = self.watcher.proxy_auth_env
         if auth_env and not env.get(auth_env):
             lines.append(
@@ -418,6 +432,61 @@ def _proxy(value: str) -> str:
     return value
 
 
+def _browser_mode(value: Any) -> Any:
+    if isinstance(value, bool) or value == "auto":
+        return value
+    raise ValueError(f'expected true, false or "auto", got {_toml_type(value)} {_short(value)}')
+
+
+def _default_browser(value: Any) -> Any:
+    if value is False or value == "auto":
+        return value
+    raise ValueError(
+        f'expected false or "auto" (a source sets browser = true itself), got {_short(value)}'
+    )
+
+
+_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_pairs(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'expected a table such as {{"Accept-Language" = "en-US"}}, got {_toml_type(value)}'
+        )
+    pairs = []
+    for name, text in value.items():
+        if not _TOKEN_RE.fullmatch(name):
+            raise ValueError(f"{name!r} is not a header name")
+        if name.lower() in ("host", "content-length", "transfer-encoding", "connection"):
+            raise ValueError(f"{name!r} is set by the HTTP client, not by the config")
+        if not isinstance(text, str):
+            raise ValueError(f"{name}: expected a string, got {_toml_type(text)}")
+        if _CONTROL_RE.search(text) or not text.isascii():
+            raise ValueError(f"{name}: the value must be one line of ASCII text")
+        pairs.append((name, text))
+    return tuple(pairs)
+
+
+def _cookie_vars(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'expected a table of cookie name = "ENV_VARIABLE", got {_toml_type(value)}'
+        )
+    pairs = []
+    for name, var in value.items():
+        if not _TOKEN_RE.fullmatch(name):
+            raise ValueError(f"{name!r} is not a cookie name")
+        # Never echo the value: a user may have pasted the cookie itself here.
+        if not isinstance(var, str) or not _ENV_RE.fullmatch(var):
+            raise ValueError(
+                f"{name}: must be the name of an environment variable holding the cookie's "
+                "value (letters, digits, _), not the value itself"
+            )
+        pairs.append((name, var))
+    return tuple(pairs)
+
+
 def _dashboard_url(value: str) -> str:
     return _http_url(value).rstrip("/") if value else value
 
@@ -508,6 +577,9 @@ Regexes = Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeVa
 EnvName = Annotated[str, AfterValidator(_env_name)]
 Address = Annotated[str, AfterValidator(_address)]
 Proxy = Annotated[str, AfterValidator(_proxy)]
+Browser = Annotated[Any, BeforeValidator(_browser_mode)]
+Headers = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)]
+CookieVars = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_cookie_vars)]
 
 
 def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
@@ -548,6 +620,9 @@ class _WatcherModel(BaseModel):
     allow_downgrade: bool = True
     proxy: Proxy | None = None
     proxy_auth_env: EnvName | None = None
+    browser: Annotated[Any, BeforeValidator(_default_browser)] = False
+    browser_path: Text | None = None
+    browser_concurrency: int = Field(2, ge=1)
 
     _channels = field_validator("notify", "admin_notify")(_known_channels)
 
@@ -597,6 +672,10 @@ class _SourceModel(BaseModel):
     watch_terms: Strings = ()
     enabled: bool = True
     proxy: Proxy | None = None
+    browser: Browser | None = None
+    headers: Headers = ()
+    cookies_env: CookieVars = ()
+    user_agent: Text | None = None
 
     _channels = field_validator("notify")(_known_channels)
 
@@ -929,6 +1008,9 @@ def load_config(path: Path | str) -> Config:
         allow_downgrade=watcher.allow_downgrade,
         proxy=watcher.proxy,
         proxy_auth_env=watcher.proxy_auth_env,
+        browser=watcher.browser,
+        browser_path=watcher.browser_path,
+        browser_concurrency=watcher.browser_concurrency,
     )
     return Config(
         path=config_path,
@@ -970,6 +1052,10 @@ def _source(model: _SourceModel, settings: WatcherSettings) -> SourceConfig:
         watch_terms=model.watch_terms,
         enabled=model.enabled,
         proxy=model.proxy,
+        browser=settings.browser if model.browser is None else model.browser,
+        headers=model.headers,
+        cookies_env=model.cookies_env,
+        user_agent=model.user_agent,
     )
 
 

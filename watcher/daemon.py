@@ -48,12 +48,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import clock, logs
+from watcher.browser import Browser
 from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, load_config
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.models import Source
 from watcher.notify.outbox import Pacer, deliver_due, housekeeping, reclaim_dead_claims
 from watcher.pipeline import (
+    browser_settings,
     check_all,
     check_source,
     configured_source,
@@ -393,6 +395,8 @@ class Daemon:
         self.store = store
         self.workers = workers
         self.fetcher = Fetcher(fetch_settings(config))
+        # Chromium starts on the first browser check and lives until the daemon stops.
+        self.browser = Browser(browser_settings(config))
         self.scheduler = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={
@@ -434,6 +438,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.fetcher.__aexit__(None, None, None)
+            await self.browser.aclose()
         log.info("stopped")
         return 0
 
@@ -678,7 +683,9 @@ class Daemon:
         source = self.sources.get(source_id)
         if source is None:
             return  # removed by a reload while this run was queued
-        result = await check_source(self.config, self.store, self.fetcher, self.workers, source)
+        result = await check_source(
+            self.config, self.store, self.fetcher, self.workers, source, self.browser
+        )
         # a change or a failure may have queued an alert: send it now, not in 30 s
         if any(item.outcome in ("new_version", "failed") for item in result.outcomes):
             self._wake_delivery()

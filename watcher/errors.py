@@ -13,7 +13,9 @@ calls the library and never escape it unwrapped.
     │   ├── HTTPStatusError    4xx/5xx (transient for 429 and 5xx)
     │   ├── TooManyRedirects   redirect loop or chain too long
     │   ├── TooLarge           body over max_bytes
-    │   └── TruncatedBody      connection closed before Content-Length
+    │   ├── TruncatedBody      connection closed before Content-Length
+    │   └── BrowserError       Chromium could not render the page: not found,
+    │                          crashed, hung, a dialog, a navigation away  (transient)
     ├── ExtractionError        the bytes could not be turned into text
     │   └── SuspiciousExtraction   text that looks wrong: error page, bot
     │                              challenge, empty, collapsed, select matched nothing
@@ -58,7 +60,9 @@ class ConfigError(WatcherError):
 
 
 class FetchError(WatcherError):
-    """The document could not be downloaded."""
+    """The document could not be downloaded; `fetcher` says by which fetcher."""
+
+    fetcher: str = "http"  # or "browser"
 
 
 class NetworkError(FetchError):
@@ -70,10 +74,21 @@ class FetchTimeout(FetchError):
 
 
 class HTTPStatusError(FetchError):
-    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        body: bytes = b"",
+        content_type: str = "",
+    ) -> None:
         super().__init__(message, transient=status == 429 or status >= 500)
         self.status = status
         self.retry_after = retry_after
+        # The start of the error page (403/503 only): a bot challenge is told by it.
+        self.body = body
+        self.content_type = content_type
 
 
 class TooManyRedirects(FetchError):
@@ -85,6 +100,13 @@ class TooLarge(FetchError):
 
 
 class TruncatedBody(FetchError):
+    transient = True
+
+
+class BrowserError(FetchError):
+    """Chromium could not render the page (or could not be started)."""
+
+    fetcher = "browser"
     transient = True
 
 

@@ -313,6 +313,7 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         proxy: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> FetchResult:
         """GET `url`, conditionally when `etag` / `last_modified` are given.
 
@@ -320,23 +321,27 @@ class Fetcher:
         `etag` or `last_modified` given) a result with status 304 and
         no content (carrying the validators given when the server sends none).
         `proxy` (a URL or "none") overrides the settings' proxy for this URL
-        and its redirects.
+        and its redirects. `headers` are a source's own (`request_headers`):
+        they replace the client's (a `User-Agent` among them); a `Cookie`
+        goes to the source's host only, on every hop that stays on it.
         Everything else raises a `FetchError` subclass, after retries when the
         failure is transient.
         """
-        headers: dict[bytes, bytes] = {}
+        request_headers: dict[bytes, bytes] = {
+            name.encode("latin-1"): value.encode("utf-8") for name, value in (headers or {}).items()
+        }
         # Bytes, not str: httpx refuses a non-ASCII str, and a validator must go back as it came.
         if etag:
-            headers[b"If-None-Match"] = etag.encode("utf-8", "surrogateescape")
+            request_headers[b"If-None-Match"] = etag.encode("utf-8", "surrogateescape")
         if last_modified:
-            headers[b"If-Modified-Since"] = last_modified.encode("utf-8", "surrogateescape")
+            request_headers[b"If-Modified-Since"] = last_modified.encode("utf-8", "surrogateescape")
         # Time spent talking to servers and waiting to retry; not time queued for
         # a slot, which says more about the pass than about the source.
         spent = _Stopwatch()
         attempts = self.settings.retries + 1
         for attempt in range(attempts):
             try:
-                result = await self._attempt(url, headers, spent, proxy)
+                result = await self._attempt(url, request_headers, spent, proxy)
             except FetchError as exc:
                 if not exc.transient or attempt + 1 == attempts:
                     raise
@@ -400,6 +405,8 @@ class Fetcher:
             raise FetchError(f"invalid URL {url!r}: {exc}") from None
         shown = url
         downgrade: str | None = None
+        cookie = request.headers.get("Cookie")
+        home = request.url.host
         for _hop in range(self.settings.max_redirects + 1):
             _check_url(request.url, shown)
             async with self._slot(request.url):
@@ -416,6 +423,10 @@ class Fetcher:
                 log.warning("%s: redirected from https to http (%s)", url, step)
                 downgrade = downgrade or step
             request = outcome
+            if cookie is not None and request.url.host == home:
+                # httpx drops a Cookie header on a redirect; the source's cookies
+                # are for its own host.
+                request.headers["Cookie"] = cookie
             shown = str(outcome.url)
         raise TooManyRedirects(
             f"redirect loop or more than {self.settings.max_redirects} redirects"
@@ -444,7 +455,13 @@ class Fetcher:
                     if response.next_request is not None:
                         return response.next_request
                     if not 200 <= response.status_code < 300:
-                        raise _status_error(response)
+                        error = _status_error(response)
+                        if response.status_code in CHALLENGE_STATUSES:
+                            error.body = await _head_of(response, ERROR_BODY_BYTES)
+                            error.content_type = parse_content_type(
+                                response.headers.get("Content-Type", "")
+                            )[0]
+                        raise error
                     content_length = _content_length(response)
                     if content_length is not None and content_length > max_bytes:
                         raise _too_large(max_bytes)
@@ -505,6 +522,49 @@ class Fetcher:
         return NetworkError(
             f"proxy {via} refused the tunnel to {target}: {detail}{hint}", transient=False
         )
+
+
+# Statuses a bot challenge comes with; the start of their body is kept on the
+# error, where `browser = "auto"` looks for the challenge.
+CHALLENGE_STATUSES = frozenset({403, 429, 503})
+ERROR_BODY_BYTES = 256 * 1024
+
+
+async def _head_of(response: httpx.Response, limit: int) -> bytes:
+    """Up to `limit` decoded bytes of an error page; b"" when it cannot be read."""
+    try:
+        decoder = _Decoder(response.headers.get("Content-Encoding", ""))
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            for part in decoder.feed(chunk, limit - size):
+                size += len(part)
+                parts.append(part)
+            if size >= limit:
+                break
+        return b"".join(parts)[:limit]
+    except (FetchError, httpx.HTTPError, ssl.SSLError, OSError):
+        return b""
+
+
+def request_headers(
+    user_agent: str | None,
+    headers: Mapping[str, str],
+    cookies_env: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> dict[str, str]:
+    """A source's own request headers: its `headers`, `user_agent` and cookies.
+
+    `cookies_env` maps a cookie name to the environment variable holding its
+    value; an unset or empty variable sends no cookie (`Config.warnings` says so).
+    """
+    result = dict(headers)
+    if user_agent:
+        result["User-Agent"] = user_agent
+    cookies = [(name, environ.get(var, "")) for name, var in cookies_env.items()]
+    if any(value for _, value in cookies):
+        result["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies if value)
+    return result
 
 
 class _Stopwatch:

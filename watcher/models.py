@@ -12,14 +12,19 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DocumentKind = Literal["html", "pdf", "text"]
-# `suspect`: a new text that shrank to a short page, not recorded until a second
-# check sees the same text (it is neither a version nor a failure).
 # Raised whenever extraction turns the same bytes into a different text (PDF
 # headings became `#` lines in 2), so every stored snapshot is re-extracted
 # once, recorded as a re-extraction with no task, instead of the next real
 # change of each document carrying the extractor's own changes.
 EXTRACTOR_VERSION = 2
 
+# Which fetcher produced a check's answer: plain HTTP, or Chromium's rendered DOM.
+Fetcher = Literal["http", "browser"]
+# A source's `browser` setting: never, always, or when a plain fetch meets a
+# bot challenge or a JavaScript shell.
+BrowserMode = Literal[False, True, "auto"]
+# `suspect`: a new text that shrank to a short page, not recorded until a second
+# check sees the same text (it is neither a version nor a failure).
 Outcome = Literal["new_version", "unchanged", "not_modified", "suspect", "failed"]
 
 # Below this many words, a new text that keeps little of the previous version is
@@ -127,6 +132,8 @@ class FetchResult:
     duration_ms: int
     # "https://… → http://…" when a redirect left HTTPS (followed: allow_downgrade)
     downgrade: str | None = None
+    # "browser": `content` is the DOM Chromium rendered (UTF-8 HTML), not the body as sent
+    fetcher: Fetcher = "http"
 
     @property
     def not_modified(self) -> bool:
@@ -222,6 +229,12 @@ class Source:
     parent_id: str | None = None
     watch_terms: tuple[str, ...] = ()
     proxy: str | None = None  # a proxy URL or "none"; None: [watcher] proxy
+    browser: BrowserMode = False
+    # Request settings of its own: extra headers, cookie name → environment
+    # variable holding its value, a user agent (None: [watcher] user_agent).
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies_env: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
 
 
 #: How `Analysis.headline` names each signal kind.

@@ -26,10 +26,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, detect, review
+from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
-from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, WatcherError
-from watcher.fetch import Fetcher, FetchSettings
+from watcher.errors import (
+    FetchError,
+    HTTPStatusError,
+    NotFound,
+    StorageError,
+    StoreError,
+    SuspiciousExtraction,
+    WatcherError,
+)
+from watcher.fetch import Fetcher, FetchSettings, request_headers
 from watcher.interstitial import interstitial
 from watcher.models import (
     SUSPECT_WORDS,
@@ -79,6 +88,10 @@ def configured_source(cfg: SourceConfig) -> Source:
         expected=None if cfg.kind == "auto" else cfg.kind,
         watch_terms=cfg.watch_terms,
         proxy=cfg.proxy,
+        browser=cfg.browser,
+        headers=cfg.headers,
+        cookies_env=cfg.cookies_env,
+        user_agent=cfg.user_agent,
     )
 
 
@@ -105,6 +118,12 @@ def child_source(parent: Source, row: Row) -> Source:
         parent_id=parent.id,
         watch_terms=parent.watch_terms,
         proxy=parent.proxy,
+        # A linked document (a PDF) is downloaded plainly, with the cookies the
+        # parent's browser got; the browser is its fallback when it is blocked.
+        browser="auto" if parent.browser else False,
+        headers=parent.headers,
+        cookies_env=parent.cookies_env,
+        user_agent=parent.user_agent,
     )
 
 
@@ -148,6 +167,21 @@ def fetch_settings(config: Config) -> FetchSettings:
         max_redirects=w.max_redirects,
         retries=w.retries,
         allow_downgrade=w.allow_downgrade,
+        proxy=w.proxy,
+        proxy_auth=w.proxy_auth(os.environ),
+    )
+
+
+def browser_settings(config: Config) -> BrowserSettings:
+    w = config.watcher
+    return BrowserSettings(
+        path=w.browser_path,
+        concurrency=w.browser_concurrency,
+        timeout=w.timeout,
+        max_bytes=w.max_bytes,
+        # Chromium's own user agent (a source's `user_agent` replaces it): a
+        # browser that calls itself a bot is challenged like one.
+        user_agent=None,
         proxy=w.proxy,
         proxy_auth=w.proxy_auth(os.environ),
     )
@@ -201,12 +235,19 @@ async def check_all(
             owned.callback(workers.close)
         workers.start()  # their start-up overlaps the first requests
         fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
-        await Checker(config, store, fetcher, workers, result, progress).run(sources)
+        # Chromium starts on the first page that needs it, and ends with the pass.
+        browser = await owned.enter_async_context(Browser(browser_settings(config)))
+        await Checker(config, store, fetcher, workers, result, progress, browser).run(sources)
     return result
 
 
 async def check_source(
-    config: Config, store: Store, fetcher: Fetcher, workers: WorkerPool, source: Source
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    workers: WorkerPool,
+    source: Source,
+    browser: Browser | None = None,
 ) -> PassResult:
     """One scheduled check: `source`, then the documents its `follow` rule tracks.
 
@@ -217,7 +258,10 @@ async def check_source(
     sources configured.
     """
     result = PassResult()
-    await Checker(config, store, fetcher, workers, result, None).check_tree(source)
+    async with contextlib.AsyncExitStack() as owned:
+        if browser is None:
+            browser = await owned.enter_async_context(Browser(browser_settings(config)))
+        await Checker(config, store, fetcher, workers, result, None, browser).check_tree(source)
     return result
 
 
@@ -286,10 +330,12 @@ class Checker:
         workers: WorkerPool,
         result: PassResult,
         progress: ProgressHook | None,
+        browser: Browser | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.fetcher = fetcher
+        self.browser = browser or Browser(browser_settings(config))
         self.workers = workers
         self.result = result
         self.progress = progress
@@ -325,7 +371,10 @@ class Checker:
             raise
         except WatcherError as exc:
             status = exc.status if isinstance(exc, HTTPStatusError) else None
-            outcome = self._record_failure(source, exc.reason, started, t0, http_status=status)
+            fetcher = exc.fetcher if isinstance(exc, FetchError) else None
+            outcome = self._record_failure(
+                source, exc.reason, started, t0, http_status=status, fetcher=fetcher
+            )
         except Exception as exc:  # a bug must cost one check, not the pass
             log.exception("unexpected error while checking %s", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -358,6 +407,9 @@ class Checker:
         try:
             processed = await self._process(seen)
         except WatcherError as exc:  # an answer, but not a document: keep its HTTP status
+            if source.browser == "auto" and fetched.fetcher == "http" and _blocked(exc):
+                log.info("%s: %s; retrying in the browser", source.id, exc.reason)
+                return await self._check(replace(source, browser=True), started, t0)
             return self._record_failure(source, exc.reason, started, t0, fetched=fetched)
         extracted = processed.extracted
         if extracted is None:  # new bytes, but nothing that makes text changed (dynamic pages)
@@ -431,6 +483,7 @@ class Checker:
                     etag=latest.etag,
                     last_modified=latest.last_modified,
                     snapshot_as_sent=int(latest.snapshot_as_sent),
+                    fetcher=latest.fetcher,
                 )
                 log.info(
                     "re-extracted %s with new rules or extractor as v%d",
@@ -441,13 +494,56 @@ class Checker:
         return self.store.latest_version(source.id)
 
     async def _fetch(self, source: Source, state: Row, latest: VersionRow | None) -> FetchResult:
-        """Fetch the source; conditionally once it has a version to fall back on."""
-        return await self.fetcher.fetch(
-            source.url,
-            etag=state["etag"] if latest else None,
-            last_modified=state["last_modified"] if latest else None,
-            proxy=source.proxy,
+        """The source's document, from the fetcher it asks for; conditionally once
+        it has a version to fall back on.
+
+        `browser = true`: rendered in Chromium. Otherwise a plain GET; with
+        `browser = "auto"`, a 403/429/503 whose page is a bot challenge is
+        rendered in Chromium instead (a challenge served with status 200 is
+        found by extraction, and `_check` retries it).
+        """
+        headers = request_headers(
+            source.user_agent, dict(source.headers), dict(source.cookies_env), os.environ
         )
+        if source.browser is True:
+            return await self.browser.fetch(
+                source.url, select=source.rules.select, headers=headers, proxy=source.proxy
+            )
+        # a document linked from a rendered page may need the cookies it set
+        cookie = self.browser.cookie_header(source.url) if source.parent_id else None
+        if cookie and "Cookie" not in headers:
+            headers["Cookie"] = cookie
+        try:
+            return await self.fetcher.fetch(
+                source.url,
+                etag=state["etag"] if latest else None,
+                last_modified=state["last_modified"] if latest else None,
+                proxy=source.proxy,
+                headers=headers,
+            )
+        except HTTPStatusError as exc:
+            if source.browser != "auto" or not await self._challenge(source, exc):
+                raise
+            log.info("%s: %s with a bot challenge; retrying in the browser", source.id, exc.reason)
+            return await self._fetch(replace(source, browser=True), state, latest)
+
+    async def _challenge(self, source: Source, exc: HTTPStatusError) -> bool:
+        """Whether the error page of a plain fetch is a bot challenge (or a JavaScript shell)."""
+        if not exc.body.strip():
+            return False
+        try:
+            await self.workers.run(
+                f"challenge check of {source.id}",
+                "watcher.extract:extract",
+                exc.body,
+                content_type=exc.content_type or "text/html",
+                charset=None,
+                url=source.url,
+                rules=ExtractRules(),
+            )
+        except WatcherError as error:
+            return _blocked(error)
+        return False
 
     async def _process(self, seen: Observation) -> Processed:
         """Fingerprint and extract in one worker job.
@@ -675,6 +771,9 @@ class Checker:
             charset=fetched.charset,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
+            fetcher=fetched.fetcher,
+            # Chromium's rendered DOM is what the page became, not what the server sent.
+            snapshot_as_sent=int(fetched.fetcher == "http"),
         )
         return number
 
@@ -793,6 +892,7 @@ class Checker:
             text_sha256=text_sha256,
             version=version,
             warning=warning,
+            fetcher=seen.fetched.fetcher,
         )
         return CheckOutcome(
             seen.source.id,
@@ -815,9 +915,11 @@ class Checker:
         *,
         http_status: int | None = None,
         fetched: FetchResult | None = None,
+        fetcher: str | None = None,
     ) -> CheckOutcome:
         """A failed check; `fetched` is an answer that did not make a document
-        (its status and size are kept). Enough failures in a row make the
+        (its status and size are kept); `fetcher` the one that failed when no
+        answer came. Enough failures in a row make the
         source `failing`, which alerts once."""
         if fetched is not None:
             http_status = fetched.status
@@ -840,6 +942,7 @@ class Checker:
                 outcome="failed",
                 error=reason,
                 warning=_downgrade_warning(fetched) if fetched else None,
+                fetcher=fetched.fetcher if fetched else fetcher,
             )
             self.store.update_source(
                 source.id,
@@ -896,6 +999,11 @@ async def _all_or_none(coros: Iterable[Coroutine[Any, Any, Any]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _blocked(exc: WatcherError) -> bool:
+    """A plain fetch's failure that a browser may get past: a bot challenge, a JavaScript shell."""
+    return isinstance(exc, SuspiciousExtraction) and blocked_reason(exc.reason)
 
 
 def highest(*severities: str | None) -> str:

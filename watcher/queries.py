@@ -45,7 +45,9 @@ def version_dict(version: VersionRow) -> dict[str, Any]:
     (after content decoding), the stored snapshot's; null, with
     `snapshot_as_sent` false, for a version recorded before snapshots were
     kept whole whose stored snapshot is not known to be that body. `response`
-    holds the headers of the response that produced the snapshot.
+    holds the headers of the response that produced the snapshot; `fetcher`
+    says which fetcher produced it: "http", or "browser" (the snapshot is then
+    the DOM Chromium rendered).
     """
     return {
         "number": version.number,
@@ -66,6 +68,7 @@ def version_dict(version: VersionRow) -> dict[str, Any]:
         "words": version.words,
         "returned_to": version.returned_to,
         "reextracted": version.reextracted,
+        "fetcher": version.fetcher,
     }
 
 
@@ -313,6 +316,7 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
                     "error",
                     "warning",
                     "version",
+                    "fetcher",
                 )
             }
             for check in store.checks(source_id, limit=checks)

@@ -442,12 +442,27 @@ def _m5_snapshot_as_sent(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m6_fetcher(conn: sqlite3.Connection) -> None:
+    # Which fetcher produced a check's answer and a version's snapshot: "http",
+    # or "browser" (the snapshot is then the DOM Chromium rendered). NULL: a
+    # check that failed before any fetch. Everything before was plain HTTP.
+    _run_script(
+        conn,
+        """
+        ALTER TABLE checks ADD COLUMN fetcher TEXT;
+        ALTER TABLE versions ADD COLUMN fetcher TEXT NOT NULL DEFAULT 'http';
+        UPDATE checks SET fetcher = 'http';
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_version_search,
     _m3_check_text_and_warning,
     _m4_claim_owner,
     _m5_snapshot_as_sent,
+    _m6_fetcher,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -525,6 +540,8 @@ class VersionRow:
     # False: recorded before snapshots were kept whole, and not known to be the
     # bytes as sent (an HTML page may lack its script and style bodies).
     snapshot_as_sent: bool = True
+    # "browser": the snapshot is the DOM Chromium rendered, not the body as sent
+    fetcher: str = "http"
 
     @property
     def snapshot_sha256(self) -> str | None:
@@ -553,6 +570,7 @@ class VersionRow:
             etag=row["etag"],
             last_modified=row["last_modified"],
             snapshot_as_sent=bool(row["snapshot_as_sent"]),
+            fetcher=row["fetcher"],
         )
 
 
