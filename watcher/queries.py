@@ -212,6 +212,9 @@ def task(store: Store, task_id: int) -> dict[str, Any]:
     row = store.task(task_id)
     data = task_dict(row)
     data["signals"] = json.loads(row["signals"]) if row["signals"] else []
+    # the followed documents whose change the task covers (a superseding file,
+    # a removed or restored link), each with its own line and signals
+    data["documents"] = json.loads(row["documents"]) if row["documents"] else []
     data["events"] = [
         {"at": e["at"], "actor": e["actor"], "action": e["action"], "note": e["note"]}
         for e in store.events(task_id)
