@@ -68,7 +68,7 @@ def setup(env: Env, site: Site) -> None:
             "id": "acme-rsp",
             "url": site.url("/rsp"),
             "select": "main",
-            "follow": "a[href$='.pdf']",
+            "follow": "a[href*='.pdf']",
             "notify": ["team"],
         }
     ]
@@ -127,3 +127,119 @@ def test_a_swapped_pdf_supersedes_the_old_one(env: Env, site: Site) -> None:
     text = render_plain(alert)
     assert f"Supersedes: {line}" in text and "commitment weakened" in text
     assert "We commit to pause training" in text
+
+
+def test_a_rewrite_under_the_same_title_is_the_next_version(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 2)
+    setup(env, site)
+    set_pdf(site, "/rsp-v2.pdf", "Responsible Scaling Policy", rsp.text())
+    site.set("/rsp", landing(("/rsp-v2.pdf", "Responsible Scaling Policy (version 2.0)")))
+    env.check()
+    old = child(env, site.url("/rsp-v2.pdf"))
+
+    # a comprehensive rewrite: new concepts, few shared sentences, the same name
+    rng = random.Random(7)
+    rewrite = Style.of("anthropic", "framework", rng, rewrite=True)
+    body = heading_lines(policy_text(rewrite, rng, 120), rewrite, rng)
+    set_pdf(site, "/rsp-v3.pdf", "Responsible Scaling Policy", body)
+    site.set(
+        "/rsp",
+        landing(
+            ("/rsp-v3.pdf", "Responsible Scaling Policy (version 3.0)"),
+            ("/rsp-v2.pdf", "Responsible Scaling Policy (version 2.0)"),
+        ),
+    )
+    env.check()
+    new = child(env, site.url("/rsp-v3.pdf"))
+    assert new["supersedes"] == old["id"], new["lineage_reason"]
+    [task] = env.store.tasks()
+    shown = queries.task(env.store, task["id"])
+    assert "(v2.0 → v3.0)" in shown["summary"]
+    assert "large_rewrite" in {s["kind"] for s in shown["signals"]}
+
+
+def test_a_new_version_added_beside_the_old_one_and_an_unrelated_document(
+    env: Env, site: Site
+) -> None:
+    rsp = Policy("anthropic", "framework", 3)
+    card = Policy("anthropic", "system card", 3)
+    setup(env, site)
+    set_pdf(site, "/rsp-v2.1.pdf", "Responsible Scaling Policy", rsp.text(COMMIT))
+    site.set("/rsp", landing(("/rsp-v2.1.pdf", "Responsible Scaling Policy v2.1")))
+    env.check()
+    old = child(env, site.url("/rsp-v2.1.pdf"))
+
+    set_pdf(site, "/rsp-v2.2.pdf", "Responsible Scaling Policy", rsp.revise().text(EXPECT))
+    set_pdf(site, "/card.pdf", "Claude System Card", card.text())
+    site.set(
+        "/rsp",
+        landing(
+            ("/rsp-v2.2.pdf", "Responsible Scaling Policy v2.2"),
+            ("/rsp-v2.1.pdf", "Responsible Scaling Policy v2.1"),
+            ("/card.pdf", "Claude System Card"),
+            # the same file again, with a query string and a fragment: not a new document
+            ("/rsp-v2.1.pdf?download=1#page=2", "Responsible Scaling Policy v2.1 (download)"),
+        ),
+    )
+    env.check()
+    new = child(env, site.url("/rsp-v2.2.pdf"))
+    other = child(env, site.url("/card.pdf"))
+    assert new["supersedes"] == old["id"]
+    assert other["supersedes"] is None and other["lineage_decision"] == "unrelated"
+    assert len([r for r in env.store.sources() if r["parent_id"]]) == 3
+    [task] = env.store.tasks()
+    # the system card is only a new document linked, as before lineage
+    assert "new documents linked" in task["summary"] and site.url("/card.pdf") in task["summary"]
+    assert f"new file {site.url('/rsp-v2.2.pdf')} supersedes" in task["summary"]
+    supersede_alerts = [p for p in change_alerts(env) if p.get("supersedes")]
+    assert len(supersede_alerts) == 1 and supersede_alerts[0]["source_id"] == new["id"]
+
+
+def test_a_first_check_finds_four_versions_as_history(env: Env, site: Site) -> None:
+    versions = [Policy("deepmind", "framework", 4)]
+    for _ in range(3):
+        versions.append(versions[-1].revise())
+    labels = ["1.0", "2.0", "2.1", "2.2"]
+    setup(env, site)
+    links = []
+    for label, policy in zip(labels, versions, strict=True):
+        path = f"/{random.Random(label).getrandbits(32):08x}/fsf.pdf"
+        set_pdf(site, path, "Frontier Safety Framework", policy.text())
+        links.append((path, f"Frontier Safety Framework, version {label}"))
+    # listed newest first, as landing pages do
+    site.set("/rsp", landing(*reversed(links)))
+    env.check()
+    ids = [child(env, site.url(path))["id"] for path, _ in links]
+    chain = [env.store.source(i)["supersedes"] for i in ids]  # type: ignore[index]
+    assert chain == [None, ids[0], ids[1], ids[2]]
+    assert env.store.tasks() == [] and change_alerts(env) == []
+    assert env.store.lineage(ids[2]) == ids
+
+
+def test_a_document_close_to_two_policies_is_left_to_the_rater(env: Env, site: Site) -> None:
+    framework = Policy("openai", "framework", 5)
+    report = Policy("openai", "transparency report", 5)
+    setup(env, site)
+    set_pdf(site, "/pf.pdf", "Preparedness Framework", framework.text())
+    set_pdf(site, "/report.pdf", "Preparedness Framework Report", report.text())
+    site.set(
+        "/rsp",
+        landing(("/pf.pdf", "Preparedness Framework"), ("/report.pdf", "Framework report")),
+    )
+    env.check()
+    merged = framework.sentences[:60] + report.sentences[:60]
+    set_pdf(site, "/x9.pdf", "", "\n\n".join(" ".join(merged[i : i + 6]) for i in range(0, 120, 6)))
+    site.set(
+        "/rsp",
+        landing(
+            ("/pf.pdf", "Preparedness Framework"),
+            ("/report.pdf", "Framework report"),
+            ("/x9.pdf", "Download"),
+        ),
+    )
+    env.check()
+    new = child(env, site.url("/x9.pdf"))
+    assert new["lineage_decision"] == "ambiguous" and new["supersedes"] is None
+    [task] = env.store.tasks()
+    assert f"new file {site.url('/x9.pdf')}: possibly a new version of " in task["summary"]
+    assert site.url("/pf.pdf") in task["summary"] and site.url("/report.pdf") in task["summary"]

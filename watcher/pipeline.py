@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from watcher import clock, detect, lineage, review
 from watcher.compare import Comparison, compare_texts
@@ -499,13 +499,23 @@ class Checker:
             return ()
         # a linked document that is itself a configured source is watched already
         configured = self.config.source_urls
-        return tuple(
-            link
-            for link in links
-            if link.url != source.url
-            and link.url not in configured
-            and self.store.source(child_id(source.id, link.url)) is None
-        )
+        # the same file with another query string or fragment is not a new document
+        # (compared only with those of the same path: a research index links hundreds)
+        known: dict[str, list[str]] = {}
+        for row in self.store.children(source.id):
+            known.setdefault(_path_of(row["url"]), []).append(row["url"])
+        found: list[Link] = []
+        for link in links:
+            same_path = known.setdefault(_path_of(link.url), [])
+            if (
+                link.url != source.url
+                and link.url not in configured
+                and self.store.source(child_id(source.id, link.url)) is None
+                and not any(lineage.same_document_url(link.url, url) for url in same_path)
+            ):
+                found.append(link)
+                same_path.append(link.url)
+        return tuple(found)
 
     def _unconfirmed_shrink(self, seen: Observation) -> str | None:
         """Why a new text must wait for a second sighting, or None.
@@ -924,6 +934,10 @@ def _downgrade_warning(fetched: FetchResult) -> str | None:
     if fetched.downgrade is None:
         return None
     return f"redirected from https to http ({fetched.downgrade})"
+
+
+def _path_of(url: str) -> str:
+    return unquote(urlsplit(url).path).rstrip("/")
 
 
 def _ms_since(t0: float) -> int:
