@@ -243,3 +243,60 @@ def test_a_document_close_to_two_policies_is_left_to_the_rater(env: Env, site: S
     [task] = env.store.tasks()
     assert f"new file {site.url('/x9.pdf')}: possibly a new version of " in task["summary"]
     assert site.url("/pf.pdf") in task["summary"] and site.url("/report.pdf") in task["summary"]
+
+
+# --- reading a lineage as one history ----------------------------------------------
+
+
+def swapped(env: Env, site: Site) -> tuple[str, str]:
+    """v2.1.pdf checked, then swapped for v2.2.pdf; returns both ids."""
+    rsp = Policy("anthropic", "framework", 1)
+    setup(env, site)
+    set_pdf(site, "/rsp-v2.1.pdf", "Responsible Scaling Policy", rsp.text(COMMIT))
+    site.set("/rsp", landing(("/rsp-v2.1.pdf", "Responsible Scaling Policy v2.1")))
+    env.check()
+    set_pdf(site, "/rsp-v2.2.pdf", "Responsible Scaling Policy", rsp.revise().text(EXPECT))
+    site.set("/rsp", landing(("/rsp-v2.2.pdf", "Responsible Scaling Policy v2.2")))
+    env.check()
+    return child(env, site.url("/rsp-v2.1.pdf"))["id"], child(env, site.url("/rsp-v2.2.pdf"))["id"]
+
+
+def test_history_diff_and_sources_read_the_lineage(env: Env, site: Site) -> None:
+    old, new = swapped(env, site)
+    for member in (old, new):
+        data = cli_json(env, "history", member, "--json")
+        assert data["lineage"] == [old, new]
+        assert [(v["source"], v["number"]) for v in data["versions"]] == [(old, 1), (new, 1)]
+        assert data["versions"][1]["url"] == site.url("/rsp-v2.2.pdf")
+    table = cli(env, "history", new)
+    assert table.exit_code == 0 and old in table.output and "source" in table.output
+
+    # no versions: the latest against the one before it in the lineage
+    diff = cli_json(env, "diff", new, "--format", "json")
+    assert (diff["old"]["source"], diff["new"]["source"]) == (old, new)
+    assert "commitment_weakened" in {s["kind"] for s in diff["signals"]}
+    # the first document of a lineage has nothing before it
+    first = cli(env, "diff", old, "--format", "json")
+    assert first.exit_code != 0 and "only its first version" in first.output
+    # any two sides, across sources, as before
+    across = cli_json(env, "diff", f"{old}@1", f"{new}@1", "--format", "json")
+    assert across["change"] is not None
+
+    rows = {row["id"]: row for row in cli_json(env, "sources", "--json")}
+    assert rows[new]["supersedes"] == old and rows[old]["supersedes"] is None
+    assert rows["acme-rsp"]["supersedes"] is None
+
+
+def cli(env: Env, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    env.write()
+    return CliRunner().invoke(main, ["--config", str(env.config_path), *args])
+
+
+def cli_json(env: Env, *args: str) -> Any:
+    result = cli(env, *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
