@@ -300,3 +300,45 @@ def cli_json(env: Env, *args: str) -> Any:
     result = cli(env, *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+# --- a rater's fixes ------------------------------------------------------------------
+
+
+def test_a_wrong_pairing_is_undone_and_redone_with_the_cli(env: Env, site: Site) -> None:
+    old, new = swapped(env, site)
+    [task] = env.store.tasks()
+    assert "commitment_weakened" in {
+        s["kind"] for s in queries.task(env.store, task["id"])["signals"]
+    }
+
+    undone = cli(env, "lineage", "unlink", new)
+    assert undone.exit_code == 0, undone.output
+    assert f"task #{task['id']} updated" in undone.output
+    shown = cli_json(env, "task", "show", str(task["id"]), "--json")
+    assert "commitment_weakened" not in {s["kind"] for s in shown["signals"]}
+    assert "supersedes" not in shown["summary"]
+    assert f"not a new version of {old}" in shown["summary"]
+    assert shown["events"][-1]["action"] == "lineage" and shown["events"][-1]["actor"] == "cli"
+    rows = {row["id"]: row for row in cli_json(env, "sources", "--json")}
+    assert rows[new]["supersedes"] is None
+    assert cli_json(env, "history", new, "--json")["lineage"] == [new]
+    # nothing left to unlink: one clear line
+    again = cli(env, "lineage", "unlink", new)
+    assert again.exit_code == 1 and "supersedes nothing" in again.output
+
+    redone = cli(env, "lineage", "link", old, new)
+    assert redone.exit_code == 0, redone.output
+    assert "(v2.1 → v2.2)" in redone.output
+    shown = cli_json(env, "task", "show", str(task["id"]), "--json")
+    assert "commitment_weakened" in {s["kind"] for s in shown["signals"]}
+    assert [e["action"] for e in shown["events"]][-2:] == ["lineage", "lineage"]
+    assert env.store.source(new)["lineage_decision"] == "rater"  # type: ignore[index]
+
+    # a link that would make a loop is refused with the loop named
+    loop = cli(env, "lineage", "link", new, old)
+    assert loop.exit_code == 1
+    assert f"would make a loop ({old} → {new} → {old})" in loop.output
+    assert env.store.source(old)["supersedes"] is None  # type: ignore[index]
+    unknown = cli(env, "lineage", "link", old, "no-such-source")
+    assert unknown.exit_code == 2 and "unknown source 'no-such-source'" in unknown.output

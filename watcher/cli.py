@@ -532,6 +532,46 @@ def tasks_cmd(app: App, status: str, as_json: bool) -> None:
 
 
 @main.group()
+def lineage() -> None:
+    """Correct which followed document supersedes which."""
+
+
+@lineage.command("link")
+@click.argument("old")
+@click.argument("new")
+@pass_app
+def lineage_link(app: App, old: str, new: str) -> None:
+    """Record that document NEW is the next version of document OLD.
+
+    The change is analysed again, and the tasks that covered NEW say so in
+    their history. Refused when it would make a loop.
+    """
+    from watcher.pipeline import link_documents
+
+    config = app.config()
+    with app.store() as store:
+        fix = link_documents(config, store, old, new)
+    click.echo(safe(fix.message))
+    for task_id in fix.tasks:
+        click.echo(f"task #{task_id} updated")
+
+
+@lineage.command("unlink")
+@click.argument("new")
+@pass_app
+def lineage_unlink(app: App, new: str) -> None:
+    """Record that document NEW is no new version of anything: its own lineage."""
+    from watcher.pipeline import unlink_document
+
+    app.config()
+    with app.store() as store:
+        fix = unlink_document(store, new)
+    click.echo(safe(fix.message))
+    for task_id in fix.tasks:
+        click.echo(f"task #{task_id} updated")
+
+
+@main.group()
 def task() -> None:
     """Show and work one review task."""
 

@@ -28,7 +28,14 @@ from urllib.parse import unquote, urlsplit
 from watcher import clock, detect, lineage, review
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
-from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, WatcherError
+from watcher.errors import (
+    HTTPStatusError,
+    LineageError,
+    NotFound,
+    StorageError,
+    StoreError,
+    WatcherError,
+)
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.interstitial import interstitial
 from watcher.models import (
@@ -1184,3 +1191,102 @@ def _root(links: dict[str, str], source_id: str) -> str:
         source_id = links[source_id]
         seen.add(source_id)
     return source_id
+
+
+# --- a rater's lineage fixes ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineageFix:
+    """What `link_documents` / `unlink_document` did: one line, and the tasks updated."""
+
+    message: str
+    tasks: tuple[int, ...]
+
+
+def link_documents(
+    config: Config, store: Store, old_id: str, new_id: str, *, actor: str = "cli"
+) -> LineageFix:
+    """Record, as a rater's decision, that `new_id` supersedes `old_id`.
+
+    Refused (a `LineageError`) when it would make a loop. The change is
+    analysed again (the new document's first version against the old one's
+    latest), and every task that covered the new document says so from now on,
+    with an event in its history.
+    """
+    old_row, new_row = store.require_source(old_id), store.require_source(new_id)
+    if old_id == new_id:
+        raise LineageError(f"{new_id!r} cannot supersede itself")
+    links = store.lineage_links()
+    links.pop(new_id, None)  # the link this one replaces
+    if made := lineage.loop(links, old_id, new_id):
+        raise LineageError(
+            f"refused: {new_id} superseding {old_id} would make a loop ("
+            + " → ".join(made)
+            + f"); unlink {made[1]} first"
+        )
+    old_v = store.latest_version(old_id)
+    new_v = store.versions(new_id)[0] if store.latest_version(new_id) is not None else None
+    if old_v is None or new_v is None:
+        missing = old_id if old_v is None else new_id
+        raise LineageError(f"{missing!r} has no version yet (run `watcher check`)")
+    top = new_row["parent_id"] or new_id
+    own = next((s.watch_terms for s in config.sources if s.id == top), ())
+    comparison = compare_texts(
+        store.version_text(old_v),
+        store.version_text(new_v),
+        watch_terms=tuple(dict.fromkeys((*own, *config.analysis.watch_terms))),
+        settings=config.analysis,
+    )
+    labels = (
+        str(lineage.version_label(old_row["link_text"] or "", old_row["url"])),
+        str(lineage.version_label(new_row["link_text"] or "", new_row["url"])),
+    )
+    line = supersedes_line(new_row["url"], old_row["url"], labels)
+    note = f"{new_id} supersedes {old_id} (set by {actor}): {line}"
+    document = {
+        "source": new_id,
+        "url": new_row["url"],
+        "version": new_v.number,
+        "decision": "rater",
+        "supersedes": old_id,
+        "old_url": old_row["url"],
+        "old_version": old_v.number,
+        "labels": list(labels),
+        "line": line,
+        "reason": f"linked by {actor}",
+        "severity": comparison.analysis.severity,
+        "signals": [signal_to_json(s) for s in comparison.analysis.signals],
+    }
+    with store.transaction():
+        store.set_lineage(new_id, supersedes=old_id, decision="rater", reason=f"linked by {actor}")
+        tasks = review.tasks_covering(store, new_id)
+        for task in tasks:
+            review.replace_document(store, task["id"], new_id, document, actor=actor, note=note)
+    log.info("lineage %s: %s", new_id, note)
+    return LineageFix(line, tuple(task["id"] for task in tasks))
+
+
+def unlink_document(store: Store, new_id: str, *, actor: str = "cli") -> LineageFix:
+    """Record, as a rater's decision, that `new_id` supersedes nothing: its own lineage."""
+    row = store.require_source(new_id)
+    old_id = row["supersedes"]
+    if old_id is None:
+        raise LineageError(f"{new_id!r} supersedes nothing; nothing to unlink")
+    line = f"new document linked: {row['url']} (not a new version of {old_id})"
+    note = f"{new_id} no longer supersedes {old_id} (set by {actor})"
+    document = {
+        "source": new_id,
+        "url": row["url"],
+        "decision": "rater",
+        "line": line,
+        "reason": f"unlinked by {actor}",
+        "signals": [],
+    }
+    with store.transaction():
+        store.set_lineage(new_id, supersedes=None, decision="rater", reason=f"unlinked by {actor}")
+        tasks = review.tasks_covering(store, new_id)
+        for task in tasks:
+            review.replace_document(store, task["id"], new_id, document, actor=actor, note=note)
+    log.info("lineage %s: %s", new_id, note)
+    return LineageFix(note, tuple(task["id"] for task in tasks))

@@ -129,6 +129,58 @@ def record_document(
         return TaskChange(task["id"], False, task["from_version"], task["to_version"])
 
 
+def replace_document(
+    store: Store,
+    task_id: int,
+    source: str,
+    document: dict[str, Any],
+    *,
+    actor: str,
+    note: str,
+) -> None:
+    """Replace what task `task_id` says of followed document `source` (a rater
+    fixed its lineage): its line, signals and severity, with an event saying so."""
+    with store.transaction():
+        task = store.task(task_id)
+        documents = json.loads(task["documents"]) if task["documents"] else []
+        signals = json.loads(task["signals"]) if task["signals"] else []
+        lines = [p for p in (task["summary"] or "").split("; ") if p]
+        for old in [d for d in documents if d.get("source") == source]:
+            for signal in old.get("signals", []):
+                if signal in signals:
+                    signals.remove(signal)
+            if old["line"] in lines:
+                lines.remove(old["line"])
+        kept = [d for d in documents if d.get("source") != source]
+        severities = [d["severity"] for d in (*kept, document) if d.get("severity")]
+        store.update_task(
+            task_id,
+            documents=json.dumps([*kept, document]),
+            signals=json.dumps(signals + document.get("signals", [])),
+            summary="; ".join([*lines, document["line"]]),
+            severity=_highest(task["severity"], *severities),
+            updated_at=clock.iso(clock.now()),
+        )
+        store.add_event(task_id, actor=actor, action="lineage", note=note)
+
+
+def tasks_covering(store: Store, source: str) -> list[Row]:
+    """The tasks whose documents include followed document `source`, oldest first."""
+    return [
+        task
+        for task in store.tasks_with_documents()
+        if any(d.get("source") == source for d in json.loads(task["documents"]))
+    ]
+
+
+_ORDER = ("minor", "substantive", "major")
+
+
+def _highest(*severities: str | None) -> str | None:
+    known = [s for s in severities if s in _ORDER]
+    return max(known, key=_ORDER.index) if known else None
+
+
 def note_event(store: Store, task_id: int, *, actor: str, action: str, note: str) -> None:
     """Add an event to a task's history (a rater's lineage fix, say)."""
     with store.transaction():

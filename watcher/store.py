@@ -1103,6 +1103,9 @@ class Store:
             return self._all("SELECT * FROM tasks ORDER BY id")
         return self._all("SELECT * FROM tasks WHERE status = ? ORDER BY id", (status,))
 
+    def tasks_with_documents(self) -> list[Row]:
+        return self._all("SELECT * FROM tasks WHERE documents IS NOT NULL ORDER BY id")
+
     def add_task(self, **values: Any) -> int:
         return self._insert("tasks", values)
 
