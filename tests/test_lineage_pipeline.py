@@ -342,3 +342,40 @@ def test_a_wrong_pairing_is_undone_and_redone_with_the_cli(env: Env, site: Site)
     assert env.store.source(old)["supersedes"] is None  # type: ignore[index]
     unknown = cli(env, "lineage", "link", old, "no-such-source")
     assert unknown.exit_code == 2 and "unknown source 'no-such-source'" in unknown.output
+
+
+# --- removed and restored documents ----------------------------------------------------
+
+
+def test_a_removed_annex_and_its_restored_link(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 6)
+    annex = Policy("anthropic", "transparency report", 6)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    both = landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", "Annex"))
+    site.set("/rsp", both)
+    env.check()
+    gone = child(env, site.url("/annex.pdf"))
+
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+    before = site.hits("/annex.pdf")
+    env.check()
+    rows = {row["id"]: row for row in cli_json(env, "sources", "--json")}
+    assert rows[gone["id"]]["status"] == "unlinked"  # still listed, its history kept
+    [task] = env.store.tasks()
+    shown = queries.task(env.store, task["id"])
+    removed = [s for s in shown["signals"] if s["kind"] == "document_removed"]
+    assert len(removed) == 1 and "v1" in removed[0]["detail"]
+    assert shown["severity"] in ("substantive", "major")
+    # not checked on the parent's schedule any more: once a day
+    env.check()
+    assert site.hits("/annex.pdf") == before
+
+    site.set("/rsp", both)
+    env.check()
+    rows = {row["id"]: row for row in cli_json(env, "sources", "--json")}
+    assert rows[gone["id"]]["status"] != "unlinked"
+    shown = queries.task(env.store, task["id"])
+    assert [s["kind"] for s in shown["signals"]].count("document_restored") == 1
+    assert len(rows) == 3  # the restored link is the same document, not a new one

@@ -305,6 +305,8 @@ class Checker:
         # without this bound a CPU-bound pass would download every document
         # ahead of extraction and hold them all in memory (1000 pages: 250 MB).
         self.slots = asyncio.Semaphore(config.watcher.concurrency)
+        # per parent checked in this pass: the URLs its `follow` rule matched
+        self.followed: dict[str, tuple[str, ...]] = {}
 
     async def run(self, sources: Sequence[Source]) -> None:
         await _all_or_none(self.check_tree(source) for source in sources)
@@ -314,7 +316,13 @@ class Checker:
         decide the lineage of the documents read for the first time."""
         checked = await self.check(source)
         if source.parent_id is None and source.rules.follow:
-            children = [child_source(source, row) for row in self.store.children(source.id)]
+            rows = self.store.children(source.id)
+            if source.id in self.followed and checked.version != 1:
+                Lineages(self, source).links_changed(rows, self.followed.pop(source.id))
+                rows = self.store.children(source.id)
+            # a document no longer linked is checked once a day, not on the parent's schedule
+            due = [row for row in rows if not row["unlinked_at"] or _day_old(row["last_checked"])]
+            children = [child_source(source, row) for row in due]
             await _all_or_none(self.check(child) for child in children)
             # the parent's first version is the baseline: its documents' past
             # versions become history, without a task
@@ -376,6 +384,8 @@ class Checker:
         if extracted is None:  # new bytes, but nothing that makes text changed (dynamic pages)
             return self._record_unchanged(seen)
         new_links = self._new_links(source, extracted.links)
+        if source.rules.follow:
+            self.followed[source.id] = tuple(link.url for link in extracted.links)
         seen = replace(
             seen, extracted=extracted, fingerprint=processed.fingerprint, new_links=new_links
         )
@@ -943,6 +953,11 @@ def _downgrade_warning(fetched: FetchResult) -> str | None:
     return f"redirected from https to http ({fetched.downgrade})"
 
 
+def _day_old(moment: str | None) -> bool:
+    """Whether `moment` (ISO) is a day or more ago, or never."""
+    return moment is None or (clock.now() - clock.parse_iso(moment)).total_seconds() >= 86_400
+
+
 def _path_of(url: str) -> str:
     return unquote(urlsplit(url).path).rstrip("/")
 
@@ -1094,6 +1109,46 @@ class Lineages:
                     },
                     severity=highest("substantive", task["severity"] if task else None),
                 )
+
+    def links_changed(self, children: list[Row], linked: Sequence[str]) -> None:
+        """Mark documents the parent no longer links `unlinked` and those linked
+        again restored, each a signal on the parent's task."""
+        for row in children:
+            present = any(lineage.same_document_url(row["url"], url) for url in linked)
+            if present == (row["unlinked_at"] is None):
+                continue
+            latest = self.store.latest_version(row["id"])
+            last = f" (last version v{latest.number}, {latest.captured_at})" if latest else ""
+            kind = "document_restored" if present else "document_removed"
+            words = "linked again" if present else "no longer linked"
+            line = f"document {words}: {row['url']}{last}"
+            signal = {
+                "kind": kind,
+                "section": "",
+                "old": None if present else row["url"],
+                "new": row["url"] if present else None,
+                "detail": f"{row['title']}{last}",
+            }
+            with self.store.transaction():
+                self.store.update_source(
+                    row["id"], unlinked_at=None if present else clock.iso(clock.now())
+                )
+                task = self.store.open_task(self.parent.id)
+                review.record_document(
+                    self.store,
+                    self.parent.id,
+                    version=self._parent_version(),
+                    document={
+                        "source": row["id"],
+                        "url": row["url"],
+                        "decision": kind,
+                        "line": line,
+                        "severity": "substantive",
+                        "signals": [signal],
+                    },
+                    severity=highest("substantive", task["severity"] if task else None),
+                )
+            log.info("%s: %s", self.parent.id, line)
 
     def _parent_version(self) -> int:
         latest = self.store.latest_version(self.parent.id)
