@@ -115,8 +115,10 @@ def test_a_swapped_pdf_supersedes_the_old_one(env: Env, site: Site) -> None:
     kinds = {s["kind"] for s in shown["signals"]}
     assert "commitment_weakened" in kinds
     assert shown["severity"] in ("substantive", "major")
-    [document] = shown["documents"]
+    # the old file's link is gone too: said beside the supersedes line
+    document, removed = sorted(shown["documents"], key=lambda d: d["decision"] != "supersedes")
     assert document["source"] == new["id"] and document["supersedes"] == old["id"]
+    assert removed["decision"] == "document_removed" and removed["source"] == old["id"]
 
     # the alert: the diff between the two files, its signals, the supersedes line
     payload = next(p for p in change_alerts(env) if p.get("supersedes"))
