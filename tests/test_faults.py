@@ -779,6 +779,7 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
         store.add_check(source_id="a", started_at="2026-01-01T00:00:00Z", outcome="unchanged")
     # as a watcher of schema 2 left it: without the columns later migrations add
     conn = sqlite3.connect(state / "watcher.db")
+    _undo_lineage_migration(conn)
     conn.execute("ALTER TABLE checks DROP COLUMN text_sha256")
     conn.execute("ALTER TABLE checks DROP COLUMN warning")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_pid")
@@ -1145,6 +1146,7 @@ def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Pa
     Store.open(state).close()
     conn = sqlite3.connect(state / DB_NAME)  # as schema 1 left it
     conn.execute("DROP TABLE version_search")
+    _undo_lineage_migration(conn)
     for table, column in [
         ("checks", "text_sha256"),
         ("checks", "warning"),
@@ -1260,3 +1262,17 @@ def test_an_empty_page_is_a_failed_check_with_a_reason_not_an_internal_error(
     env.sources = [html_source(site, "/empty", "empty")]
     [outcome] = env.check().outcomes
     assert outcome.outcome == "failed" and outcome.error == "no text extracted"
+
+
+def _undo_lineage_migration(conn: sqlite3.Connection) -> None:
+    """Drop what migration 6 (lineage) added, for a database of an older schema."""
+    conn.execute("DROP INDEX sources_supersedes")
+    for table, column in [
+        ("sources", "supersedes"),
+        ("sources", "lineage_decision"),
+        ("sources", "lineage_reason"),
+        ("sources", "unlinked_at"),
+        ("versions", "sketch"),
+        ("tasks", "documents"),
+    ]:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")

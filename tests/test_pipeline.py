@@ -304,8 +304,9 @@ def test_follow_tracks_linked_pdfs_and_a_new_one_opens_a_task(env: Env, site: Si
     assert task["source_id"] == "acme-rsp" and site.url("/a7f3e/v2.pdf") in task["summary"]
     assert env.outcome(result, new_child).outcome == "new_version"  # stored as its first version
     assert env.store.source(new_child)["parent_id"] == "acme-rsp"  # type: ignore[index]
-    # the old PDF is still tracked
-    assert env.outcome(result, child_id).outcome == "unchanged"
+    # the old PDF is no longer linked: kept, unlinked, checked once a day
+    assert env.store.source(child_id)["unlinked_at"] is not None  # type: ignore[index]
+    assert all(o.source_id != child_id for o in result.outcomes)
 
 
 def test_a_linked_document_that_is_a_configured_source_is_not_followed(

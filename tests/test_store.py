@@ -300,6 +300,17 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
 
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
+    # undo migration 7 (lineage), 6 (fetcher), then 5
+    conn.execute("DROP INDEX sources_supersedes")
+    for table, column in (
+        ("sources", "supersedes"),
+        ("sources", "lineage_decision"),
+        ("sources", "lineage_reason"),
+        ("sources", "unlinked_at"),
+        ("versions", "sketch"),
+        ("tasks", "documents"),
+    ):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     for column in ("http_status", "charset", "snapshot_as_sent", "fetcher"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("ALTER TABLE checks DROP COLUMN fetcher")  # added by migration 6

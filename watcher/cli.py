@@ -316,7 +316,11 @@ def sources_cmd(app: App, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def history(app: App, source: str, as_json: bool) -> None:
-    """A source's versions, oldest first (and silent re-uploads)."""
+    """A source's versions, oldest first (and silent re-uploads).
+
+    A followed document that supersedes another (or is superseded) lists its
+    whole lineage: every document's versions, each with its source.
+    """
     app.config()
     with app.reader() as store:
         data = queries.history(store, source)
@@ -332,16 +336,19 @@ def history(app: App, source: str, as_json: bool) -> None:
             "content_type": _content_type(v["response"]),
             "etag": v["response"]["etag"],
             "last_modified": v["response"]["last_modified"],
-            "note": _version_note(v, data["url"]),
+            "note": _version_note(v, v["url"]),
         }
         for v in data["versions"]
     ]
     columns = ["number", "captured_at", "text_sha256", "words", "snapshot_sha256", "status"]
+    if len(data["lineage"]) > 1:
+        columns.insert(0, "source")
     columns += ["content_type", "etag", "last_modified", "note"]
     click.echo(_table(rows, columns))
     for item in data["reuploads"]:
         click.echo(
-            f"  re-upload at {item['at']}: new bytes {item['raw_sha256'][:12]}, "
+            f"  re-upload of {safe(item['source'])} at {item['at']}: "
+            f"new bytes {item['raw_sha256'][:12]}, "
             f"same text as v{item['version']}"
         )
 
@@ -522,6 +529,46 @@ def tasks_cmd(app: App, status: str, as_json: bool) -> None:
             ],
         )
     )
+
+
+@main.group()
+def lineage() -> None:
+    """Correct which followed document supersedes which."""
+
+
+@lineage.command("link")
+@click.argument("old")
+@click.argument("new")
+@pass_app
+def lineage_link(app: App, old: str, new: str) -> None:
+    """Record that document NEW is the next version of document OLD.
+
+    The change is analysed again, and the tasks that covered NEW say so in
+    their history. Refused when it would make a loop.
+    """
+    from watcher.pipeline import link_documents
+
+    config = app.config()
+    with app.store() as store:
+        fix = link_documents(config, store, old, new)
+    click.echo(safe(fix.message))
+    for task_id in fix.tasks:
+        click.echo(f"task #{task_id} updated")
+
+
+@lineage.command("unlink")
+@click.argument("new")
+@pass_app
+def lineage_unlink(app: App, new: str) -> None:
+    """Record that document NEW is no new version of anything: its own lineage."""
+    from watcher.pipeline import unlink_document
+
+    app.config()
+    with app.store() as store:
+        fix = unlink_document(store, new)
+    click.echo(safe(fix.message))
+    for task_id in fix.tasks:
+        click.echo(f"task #{task_id} updated")
 
 
 @main.group()

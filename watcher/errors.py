@@ -26,7 +26,8 @@ calls the library and never escape it unwrapped.
     │   └── StorageError       the database file could not be read or written:
     │                          disk full, read-only, locked, corrupt, cannot open
     ├── NotFound               an unknown source, version or task (CLI input)
-    └── TaskStateError         a task action that its state does not allow
+    ├── TaskStateError         a task action that its state does not allow
+    └── LineageError           a lineage fix that cannot be made (a loop, no version yet)
 """
 
 from __future__ import annotations
@@ -200,4 +201,8 @@ class NotFound(WatcherError):
 
 
 class TaskStateError(WatcherError):
+    pass
+
+
+class LineageError(WatcherError):
     pass

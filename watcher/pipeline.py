@@ -23,15 +23,16 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from watcher import clock, detect, review
+from watcher import clock, detect, lineage, review
 from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
 from watcher.errors import (
     FetchError,
     HTTPStatusError,
+    LineageError,
     NotFound,
     StorageError,
     StoreError,
@@ -298,6 +299,7 @@ class Observation:
     extracted: Extracted | None = None
     fingerprint: str | None = None
     new_links: tuple[Link, ...] = ()
+    sketch: str | None = None  # a followed document's lineage sketch (JSON)
 
     @property
     def text_changed(self) -> bool:
@@ -343,16 +345,29 @@ class Checker:
         # without this bound a CPU-bound pass would download every document
         # ahead of extraction and hold them all in memory (1000 pages: 250 MB).
         self.slots = asyncio.Semaphore(config.watcher.concurrency)
+        # per parent checked in this pass: the URLs its `follow` rule matched
+        self.followed: dict[str, tuple[str, ...]] = {}
 
     async def run(self, sources: Sequence[Source]) -> None:
         await _all_or_none(self.check_tree(source) for source in sources)
 
     async def check_tree(self, source: Source) -> None:
-        """Check a source, then the documents its `follow` rule tracks."""
-        await self.check(source)
+        """Check a source, then the documents its `follow` rule tracks, then
+        decide the lineage of the documents read for the first time."""
+        checked = await self.check(source)
         if source.parent_id is None and source.rules.follow:
-            children = [child_source(source, row) for row in self.store.children(source.id)]
+            rows = self.store.children(source.id)
+            if source.id in self.followed and checked.version != 1:
+                Lineages(self, source).links_changed(rows, self.followed.pop(source.id))
+                rows = self.store.children(source.id)
+            # a document no longer linked is checked once a day, not on the parent's schedule
+            due = [row for row in rows if not row["unlinked_at"] or _day_old(row["last_checked"])]
+            children = [child_source(source, row) for row in due]
             await _all_or_none(self.check(child) for child in children)
+            # the parent's first version is the baseline: its documents' past
+            # versions become history, without a task
+            baseline = checked.outcome == "new_version" and checked.version == 1
+            await Lineages(self, source).decide(baseline=baseline)
 
     async def check(self, source: Source) -> CheckOutcome:
         async with self.slots:
@@ -415,6 +430,8 @@ class Checker:
         if extracted is None:  # new bytes, but nothing that makes text changed (dynamic pages)
             return self._record_unchanged(seen)
         new_links = self._new_links(source, extracted.links)
+        if source.rules.follow:
+            self.followed[source.id] = tuple(link.url for link in extracted.links)
         seen = replace(
             seen, extracted=extracted, fingerprint=processed.fingerprint, new_links=new_links
         )
@@ -427,6 +444,8 @@ class Checker:
             if note := self._unconfirmed_shrink(seen):
                 return self._record_suspect(seen, note)
         comparisons = await self._compare_with_past(seen, old_text)
+        if source.parent_id is not None and seen.text_changed:
+            seen = replace(seen, sketch=await self._sketch(source, extracted.text))
         return self._record_version(seen, comparisons)
 
     # -- steps, in the order of the story --
@@ -587,13 +606,23 @@ class Checker:
             return ()
         # a linked document that is itself a configured source is watched already
         configured = self.config.source_urls
-        return tuple(
-            link
-            for link in links
-            if link.url != source.url
-            and link.url not in configured
-            and self.store.source(child_id(source.id, link.url)) is None
-        )
+        # the same file with another query string or fragment is not a new document
+        # (compared only with those of the same path: a research index links hundreds)
+        known: dict[str, list[str]] = {}
+        for row in self.store.children(source.id):
+            known.setdefault(_path_of(row["url"]), []).append(row["url"])
+        found: list[Link] = []
+        for link in links:
+            same_path = known.setdefault(_path_of(link.url), [])
+            if (
+                link.url != source.url
+                and link.url not in configured
+                and self.store.source(child_id(source.id, link.url)) is None
+                and not any(lineage.same_document_url(link.url, url) for url in same_path)
+            ):
+                found.append(link)
+                same_path.append(link.url)
+        return tuple(found)
 
     def _unconfirmed_shrink(self, seen: Observation) -> str | None:
         """Why a new text must wait for a second sighting, or None.
@@ -651,6 +680,13 @@ class Checker:
             settings=settings,
             new_documents=seen.new_links,
         )
+
+    async def _sketch(self, source: Source, text: str) -> str:
+        """A followed document's lineage sketch, as stored beside its version."""
+        sketched: lineage.Sketch = await self.workers.run(
+            f"lineage sketch of {source.id}", "watcher.lineage:sketch", text
+        )
+        return sketch_json(sketched, text)
 
     # -- writes: one transaction per check --
 
@@ -774,6 +810,7 @@ class Checker:
             fetcher=fetched.fetcher,
             # Chromium's rendered DOM is what the page became, not what the server sent.
             snapshot_as_sent=int(fetched.fetcher == "http"),
+            sketch=seen.sketch,
         )
         return number
 
@@ -1018,5 +1055,395 @@ def _downgrade_warning(fetched: FetchResult) -> str | None:
     return f"redirected from https to http ({fetched.downgrade})"
 
 
+def _day_old(moment: str | None) -> bool:
+    """Whether `moment` (ISO) is a day or more ago, or never."""
+    return moment is None or (clock.now() - clock.parse_iso(moment)).total_seconds() >= 86_400
+
+
+def _path_of(url: str) -> str:
+    return unquote(urlsplit(url).path).rstrip("/")
+
+
 def _ms_since(t0: float) -> int:
     return int((time.monotonic() - t0) * 1000)
+
+
+# --- lineage: which followed document supersedes which ---------------------------
+
+
+def sketch_json(sketched: lineage.Sketch, text: str) -> str:
+    """What lineage decisions read of a version, stored beside it: its sketch,
+    its first page (version labels) and its title (first line)."""
+    title = next((line.strip("# \t") for line in text.splitlines() if line.strip("# \t")), "")
+    return json.dumps(
+        {
+            "sketch": sketched.to_json(),
+            "first_page": text[: lineage.FIRST_PAGE_CHARS],
+            "title": title[:200],
+        }
+    )
+
+
+def supersedes_line(new_url: str, old_url: str, labels: tuple[str, str]) -> str:
+    """'new file <URL> supersedes <URL> (v2.1 → v2.2)', as tasks and alerts say it."""
+    return f"new file {new_url} supersedes {old_url} ({labels[0]} → {labels[1]})"
+
+
+class Lineages:
+    """The lineage decisions of one parent's documents, after a check of the parent.
+
+    Each document with a version whose lineage is undecided is placed among
+    its parent's decided documents (oldest first, so four versions found at
+    once chain v1 → v2 → v3 → v4) by `lineage.predecessor`, reading stored
+    sketches only. A superseding file's latest version is diffed and analysed
+    against its predecessor's latest, and the parent's task carries that
+    change (opened or extended) with its signals and severity; its alert says
+    "new file … supersedes …". On the parent's first check (the baseline)
+    nothing opens a task: the lineage is history.
+    """
+
+    def __init__(self, checker: Checker, parent: Source) -> None:
+        self.checker = checker
+        self.store = checker.store
+        self.parent = parent
+        self._documents: dict[str, lineage.Document] = {}
+
+    async def decide(self, *, baseline: bool) -> None:
+        undecided = self.store.undecided_children(self.parent.id)
+        if not undecided:
+            return
+        new = [await self.document(row) for row in undecided]
+        for doc in lineage.order(new):
+            candidates = [
+                await self.document(row)
+                for row in self.store.children(self.parent.id)
+                if row["lineage_decision"] is not None
+                and row["id"] != doc.id
+                and self.store.latest_version(row["id"]) is not None
+            ]
+            links = self.store.lineage_links()
+            candidates = [replace(c, lineage=_root(links, c.id)) for c in candidates]
+            decision = lineage.predecessor(doc, candidates)
+            log.info("lineage %s: %s: %s", doc.id, decision.kind, decision.reason)
+            await self.apply(doc, decision, baseline=baseline)
+
+    async def document(self, row: Row) -> lineage.Document:
+        """The document as lineage sees it, from its latest version's stored sketch
+        (sketched now, once, for a version recorded before sketches were kept)."""
+        if row["id"] in self._documents:
+            return self._documents[row["id"]]
+        latest = self.store.latest_version(row["id"])
+        assert latest is not None
+        stored = self.store.version_sketch(row["id"], latest.number)
+        if stored is None:
+            text = self.store.version_text(latest)
+            sketched: lineage.Sketch = await self.checker.workers.run(
+                f"lineage sketch of {row['id']}", "watcher.lineage:sketch", text
+            )
+            stored = sketch_json(sketched, text)
+            with self.store.transaction():
+                self.store.set_version_sketch(row["id"], latest.number, stored)
+        data = json.loads(stored)
+        first = self.store.version(row["id"], 1) if latest.number > 1 else latest
+        doc = lineage.Document(
+            id=row["id"],
+            url=row["url"],
+            link_text=row["link_text"] or "",
+            title=data.get("title", ""),
+            captured_at=first.captured_at,
+            parent=row["parent_id"],
+            first_page=data.get("first_page", ""),
+            sketch=lineage.Sketch.from_json(data["sketch"]),
+        )
+        self._documents[row["id"]] = doc
+        return doc
+
+    async def apply(
+        self, doc: lineage.Document, decision: lineage.Decision, *, baseline: bool
+    ) -> None:
+        store = self.store
+        links = store.lineage_links()
+        if decision.kind == "supersedes":
+            old = decision.ids[0]
+            if made := lineage.loop(links, old, doc.id):
+                decision = lineage.Decision(
+                    "unrelated", reason="linking would make a loop: " + " → ".join(made)
+                )
+            elif baseline:
+                with store.transaction():
+                    store.set_lineage(
+                        doc.id, supersedes=old, decision="supersedes", reason=decision.reason
+                    )
+                return
+            else:
+                await self.supersede(doc, old, decision.reason)
+                return
+        if decision.kind == "precedes":
+            member = decision.ids[0]
+            if not lineage.would_loop(links, doc.id, member):
+                with store.transaction():
+                    store.set_lineage(
+                        doc.id, supersedes=None, decision="precedes", reason=decision.reason
+                    )
+                    store.update_source(member, supersedes=doc.id)
+                return
+            decision = lineage.Decision("unrelated", reason="linking would make a loop")
+        with store.transaction():
+            store.set_lineage(
+                doc.id, supersedes=None, decision=decision.kind, reason=decision.reason
+            )
+            if decision.kind == "ambiguous" and not baseline:
+                names = [store.require_source(i)["url"] for i in decision.ids]
+                line = f"new file {doc.url}: possibly a new version of " + " or ".join(names)
+                task = store.open_task(self.parent.id)
+                review.record_document(
+                    store,
+                    self.parent.id,
+                    version=self._parent_version(),
+                    document={
+                        "source": doc.id,
+                        "url": doc.url,
+                        "decision": "ambiguous",
+                        "candidates": list(decision.ids),
+                        "line": line,
+                        "reason": decision.reason,
+                        "signals": [],
+                    },
+                    severity=highest("substantive", task["severity"] if task else None),
+                )
+
+    def links_changed(self, children: list[Row], linked: Sequence[str]) -> None:
+        """Mark documents the parent no longer links `unlinked` and those linked
+        again restored, each a signal on the parent's task."""
+        for row in children:
+            present = any(lineage.same_document_url(row["url"], url) for url in linked)
+            if present == (row["unlinked_at"] is None):
+                continue
+            latest = self.store.latest_version(row["id"])
+            last = f" (last version v{latest.number}, {latest.captured_at})" if latest else ""
+            kind = "document_restored" if present else "document_removed"
+            words = "linked again" if present else "no longer linked"
+            line = f"document {words}: {row['url']}{last}"
+            signal = {
+                "kind": kind,
+                "section": "",
+                "old": None if present else row["url"],
+                "new": row["url"] if present else None,
+                "detail": f"{row['title']}{last}",
+            }
+            with self.store.transaction():
+                self.store.update_source(
+                    row["id"], unlinked_at=None if present else clock.iso(clock.now())
+                )
+                task = self.store.open_task(self.parent.id)
+                review.record_document(
+                    self.store,
+                    self.parent.id,
+                    version=self._parent_version(),
+                    document={
+                        "source": row["id"],
+                        "url": row["url"],
+                        "decision": kind,
+                        "line": line,
+                        "severity": "substantive",
+                        "signals": [signal],
+                    },
+                    severity=highest("substantive", task["severity"] if task else None),
+                )
+            log.info("%s: %s", self.parent.id, line)
+
+    def _parent_version(self) -> int:
+        latest = self.store.latest_version(self.parent.id)
+        return latest.number if latest is not None else 0
+
+    async def supersede(self, doc: lineage.Document, old_id: str, reason: str) -> None:
+        """`doc` is the next version of `old_id`'s policy: diff, analyse, task, alert."""
+        store, checker = self.store, self.checker
+        old_v = store.latest_version(old_id)
+        new_v = store.latest_version(doc.id)
+        assert old_v is not None and new_v is not None
+        settings = checker.config.analysis
+        comparison: Comparison = await checker.workers.run(
+            f"analysis of {doc.id} against {old_id}",
+            compare_texts,
+            store.version_text(old_v),
+            store.version_text(new_v),
+            watch_terms=tuple(dict.fromkeys((*self.parent.watch_terms, *settings.watch_terms))),
+            settings=settings,
+        )
+        old_doc = await self.document(store.require_source(old_id))
+        labels = (str(lineage.document_label(old_doc)), str(lineage.document_label(doc)))
+        old_url = store.require_source(old_id)["url"]
+        line = supersedes_line(doc.url, old_url, labels)
+        signals = [signal_to_json(s) for s in comparison.analysis.signals]
+        with store.transaction():
+            store.set_lineage(doc.id, supersedes=old_id, decision="supersedes", reason=reason)
+            task = store.open_task(self.parent.id)
+            severity = highest(comparison.analysis.severity, task["severity"] if task else None)
+            change = review.record_document(
+                store,
+                self.parent.id,
+                version=self._parent_version(),
+                document={
+                    "source": doc.id,
+                    "url": doc.url,
+                    "version": new_v.number,
+                    "decision": "supersedes",
+                    "supersedes": old_id,
+                    "old_url": old_url,
+                    "old_version": old_v.number,
+                    "labels": list(labels),
+                    "line": line,
+                    "reason": reason,
+                    "severity": comparison.analysis.severity,
+                    "signals": signals,
+                },
+                severity=severity,
+            )
+            summary = "; ".join(
+                filter(
+                    None,
+                    [
+                        line,
+                        comparison.analysis.headline(),
+                        detect.summary(comparison.change) if comparison.change else "",
+                    ],
+                )
+            )
+            payload: dict[str, Any] = {
+                "event": "opened" if change.opened else "extended",
+                "task_id": change.task_id,
+                "source_id": doc.id,
+                "old_source": old_id,
+                "lab": self.parent.lab,
+                "title": store.require_source(doc.id)["title"],
+                "url": doc.url,
+                "from_version": None,
+                "old_version": old_v.number,
+                "new_version": new_v.number,
+                "summary": summary,
+                "supersedes": line,
+                "severity": comparison.analysis.severity,
+                "signals": signals[:ALERT_SIGNALS],
+                "new_documents": [],
+            }
+            held = should_hold(
+                comparison.analysis.severity, checker.config.analysis.alert_min_severity
+            )
+            for channel in self.parent.notify:
+                store.enqueue(
+                    kind="change",
+                    channel=channel,
+                    payload=payload,
+                    task_id=change.task_id,
+                    source_id=doc.id,
+                    status="held" if held else "pending",
+                )
+
+
+def _root(links: dict[str, str], source_id: str) -> str:
+    """The first document of `source_id`'s lineage (its own id when it has none)."""
+    seen = {source_id}
+    while source_id in links and links[source_id] not in seen:
+        source_id = links[source_id]
+        seen.add(source_id)
+    return source_id
+
+
+# --- a rater's lineage fixes ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineageFix:
+    """What `link_documents` / `unlink_document` did: one line, and the tasks updated."""
+
+    message: str
+    tasks: tuple[int, ...]
+
+
+def link_documents(
+    config: Config, store: Store, old_id: str, new_id: str, *, actor: str = "cli"
+) -> LineageFix:
+    """Record, as a rater's decision, that `new_id` supersedes `old_id`.
+
+    Refused (a `LineageError`) when it would make a loop. The change is
+    analysed again (the new document's first version against the old one's
+    latest), and every task that covered the new document says so from now on,
+    with an event in its history.
+    """
+    old_row, new_row = store.require_source(old_id), store.require_source(new_id)
+    if old_id == new_id:
+        raise LineageError(f"{new_id!r} cannot supersede itself")
+    links = store.lineage_links()
+    links.pop(new_id, None)  # the link this one replaces
+    if made := lineage.loop(links, old_id, new_id):
+        raise LineageError(
+            f"refused: {new_id} superseding {old_id} would make a loop ("
+            + " → ".join(made)
+            + f"); unlink {made[1]} first"
+        )
+    old_v = store.latest_version(old_id)
+    new_v = store.versions(new_id)[0] if store.latest_version(new_id) is not None else None
+    if old_v is None or new_v is None:
+        missing = old_id if old_v is None else new_id
+        raise LineageError(f"{missing!r} has no version yet (run `watcher check`)")
+    top = new_row["parent_id"] or new_id
+    own = next((s.watch_terms for s in config.sources if s.id == top), ())
+    comparison = compare_texts(
+        store.version_text(old_v),
+        store.version_text(new_v),
+        watch_terms=tuple(dict.fromkeys((*own, *config.analysis.watch_terms))),
+        settings=config.analysis,
+    )
+    labels = (
+        str(lineage.version_label(old_row["link_text"] or "", old_row["url"])),
+        str(lineage.version_label(new_row["link_text"] or "", new_row["url"])),
+    )
+    line = supersedes_line(new_row["url"], old_row["url"], labels)
+    note = f"{new_id} supersedes {old_id} (set by {actor}): {line}"
+    document = {
+        "source": new_id,
+        "url": new_row["url"],
+        "version": new_v.number,
+        "decision": "rater",
+        "supersedes": old_id,
+        "old_url": old_row["url"],
+        "old_version": old_v.number,
+        "labels": list(labels),
+        "line": line,
+        "reason": f"linked by {actor}",
+        "severity": comparison.analysis.severity,
+        "signals": [signal_to_json(s) for s in comparison.analysis.signals],
+    }
+    with store.transaction():
+        store.set_lineage(new_id, supersedes=old_id, decision="rater", reason=f"linked by {actor}")
+        tasks = review.tasks_covering(store, new_id)
+        for task in tasks:
+            review.replace_document(store, task["id"], new_id, document, actor=actor, note=note)
+    log.info("lineage %s: %s", new_id, note)
+    return LineageFix(line, tuple(task["id"] for task in tasks))
+
+
+def unlink_document(store: Store, new_id: str, *, actor: str = "cli") -> LineageFix:
+    """Record, as a rater's decision, that `new_id` supersedes nothing: its own lineage."""
+    row = store.require_source(new_id)
+    old_id = row["supersedes"]
+    if old_id is None:
+        raise LineageError(f"{new_id!r} supersedes nothing; nothing to unlink")
+    line = f"new document linked: {row['url']} (not a new version of {old_id})"
+    note = f"{new_id} no longer supersedes {old_id} (set by {actor})"
+    document = {
+        "source": new_id,
+        "url": row["url"],
+        "decision": "rater",
+        "line": line,
+        "reason": f"unlinked by {actor}",
+        "signals": [],
+    }
+    with store.transaction():
+        store.set_lineage(new_id, supersedes=None, decision="rater", reason=f"unlinked by {actor}")
+        tasks = review.tasks_covering(store, new_id)
+        for task in tasks:
+            review.replace_document(store, task["id"], new_id, document, actor=actor, note=note)
+    log.info("lineage %s: %s", new_id, note)
+    return LineageFix(note, tuple(task["id"] for task in tasks))

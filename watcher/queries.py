@@ -25,7 +25,10 @@ def sources(store: Store) -> list[dict[str, Any]]:
             "lab": row["lab"],
             "title": row["title"],
             "url": row["url"],
-            "status": row["status"],
+            # a followed document its parent no longer links is `unlinked`
+            "status": "unlinked" if row["unlinked_at"] else row["status"],
+            "supersedes": row["supersedes"],
+            "lineage": row["lineage_reason"],
             "consecutive_failures": row["consecutive_failures"],
             "last_error": row["last_error"],
             "last_checked": row["last_checked"],
@@ -72,33 +75,49 @@ def version_dict(version: VersionRow) -> dict[str, Any]:
     }
 
 
+def lineage_versions(store: Store, source_id: str) -> list[VersionRow]:
+    """Every version of the lineage `source_id` belongs to, oldest first: each
+    document's versions in turn, its predecessors' before its own."""
+    return [v for member in store.lineage(source_id) for v in store.versions(member)]
+
+
 def history(store: Store, source_id: str) -> dict[str, Any]:
-    """A source's versions, oldest first, and the re-uploads that kept the text.
+    """The versions of a source's lineage, oldest first, each with its source and
+    URL (one source alone when it has no lineage), and the re-uploads that kept
+    the text.
 
     A re-upload is a check that saw new raw bytes while the text stayed the
     same (labs silently replace PDFs at the same URL); its `raw_sha256` is
     the SHA-256 of those bytes as sent, which are not stored.
     """
     row = store.require_source(source_id)
+    members = store.lineage(source_id)
+    urls = {member: store.require_source(member)["url"] for member in members}
     reuploads: list[dict[str, Any]] = []
-    previous: str | None = None
-    current_version: int | None = None
-    for check in store.raw_history(source_id):
-        if check["version"] is not None:
-            current_version = check["version"]
-        elif previous is not None and check["raw_sha256"] != previous:
-            reuploads.append(
-                {
-                    "at": check["started_at"],
-                    "raw_sha256": check["raw_sha256"],
-                    "version": current_version,
-                }
-            )
-        previous = check["raw_sha256"]
+    for member in members:
+        previous: str | None = None
+        current_version: int | None = None
+        for check in store.raw_history(member):
+            if check["version"] is not None:
+                current_version = check["version"]
+            elif previous is not None and check["raw_sha256"] != previous:
+                reuploads.append(
+                    {
+                        "source": member,
+                        "at": check["started_at"],
+                        "raw_sha256": check["raw_sha256"],
+                        "version": current_version,
+                    }
+                )
+            previous = check["raw_sha256"]
     return {
         "source": source_id,
         "url": row["url"],
-        "versions": [version_dict(v) for v in store.versions(source_id)],
+        "lineage": members,
+        "versions": [
+            {"source": v.source_id, "url": urls[v.source_id], **version_dict(v)}
+            for v in lineage_versions(store, source_id)
+        ],
         "reuploads": reuploads,
     }
 
@@ -128,14 +147,18 @@ def compare(
 ) -> tuple[VersionRow, VersionRow, Change | None]:
     """The two versions to compare (default: the last change) and their diff.
 
-    `differ` lets the dashboard pass a cached `detect.diff`.
+    The last change is the source's latest version against the version
+    before it in its lineage: a superseding file's first version is compared
+    with its predecessor's latest. `differ` lets the dashboard pass a cached
+    `detect.diff`.
     """
     store.require_source(source_id)
     if old is None and new is None:
         latest = resolve_version(store, source_id, None)
-        if latest.number == 1:
+        before = previous_in_lineage(store, latest)
+        if before is None:
             raise NotFound(f"source {source_id!r} has only its first version; nothing to compare")
-        old_v, new_v = store.version(source_id, latest.number - 1), latest
+        old_v, new_v = before, latest
     elif new is None:
         assert old is not None
         old_v, new_v = store.version(source_id, old), resolve_version(store, source_id, None)
@@ -144,6 +167,14 @@ def compare(
         old_v, new_v = store.version(source_id, old), store.version(source_id, new)
     change = differ(store.version_text(old_v), store.version_text(new_v))
     return old_v, new_v, change
+
+
+def previous_in_lineage(store: Store, version: VersionRow) -> VersionRow | None:
+    """The version before `version` in its lineage (None for the very first)."""
+    if version.number > 1:
+        return store.version(version.source_id, version.number - 1)
+    predecessor = store.require_source(version.source_id)["supersedes"]
+    return store.latest_version(predecessor) if predecessor else None
 
 
 #: One side of a comparison: a source and a version number (None: its latest).
@@ -215,6 +246,9 @@ def task(store: Store, task_id: int) -> dict[str, Any]:
     row = store.task(task_id)
     data = task_dict(row)
     data["signals"] = json.loads(row["signals"]) if row["signals"] else []
+    # the followed documents whose change the task covers (a superseding file,
+    # a removed or restored link), each with its own line and signals
+    data["documents"] = json.loads(row["documents"]) if row["documents"] else []
     data["events"] = [
         {"at": e["at"], "actor": e["actor"], "action": e["action"], "note": e["note"]}
         for e in store.events(task_id)

@@ -8,7 +8,9 @@ transaction when part of a check.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from watcher import clock
 from watcher.errors import TaskStateError
@@ -37,10 +39,19 @@ def record_change(
     severity: str | None = None,
     signals: str | None = None,
 ) -> TaskChange:
-    """Open a task for `source_id`, or extend its open task to `to_version`."""
+    """Open a task for `source_id`, or extend its open task to `to_version`.
+
+    A task that also covers documents (superseding files, removed links; see
+    `record_document`) keeps their signals and lines after the source's own.
+    """
     stamp = clock.iso(clock.now())
     with store.transaction():
         task = store.open_task(source_id)
+        if task is not None and task["documents"]:
+            documents = json.loads(task["documents"])
+            own = json.loads(signals) if signals else []
+            signals = json.dumps(own + [s for d in documents for s in d.get("signals", [])])
+            summary = "; ".join([summary, *(d["line"] for d in documents)])
         if task is None:
             task_id = store.add_task(
                 source_id=source_id,
@@ -67,6 +78,115 @@ def record_change(
             task["id"], actor=SYSTEM_ACTOR, action="extended", note=f"to v{to_version}: {summary}"
         )
         return TaskChange(task["id"], False, task["from_version"], to_version)
+
+
+def record_document(
+    store: Store,
+    source_id: str,
+    *,
+    version: int,
+    document: dict[str, Any],
+    severity: str,
+) -> TaskChange:
+    """Open or extend `source_id`'s task with a change of one of its documents.
+
+    `document` says what happened: `line` (one line for the summary and the
+    event: "new file … supersedes …", "document removed: …"), `signals` (its
+    signals as JSON-ready dicts), and whatever identifies it (`source`,
+    `supersedes`, versions). The task's range of the source's own versions
+    stays as it is (`version` is the source's latest, for a new task); its
+    signals, severity and summary gain the document's.
+    """
+    stamp = clock.iso(clock.now())
+    with store.transaction():
+        task = store.open_task(source_id)
+        if task is None:
+            task_id = store.add_task(
+                source_id=source_id,
+                status="open",
+                from_version=version,
+                to_version=version,
+                severity=severity,
+                signals=json.dumps(document.get("signals", [])),
+                summary=document["line"],
+                documents=json.dumps([document]),
+                opened_at=stamp,
+                updated_at=stamp,
+            )
+            store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=document["line"])
+            return TaskChange(task_id, True, version, version)
+        documents = json.loads(task["documents"]) if task["documents"] else []
+        signals = json.loads(task["signals"]) if task["signals"] else []
+        store.update_task(
+            task["id"],
+            summary="; ".join(filter(None, [task["summary"], document["line"]])),
+            severity=severity,
+            signals=json.dumps(signals + document.get("signals", [])),
+            documents=json.dumps([*documents, document]),
+            updated_at=stamp,
+        )
+        store.add_event(task["id"], actor=SYSTEM_ACTOR, action="extended", note=document["line"])
+        return TaskChange(task["id"], False, task["from_version"], task["to_version"])
+
+
+def replace_document(
+    store: Store,
+    task_id: int,
+    source: str,
+    document: dict[str, Any],
+    *,
+    actor: str,
+    note: str,
+) -> None:
+    """Replace what task `task_id` says of followed document `source` (a rater
+    fixed its lineage): its line, signals and severity, with an event saying so."""
+    with store.transaction():
+        task = store.task(task_id)
+        documents = json.loads(task["documents"]) if task["documents"] else []
+        signals = json.loads(task["signals"]) if task["signals"] else []
+        lines = [p for p in (task["summary"] or "").split("; ") if p]
+        for old in [d for d in documents if d.get("source") == source]:
+            for signal in old.get("signals", []):
+                if signal in signals:
+                    signals.remove(signal)
+            if old["line"] in lines:
+                lines.remove(old["line"])
+        kept = [d for d in documents if d.get("source") != source]
+        severities = [d["severity"] for d in (*kept, document) if d.get("severity")]
+        store.update_task(
+            task_id,
+            documents=json.dumps([*kept, document]),
+            signals=json.dumps(signals + document.get("signals", [])),
+            summary="; ".join([*lines, document["line"]]),
+            severity=_highest(task["severity"], *severities),
+            updated_at=clock.iso(clock.now()),
+        )
+        store.add_event(task_id, actor=actor, action="lineage", note=note)
+
+
+def tasks_covering(store: Store, source: str) -> list[Row]:
+    """The tasks whose documents include followed document `source`, oldest first."""
+    return [
+        task
+        for task in store.tasks_with_documents()
+        if any(d.get("source") == source for d in json.loads(task["documents"]))
+    ]
+
+
+_ORDER = ("minor", "substantive", "major")
+
+
+def _highest(*severities: str | None) -> str | None:
+    known = [s for s in severities if s in _ORDER]
+    return max(known, key=_ORDER.index) if known else None
+
+
+def note_event(store: Store, task_id: int, *, actor: str, action: str, note: str) -> None:
+    """Add an event to a task's history (a rater's lineage fix, say)."""
+    with store.transaction():
+        store.task(task_id)
+        store.add_event(task_id, actor=actor, action=action, note=note)
+        store.update_task(task_id, updated_at=clock.iso(clock.now()))
 
 
 def assign(store: Store, task_id: int, who: str, *, actor: str = "cli") -> Row:

@@ -456,6 +456,33 @@ def _m6_fetcher(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m7_lineage(conn: sqlite3.Connection) -> None:
+    # A policy is a lineage of documents: `supersedes` names a followed
+    # document's predecessor, `lineage_decision` how that was decided
+    # (supersedes / precedes / ambiguous / unrelated / rater; NULL: not yet),
+    # `lineage_reason` why, in one line. `unlinked_at`: when the parent page
+    # stopped linking the document. `versions.sketch`: the text's lineage
+    # sketch (JSON), so decisions never read texts again. `tasks.documents`:
+    # the superseding files a task covers (JSON). Documents found before
+    # lineage existed count as decided (their own lineage): a rater links them.
+    _run_script(
+        conn,
+        """
+        ALTER TABLE sources ADD COLUMN supersedes TEXT REFERENCES sources(id);
+        ALTER TABLE sources ADD COLUMN lineage_decision TEXT;
+        ALTER TABLE sources ADD COLUMN lineage_reason TEXT;
+        ALTER TABLE sources ADD COLUMN unlinked_at TEXT;
+        ALTER TABLE versions ADD COLUMN sketch TEXT;
+        ALTER TABLE tasks ADD COLUMN documents TEXT;
+        CREATE INDEX sources_supersedes ON sources(supersedes);
+        UPDATE sources SET lineage_decision = 'unrelated',
+                           lineage_reason = 'found before lineage was decided'
+         WHERE parent_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM versions v WHERE v.source_id = sources.id);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_version_search,
@@ -463,6 +490,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m4_claim_owner,
     _m5_snapshot_as_sent,
     _m6_fetcher,
+    _m7_lineage,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -943,6 +971,74 @@ class Store:
     def update_source(self, source_id: str, **values: Any) -> None:
         self._update("sources", "id", source_id, values)
 
+    # -- lineage --
+
+    def set_lineage(
+        self, source_id: str, *, supersedes: str | None, decision: str, reason: str
+    ) -> None:
+        """Record what `source_id` supersedes (None: nothing) and how that was decided."""
+        self._update(
+            "sources",
+            "id",
+            source_id,
+            {"supersedes": supersedes, "lineage_decision": decision, "lineage_reason": reason},
+        )
+
+    def lineage_links(self) -> dict[str, str]:
+        """Every recorded link: a document's id → the id of the document it supersedes."""
+        rows = self._all("SELECT id, supersedes FROM sources WHERE supersedes IS NOT NULL")
+        return {row["id"]: row["supersedes"] for row in rows}
+
+    def lineage(self, source_id: str) -> list[str]:
+        """The ids of the lineage `source_id` belongs to, oldest first (just itself
+        when it has none). Follows `supersedes` back to the first document, then
+        its successors forward (a document two others supersede lists both,
+        the earlier created first)."""
+        self.require_source(source_id)
+        links = self.lineage_links()
+        root, seen = source_id, {source_id}
+        while root in links and links[root] not in seen:
+            root = links[root]
+            seen.add(root)
+        successors: dict[str, list[str]] = {}
+        for new, old in links.items():
+            successors.setdefault(old, []).append(new)
+        created = {
+            row["id"]: row["created_at"]
+            for row in self._all("SELECT id, created_at FROM sources WHERE supersedes IS NOT NULL")
+        }
+        out: list[str] = []
+        queue = [root]
+        while queue:
+            current = queue.pop(0)
+            if current in out:
+                continue
+            out.append(current)
+            queue.extend(sorted(successors.get(current, []), key=lambda i: (created[i], i)))
+        return out
+
+    def undecided_children(self, parent_id: str) -> list[Row]:
+        """Active children with a version whose lineage is not decided yet."""
+        return self._all(
+            "SELECT * FROM sources s WHERE parent_id = ? AND active = 1 "
+            "AND lineage_decision IS NULL "
+            "AND EXISTS (SELECT 1 FROM versions v WHERE v.source_id = s.id) "
+            "ORDER BY created_at, id",
+            (parent_id,),
+        )
+
+    def version_sketch(self, source_id: str, number: int) -> str | None:
+        row = self._one(
+            "SELECT sketch FROM versions WHERE source_id = ? AND number = ?", (source_id, number)
+        )
+        return row["sketch"] if row else None
+
+    def set_version_sketch(self, source_id: str, number: int, sketch: str) -> None:
+        self.conn.execute(
+            "UPDATE versions SET sketch = ? WHERE source_id = ? AND number = ?",
+            (sketch, source_id, number),
+        )
+
     # -- checks --
 
     def add_check(self, **values: Any) -> int:
@@ -1024,6 +1120,9 @@ class Store:
         if status is None:
             return self._all("SELECT * FROM tasks ORDER BY id")
         return self._all("SELECT * FROM tasks WHERE status = ? ORDER BY id", (status,))
+
+    def tasks_with_documents(self) -> list[Row]:
+        return self._all("SELECT * FROM tasks WHERE documents IS NOT NULL ORDER BY id")
 
     def add_task(self, **values: Any) -> int:
         return self._insert("tasks", values)

@@ -38,6 +38,8 @@ class Alert:
     severity: str | None = None  # from change analysis: minor | substantive | major
     signals: tuple[Signal, ...] = ()  # most severe first
     new_documents: tuple[Link, ...] = ()
+    # "new file <URL> supersedes <URL> (v2.1 → v2.2)": the change is across two files
+    supersedes: str = ""
     # failing / recovered
     error: str | None = None
     failures: int | None = None

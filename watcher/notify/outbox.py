@@ -539,7 +539,8 @@ def _change_alert(
 ) -> Alert:
     source_id = payload["source_id"]
     old_number, new_number = payload["old_version"], payload["new_version"]
-    old = store.version(source_id, old_number)
+    # a superseding file is compared with its predecessor, another source
+    old = store.version(payload.get("old_source") or source_id, old_number)
     new = store.version(source_id, new_number)
     change = None
     if diff and old.text_sha256 != new.text_sha256:
@@ -560,6 +561,7 @@ def _change_alert(
         new_captured_at=new.captured_at,
         change=change,
         summary=payload.get("summary", ""),
+        supersedes=payload.get("supersedes", ""),
         severity=payload.get("severity"),
         signals=_signals(payload.get("signals")),
         new_documents=tuple(

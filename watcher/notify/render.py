@@ -418,6 +418,8 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
     yield f"Source: {one_line(alert.url, 1000)}"
 
     if alert.kind == "change":
+        if alert.supersedes:
+            yield f"Supersedes: {one_line(alert.supersedes, 2000)}"
         yield f"Versions: {_version_line(alert)}"
         yield f"Change: {_change_line(alert)}"
         names, more = _headings(alert.change, bounds.headings)
@@ -660,6 +662,11 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
         )
         facts = [
             f"*Source:* {_slack_link(alert.url, one_line(alert.url, 150))}",
+            *(
+                [f"*Supersedes:* {mrkdwn(one_line(alert.supersedes, 600))}"]
+                if alert.supersedes
+                else []
+            ),
             f"*Versions:* {mrkdwn(_version_line(alert))}",
             f"*Change:* {mrkdwn(_change_line(alert))}",
         ]
@@ -794,6 +801,8 @@ def _html_body(alert: Alert) -> Iterator[str]:
     rows: list[tuple[str, str]] = [("Source", _html_link(alert.url, alert.url))]
     if alert.kind == "change":
         yield f"<p>{_e(_event_line(alert))}</p>"
+        if alert.supersedes:
+            rows.append(("Supersedes", _e(one_line(alert.supersedes, 2000))))
         rows.append(("Versions", _e(_version_line(alert))))
         rows.append(("Change", _e(_change_line(alert))))
         names, more = _headings(alert.change, bounds.headings)
