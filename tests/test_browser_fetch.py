@@ -156,6 +156,8 @@ def test_a_page_written_by_javascript_is_extracted_in_the_browser(env: Env, serv
     assert out.exit_code == 0, out.output
     versions = json.loads(out.output)["versions"]
     assert [v["fetcher"] for v in versions] == ["browser"]
+    # the rendered DOM is not what the server sent: no digest claims it is
+    assert [(v["snapshot_as_sent"], v["snapshot_sha256"]) for v in versions] == [(False, None)]
 
 
 @pytest.mark.slow
