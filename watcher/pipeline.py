@@ -51,7 +51,7 @@ from watcher.notify.outbox import (
     housekeeping,
     should_hold,
 )
-from watcher.store import Row, Store, VersionRow, sha256
+from watcher.store import Row, Store, VersionRow, encode_pages, sha256
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -431,6 +431,7 @@ class Checker:
                     etag=latest.etag,
                     last_modified=latest.last_modified,
                     snapshot_as_sent=int(latest.snapshot_as_sent),
+                    pages=encode_pages(extracted.line_pages),
                 )
                 log.info(
                     "re-extracted %s with new rules or extractor as v%d",
@@ -536,14 +537,18 @@ class Checker:
         if latest is None:
             return None
         assert old_text is not None
-        change = await self._compare(seen, old_text)
+        change = await self._compare(seen, old_text, self.store.version_pages(latest, old_text))
         task = self.store.open_task(source.id)
         if task is None or task["from_version"] == latest.number:
             return Comparisons(change=change, whole=change)
-        base = self.store.version_text(self.store.version(source.id, task["from_version"]))
-        return Comparisons(change=change, whole=await self._compare(seen, base))
+        first = self.store.version(source.id, task["from_version"])
+        base = self.store.version_text(first)
+        whole = await self._compare(seen, base, self.store.version_pages(first, base))
+        return Comparisons(change=change, whole=whole)
 
-    async def _compare(self, seen: Observation, old: str) -> Comparison:
+    async def _compare(
+        self, seen: Observation, old: str, old_pages: tuple[int, ...] | None
+    ) -> Comparison:
         assert seen.extracted is not None
         settings = self.config.analysis
         return await self.workers.run(
@@ -554,6 +559,8 @@ class Checker:
             watch_terms=tuple(dict.fromkeys((*seen.source.watch_terms, *settings.watch_terms))),
             settings=settings,
             new_documents=seen.new_links,
+            old_pages=old_pages,
+            new_pages=seen.extracted.line_pages,
         )
 
     # -- writes: one transaction per check --
@@ -675,6 +682,7 @@ class Checker:
             charset=fetched.charset,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
+            pages=encode_pages(extracted.line_pages),
         )
         return number
 
