@@ -61,7 +61,14 @@ class Collector:
         whole = kind != "new_document"
         old_quote, old_marks, new_quote, new_marks = quotes(old, new, whole=whole)
         signal = Signal(
-            kind, section, old_quote, new_quote, detail, old_marks, new_marks, self._page(new, where)
+            kind,
+            section,
+            old_quote,
+            new_quote,
+            detail,
+            old_marks,
+            new_marks,
+            self._page(new, where),
         )
         if signal in self.seen:
             return

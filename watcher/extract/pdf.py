@@ -110,11 +110,7 @@ def text_pages(
     """
     lines = text.count("\n") + 1 if text else 0
     raw = joined.split("\n")
-    if (
-        not ignore
-        and len(raw) == len(block_pages) == lines
-        and not _OTHER_BREAKS.search(joined)
-    ):
+    if not ignore and len(raw) == len(block_pages) == lines and not _OTHER_BREAKS.search(joined):
         # The usual case: with no other line breaks, each block makes one line
         # or none, and as many lines as blocks means none was dropped.
         return tuple(block_pages)
