@@ -477,6 +477,7 @@ def test_signal_to_json() -> None:
     assert data == {
         "kind": "quantitative_removed",
         "section": "A › B",
+        "page": None,
         "old": "50% of tasks",
         "new": None,
         "detail": "'50%' removed",

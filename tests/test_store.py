@@ -300,7 +300,8 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
 
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
-    for column in ("http_status", "charset", "snapshot_as_sent"):
+    # the columns of migrations 5 (the snapshot as sent) and 6 (pages)
+    for column in ("http_status", "charset", "snapshot_as_sent", "pages"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
