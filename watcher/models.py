@@ -336,7 +336,7 @@ def page_starts(line_pages: tuple[int, ...]) -> PageStarts:
 def expand_pages(starts: PageStarts, lines: int) -> tuple[int, ...]:
     """The per-line page map of a text of `lines` lines from its run-length form."""
     pages: list[int] = []
-    for (index, page), following in zip(starts, (*starts[1:], (lines, 0)), strict=True):
+    for (index, page), following in zip(starts, (*starts[1:], (lines, 0)), strict=False):
         pages.extend([page] * (min(following[0], lines) - index))
     if len(pages) < lines:  # a map shorter than its text: the rest on its last page
         pages.extend([pages[-1] if pages else 1] * (lines - len(pages)))
