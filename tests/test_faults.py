@@ -783,7 +783,7 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
     conn.execute("ALTER TABLE checks DROP COLUMN warning")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_pid")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_host")
-    for column in ("http_status", "charset", "snapshot_as_sent"):
+    for column in ("http_status", "charset", "snapshot_as_sent", "pages"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
@@ -1151,6 +1151,7 @@ def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Pa
         ("versions", "http_status"),
         ("versions", "charset"),
         ("versions", "snapshot_as_sent"),
+        ("versions", "pages"),
     ]:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")
