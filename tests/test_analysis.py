@@ -477,6 +477,7 @@ def test_signal_to_json() -> None:
     assert data == {
         "kind": "quantitative_removed",
         "section": "A › B",
+        "page": None,
         "old": "50% of tasks",
         "new": None,
         "detail": "'50%' removed",
@@ -640,3 +641,21 @@ def test_marked_evidence_in_every_view_is_escaped() -> None:
     html = signal_line(signal, "html")
     assert "&lt;b&gt;<del" in html and ">will</del>&lt;/b&gt;" in html
     assert ">may</ins>" in html and "<b>" not in html
+
+
+def test_signals_give_the_page_of_their_passage() -> None:
+    old = "# Policy\nIntro.\n## Thresholds\nWe commit to audits every year.\nWe will pause at 10^26 FLOP."
+    old_pages = (1, 1, 2, 2, 3)
+    edited = old.replace("We commit to audits", "We aim to hold audits")
+    new_pages = (1, 1, 1, 2, 2)  # re-paginated as well
+    [weakened] = [
+        s
+        for s in analyse(old, edited, old_pages=old_pages, new_pages=new_pages).signals
+        if s.kind == "commitment_weakened"
+    ]
+    assert (weakened.section, weakened.page) == ("Policy › Thresholds", 2)  # the new passage's
+    deleted = old.replace("\nWe will pause at 10^26 FLOP.", "")
+    signals = analyse(old, deleted, old_pages=old_pages, new_pages=new_pages[:4]).signals
+    assert {s.kind for s in signals} >= {"quantitative_removed", "commitment_weakened"}
+    assert {s.page for s in signals} == {3}  # a deletion: the old passage's page
+    assert {s.page for s in analyse(old, edited).signals} == {None}  # HTML: no pages

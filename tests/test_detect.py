@@ -18,7 +18,15 @@ from watcher.detect import (
     render_text,
     summary,
 )
-from watcher.models import Change, ChangeStats, Hunk, WordOp
+from watcher.models import (
+    Change,
+    ChangeStats,
+    Hunk,
+    WordOp,
+    expand_pages,
+    page_label,
+    page_starts,
+)
 
 POLICY = [
     "# Responsible Scaling Policy",
@@ -694,3 +702,41 @@ def test_reflowed_paragraph_marks_only_the_edited_word() -> None:
     ]
     assert marks == [("delete", "every"), ("insert", "each")]
     assert (change.stats.words_added, change.stats.words_removed) == (1, 1)
+
+
+# --- pages -------------------------------------------------------------------
+
+PAGED_OLD = "# Policy\nIntro.\n## Thresholds\nWe will pause at 10^26 FLOP.\nReview yearly.\nEnd."
+OLD_PAGES = (1, 1, 2, 2, 3, 4)
+
+
+def test_hunks_carry_the_pages_of_their_side() -> None:
+    new = PAGED_OLD.replace("## Thresholds\n", "## Thresholds\nAn added line.\nAnother one.\n")
+    new_pages = (1, 1, 1, 2, 3, 3, 3, 4)  # re-paginated as well
+    change = diff(PAGED_OLD, new, OLD_PAGES, new_pages)
+    assert change is not None
+    [hunk] = change.hunks
+    assert hunk.new_lines and hunk.pages == (2, 3)  # the new side's lines start on pp. 2-3
+    assert change_to_json(change)["hunks"][0]["pages"] == [2, 3]  # type: ignore[index]
+    assert "(line 4, pp. 2–3)" in render_text(change)
+    deleted = diff(PAGED_OLD, PAGED_OLD.replace("Review yearly.\n", ""), OLD_PAGES, new_pages)
+    assert deleted is not None and deleted.hunks[0].pages == (3,)  # the old side's page
+    # without page maps (HTML), no pages, and null in JSON
+    plain = diff(PAGED_OLD, new)
+    assert plain is not None and plain.hunks[0].pages == ()
+    assert change_to_json(plain)["hunks"][0]["pages"] is None  # type: ignore[index]
+    assert "p." not in render_text(plain)
+    # one side paged only (a PDF that replaced an HTML page): the pages of that side
+    assert diff(PAGED_OLD, new, None, new_pages).hunks[0].pages == (2, 3)  # type: ignore[union-attr]
+    assert diff(PAGED_OLD, new, OLD_PAGES, None).hunks[0].pages == ()  # type: ignore[union-attr]
+
+
+def test_page_maps_run_length_round_trip() -> None:
+    pages = (1, 1, 1, 2, 2, 5, 5, 6)
+    starts = page_starts(pages)
+    assert starts == ((0, 1), (3, 2), (5, 5), (7, 6))
+    assert expand_pages(starts, len(pages)) == pages
+    assert expand_pages(starts, 10) == (*pages, 6, 6)  # padded with the last page
+    assert expand_pages(starts, 4) == pages[:4]
+    assert expand_pages((), 2) == (1, 1)
+    assert [page_label(p) for p in ((), (7,), (7, 8), (7, 7))] == ["", "p. 7", "pp. 7–8", "p. 7"]

@@ -785,7 +785,7 @@ def test_a_database_of_the_previous_schema_gains_the_check_columns(tmp_path: Pat
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_pid")
     conn.execute("ALTER TABLE notifications DROP COLUMN claimed_host")
     conn.execute("ALTER TABLE checks DROP COLUMN fetcher")
-    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher"):
+    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher", "pages"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
@@ -1157,6 +1157,7 @@ def test_an_outdated_database_is_migrated_even_by_a_reading_command(tmp_path: Pa
         ("versions", "snapshot_as_sent"),
         ("checks", "fetcher"),
         ("versions", "fetcher"),
+        ("versions", "pages"),
     ]:
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version = 1")

@@ -6,15 +6,22 @@ import json
 import re
 from dataclasses import replace
 
+import pypdfium2 as pdfium
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tests.conftest import Env, Site
 from tests.pdfs import Block, Layout, make_structured_pdf
+from tests.test_web import TestClient
 from watcher.cli import main
+from watcher.config import load_config
 from watcher.extract import extract
 from watcher.extract.pdf import Bookmark, Line, heading_marks, reflow
 from watcher.models import Extracted, ExtractRules
+from watcher.notify.outbox import build_alert
+from watcher.notify.render import render_email_html, render_plain, render_slack
+from watcher.store import Store
+from watcher.web import app as web
 
 TITLE = "Frontier Safety Framework"
 INTRO = (
@@ -228,3 +235,187 @@ def test_pdf_change_in_section_3_has_its_heading_path(env: Env, site: Site) -> N
         ]
         text = runner.invoke(main, [*args, "diff", "fsf"], catch_exceptions=False).stdout
         assert "Frontier Safety Framework › 3. Capability Thresholds" in text
+
+
+# ---------------------------------------------------------------- pages
+
+PER_CHAPTER = replace(TYPOGRAPHIC, new_page_per_chapter=True)
+
+
+def printed_on(content: bytes, words: str) -> list[int]:
+    """The pages (from 1) whose text layer holds `words`: read straight from PDFium."""
+    document = pdfium.PdfDocument(content)
+    try:
+        found = []
+        for index in range(len(document)):
+            textpage = document[index].get_textpage()
+            if words in " ".join(textpage.get_text_range().split()):
+                found.append(index + 1)
+        return found
+    finally:
+        document.close()
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [PER_CHAPTER, replace(OUTLINE, new_page_per_chapter=True), TYPOGRAPHIC],
+    ids=["typographic", "outline", "flowing"],
+)
+def test_each_line_knows_the_page_it_starts_on(layout: Layout) -> None:
+    content = make_structured_pdf(TITLE, blocks() * 2, layout)
+    result = run_pdf(content)
+    lines = result.text.split("\n")
+    assert result.line_pages is not None and len(result.line_pages) == len(lines)
+    assert list(result.line_pages) == sorted(result.line_pages)  # pages in order
+    assert result.pages is not None and max(result.line_pages) == result.pages >= 2
+    for line, page in zip(lines, result.line_pages, strict=True):
+        if line.startswith("#"):
+            title = line.lstrip("#").strip()
+            assert page in printed_on(content, title), (line, page)
+
+
+def test_a_paragraph_over_a_page_break_belongs_to_its_first_page() -> None:
+    long = " ".join([INTRO] * 60)  # longer than a page
+    content = make_structured_pdf(
+        TITLE, [("h", "1", TITLE), ("p", long), ("p", "Closing words.")], TYPOGRAPHIC
+    )
+    result = run_pdf(content)
+    assert result.text.split("\n")[1] == long
+    assert result.line_pages == (1, 1, printed_on(content, "Closing words.")[0])
+    assert result.line_pages[2] >= 2
+
+
+def test_repaginated_pdf_has_the_same_text_and_other_pages() -> None:
+    doc = [block for block in blocks() if block[0] != "note"] * 2
+    base = run_pdf(make_structured_pdf(TITLE, doc, TYPOGRAPHIC))
+    bigger = run_pdf(
+        make_structured_pdf(
+            TITLE, doc, Layout(body=12, sizes=(21, 16, 14), header="title", page_numbers=True)
+        )
+    )
+    assert bigger.text == base.text and bigger.sha256 == base.sha256
+    assert bigger.line_pages != base.line_pages
+
+
+def test_ignored_lines_keep_the_page_map_aligned() -> None:
+    content = make_structured_pdf(TITLE, blocks() * 2, PER_CHAPTER)
+    plain = run_pdf(content)
+    rules = ExtractRules(ignore=("^Scope applies",))
+    result = extract(
+        content, content_type="application/pdf", charset=None, url="https://x/f.pdf", rules=rules
+    )
+    kept = [
+        (line, page)
+        for line, page in zip(plain.text.split("\n"), plain.line_pages or (), strict=True)
+        if not line.startswith("Scope applies")
+    ]
+    assert list(zip(result.text.split("\n"), result.line_pages or (), strict=True)) == kept
+
+
+class Served:
+    """One PDF source on the loopback server, checked and inspected through the CLI."""
+
+    def __init__(self, env: Env, site: Site) -> None:
+        self.env, self.site = env, site
+        self.args = ["--config", str(env.config_path)]
+
+    def serve(self, content: bytes) -> None:
+        self.site.set("/fsf.pdf", content, content_type="application/pdf")
+
+    def cli(self, *args: str, code: int = 0) -> Result:
+        result = CliRunner().invoke(main, [*self.args, *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [PER_CHAPTER, replace(OUTLINE, new_page_per_chapter=True)],
+    ids=["typographic", "outline"],
+)
+def test_pdf_change_cites_its_page_end_to_end(env: Env, site: Site, layout: Layout) -> None:
+    """A passage of section 3 edited: `diff --format json`, the text diff, `show
+    --pages`, the Slack and email alerts and the dashboard's diff page all say
+    its heading path and its page, as PDFium prints it."""
+    served = Served(env, site)
+    served.serve(make_structured_pdf(TITLE, blocks(), layout))
+    env.sources = [{"id": "fsf", "url": site.url("/fsf.pdf"), "kind": "pdf", "notify": ["team"]}]
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.write()
+    served.cli("check")
+    edited = THRESHOLDS.replace("We will not deploy", "We may choose not to deploy")
+    new_pdf = make_structured_pdf(TITLE, blocks(edited), layout)
+    served.serve(new_pdf)
+    served.cli("check")
+    [page] = printed_on(new_pdf, "We may choose not to deploy")
+    assert page >= 3
+    path = ["Frontier Safety Framework", "3. Capability Thresholds"]
+
+    data = json.loads(served.cli("diff", "fsf", "--format", "json").stdout)
+    [hunk] = data["change"]["hunks"]
+    assert hunk["heading_path"] == path and hunk["pages"] == [page]
+    weakened = [s for s in data["signals"] if s["kind"] == "commitment_weakened"]
+    assert weakened and all(s["section"] == " › ".join(path) for s in weakened)
+    assert {s["page"] for s in data["signals"]} == {page}
+    assert f"(line {hunk['new_start'] + 1}, p. {page})" in served.cli("diff", "fsf").stdout
+
+    shown = served.cli("show", "fsf", "--pages").stdout.split("\n")
+    heading = shown.index("## 3. Capability Thresholds")
+    markers = [line for line in shown[: heading + 1] if line.startswith("[[page ")]
+    assert markers == [f"[[page {n}]]" for n in range(1, page + 1)]
+    assert served.cli("show", "fsf").stdout == "\n".join(
+        line for line in shown if not line.startswith("[[page ")
+    )
+
+    config = load_config(env.config_path)
+    with Store.open(config.watcher.state_dir) as store:
+        [row] = store.notifications("pending")
+        alert = build_alert(config, store, row)
+    slack = json.dumps(render_slack(alert), ensure_ascii=False)
+    plain = render_plain(alert)
+    email = render_email_html(alert)
+    for rendered in (slack, plain, email):
+        assert f"3. Capability Thresholds, p. {page}" in rendered  # the signal
+        assert f"3. Capability Thresholds (p. {page})" in rendered  # the excerpt's hunk
+
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
+        body = client.get("/sources/fsf/diff").text
+    assert f'<span class="pdf-page">p. {page}</span>' in body
+    assert f"line {hunk['new_start'] + 1}, p. {page}</span>" in body
+
+
+def test_repaginated_pdf_makes_no_version(env: Env, site: Site) -> None:
+    """The same text re-typeset (new font size, new page breaks): no new version,
+    and the version keeps the page map of its own snapshot."""
+    served = Served(env, site)
+    doc = [block for block in blocks() if block[0] != "note"] * 2
+    served.serve(make_structured_pdf(TITLE, doc, TYPOGRAPHIC))
+    env.sources = [{"id": "fsf", "url": site.url("/fsf.pdf"), "kind": "pdf"}]
+    env.write()
+    served.cli("check")
+    before = served.cli("show", "fsf", "--pages").stdout
+    served.serve(
+        make_structured_pdf(
+            TITLE, doc, Layout(body=12, sizes=(21, 16, 14), header="title", page_numbers=True)
+        )
+    )
+    assert "1 unchanged" in served.cli("check").stdout
+    assert [
+        v["number"] for v in json.loads(served.cli("history", "fsf", "--json").stdout)["versions"]
+    ] == [1]
+    assert served.cli("show", "fsf", "--pages").stdout == before
+
+
+def test_show_pages_of_a_version_without_pages_is_a_one_line_error(env: Env, site: Site) -> None:
+    site.set(
+        "/p", "<html><body><main><h1>Policy</h1><p>We commit to audits.</p></main></body></html>"
+    )
+    env.sources = [{"id": "page", "url": site.url("/p")}]
+    env.write()
+    served = Served(env, site)
+    served.cli("check")
+    result = served.cli("show", "page", "--pages", code=1)
+    assert result.stderr == "error: v1 of page has no pages: it is an HTML page, not a PDF\n"
+    assert "Traceback" not in result.output
+    data = json.loads(served.cli("diff", "page", "1", "1", "--format", "json").stdout)
+    assert data["change"] is None

@@ -24,6 +24,8 @@ from watcher.store import (
     ZSTD_MIN_PREFIX,
     ZSTD_TEXT_PREFIX,
     Store,
+    decode_pages,
+    encode_pages,
     sha256,
 )
 
@@ -300,7 +302,7 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
 
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
-    # undo migration 7 (lineage), 6 (fetcher), then 5
+    # undo migrations 8 (pages), 7 (lineage), 6 (fetcher), then 5
     conn.execute("DROP INDEX sources_supersedes")
     for table, column in (
         ("sources", "supersedes"),
@@ -311,7 +313,7 @@ def _as_schema_4(state: Path) -> None:
         ("tasks", "documents"),
     ):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher"):
+    for column in ("http_status", "charset", "snapshot_as_sent", "fetcher", "pages"):
         conn.execute(f"ALTER TABLE versions DROP COLUMN {column}")
     conn.execute("ALTER TABLE checks DROP COLUMN fetcher")  # added by migration 6
     conn.execute("PRAGMA user_version = 4")
@@ -418,3 +420,32 @@ def test_a_migration_already_applied_by_another_process_is_not_applied_again(
     monkeypatch.setattr(Store, "schema_version", property(lambda self: next(versions)))
     first.migrate()  # would fail on "table sources already exists" if it applied m1
     first.close()
+
+
+def test_a_version_keeps_its_page_map_beside_its_text(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p.pdf", lab="L", title="T")
+        _version(store, 1, PDF, "pdf", pages=encode_pages((1, 1, 2, 2, 2, 3)))
+        _version(store, 2, WHOLE, "html")
+        _version(store, 3, PDF, "pdf", pages="not json")  # damaged: no pages, no crash
+        v1, v2, v3 = store.versions("a")
+    assert v1.page_starts == ((0, 1), (2, 2), (5, 3))
+    assert Store.version_pages(v1, "a\nb\nc\nd\ne\nf") == (1, 1, 2, 2, 2, 3)
+    assert v2.page_starts is None and Store.version_pages(v2, "x") is None
+    assert v3.page_starts is None
+    assert decode_pages(None) is None and encode_pages(None) is None
+
+
+def test_versions_recorded_before_pages_were_kept_have_none(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.upsert_source("a", url="https://example.org/p.pdf", lab="L", title="T")
+        _version(store, 1, PDF, "pdf")
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn.execute("ALTER TABLE versions DROP COLUMN pages")
+    conn.execute("PRAGMA user_version = 5")
+    conn.commit()
+    conn.close()
+    with Store.open(tmp_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        [version] = store.versions("a")
+    assert version.page_starts is None

@@ -375,12 +375,28 @@ def _version_note(version: dict[str, Any], source_url: str) -> str:
 @main.command()
 @click.argument("source")
 @click.argument("version", type=int, required=False)
+@click.option(
+    "--pages",
+    "with_pages",
+    is_flag=True,
+    help="Mark where each page of a PDF starts with a [[page N]] line.",
+)
 @pass_app
-def show(app: App, source: str, version: int | None) -> None:
+def show(app: App, source: str, version: int | None, with_pages: bool) -> None:
     """Print the extracted text of a version (the latest by default)."""
     app.config()
     with app.reader() as store:
-        _, text = queries.text(store, source, version)
+        row, text = queries.text(store, source, version)
+    if with_pages:
+        pages = Store.version_pages(row, text)
+        if pages is None:
+            why = (
+                "it was recorded before watcher kept the pages of PDFs"
+                if row.kind == "pdf"
+                else f"it is {'an HTML page' if row.kind == 'html' else 'plain text'}, not a PDF"
+            )
+            _fail(f"v{row.number} of {source} has no pages: {why}", 1)
+        text = queries.paged_text(text, pages)
     click.echo(safe(text))
 
 
@@ -444,12 +460,15 @@ def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> N
             terms = tuple(
                 dict.fromkeys((*terms, *queries.watch_terms(config, store, new_v.source_id)))
             )
+        old_text, new_text = store.version_text(old_v), store.version_text(new_v)
         result = analyse_with(
             config.analysis,
-            store.version_text(old_v),
-            store.version_text(new_v),
+            old_text,
+            new_text,
             change=change,
             watch_terms=terms,
+            old_pages=store.version_pages(old_v, old_text),
+            new_pages=store.version_pages(new_v, new_text),
         )
     one_source = old_v.source_id == new_v.source_id
     label_old = f"v{old_v.number} ({old_v.captured_at})"

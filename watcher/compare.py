@@ -30,12 +30,25 @@ def compare_texts(
     watch_terms: tuple[str, ...],
     settings: AnalysisSettings,
     new_documents: tuple[Link, ...] = (),
+    old_pages: tuple[int, ...] | None = None,
+    new_pages: tuple[int, ...] | None = None,
 ) -> Comparison:
-    """Diff and analyse two texts; runs in a worker process."""
+    """Diff and analyse two texts; runs in a worker process.
+
+    `old_pages`/`new_pages`: the page maps of PDF texts, for the hunks' pages
+    and the signals' page.
+    """
     from watcher.analysis import analyse_with  # its patterns take 50 ms to compile: workers only
 
-    change = detect.diff(old, new)
+    change = detect.diff(old, new, old_pages, new_pages)
     result = analyse_with(
-        settings, old, new, change=change, watch_terms=watch_terms, new_documents=new_documents
+        settings,
+        old,
+        new,
+        change=change,
+        watch_terms=watch_terms,
+        new_documents=new_documents,
+        old_pages=old_pages,
+        new_pages=new_pages,
     )
     return Comparison(change, result)

@@ -27,12 +27,12 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from itertools import groupby
 
 from watcher import escape
-from watcher.models import Change, ChangeStats, Hunk, WordOp
+from watcher.models import Change, ChangeStats, Hunk, WordOp, page_label
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,41 @@ _RESET = "\x1b[0m"
 # diff
 
 
-def diff(old: str, new: str) -> Change | None:
-    """None when the texts are equal; otherwise the hunks and stats."""
+def diff(
+    old: str,
+    new: str,
+    old_pages: Sequence[int] | None = None,
+    new_pages: Sequence[int] | None = None,
+) -> Change | None:
+    """None when the texts are equal; otherwise the hunks and stats.
+
+    `old_pages`/`new_pages` are the page maps of PDF texts (the page each
+    line starts on; None for HTML): each hunk then says its `pages`.
+    """
+    change = _diff(old, new)
+    if change is None or (old_pages is None and new_pages is None):
+        return change
+    return with_pages(change, old_pages, new_pages)
+
+
+def with_pages(
+    change: Change, old_pages: Sequence[int] | None, new_pages: Sequence[int] | None
+) -> Change:
+    """The change with each hunk's `pages`: the pages its added lines start on,
+    or its removed lines' for a hunk that only deletes (empty when that side
+    has no page map)."""
+    hunks = []
+    for hunk in change.hunks:
+        if hunk.new_lines:
+            pages, start, count = new_pages, hunk.new_start, len(hunk.new_lines)
+        else:
+            pages, start, count = old_pages, hunk.old_start, len(hunk.old_lines)
+        found = tuple(sorted(set(pages[start : start + count]))) if pages else ()
+        hunks.append(replace(hunk, pages=found))
+    return replace(change, hunks=tuple(hunks))
+
+
+def _diff(old: str, new: str) -> Change | None:
     if old == new:
         return None
     old_lines = _lines(old)
@@ -708,7 +741,7 @@ def render_text(change: Change, *, color: bool = False) -> str:
     out: list[str] = []
     for hunk in change.hunks:
         path = escape.terminal(PATH_SEPARATOR.join(hunk.heading_path))
-        where = f"(line {_location(hunk)})"
+        where = f"(line {_location(hunk)}{', ' + page_label(hunk.pages) if hunk.pages else ''})"
         out.append(f"{bold}@@ {path} {where}{reset}" if path else f"{bold}@@ {where}{reset}")
         if hunk.words:
             for pieces in _word_op_lines(hunk.words):
@@ -784,7 +817,8 @@ def render_html(change: Change, *, title: str, old_label: str, new_label: str) -
     for hunk in change.hunks:
         path = escape.html(PATH_SEPARATOR.join(hunk.heading_path)) or "(before the first heading)"
         parts.append('<section class="hunk">')
-        parts.append(f'<h2>{path} <span class="where">line {_location(hunk)}</span></h2>')
+        pages = f", {page_label(hunk.pages)}" if hunk.pages else ""
+        parts.append(f'<h2>{path} <span class="where">line {_location(hunk)}{pages}</span></h2>')
         if hunk.words:
             for pieces in _word_op_lines(hunk.words):
                 body = "".join(_html_piece(op, text) for op, text in pieces)
@@ -836,6 +870,7 @@ def change_to_json(change: Change) -> dict[str, object]:
                 "old_lines": list(hunk.old_lines),
                 "new_lines": list(hunk.new_lines),
                 "words": [{"op": op.op, "text": op.text} for op in hunk.words],
+                "pages": list(hunk.pages) or None,
             }
             for hunk in change.hunks
         ],

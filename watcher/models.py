@@ -92,6 +92,10 @@ class Extracted:
     kind: DocumentKind
     links: tuple[Link, ...] = ()
     pages: int | None = None
+    #: For a PDF, the page (from 1) each line of `text` starts on, one per
+    #: line; None for other kinds. Kept beside the text, never in it: the same
+    #: text paginated otherwise is the same version (`sha256` is the text's).
+    line_pages: tuple[int, ...] | None = field(default=None, compare=False, kw_only=True)
     # Derived from `text` once, where extraction runs (a worker process):
     # the pipeline reads them several times and a split of 50k words is not free.
     # `words` is len(text.split()); an extractor that knows it (normalise_counting)
@@ -156,7 +160,9 @@ class Hunk:
     be empty); `old_start`/`new_start` are 0-based line indexes; `words`
     marks word-level edits when the hunk replaces lines with similar lines
     (empty otherwise); `heading_path` is the chain of headings above the
-    hunk in the new text (the old text when the hunk only deletes).
+    hunk in the new text (the old text when the hunk only deletes); `pages`
+    the PDF pages its lines start on, in order and distinct (the new side's,
+    the old side's when it only deletes; empty when that side has no page map).
     """
 
     heading_path: tuple[str, ...]
@@ -165,6 +171,7 @@ class Hunk:
     old_lines: tuple[str, ...]
     new_lines: tuple[str, ...]
     words: tuple[WordOp, ...] = ()
+    pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -262,7 +269,9 @@ class Signal:
 
     `kind` is one of the keys of `SIGNAL_LABELS`; `section` the heading path
     joined with " › " ("" when none); `old`/`new` the evidence (the sentence
-    or value before and after, None when there is none on that side).
+    or value before and after, None when there is none on that side);
+    `page` the PDF page of the new passage (of the old one for a deletion),
+    None when not known (HTML, a signal about the whole document).
     """
 
     kind: str
@@ -273,6 +282,7 @@ class Signal:
     #: the changed words of `old` and `new`, as (start, end) character offsets
     old_marks: tuple[tuple[int, int], ...] = ()
     new_marks: tuple[tuple[int, int], ...] = ()
+    page: int | None = None
 
     def __post_init__(self) -> None:
         # Signals come back from JSON (alerts, tasks): lists become tuples, a
@@ -309,13 +319,46 @@ class Analysis:
 
 def signal_to_json(signal: Signal) -> dict[str, object]:
     """JSON-ready dict of a signal: kind, section (null before the first heading),
-    old, new, detail, and the changed words of old and new as [start, end] offsets."""
+    page (null when not known), old, new, detail, and the changed words of old
+    and new as [start, end] offsets."""
     return {
         "kind": signal.kind,
         "section": signal.section or None,
+        "page": signal.page,
         "old": signal.old,
         "new": signal.new,
         "detail": signal.detail,
         "old_marks": [list(mark) for mark in signal.old_marks],
         "new_marks": [list(mark) for mark in signal.new_marks],
     }
+
+
+#: A page map stored compactly: (line index, page) where each run of lines on one page starts.
+PageStarts = tuple[tuple[int, int], ...]
+
+
+def page_starts(line_pages: tuple[int, ...]) -> PageStarts:
+    """The run-length form of a per-line page map: ((0, 1), (14, 2), ...)."""
+    starts: list[tuple[int, int]] = []
+    for index, page in enumerate(line_pages):
+        if not starts or starts[-1][1] != page:
+            starts.append((index, page))
+    return tuple(starts)
+
+
+def expand_pages(starts: PageStarts, lines: int) -> tuple[int, ...]:
+    """The per-line page map of a text of `lines` lines from its run-length form."""
+    pages: list[int] = []
+    for (index, page), following in zip(starts, (*starts[1:], (lines, 0)), strict=False):
+        pages.extend([page] * (min(following[0], lines) - index))
+    if len(pages) < lines:  # a map shorter than its text: the rest on its last page
+        pages.extend([pages[-1] if pages else 1] * (lines - len(pages)))
+    return tuple(pages)
+
+
+def page_label(pages: tuple[int, ...] | list[int] | None) -> str:
+    """'p. 7' for one page, 'pp. 7–8' for a range, '' for none."""
+    if not pages:
+        return ""
+    first, last = min(pages), max(pages)
+    return f"p. {first}" if first == last else f"pp. {first}–{last}"

@@ -61,7 +61,7 @@ from watcher.notify.outbox import (
     housekeeping,
     should_hold,
 )
-from watcher.store import Row, Store, VersionRow, sha256
+from watcher.store import Row, Store, VersionRow, encode_pages, sha256
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -503,6 +503,7 @@ class Checker:
                     last_modified=latest.last_modified,
                     snapshot_as_sent=int(latest.snapshot_as_sent),
                     fetcher=latest.fetcher,
+                    pages=encode_pages(extracted.line_pages),
                 )
                 log.info(
                     "re-extracted %s with new rules or extractor as v%d",
@@ -661,14 +662,18 @@ class Checker:
         if latest is None:
             return None
         assert old_text is not None
-        change = await self._compare(seen, old_text)
+        change = await self._compare(seen, old_text, self.store.version_pages(latest, old_text))
         task = self.store.open_task(source.id)
         if task is None or task["from_version"] == latest.number:
             return Comparisons(change=change, whole=change)
-        base = self.store.version_text(self.store.version(source.id, task["from_version"]))
-        return Comparisons(change=change, whole=await self._compare(seen, base))
+        first = self.store.version(source.id, task["from_version"])
+        base = self.store.version_text(first)
+        whole = await self._compare(seen, base, self.store.version_pages(first, base))
+        return Comparisons(change=change, whole=whole)
 
-    async def _compare(self, seen: Observation, old: str) -> Comparison:
+    async def _compare(
+        self, seen: Observation, old: str, old_pages: tuple[int, ...] | None
+    ) -> Comparison:
         assert seen.extracted is not None
         settings = self.config.analysis
         return await self.workers.run(
@@ -679,6 +684,8 @@ class Checker:
             watch_terms=tuple(dict.fromkeys((*seen.source.watch_terms, *settings.watch_terms))),
             settings=settings,
             new_documents=seen.new_links,
+            old_pages=old_pages,
+            new_pages=seen.extracted.line_pages,
         )
 
     async def _sketch(self, source: Source, text: str) -> str:
@@ -811,6 +818,7 @@ class Checker:
             # Chromium's rendered DOM is what the page became, not what the server sent.
             snapshot_as_sent=int(fetched.fetcher == "http"),
             sketch=seen.sketch,
+            pages=encode_pages(extracted.line_pages),
         )
         return number
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from watcher import detect
@@ -137,6 +137,18 @@ def text(store: Store, source_id: str, number: int | None = None) -> tuple[Versi
     return version, store.version_text(version)
 
 
+def paged_text(text: str, pages: Sequence[int]) -> str:
+    """The text with a `[[page N]]` line before the first line of each page."""
+    out: list[str] = []
+    current = None
+    for line, page in zip(text.split("\n"), pages, strict=False):
+        if page != current:
+            out.append(f"[[page {page}]]")
+            current = page
+        out.append(line)
+    return "\n".join(out)
+
+
 def compare(
     store: Store,
     source_id: str,
@@ -165,8 +177,23 @@ def compare(
     else:
         assert old is not None
         old_v, new_v = store.version(source_id, old), store.version(source_id, new)
-    change = differ(store.version_text(old_v), store.version_text(new_v))
-    return old_v, new_v, change
+    return old_v, new_v, _paged_diff(store, old_v, new_v, differ)
+
+
+def _paged_diff(
+    store: Store,
+    old_v: VersionRow,
+    new_v: VersionRow,
+    differ: Callable[[str, str], Change | None],
+) -> Change | None:
+    """The diff of two versions' texts, its hunks with their pages when either is a paged PDF."""
+    old_text, new_text = store.version_text(old_v), store.version_text(new_v)
+    change = differ(old_text, new_text)
+    if change is None or (old_v.page_starts is None and new_v.page_starts is None):
+        return change
+    return detect.with_pages(
+        change, store.version_pages(old_v, old_text), store.version_pages(new_v, new_text)
+    )
 
 
 def previous_in_lineage(store: Store, version: VersionRow) -> VersionRow | None:
@@ -209,8 +236,7 @@ def compare_any(
     (a policy's new file against its predecessor's last version, two labs' policies)."""
     old_v = resolve_version(store, *old)
     new_v = resolve_version(store, *new)
-    change = differ(store.version_text(old_v), store.version_text(new_v))
-    return old_v, new_v, change
+    return old_v, new_v, _paged_diff(store, old_v, new_v, differ)
 
 
 def watch_terms(config: Config, store: Store, source_id: str) -> tuple[str, ...]:

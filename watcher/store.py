@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 from watcher import clock
 from watcher.errors import NotFound, StorageError, StoreError
+from watcher.models import PageStarts, expand_pages, page_starts
 
 log = logging.getLogger(__name__)
 
@@ -483,6 +484,13 @@ def _m7_lineage(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m8_version_pages(conn: sqlite3.Connection) -> None:
+    # A PDF version's page map, beside its text and not in it (the text alone
+    # names the version): JSON [[line index, page], ...] where each run of
+    # lines on one page starts. NULL for HTML and for versions recorded before.
+    _run_script(conn, "ALTER TABLE versions ADD COLUMN pages TEXT;")
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_version_search,
@@ -491,8 +499,28 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m5_snapshot_as_sent,
     _m6_fetcher,
     _m7_lineage,
+    _m8_version_pages,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def encode_pages(line_pages: tuple[int, ...] | None) -> str | None:
+    """A per-line page map as the `versions.pages` column stores it (None stays None)."""
+    if line_pages is None:
+        return None
+    return json.dumps(page_starts(line_pages), separators=(",", ":"))
+
+
+def decode_pages(value: str | None) -> PageStarts | None:
+    """The `versions.pages` column read back; None for no map or one that cannot be read."""
+    if not value:
+        return None
+    try:
+        starts = tuple((int(index), int(page)) for index, page in json.loads(value))
+    except (ValueError, TypeError):
+        log.warning("a version's page map cannot be read; its pages are left out")
+        return None
+    return starts
 
 
 # --- blobs ------------------------------------------------------------------
@@ -570,6 +598,8 @@ class VersionRow:
     snapshot_as_sent: bool = True
     # "browser": the snapshot is the DOM Chromium rendered, not the body as sent
     fetcher: str = "http"
+    # A PDF's page map: where each run of lines on one page starts (None: no map).
+    page_starts: PageStarts | None = None
 
     @property
     def snapshot_sha256(self) -> str | None:
@@ -599,6 +629,7 @@ class VersionRow:
             last_modified=row["last_modified"],
             snapshot_as_sent=bool(row["snapshot_as_sent"]),
             fetcher=row["fetcher"],
+            page_starts=decode_pages(row.get("pages")),
         )
 
 
@@ -1102,6 +1133,13 @@ class Store:
 
     def version_text(self, version: VersionRow) -> str:
         return self.get_text(version.text_sha256)
+
+    @staticmethod
+    def version_pages(version: VersionRow, text: str) -> tuple[int, ...] | None:
+        """The page each line of a version's `text` starts on; None without a page map."""
+        if version.page_starts is None:
+            return None
+        return expand_pages(version.page_starts, text.count("\n") + 1 if text else 0)
 
     # -- tasks and events --
 

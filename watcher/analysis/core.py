@@ -36,15 +36,18 @@ def analyse(
     substantive_share: float = 0.05,
     substantive_words: int = 50,
     new_documents: Sequence[Link] = (),
+    old_pages: Sequence[int] | None = None,
+    new_pages: Sequence[int] | None = None,
 ) -> Analysis:
     """Severity and signals of the change from `old` to `new` (see the package docstring).
 
     `change` is `detect.diff(old, new)` when the caller has it (its hunks are
     reused); `watch_terms` the global and per-source terms; the thresholds are
     the `[analysis]` settings of the same names; `new_documents` the links a
-    `follow` rule found for the first time.
+    `follow` rule found for the first time; `old_pages`/`new_pages` the page
+    maps of PDF texts (the page each line starts on), which give signals their `page`.
     """
-    collector = Collector()
+    collector = Collector(old_pages=old_pages, new_pages=new_pages)
     for link in new_documents:
         collector.add("new_document", "", None, link.url, link.text, (-1, 0))
     if old == new:
@@ -166,6 +169,8 @@ def analyse_with(
     change: Change | None = None,
     watch_terms: Sequence[str] = (),
     new_documents: Sequence[Link] = (),
+    old_pages: Sequence[int] | None = None,
+    new_pages: Sequence[int] | None = None,
 ) -> Analysis:
     """`analyse` with the thresholds of the `[analysis]` table."""
     return analyse(
@@ -177,4 +182,6 @@ def analyse_with(
         substantive_share=settings.substantive_share,
         substantive_words=settings.substantive_words,
         new_documents=new_documents,
+        old_pages=old_pages,
+        new_pages=new_pages,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from watcher.analysis.evidence import quotes
@@ -42,6 +43,9 @@ class Collector:
 
     items: list[tuple[int, tuple[int, int], Signal]] = field(default_factory=list)
     seen: set[Signal] = field(default_factory=set)
+    # The page each line starts on, of the old and the new text (PDFs; None otherwise).
+    old_pages: Sequence[int] | None = None
+    new_pages: Sequence[int] | None = None
 
     def add(
         self,
@@ -56,12 +60,30 @@ class Collector:
         # a linked document is a link, not a passage that changed
         whole = kind != "new_document"
         old_quote, old_marks, new_quote, new_marks = quotes(old, new, whole=whole)
-        signal = Signal(kind, section, old_quote, new_quote, detail, old_marks, new_marks)
+        signal = Signal(
+            kind,
+            section,
+            old_quote,
+            new_quote,
+            detail,
+            old_marks,
+            new_marks,
+            self._page(new, where),
+        )
         if signal in self.seen:
             return
         self.seen.add(signal)
         rank = _RANK[severity or KIND_SEVERITY[kind]]
         self.items.append((rank, where, signal))
+
+    def _page(self, new: str | None, where: tuple[int, int]) -> int | None:
+        """The page of a signal's passage: `where` is the new unit's place when
+        the signal has a new side, else the old one's (region -1: the whole document)."""
+        pages = self.new_pages if new is not None else self.old_pages
+        region, line = where
+        if region < 0 or pages is None or not 0 <= line < len(pages):
+            return None
+        return pages[line]
 
     def finish(
         self, changed_words: int, total_words: int, substantive_share: float, substantive_words: int

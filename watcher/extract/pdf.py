@@ -48,6 +48,8 @@ _SUFFIX = re.compile(
 )
 _HYPHENATED = re.compile(rf"([\w-]*\w){HYPHEN_JOIN}(\w[\w-]*)")
 _WORD = re.compile(r"\w[\w-]*\w|\w")
+# What str.splitlines() breaks a line at, besides "\n".
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 EDGE_LINES = 2  # lines at the top and bottom of a page that may be running headers/footers
 
 
@@ -83,9 +85,43 @@ def extract_pdf(content: bytes, *, charset: str | None, url: str, rules: Extract
     if not any(line.text.strip() for line in lines):
         raise SuspiciousExtraction(f"PDF has no text layer ({pages} pages)")
     kept = drop_page_furniture(lines)
-    blocks = reflow(kept, heading_marks(kept, outline))
-    text, words = normalise_counting(dehyphenate("\n".join(blocks)), rules.ignore)
-    return Extracted(text=text, kind="pdf", pages=pages, words=words)
+    blocks, block_pages = reflow_with_pages(kept, heading_marks(kept, outline))
+    joined = dehyphenate("\n".join(blocks))
+    text, words = normalise_counting(joined, rules.ignore)
+    return Extracted(
+        text=text,
+        kind="pdf",
+        pages=pages,
+        words=words,
+        line_pages=text_pages(joined, block_pages, text, rules.ignore),
+    )
+
+
+def text_pages(
+    joined: str, block_pages: Sequence[int], text: str, ignore: Sequence[str]
+) -> tuple[int, ...]:
+    """The page each line of the normalised `text` starts on.
+
+    `joined` is the text before normalisation, one block per line, and
+    `block_pages` the page of each block. Normalisation drops empty and
+    ignored lines (and splits a block at any line break Unicode knows), so
+    the blocks are normalised one by one to follow them; should that ever
+    disagree with `text` in its number of lines, the map is cut or padded to fit.
+    """
+    lines = text.count("\n") + 1 if text else 0
+    raw = joined.split("\n")
+    if not ignore and len(raw) == len(block_pages) == lines and not _OTHER_BREAKS.search(joined):
+        # The usual case: with no other line breaks, each block makes one line
+        # or none, and as many lines as blocks means none was dropped.
+        return tuple(block_pages)
+    pages: list[int] = []
+    for block, page in zip(raw, block_pages, strict=False):
+        normalised = normalise_counting(block, ignore)[0]
+        if normalised:
+            pages.extend([page] * (normalised.count("\n") + 1))
+    if len(pages) != lines:
+        pages = (pages + [pages[-1] if pages else 1] * lines)[:lines]
+    return tuple(pages)
 
 
 # ---------------------------------------------------------------- reading
@@ -729,10 +765,19 @@ def reflow(lines: Sequence[Line], marks: Sequence[Mark] | None = None) -> list[s
     With `marks`, the lines of a heading make one block of their own, written
     as a Markdown heading ('## 2.3 Scope'), like an HTML heading.
     """
+    return reflow_with_pages(lines, marks)[0]
+
+
+def reflow_with_pages(
+    lines: Sequence[Line], marks: Sequence[Mark] | None = None
+) -> tuple[list[str], list[int]]:
+    """`reflow`, and the page (from 1) each block starts on: a paragraph
+    carried over a page break belongs to its first page."""
     margins = _margins(lines)
     spacing = _typical_spacing(lines)
     blocks: list[list[str]] = []
     levels: list[int] = []
+    pages: list[int] = []
     previous: Line | None = None
     previous_level = 0
     for position, line in enumerate(lines):
@@ -742,6 +787,7 @@ def reflow(lines: Sequence[Line], marks: Sequence[Mark] | None = None) -> list[s
             if mark.start or not previous_level:
                 blocks.append([text])
                 levels.append(mark.level)
+                pages.append(line.page + 1)
             else:
                 blocks[-1].append(text)
         else:
@@ -756,11 +802,12 @@ def reflow(lines: Sequence[Line], marks: Sequence[Mark] | None = None) -> list[s
             else:
                 blocks.append([text])
                 levels.append(0)
+                pages.append(line.page + 1)
         previous, previous_level = line, mark.level
     return [
         ("#" * level + " " if level else "") + (parts[0] if len(parts) == 1 else _join(parts))
         for parts, level in zip(blocks, levels, strict=True)
-    ]
+    ], pages
 
 
 _BULLET_START = frozenset(BULLET_CHARS)

@@ -544,7 +544,13 @@ def _change_alert(
     new = store.version(source_id, new_number)
     change = None
     if diff and old.text_sha256 != new.text_sha256:
-        change = detect.diff(store.version_text(old), store.version_text(new))
+        old_text, new_text = store.version_text(old), store.version_text(new)
+        change = detect.diff(
+            old_text,
+            new_text,
+            store.version_pages(old, old_text),
+            store.version_pages(new, new_text),
+        )
     return Alert(
         kind="change",
         source_id=source_id,

@@ -36,7 +36,7 @@ from watcher.escape import clip as _clip
 from watcher.escape import html as _e
 from watcher.escape import one_line
 from watcher.escape import slack as mrkdwn
-from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal
+from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal, page_label
 from watcher.notify.alert import Alert
 
 #: Slack's own limits are 3,000 characters per section text and 50 blocks;
@@ -149,6 +149,8 @@ def signal_line(signal: Signal, style: str = "text") -> str:
     line = esc(SIGNAL_LABELS.get(signal.kind, signal.kind.replace("_", " ")))
     if signal.section:
         line += f" in {esc(one_line(signal.section, 80))}"
+    if signal.page is not None:
+        line += f"{',' if signal.section else ''} {page_label((signal.page,))}"
     if signal.detail:
         line += f": {esc(one_line(signal.detail, 100))}"
     # five such lines and the title stay under Slack's 3,000 characters per section
@@ -261,6 +263,12 @@ class _Section:
     path: str
     lines: tuple[_Line, ...]
     cut: bool  # some lines of the hunk are not shown
+    pages: str = ""  # "p. 7", "pp. 7–8" for a PDF; "" otherwise
+
+    def header(self, empty: str = "") -> str:
+        """'@@ Policy › 3. Thresholds (p. 7)': the path (or `empty`) and the pages, unescaped."""
+        where = f"({self.pages})" if self.pages else ""
+        return " ".join(part for part in (self.path or empty, where) if part)
 
 
 def _excerpt(change: Change, bounds: _Bounds) -> tuple[list[_Section], int]:
@@ -278,7 +286,9 @@ def _excerpt(change: Change, bounds: _Bounds) -> tuple[list[_Section], int]:
             shown.append(line)
             used += line.size
         path = one_line(PATH_SEPARATOR.join(hunk.heading_path), 300)
-        sections.append(_Section(path, tuple(shown), len(shown) < len(lines)))
+        sections.append(
+            _Section(path, tuple(shown), len(shown) < len(lines), page_label(hunk.pages))
+        )
     return sections, len(change.hunks) - len(sections)
 
 
@@ -437,7 +447,7 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
             yield ""
             yield "What changed:"
             for section in sections:
-                yield f"@@ {section.path}" if section.path else "@@"
+                yield f"@@ {section.header()}".rstrip()
                 yield from (_marked(line) for line in section.lines)
                 if section.cut:
                     yield "  …"
@@ -690,7 +700,7 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
             sections, left = _excerpt(alert.change, bounds)
             yield _section("*What changed:*"), True
             for section in sections:
-                lines = [f"@@ {section.path}" if section.path else "@@"]
+                lines = [f"@@ {section.header()}".rstrip()]
                 lines += [_marked(line) for line in section.lines]
                 if section.cut:
                     lines.append("  …")
@@ -847,7 +857,7 @@ def _html_body(alert: Alert) -> Iterator[str]:
         for index, section in enumerate(sections):
             # Escaping and inline styles can make a line of text several times longer.
             markup = [
-                f'<p style="{_PATH_STYLE}">{_e(section.path) or "(before the first heading)"}</p>'
+                f'<p style="{_PATH_STYLE}">{_e(section.header("(before the first heading)"))}</p>'
             ]
             markup += [f'<p style="{_LINE_STYLE}">{_html_line(line)}</p>' for line in section.lines]
             if section.cut:

@@ -27,7 +27,12 @@ ANALYSIS_MAX_HUNKS = 25
 
 @functools.lru_cache(maxsize=32)
 def _analysis(
-    old_text: str, new_text: str, settings: AnalysisSettings, terms: tuple[str, ...]
+    old_text: str,
+    new_text: str,
+    settings: AnalysisSettings,
+    terms: tuple[str, ...],
+    old_pages: tuple[int, ...] | None = None,
+    new_pages: tuple[int, ...] | None = None,
 ) -> dict[str, Any] | None:
     """Severity and signals of a diff, shaped for the templates (cached by texts).
 
@@ -41,6 +46,8 @@ def _analysis(
             new_text,
             change=cached_diff(old_text, new_text),
             watch_terms=terms,
+            old_pages=old_pages,
+            new_pages=new_pages,
         )
     except Exception:  # a side channel: never fail the page
         log.warning("analysis failed; showing the diff without signals", exc_info=True)
@@ -92,13 +99,21 @@ def diff_context(
         else:
             settings = config.analysis if config else AnalysisSettings()
             terms = queries.watch_terms(config, store, source_id) if config else ()
-            analysis = _analysis(old_text, new_text, settings, terms)
+            analysis = _analysis(
+                old_text,
+                new_text,
+                settings,
+                terms,
+                store.version_pages(old_v, old_text),
+                store.version_pages(new_v, new_text),
+            )
         if analysis and view:
             analysis = copy.deepcopy(analysis)  # the cached one stays as it was
             where = {section.path: section for section in view.sections}
             for signal in analysis["signals"]:
                 section = where.get(signal["section"])
-                signal["page"] = section.page if section else None
+                # the page of this diff (of the dashboard) its section is on
+                signal["view_page"] = section.page if section else None
                 signal["anchor"] = section.anchor if section else None
     return {
         "old": queries.version_dict(old_v),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Literal
 
-from watcher.models import Change, Hunk, WordOp
+from watcher.models import Change, Hunk, WordOp, page_label
 
 #: Lines of unchanged text shown around each hunk.
 CONTEXT = 2
@@ -59,6 +59,7 @@ class HunkView:
     line: int
     inline: tuple[InlineLine, ...]
     rows: tuple[SideRow, ...]
+    pages: str = ""  # "p. 7", "pp. 7–8" for a PDF; "" otherwise
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def _hunk_view(
         line=(hunk.new_start if hunk.new_lines else hunk.old_start) + 1,
         inline=inline,
         rows=rows,
+        pages=page_label(hunk.pages),
     )
 
 
