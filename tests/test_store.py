@@ -440,9 +440,9 @@ def test_versions_recorded_before_pages_were_kept_have_none(tmp_path: Path) -> N
     with Store.open(tmp_path) as store:
         store.upsert_source("a", url="https://example.org/p.pdf", lab="L", title="T")
         _version(store, 1, PDF, "pdf")
-    conn = sqlite3.connect(tmp_path / DB_NAME)
+    conn = sqlite3.connect(tmp_path / DB_NAME)  # as migration 7 left it
     conn.execute("ALTER TABLE versions DROP COLUMN pages")
-    conn.execute("PRAGMA user_version = 5")
+    conn.execute("PRAGMA user_version = 7")
     conn.commit()
     conn.close()
     with Store.open(tmp_path) as store:
