@@ -469,6 +469,20 @@ def test_rewritten_document_is_bounded() -> None:
     assert len(analysis.signals) <= MAX_SIGNALS
 
 
+def test_no_silent_cap_the_signals_left_out_are_counted() -> None:
+    # More firm sentences deleted than the limit keeps: the rest is counted.
+    old_body = tuple(f"We will audit supplier number {i} before launch." for i in range(620))
+    old, new = doc(SECTION, *old_body), doc(SECTION, "We audit suppliers.")
+    analysis = analyse(old, new, large_rewrite_share=1.0)
+    found = len(analysis.signals) + analysis.truncated
+    assert len(analysis.signals) == MAX_SIGNALS
+    assert analysis.truncated == found - MAX_SIGNALS > 0
+    assert analysis.headline() == f"major: commitment weakened (+{analysis.truncated} more)"
+    # below the limit nothing is left out
+    small = one(("We will test models.",), ("We may test models.",))
+    assert small.truncated == 0
+
+
 def test_signal_to_json() -> None:
     signal = Signal(
         "quantitative_removed", "A › B", "50% of tasks", None, "'50%' removed", ((0, 3),)
@@ -482,6 +496,7 @@ def test_signal_to_json() -> None:
         "detail": "'50%' removed",
         "old_marks": [[0, 3]],
         "new_marks": [],
+        "direction": None,
     }
     assert json.loads(json.dumps(data)) == data
     # what alerts and tasks store comes back as the same signal

@@ -238,6 +238,8 @@ SIGNAL_LABELS: dict[str, str] = {
     "section_renamed": "section renamed",
     "version_label_changed": "version label changed",
     "effective_date_changed": "effective date changed",
+    "exception_added": "exception added",
+    "content_removed": "policy content removed",
     "new_document": "new document linked",
     "large_rewrite": "large rewrite",
 }
@@ -249,7 +251,10 @@ class Signal:
 
     `kind` is one of the keys of `SIGNAL_LABELS`; `section` the heading path
     joined with " › " ("" when none); `old`/`new` the evidence (the sentence
-    or value before and after, None when there is none on that side).
+    or value before and after, None when there is none on that side);
+    `direction` whether a changed quantity makes the policy 'stricter' or
+    'looser', where the quantity's role (a bound, a cadence) makes it knowable,
+    else None.
     """
 
     kind: str
@@ -260,6 +265,7 @@ class Signal:
     #: the changed words of `old` and `new`, as (start, end) character offsets
     old_marks: tuple[tuple[int, int], ...] = ()
     new_marks: tuple[tuple[int, int], ...] = ()
+    direction: str | None = None  # "stricter" | "looser" | None
 
     def __post_init__(self) -> None:
         # Signals come back from JSON (alerts, tasks): lists become tuples, a
@@ -278,6 +284,8 @@ class Analysis:
 
     severity: str  # "minor" | "substantive" | "major"
     signals: tuple[Signal, ...]
+    #: signals found but left out of `signals` (the least material ones) by a limit
+    truncated: int = 0
 
     def headline(self) -> str:
         """One line: 'major: commitment weakened, quantitative threshold removed (+1 more)'.
@@ -290,13 +298,14 @@ class Analysis:
             return f"{self.severity}: {what}"
         kinds = list(dict.fromkeys(signal.kind for signal in self.signals))[:2]
         names = ", ".join(SIGNAL_LABELS.get(kind, kind.replace("_", " ")) for kind in kinds)
-        rest = sum(1 for signal in self.signals if signal.kind not in kinds)
+        rest = sum(1 for signal in self.signals if signal.kind not in kinds) + self.truncated
         return f"{self.severity}: {names}" + (f" (+{rest} more)" if rest else "")
 
 
 def signal_to_json(signal: Signal) -> dict[str, object]:
     """JSON-ready dict of a signal: kind, section (null before the first heading),
-    old, new, detail, and the changed words of old and new as [start, end] offsets."""
+    old, new, detail, the changed words of old and new as [start, end] offsets,
+    and direction ('stricter', 'looser' or null)."""
     return {
         "kind": signal.kind,
         "section": signal.section or None,
@@ -305,4 +314,5 @@ def signal_to_json(signal: Signal) -> dict[str, object]:
         "detail": signal.detail,
         "old_marks": [list(mark) for mark in signal.old_marks],
         "new_marks": [list(mark) for mark in signal.new_marks],
+        "direction": signal.direction,
     }

@@ -754,6 +754,7 @@ class Checker:
             "summary": summary,
             "severity": change.analysis.severity,
             "signals": [signal_to_json(s) for s in change.analysis.signals[:ALERT_SIGNALS]],
+            "signal_count": len(change.analysis.signals) + change.analysis.truncated,
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
         # changes below the alerting threshold wait for the daily digest

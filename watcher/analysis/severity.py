@@ -1,4 +1,12 @@
-"""Signals collected, ranked and capped, and the severity they give a change."""
+"""Signals collected, ranked by materiality, and the severity they give a change.
+
+Severity means something: `major` is a commitment weakened or removed, a
+threshold loosened or removed, scope narrowed, an exception added, policy
+content removed or a large rewrite; `substantive` another material change
+(additions, strengthenings, new sections, a threshold made stricter); `minor`
+the rest. Signals are ranked by severity, then by how material their kind is,
+then in document order; none is dropped silently (see `MAX_SIGNALS`).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,17 @@ from watcher.models import Analysis, Signal
 
 log = logging.getLogger(__name__)
 
-#: The severity each kind of signal gives a change at least. A watched term
-#: that disappears is `major`; one that appears is `substantive`.
+#: The severity each kind of signal gives a change at least, unless the
+#: finder says otherwise (a quantity made stricter is `substantive`, a scope
+#: sentence added is `substantive`). A watched term that disappears is
+#: `major`; one that appears is `substantive`.
 KIND_SEVERITY: dict[str, str] = {
     "commitment_weakened": "major",
+    "exception_added": "major",
     "quantitative_removed": "major",
     "quantitative_changed": "major",
     "scope_changed": "major",
+    "content_removed": "major",
     "section_removed": "major",
     "large_rewrite": "major",
     "commitment_strengthened": "substantive",
@@ -30,8 +42,30 @@ KIND_SEVERITY: dict[str, str] = {
     "effective_date_changed": "minor",
 }
 
-#: At most this many signals are kept (the most severe first).
-MAX_SIGNALS = 200
+#: Within a severity, the kinds a rater reads first (most material first).
+MATERIALITY: tuple[str, ...] = (
+    "commitment_weakened",
+    "quantitative_removed",
+    "quantitative_changed",
+    "exception_added",
+    "scope_changed",
+    "content_removed",
+    "section_removed",
+    "term_changed",
+    "large_rewrite",
+    "commitment_strengthened",
+    "quantitative_added",
+    "section_added",
+    "section_renamed",
+    "new_document",
+    "version_label_changed",
+    "effective_date_changed",
+)
+_MATERIAL = {kind: index for index, kind in enumerate(MATERIALITY)}
+
+#: At most this many signals are kept, the most material first; the number
+#: left out is the analysis's `truncated` count, shown wherever signals are.
+MAX_SIGNALS = 500
 
 _RANK: dict[str, int] = {name: index for index, name in enumerate(SEVERITIES)}
 
@@ -40,7 +74,7 @@ _RANK: dict[str, int] = {name: index for index, name in enumerate(SEVERITIES)}
 class Collector:
     """Signals found so far, each with its severity and its place in the document."""
 
-    items: list[tuple[int, tuple[int, int], Signal]] = field(default_factory=list)
+    items: list[tuple[int, int, tuple[int, int], Signal]] = field(default_factory=list)
     seen: set[Signal] = field(default_factory=set)
 
     def add(
@@ -52,32 +86,36 @@ class Collector:
         detail: str,
         where: tuple[int, int],
         severity: str | None = None,
+        direction: str | None = None,
     ) -> None:
         # a linked document is a link, not a passage that changed
         whole = kind != "new_document"
         old_quote, old_marks, new_quote, new_marks = quotes(old, new, whole=whole)
-        signal = Signal(kind, section, old_quote, new_quote, detail, old_marks, new_marks)
+        signal = Signal(
+            kind, section, old_quote, new_quote, detail, old_marks, new_marks, direction
+        )
         if signal in self.seen:
             return
         self.seen.add(signal)
         rank = _RANK[severity or KIND_SEVERITY[kind]]
-        self.items.append((rank, where, signal))
+        self.items.append((rank, _MATERIAL.get(kind, len(MATERIALITY)), where, signal))
 
     def finish(
         self, changed_words: int, total_words: int, substantive_share: float, substantive_words: int
     ) -> Analysis:
-        """The change's severity and its signals, most severe first, then in document order.
+        """The change's severity and its signals, most material first, then in document order.
 
         A change is at least `substantive` when it changed `substantive_words`
         words or `substantive_share` of the `total_words`, whatever its signals.
         """
-        ordered = sorted(self.items, key=lambda item: (-item[0], item[1]))
-        if len(ordered) > MAX_SIGNALS:
-            log.debug("analysis: %d signals, keeping the first %d", len(ordered), MAX_SIGNALS)
+        ordered = sorted(self.items, key=lambda item: (-item[0], item[1], item[2]))
+        truncated = max(0, len(ordered) - MAX_SIGNALS)
+        if truncated:
+            log.debug("analysis: %d signals, %d left out", len(ordered), truncated)
             ordered = ordered[:MAX_SIGNALS]
-        rank = max((rank for rank, _, _ in ordered), default=0)
+        rank = max((item[0] for item in self.items), default=0)
         if changed_words and (
             changed_words >= substantive_words or changed_words >= substantive_share * total_words
         ):
             rank = max(rank, _RANK["substantive"])
-        return Analysis(SEVERITIES[rank], tuple(signal for _, _, signal in ordered))
+        return Analysis(SEVERITIES[rank], tuple(item[3] for item in ordered), truncated)
