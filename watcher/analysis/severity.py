@@ -76,6 +76,8 @@ class Collector:
 
     items: list[tuple[int, int, tuple[int, int], Signal]] = field(default_factory=list)
     seen: set[Signal] = field(default_factory=set)
+    #: the sentences (old and new) some signal was raised on
+    touched: set[str] = field(default_factory=set)
 
     def add(
         self,
@@ -97,6 +99,7 @@ class Collector:
         if signal in self.seen:
             return
         self.seen.add(signal)
+        self.touched.update(text for text in (old, new) if text)
         rank = _RANK[severity or KIND_SEVERITY[kind]]
         self.items.append((rank, _MATERIAL.get(kind, len(MATERIALITY)), where, signal))
 
