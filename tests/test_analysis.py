@@ -16,6 +16,7 @@ from watcher.analysis import (
     modality,
     quantities,
     split_sentences,
+    top_changes,
     versions,
 )
 from watcher.config import SEVERITIES
@@ -780,3 +781,14 @@ def test_additions_only_are_not_major() -> None:
         ),
     )
     assert analysis.severity == "substantive", analysis
+
+
+def test_top_changes_name_the_most_material_in_a_sentence_each() -> None:
+    analysis = one(
+        ("We must test models.", "Tests take 3 days.", "We publish results."),
+        ("We should test models.", "Tests take some days.", "We publish results unless unsafe."),
+    )
+    sentences = top_changes(analysis)
+    assert sentences.startswith("Commitment weakened in 3. Security: 'must' → 'should'.")
+    assert sentences.count(" in 3. Security: ") == 3 and "Exception added" in sentences
+    assert top_changes(one(("Same.",), ("Same.",))) == ""

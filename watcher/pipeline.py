@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from watcher import clock, detect, review
+from watcher import analysis, clock, detect, review
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
 from watcher.errors import HTTPStatusError, NotFound, StorageError, StoreError, WatcherError
@@ -696,6 +696,8 @@ class Checker:
         source, latest, new_links = seen.source, seen.latest, seen.new_links
         assert latest is not None
         parts = [whole.analysis.headline()]
+        if top := analysis.top_changes(whole.analysis):
+            parts.append(top)  # the three most material changes, a sentence each
         if whole.change is not None:
             parts.append(detect.summary(whole.change))
         returned_to = (

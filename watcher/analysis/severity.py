@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from watcher.analysis.evidence import quotes
 from watcher.config import SEVERITIES
-from watcher.models import Analysis, Signal
+from watcher.models import SIGNAL_LABELS, Analysis, Signal
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +122,14 @@ class Collector:
         ):
             rank = max(rank, _RANK["substantive"])
         return Analysis(SEVERITIES[rank], tuple(item[3] for item in ordered), truncated)
+
+
+def top_changes(analysis: Analysis, count: int = 3) -> str:
+    """The `count` most material changes, a sentence each ('' when there are none)."""
+    out = []
+    for signal in analysis.signals[:count]:
+        label = SIGNAL_LABELS.get(signal.kind, signal.kind.replace("_", " "))
+        where = f" in {signal.section.rsplit(' › ', 1)[-1]}" if signal.section else ""
+        what = f": {signal.detail}" if signal.detail else ""
+        out.append(f"{label[:1].upper()}{label[1:]}{where}{what}.")
+    return " ".join(out)
