@@ -792,3 +792,13 @@ def test_top_changes_name_the_most_material_in_a_sentence_each() -> None:
     assert sentences.startswith("Commitment weakened in 3. Security: 'must' → 'should'.")
     assert sentences.count(" in 3. Security: ") == 3 and "Exception added" in sentences
     assert top_changes(one(("Same.",), ("Same.",))) == ""
+
+
+def test_long_documents_meet_the_targets() -> None:
+    from bench.analysis_quality import documents_table
+
+    table, figures = documents_table()
+    assert figures["recall"] >= 0.9, table
+    assert figures["noise_share"] <= 0.2, table
+    assert figures["direction"] >= 0.95, table
+    assert figures["severity"] == 1.0 and figures["formatting_quiet"] == 1.0, table
