@@ -156,7 +156,7 @@ SIGNAL_CASES: tuple[Case, ...] = (
             "We will share evaluation results with government AI safety institutes before "
             "deployment, where appropriate.",
         ),
-        ("commitment_weakened",),
+        ("commitment_weakened", "exception_added"),
         "major",
     ),
     case(
@@ -269,7 +269,7 @@ SIGNAL_CASES: tuple[Case, ...] = (
             "capture-the-flag challenges in our professional tier.",
         ),
         ("quantitative_changed",),
-        "major",
+        "substantive",  # a capability threshold lowered: stricter
     ),
     case(
         "training compute threshold changed",
@@ -282,7 +282,7 @@ SIGNAL_CASES: tuple[Case, ...] = (
             "Models trained with more than 10^25 FLOP are evaluated at every major checkpoint.",
         ),
         ("quantitative_changed",),
-        "major",
+        "substantive",  # a capability threshold lowered: stricter
     ),
     case(
         "review cycle lengthened",
@@ -922,15 +922,15 @@ MORE_CASES: tuple[Case, ...] = (
         "major",
     ),
     case(
-        "approver dropped (no signal of points 1-6 applies)",
+        "approver dropped (an oversight role removed: policy content)",
         doc(
             GOVERNANCE,
             "Deployment requires sign-off from the Chief Executive Officer and the Responsible "
             "Scaling Officer.",
         ),
         doc(GOVERNANCE, "Deployment requires sign-off from the Responsible Scaling Officer."),
-        (),
-        "substantive",
+        ("content_removed",),
+        "major",
     ),
     case(
         "'all' dropped from the scope",

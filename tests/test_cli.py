@@ -155,6 +155,9 @@ def test_history_show_diff(changed: Env) -> None:
     assert "[-commit-]" in text.stdout or "commit" in text.stdout
     js = as_json(run(changed, "diff", "acme-rsp", "1", "2", "--format", "json"))
     assert js["old"]["number"] == 1 and js["new"]["number"] == 2 and js["change"]["hunks"]
+    # every signal is listed, ranked, each with a direction (null unless a quantity's)
+    assert js["truncated"] == 0 and js["signals"]
+    assert all("direction" in item for item in js["signals"])
     html = run(changed, "diff", "acme-rsp", "--format", "html")
     assert html.stdout.lstrip().lower().startswith("<!doctype html") and "<del" in html.stdout
 
@@ -166,7 +169,7 @@ def test_show_and_diff_errors(changed: Env) -> None:
     assert same.exit_code == 0 and "same text" in same.stdout
 
 
-JSON_DIFF_KEYS = {"source", "old", "new", "severity", "signals", "change"}
+JSON_DIFF_KEYS = {"source", "old", "new", "severity", "signals", "truncated", "change"}
 
 
 @pytest.fixture

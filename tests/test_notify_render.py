@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from watcher.detect import diff
-from watcher.models import Change, Link
+from watcher.models import Change, Link, Signal
 from watcher.notify.alert import Alert
 from watcher.notify.render import (
     SLACK_BLOCKS_MAX,
@@ -289,6 +289,18 @@ def test_email_structure_of_a_change() -> None:
     assert message["From"].addresses[0].addr_spec == "watcher@example.org"
     assert message["Date"] and message["Message-ID"].endswith("@example.org>")
     check_headers(message)
+
+
+def test_more_signals_counts_every_signal_the_change_raised() -> None:
+    # The alert carries its first signals; the count is the change's, not the carried ones'.
+    signal = Signal("commitment_weakened", "2. Security", "We commit.", "We expect.", "")
+    shown = [Signal("section_added", "3", None, f"Part {i}", f"'Part {i}'") for i in range(7)]
+    alert = change_alert(signals=(signal, *shown), signal_count=240)
+    slack = "\n".join(slack_texts(render_slack(alert)))
+    for text in (render_plain(alert), slack):
+        assert "and 235 more signals" in text
+    # without a count (older queued alerts), the carried signals are counted
+    assert "and 3 more signals" in render_plain(change_alert(signals=(signal, *shown)))
 
 
 def test_attachment_name_is_a_safe_file_name() -> None:

@@ -485,6 +485,8 @@ def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> N
                 "new": {"source": new_v.source_id, **queries.version_dict(new_v)},
                 "severity": result.severity if change else None,
                 "signals": [signal_to_json(signal) for signal in result.signals],
+                # signals found but left out by the analysis's limit (0: all are listed)
+                "truncated": result.truncated,
                 "change": detect.change_to_json(change) if change else None,
             }
         )

@@ -258,6 +258,8 @@ SIGNAL_LABELS: dict[str, str] = {
     "section_renamed": "section renamed",
     "version_label_changed": "version label changed",
     "effective_date_changed": "effective date changed",
+    "exception_added": "exception added",
+    "content_removed": "policy content removed",
     "new_document": "new document linked",
     "large_rewrite": "large rewrite",
 }
@@ -272,6 +274,9 @@ class Signal:
     or value before and after, None when there is none on that side);
     `page` the PDF page of the new passage (of the old one for a deletion),
     None when not known (HTML, a signal about the whole document).
+    `direction` whether a changed quantity makes the policy 'stricter' or
+    'looser', where the quantity's role (a bound, a cadence) makes it knowable,
+    else None.
     """
 
     kind: str
@@ -283,6 +288,7 @@ class Signal:
     old_marks: tuple[tuple[int, int], ...] = ()
     new_marks: tuple[tuple[int, int], ...] = ()
     page: int | None = None
+    direction: str | None = None  # "stricter" | "looser" | None
 
     def __post_init__(self) -> None:
         # Signals come back from JSON (alerts, tasks): lists become tuples, a
@@ -301,6 +307,8 @@ class Analysis:
 
     severity: str  # "minor" | "substantive" | "major"
     signals: tuple[Signal, ...]
+    #: signals found but left out of `signals` (the least material ones) by a limit
+    truncated: int = 0
 
     def headline(self) -> str:
         """One line: 'major: commitment weakened, quantitative threshold removed (+1 more)'.
@@ -313,14 +321,14 @@ class Analysis:
             return f"{self.severity}: {what}"
         kinds = list(dict.fromkeys(signal.kind for signal in self.signals))[:2]
         names = ", ".join(SIGNAL_LABELS.get(kind, kind.replace("_", " ")) for kind in kinds)
-        rest = sum(1 for signal in self.signals if signal.kind not in kinds)
+        rest = sum(1 for signal in self.signals if signal.kind not in kinds) + self.truncated
         return f"{self.severity}: {names}" + (f" (+{rest} more)" if rest else "")
 
 
 def signal_to_json(signal: Signal) -> dict[str, object]:
     """JSON-ready dict of a signal: kind, section (null before the first heading),
-    page (null when not known), old, new, detail, and the changed words of old
-    and new as [start, end] offsets."""
+    page (null when not known), old, new, detail, the changed words of old and new as
+    [start, end] offsets, and direction ('stricter', 'looser' or null)."""
     return {
         "kind": signal.kind,
         "section": signal.section or None,
@@ -330,6 +338,7 @@ def signal_to_json(signal: Signal) -> dict[str, object]:
         "detail": signal.detail,
         "old_marks": [list(mark) for mark in signal.old_marks],
         "new_marks": [list(mark) for mark in signal.new_marks],
+        "direction": signal.direction,
     }
 
 

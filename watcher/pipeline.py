@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from watcher import clock, detect, lineage, review
+from watcher import analysis, clock, detect, lineage, review
 from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
@@ -840,6 +840,8 @@ class Checker:
         source, latest, new_links = seen.source, seen.latest, seen.new_links
         assert latest is not None
         parts = [whole.analysis.headline()]
+        if top := analysis.top_changes(whole.analysis):
+            parts.append(top)  # the three most material changes, a sentence each
         if whole.change is not None:
             parts.append(detect.summary(whole.change))
         returned_to = (
@@ -898,6 +900,7 @@ class Checker:
             "summary": summary,
             "severity": change.analysis.severity,
             "signals": [signal_to_json(s) for s in change.analysis.signals[:ALERT_SIGNALS]],
+            "signal_count": len(change.analysis.signals) + change.analysis.truncated,
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
         # changes below the alerting threshold wait for the daily digest

@@ -41,7 +41,7 @@ from watcher.analysis.commitments import Modality, commitment_change, modality
 from watcher.analysis.core import analyse, analyse_with
 from watcher.analysis.labels import effective_dates, versions
 from watcher.analysis.numbers import Quantity, quantities
-from watcher.analysis.severity import KIND_SEVERITY, MAX_SIGNALS
+from watcher.analysis.severity import KIND_SEVERITY, MAX_SIGNALS, top_changes
 from watcher.analysis.text import split_sentences
 
 __all__ = [
@@ -56,5 +56,6 @@ __all__ = [
     "modality",
     "quantities",
     "split_sentences",
+    "top_changes",
     "versions",
 ]

@@ -140,6 +140,8 @@ class Item:
     unit: Unit
     label: str
     kind: str = ""  # for quantities: pairs of the same kind are a change
+    role: str = ""  # for quantities: see `numbers.Quantity.role`
+    value: float = 0.0
 
 
 def items_of(
@@ -176,12 +178,13 @@ _GROUP_KEYS: tuple[Callable[[Item], Hashable], ...] = (
 def net(
     olds: list[Item], news: list[Item]
 ) -> tuple[list[tuple[Item, Item]], list[Item], list[Item]]:
-    """Cancel equal items, then pair items of the same kind, group by group (pair, region, section).
+    """Cancel equal items group by group (pair, region, section); pair items of the
+    same kind and another value within an aligned pair of sentences only.
 
     Returns the changed pairs and the items left over on each side.
     """
     changed: list[tuple[Item, Item]] = []
-    for group_key in _GROUP_KEYS:
+    for level, group_key in enumerate(_GROUP_KEYS):
         by_group: dict[Hashable, tuple[list[Item], list[Item]]] = {}
         for item in olds:
             by_group.setdefault(group_key(item), ([], []))[0].append(item)
@@ -204,9 +207,10 @@ def net(
                     rest_old.append(item)
             rest_new = [item for items in pool.values() for item in items]
             rest_new.sort(key=lambda item: (item.unit.region, item.unit.line))
-            # same kind, other value: a change
+            # same kind, other value: a change, only within an aligned pair
+            # (an old number is never paired with an unrelated one elsewhere)
             for item in list(rest_old):
-                if not item.kind:
+                if not item.kind or level > 0 or item.group[0] != "pair":  # type: ignore[index]
                     continue
                 match = next(
                     (

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Sequence
 
 from watcher.analysis.align import ALIGN_MIN, align, pair_edit, repunctuated
-from watcher.analysis.commitments import commitment_signals
+from watcher.analysis.commitments import commitment_signals, exception_signals
+from watcher.analysis.content import content_signals
 from watcher.analysis.labels import label_signals
 from watcher.analysis.numbers import quantity_signals
 from watcher.analysis.regions import line_regions, regions_from_change, share_changed
@@ -14,6 +15,7 @@ from watcher.analysis.scope import scope_signals
 from watcher.analysis.sections import section_signals
 from watcher.analysis.severity import Collector
 from watcher.analysis.terms import term_signals
+from watcher.analysis.text import normalise
 from watcher.analysis.units import Unit, heading_paths, units
 from watcher.config import AnalysisSettings
 from watcher.models import Analysis, Change, Link
@@ -53,8 +55,9 @@ def analyse(
     if old == new:
         return collector.finish(0, 1, substantive_share, substantive_words)
 
-    old_lines = old.split("\n")
-    new_lines = new.split("\n")
+    # formatting is not meaning: the same lines, without it
+    old_lines = [normalise(line) for line in old.split("\n")]
+    new_lines = [normalise(line) for line in new.split("\n")]
     regions = (
         regions_from_change(change) if change is not None else line_regions(old_lines, new_lines)
     )
@@ -114,9 +117,11 @@ def analyse(
         deleted, inserted = [], []
 
     commitment_signals(real_pairs, deleted, inserted, collector)
+    exception_signals(real_pairs, inserted, collector)
     scope_signals(real_pairs, deleted, inserted, collector)
     quantity_signals(real_pairs, deleted, inserted, collector)
     term_signals(watch_terms, real_pairs + renamed, deleted, inserted, collector)
+    content_signals(real_pairs, deleted, collector, rewrite=share >= large_rewrite_share)
 
     return collector.finish(
         changed_words, max(old_words, new_words), substantive_share, substantive_words

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from watcher.analysis.align import Item, items_of, net, report_left_over
+from watcher.analysis.align import Item, items_of, net
 from watcher.analysis.labels import DATE_RES, EFFECTIVE, VERSION_RE, date_value
 from watcher.analysis.severity import Collector
-from watcher.analysis.units import Unit
+from watcher.analysis.units import Unit, text_of
 
 _NUMBER_WORDS = {
     "two": 2,
@@ -90,18 +90,128 @@ _DEADLINE_BEFORE = re.compile(
 )
 _COMPARATOR_BEFORE = re.compile(
     r"(?:at least|at most|only|exactly|no more than|more than|no fewer than|fewer than"
-    r"|less than|minimum of|maximum of|up to)\s+$",
+    r"|less than|minimum of|maximum of|up to|greater than|in excess of|exceeds?|exceeding"
+    r"|above|below|over|under|[<>]=?|[≥≤])\s*$",
     re.IGNORECASE,
 )
+# Roles, read from the words just before a quantity (see `Quantity.role`).
+_FLOOR_BEFORE = re.compile(
+    r"(?:at least|no fewer than|no less than|minimum of|more than|greater than|in excess of"
+    r"|exceeds?|exceeding|above|over|>=?|≥)\s*(?:an?\s+|the\s+)?$",
+    re.IGNORECASE,
+)
+_CEILING_BEFORE = re.compile(
+    r"(?:at most|no more than|up to|maximum of|fewer than|less than|below|under|within"
+    r"|no later than|by|before|every|each|per|once\s+(?:every|per|a)|<=?|≤)\s*"
+    r"(?:an?\s+|the\s+)?$",
+    re.IGNORECASE,
+)
+_DEFINITION = re.compile(
+    r"\b(?:threshold|thresholds|defined|define|defines|trigger|triggers|triggered|reach|reaches"
+    r"|success\s+rate|capability\s+level|uplift|trained\s+(?:with|on|using))\b",
+    re.IGNORECASE,
+)
+_MEASURES = frozenset(["percent", "magnitude", "people", "money", "multiplier"])
+
+
+def _role(text: str, start: int, quantity: Quantity) -> str:
+    """The role of `quantity` at `start` in sentence `text` (see `Quantity.role`)."""
+    before = text[max(0, start - 40) : start]
+    if quantity.kind == "duration" and quantity.text.lower() in _FREQUENCIES:
+        return "ceiling"  # 'annually': a review at most a year apart
+    if quantity.kind == "date":
+        return "ceiling"  # a deadline
+    if _CEILING_BEFORE.search(before):
+        return "ceiling"
+    if _FLOOR_BEFORE.search(before):
+        # a bound on a measure of capability or harm is a trigger; on effort a floor
+        return "trigger" if quantity.kind in _MEASURES else "floor"
+    if quantity.kind in _MEASURES and _DEFINITION.search(text):
+        return "trigger"
+    return ""
+
+
+def direction(old: Quantity | None, new: Quantity | None) -> str | None:
+    """'stricter' or 'looser' when the quantities' role makes it knowable, else None."""
+    role = (old or new).role if (old or new) else ""  # type: ignore[union-attr]
+    if not role:
+        return None
+    if old is None:
+        return "stricter"  # a bound added
+    if new is None:
+        return "looser"  # a bound removed
+    if new.role != old.role or new.value == old.value:
+        return None
+    higher = new.value > old.value
+    looser = higher if role in ("trigger", "ceiling") else not higher
+    return "looser" if looser else "stricter"
+
+
+# Spelled-out numbers: 'two hundred', 'five billion', 'twenty-five', 'twelve'.
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_SCALES = {"hundred": 100, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+_SPELLED_WORD = "|".join([*_UNITS, *_SCALES])
+_SPELLED = re.compile(
+    rf"\b(?:{_SPELLED_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_SPELLED_WORD}))*\b", re.IGNORECASE
+)
+_DIGIT_SCALE = re.compile(r"\b(\d+(?:\.\d+)?)\s+(thousand|million|billion|trillion)\b", re.I)
+
+
+def _spelled_value(phrase: str) -> float | None:
+    total = current = 0.0
+    seen = False
+    for word in re.split(r"[\s-]+", phrase.lower()):
+        if word == "and":
+            continue
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word == "hundred":
+            current = (current or 1) * 100
+        elif word in _SCALES:
+            total += (current or 1) * _SCALES[word]
+            current = 0
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _digits(text: str) -> str:
+    """`text` with spelled-out numbers and scale words written as digits."""
+
+    def spelled(match: re.Match[str]) -> str:
+        phrase = match.group(0)
+        if phrase.lower() == "one" or phrase.split()[0].lower() in _SCALES:
+            return phrase  # 'one of', 'no one': left as a word (read where bounded)
+        value = _spelled_value(phrase)
+        return phrase if value is None else f"{value:.15g}"
+
+    def scaled(match: re.Match[str]) -> str:
+        return f"{float(match.group(1)) * _SCALES[match.group(2).lower()]:.15g}"
+
+    if "illion" in text or "thousand" in text:
+        text = _DIGIT_SCALE.sub(scaled, text)
+    if _SPELLED.search(text):
+        text = _SPELLED.sub(spelled, text)
+    return text
 
 
 @dataclass(frozen=True)
 class Quantity:
     """A number with meaning found in a sentence: `kind` and normalised `value` compare."""
 
-    kind: str  # percent, multiplier, magnitude, money, duration, number, date, level:ASL
+    kind: str  # percent, multiplier, magnitude, money, duration, number, people, date, level:ASL
     value: float
     text: str  # as written
+    #: 'floor' (at least N reviewers), 'ceiling' (within N days, every N months,
+    #: at most N), 'trigger' (more than N FLOP, a threshold's definition) or ''
+    role: str = ""
 
     @property
     def key(self) -> tuple[str, float]:
@@ -147,6 +257,18 @@ def _find_dates(text: str) -> Iterable[tuple[int, int, Quantity | None]]:
             yield match.start(), match.end(), quantity
 
 
+_BARE = re.compile(rf"(?<![\w.,^/-])({_NUM})(?![\w^+]|[.,]\d)")
+
+
+def _find_bare_numbers(text: str) -> Iterable[tuple[int, int, Quantity | None]]:
+    # A bare number (no unit) is a quantity only when bounded ('at least 5
+    # evaluations'); footnote markers, list and statute numbers are not.
+    for match in _BARE.finditer(text):
+        bounded = _COMPARATOR_BEFORE.search(text, max(0, match.start() - 30), match.start())
+        quantity = Quantity("number", _float(match.group(1)), match.group(0)) if bounded else None
+        yield match.start(), match.end(), quantity
+
+
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)}|one)\b(?=\s+[a-z])", re.IGNORECASE)
 
 
@@ -181,6 +303,15 @@ _MAGNITUDE_UNIT = (
 _MONEY_SCALE = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6}
 _MONEY_SCALE |= {"billion": 1e9, "b": 1e9, "bn": 1e9}
 
+_find_frequencies = _find_regex(
+    r"\b(?:" + "|".join(re.escape(phrase) for phrase in _FREQUENCIES) + r")\b",
+    lambda match: Quantity(
+        "duration",
+        _sig(_FREQUENCIES[re.sub(r"\s+", " ", match.group(0).lower())]),
+        match.group(0),
+    ),
+)
+
 # In priority order: an earlier finder claims its span, a later one cannot
 # reuse it. Finders that return None claim a span without making it a
 # quantity (references, version labels, years, non-deadline dates).
@@ -195,10 +326,37 @@ _FINDERS: tuple[_Finder, ...] = (
     _find_dates,
     _find_regex(r"\b(?:19|20)\d{2}\b", lambda match: None),
     _find_regex(
-        r"\b([A-Z][A-Za-z&]{1,6})-(\d+(?:\.\d+)?)\b",
+        r"\b((?-i:ASL|CCL|AISL|BSL|SL|[A-Z]{1,4}L)|Level|Tier|Stage|Category)[- ]?(\d+(?:\.\d+)?)(\+?)"
+        r"(?![\w.]\d)",
         lambda match: Quantity(
-            f"level:{match.group(1).upper()}", float(match.group(2)), match.group(0)
+            f"level:{match.group(1).upper()}",
+            float(match.group(2)) + (0.5 if match.group(3) else 0.0),
+            match.group(0),
         ),
+    ),
+    # model, product and statute names are names, not quantities
+    _find_regex(
+        r"\b[A-Z][A-Za-z]*[- ]\d+(?:\.\d+)+\b|\b[A-Z][A-Za-z]{1,}-\d+(?:\.\d+)*\b"
+        r"|\b(?:Models?|Claude|GPT|Gemini|Llama|Grok|Phase|Rule|Regulation|Act|Order|EO|Title"
+        r"|Clause|Paragraph|Schedule|Notes?|Principle|Commitment|Recommendation)\s+\d+\b",
+        lambda match: None,
+    ),
+    _find_regex(
+        rf"(?<![\w.,])({_NUM})\s+(?:in|out\s+of)\s+({_NUM})\b",
+        lambda match: Quantity(
+            "percent",
+            _sig(100 * _float(match.group(1)) / max(_float(match.group(2)), 1e-9)),
+            match.group(0),
+        ),
+    ),
+    _find_regex(
+        rf"(?<![\w.,])({_NUM})\s+(?:or\s+more\s+|additional\s+)?(?:deaths|fatalities|casualties"
+        r"|people|persons|individuals|lives|injuries|victims)\b",
+        lambda match: Quantity("people", _float(match.group(1)), match.group(0)),
+    ),
+    _find_regex(
+        rf"(?<![\w.,])({_NUM})\s*(?:US\s+dollars|dollars|USD)\b",
+        lambda match: Quantity("money", _sig(_float(match.group(1))), match.group(0)),
     ),
     _find_regex(
         rf"(?:(?:({_NUM})\s*[×x*]\s*)?\b10\s*(?:\^|\*\*)\s*(\d+)|(?<![\w.])()10([⁰¹²³⁴⁵⁶⁷⁸⁹]+))"
@@ -230,18 +388,8 @@ _FINDERS: tuple[_Finder, ...] = (
         r"|days?|weeks?|months?|quarters?|years?)\b",
         _duration,
     ),
-    _find_regex(
-        r"\b(?:" + "|".join(re.escape(phrase) for phrase in _FREQUENCIES) + r")\b",
-        lambda match: Quantity(
-            "duration",
-            _sig(_FREQUENCIES[re.sub(r"\s+", " ", match.group(0).lower())]),
-            match.group(0),
-        ),
-    ),
-    _find_regex(
-        rf"(?<![\w.,^/-])({_NUM})(?![\w^]|[.,]\d)",
-        lambda match: Quantity("number", _float(match.group(1)), match.group(0)),
-    ),
+    _find_frequencies,
+    _find_bare_numbers,
     _find_number_words,
 )
 
@@ -249,10 +397,10 @@ _FINDERS: tuple[_Finder, ...] = (
 # Without a digit only these can match (spelled-out numbers, 'annually'), and
 # only when a number word or a frequency word is present: most sentences of a
 # policy skip the patterns entirely.
-_WORD_FINDERS = tuple(_FINDERS[index] for index in (7, 8, 10, 11, 13))
+_WORD_FINDERS: tuple[_Finder, ...] = (_find_frequencies, _find_number_words)
 _DIGIT = re.compile(r"\d")
 _NUMBERISH = re.compile(
-    r"\b(?:one|" + "|".join(_NUMBER_WORDS) + r"|annually|yearly|every|each|once|biennially"
+    r"\b(?:" + _SPELLED_WORD + r"|annually|yearly|every|each|once|biennially"
     r"|biannually|semi-?annually|twice|quarterly|monthly|weekly|daily)\b",
     re.IGNORECASE,
 )
@@ -267,6 +415,8 @@ def _magnitude_any(match: re.Match[str]) -> Quantity:
 
 def quantities(text: str) -> list[Quantity]:
     """The meaningful numbers in `text`, in order (see the module docstring)."""
+    if _NUMBERISH.search(text):
+        text = _digits(text)
     if _DIGIT.search(text):
         finders = _FINDERS
     elif _NUMBERISH.search(text):
@@ -281,7 +431,8 @@ def quantities(text: str) -> list[Quantity]:
                 continue
             taken.append((start, end))
             if quantity is not None:
-                found.append((start, quantity))
+                role = _role(text, start, quantity)
+                found.append((start, replace(quantity, role=role) if role else quantity))
     found.sort(key=lambda item: item[0])
     return [quantity for _, quantity in found]
 
@@ -297,19 +448,55 @@ def quantity_signals(
     def find(unit: Unit, group: Hashable) -> list[Item]:
         if unit.is_heading:
             return []
-        return [Item(q.key, group, unit, q.text, q.kind) for q in quantities(unit.text)]
+        return [
+            Item(q.key, group, unit, q.text, q.kind, q.role, q.value) for q in quantities(unit.text)
+        ]
 
     olds, news, partner = items_of(pairs, deleted, inserted, find)
     if not olds and not news:
         return
     changed, gone, came = net(olds, news)
     for x, y in changed:
+        way = direction(_as_quantity(x), _as_quantity(y))
         collector.add(
             "quantitative_changed",
             y.unit.section,
             x.unit.text,
             y.unit.text,
-            f"'{x.label}' → '{y.label}'",
+            f"'{x.label}' → '{y.label}'" + (f" ({way})" if way else ""),
             y.unit.where,
+            severity=_SEVERITY.get(way or ""),
+            direction=way,
         )
-    report_left_over(collector, ("quantitative_removed", "quantitative_added"), gone, came, partner)
+    for x in gone:
+        other = partner.get(id(x.unit))
+        way = direction(_as_quantity(x), None)
+        collector.add(
+            "quantitative_removed",
+            other.section if other else x.unit.section,
+            x.unit.text,
+            text_of(other),
+            f"'{x.label}' removed",
+            (other or x.unit).where,
+            direction=way,
+        )
+    for y in came:
+        other = partner.get(id(y.unit))
+        way = direction(None, _as_quantity(y))
+        collector.add(
+            "quantitative_added",
+            y.unit.section,
+            text_of(other),
+            y.unit.text,
+            f"'{y.label}' added",
+            y.unit.where,
+            direction=way,
+        )
+
+
+# A bound made stricter is a material change, not a weakening.
+_SEVERITY = {"stricter": "substantive", "looser": "major"}
+
+
+def _as_quantity(item: Item) -> Quantity:
+    return Quantity(item.kind, item.value, item.label, item.role)

@@ -83,4 +83,13 @@ def scope_signals(
             )
     for b in inserted:
         if not b.is_heading and _SCOPE.search(b.text):
-            collector.add("scope_changed", b.section, None, b.text, "scope sentence added", b.where)
+            # an addition widens what is said; it does not narrow a commitment
+            collector.add(
+                "scope_changed",
+                b.section,
+                None,
+                b.text,
+                "scope sentence added",
+                b.where,
+                severity="substantive",
+            )

@@ -29,6 +29,55 @@ RUN_IN_HEADING = re.compile(r"[A-Z][\w’'/&()-]*(?:\s+[\w’'/&()-]+){0,3}")
 _ENUMERATOR = re.compile(r"\(?(?:\d+(?:\.\d+)*|[ivxlc]{1,5}|[a-z])\)?", re.IGNORECASE)
 
 
+# Formatting that is not meaning: typographic punctuation, odd spaces, soft
+# hyphens, words hyphenated across a line break ('capa- bilities'), and
+# footnote markers glued to a word ('safeguards.3', '3Bench').
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": " - ",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u00ad": None,
+        "\u200b": None,
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+    }
+)
+_BROKEN_WORD = re.compile(r"(?<=[a-z]{2})- (?=[a-z]{2,})(?!and\b|or\b|to\b)")
+_GLUED_FOOTNOTE = re.compile(
+    r"(?<=[a-z][.,;:)])\d{1,2}(?=\s|$)|(?<=[a-z]{3})\d{1,2}(?=[\s.,;:]|$)|^\d{1,2}(?=[A-Z][a-z])"
+)
+_SPACES = re.compile(r"[ \t]{2,}")
+
+
+def normalise(line: str) -> str:
+    """`line` without the formatting that carries no meaning (see above); same line count."""
+    if line.isascii() and "  " not in line and "- " not in line and not _has_digit(line):
+        return line
+    line = line.translate(_TYPOGRAPHY)
+    line = _BROKEN_WORD.sub("", line)
+    line = _GLUED_FOOTNOTE.sub("", line)
+    return _SPACES.sub(" ", line)
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text)
+
+
+def undouble(found: list[str]) -> list[str]:
+    """Words of a run a PDF producer printed twice ('a b c a b c'), once."""
+    half = len(found) // 2
+    if half >= 2 and len(found) % 2 == 0 and found[:half] == found[half:]:
+        return found[:half]
+    return found
+
+
 def words(text: str) -> list[str]:
     """The words and numbers of `text`, case-folded, with one kind of apostrophe."""
     return [word.replace("’", "'") for word in _WORD.findall(text.casefold())]

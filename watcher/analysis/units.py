@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from watcher.analysis.labels import DATE_RES, VERSION_RE
-from watcher.analysis.text import RUN_IN_HEADING, key, split_sentences, words
+from watcher.analysis.text import RUN_IN_HEADING, key, split_sentences, undouble, words
 
 PATH_SEPARATOR = " › "
 
@@ -96,10 +96,12 @@ def units(
 
     def add(text: str, line: int, level: int = 0) -> None:
         section = PATH_SEPARATOR.join(paths[line]) if line < len(paths) else ""
-        unit_words = words(text)
+        unit_words = undouble(words(text))
         unit_key = "#" + _heading_key(text) if level else " ".join(unit_words)
         if not unit_key.strip("#"):
             return
+        if found and found[-1].key == unit_key and found[-1].line >= line - 1:
+            return  # the same sentence printed twice in a row (a PDF producer's doubled run)
         found.append(
             Unit(text, unit_key, section, region, line, old, level, unit_words, Counter(unit_words))
         )

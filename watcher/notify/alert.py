@@ -37,6 +37,7 @@ class Alert:
     summary: str = ""
     severity: str | None = None  # from change analysis: minor | substantive | major
     signals: tuple[Signal, ...] = ()  # most severe first
+    signal_count: int = 0  # signals the change raised, of which `signals` are the first
     new_documents: tuple[Link, ...] = ()
     # "new file <URL> supersedes <URL> (v2.1 → v2.2)": the change is across two files
     supersedes: str = ""

@@ -570,6 +570,7 @@ def _change_alert(
         supersedes=payload.get("supersedes", ""),
         severity=payload.get("severity"),
         signals=_signals(payload.get("signals")),
+        signal_count=int(payload.get("signal_count") or 0),
         new_documents=tuple(
             Link(d["url"], d.get("text", "")) for d in payload.get("new_documents", [])
         ),

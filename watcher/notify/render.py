@@ -163,8 +163,10 @@ def signal_line(signal: Signal, style: str = "text") -> str:
 
 def _signal_lines(alert: Alert, style: str = "text") -> list[str]:
     lines = [signal_line(signal, style) for signal in alert.signals[:SIGNALS_SHOWN]]
-    if len(alert.signals) > SIGNALS_SHOWN:
-        lines.append(f"and {len(alert.signals) - SIGNALS_SHOWN} more signals")
+    # the alert carries the first signals; the count says how many the change raised
+    total = max(alert.signal_count, len(alert.signals))
+    if total > len(lines):
+        lines.append(f"and {total - len(lines)} more signals")
     return lines
 
 
