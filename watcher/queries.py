@@ -335,8 +335,13 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
                 "last_changed",
                 "created_at",
                 "active",
+                "supersedes",
+                "lineage_decision",
+                "lineage_reason",
+                "unlinked_at",
             )
         },
+        "lineage": lineage_history(store, source_id),
         "versions": list(reversed(versions)),
         "checks": [
             {
@@ -361,6 +366,60 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
         ],
         "tasks": [task_dict(t) for t in reversed(tasks_rows)],
     }
+
+
+def lineage_history(store: Store, source_id: str) -> list[dict[str, Any]]:
+    """The lineage `source_id` belongs to as one history, oldest first: each
+    version numbered across the whole lineage (`step`, from 1), with its
+    source, its file's URL, and the version before it (`previous`, a
+    `SOURCE@VERSION` reference, None for the first), whose diff may cross
+    files. Empty when the source has no lineage (one document alone)."""
+    members = store.lineage(source_id)
+    if len(members) < 2:
+        return []
+    rows = {member: store.require_source(member) for member in members}
+    out: list[dict[str, Any]] = []
+    previous: VersionRow | None = None
+    for step, version in enumerate(lineage_versions(store, source_id), 1):
+        row = rows[version.source_id]
+        out.append(
+            {
+                "step": step,
+                "source": version.source_id,
+                "title": row["title"],
+                "url": row["url"],
+                "status": "unlinked" if row["unlinked_at"] else row["status"],
+                "number": version.number,
+                "captured_at": version.captured_at,
+                "words": version.words,
+                "words_delta": None if previous is None else version.words - previous.words,
+                "ref": f"{version.source_id}@{version.number}",
+                "previous": f"{previous.source_id}@{previous.number}" if previous else None,
+                "new_file": previous is not None and previous.source_id != version.source_id,
+            }
+        )
+        previous = version
+    return out
+
+
+def version_choices(store: Store, lab: str | None) -> list[dict[str, Any]]:
+    """Every version of a lab's sources (every lab's when None), for the compare
+    form's pickers: `ref` is `SOURCE@VERSION`, newest version first per source."""
+    out = []
+    for row in store.sources(include_inactive=True):
+        if lab is not None and row["lab"] != lab:
+            continue
+        for version in reversed(store.versions(row["id"])):
+            out.append(
+                {
+                    "ref": f"{row['id']}@{version.number}",
+                    "source": row["id"],
+                    "title": row["title"],
+                    "number": version.number,
+                    "captured_at": version.captured_at,
+                }
+            )
+    return out
 
 
 def filter_tasks(
