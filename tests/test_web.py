@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import Env, Site, write_config
-from tests.test_lineage_pipeline import swapped
+from tests.test_lineage_pipeline import EXPECT, swapped
 from watcher import queries, review
 from watcher.config import Config, load_config
 from watcher.detect import diff
@@ -787,3 +787,52 @@ def test_a_rater_unlinks_and_links_from_the_dashboard(
     assert empty.status_code == 409 and "pick the document" in empty.text
     assert client.post("/sources/nope/unlink", data={"csrf_token": token}).status_code == 404
     assert client.get(f"/sources/{new}/unlink").status_code == 405
+
+
+def test_search_reads_a_lineage_as_one_history(
+    lineage_client: tuple[TestClient, str, str],
+) -> None:
+    client, old, new = lineage_client
+    # the old file's commitment is gone since the new file
+    [gone] = client.get("/api/search", params={"q": '"We commit to pause training"'}).json()[
+        "results"
+    ]
+    assert gone["lineage"] == [old, new] and gone["source"] == new
+    assert (gone["first"]["source"], gone["first"]["step"]) == (old, 1)
+    assert (gone["last"]["source"], gone["last"]["step"]) == (old, 1)
+    assert (gone["gone_in"]["source"], gone["gone_in"]["step"]) == (new, 2)
+    assert not gone["still_present"] and gone["numbers"] == [1] and gone["latest"] == 2
+    page = client.get("/search", params={"q": '"We commit to pause training"'}).text
+    assert "Gone since" in page and f"v2 ({new} v1)" in page
+    assert f"/compare?old={old}%401&amp;new={new}%401" in page
+
+    # the new file's wording first appeared in it, and is still there
+    [new_words] = client.get("/api/search", params={"q": f'"{EXPECT}"'}).json()["results"]
+    assert new_words["first"]["source"] == new and new_words["still_present"]
+    assert new_words["gone_in"] is None and new_words["numbers"] == [2]
+
+    # words in both files: one result for the policy, not one per file
+    results = client.get("/api/search", params={"q": "Responsible Scaling"}).json()["results"]
+    policy = [r for r in results if r["lineage"] == [old, new]]
+    assert len(policy) == 1 and policy[0]["numbers"] == [1, 2] and policy[0]["still_present"]
+    assert all(r["source"] != old for r in results)
+    # a source filter covers its lineage
+    [only] = client.get("/api/search", params={"q": f'"{EXPECT}"', "source": old}).json()["results"]
+    assert only["source"] == new
+
+
+def test_feeds_read_a_lineage_as_one_history(
+    lineage_client: tuple[TestClient, str, str], env: Env
+) -> None:
+    client, old, new = lineage_client
+    [task] = env.store.tasks()
+    atom = "{http://www.w3.org/2005/Atom}"
+    for page in (f"/sources/{old}/feed.atom", f"/sources/{new}/feed.atom", "/feed.atom"):
+        feed = ET.fromstring(client.get(page).content)
+        entries = feed.findall(f"{atom}entry")
+        [entry] = [e for e in entries if f":{new}:1" in (e.findtext(f"{atom}id") or "")]
+        assert f"new file, after {old} v1" in (entry.findtext(f"{atom}title") or "")
+        link = entry.find(f"{atom}link")
+        assert link is not None and f"/compare?old={old}@1&new={new}@1" in link.get("href", "")
+        summary = entry.findtext(f"{atom}summary") or ""
+        assert f"Task #{task['id']}" in summary and "→" in summary
