@@ -624,11 +624,11 @@ def feed_entries(
             # a superseding file's change goes on its landing page's task
             if covering is None:
                 covering = {}
-                for task_row in store.tasks_with_documents():
-                    for document in json.loads(task_row["documents"]):
+                for with_documents in store.tasks_with_documents():
+                    for document in json.loads(with_documents["documents"]):
                         key = (document.get("source"), document.get("version"))
                         if document.get("supersedes") and key not in covering:
-                            covering[key] = task_row["id"]
+                            covering[key] = with_documents["id"]
             task_id = covering.get((row["source_id"], 1))
         task_row = None
         if task_id is not None:
