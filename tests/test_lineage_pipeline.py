@@ -454,3 +454,57 @@ def test_a_url_replaced_in_the_config_continues_the_history(env: Env, site: Site
     [task] = env.store.tasks()
     assert (task["from_version"], task["to_version"]) == (1, 2)
     assert len(change_alerts(env)) == 1
+
+
+# --- a removed document that then disappears -------------------------------------------
+
+
+def test_a_removed_document_that_starts_failing_is_one_alert(env: Env, site: Site) -> None:
+    import time_machine
+
+    from watcher import clock
+
+    rsp = Policy("anthropic", "framework", 9)
+    annex = Policy("anthropic", "transparency report", 9)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", "Annex")))
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        env.check()
+        gone = child(env, site.url("/annex.pdf"))
+        # the link goes, and the file with it: 404 first, then 410
+        site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+        site.set("/annex.pdf", b"not here", status=404)
+        env.check()
+        for day in range(6):
+            traveller.shift(86_400 + 60)
+            if day == 3:
+                site.set("/annex.pdf", b"gone", status=410)
+            env.check()
+    assert site.hits("/annex.pdf") >= 5  # still checked, once a day
+    rows = env.store.notifications()
+    [removed] = [row for row in rows if row["kind"] == "change"]
+    assert removed["source_id"] == "acme-rsp"
+    assert [row["kind"] for row in rows if row["source_id"] == gone["id"]] == []
+    state = env.store.source(gone["id"])
+    assert state is not None and state["unlinked_at"] and "410" in state["last_error"]
+    assert state["status"] != "failing" and state["consecutive_failures"] >= 6
+    [task] = env.store.tasks()
+    assert [s["kind"] for s in queries.task(env.store, task["id"])["signals"]].count(
+        "document_removed"
+    ) == 1
+
+
+def test_a_linked_document_that_fails_is_still_a_failing_source(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 10)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+    env.check()
+    doc = child(env, site.url("/rsp.pdf"))
+    site.set("/rsp.pdf", b"not here", status=404)  # still linked: a broken link
+    for _ in range(4):
+        env.check()
+    kinds = [row["kind"] for row in env.store.notifications() if row["source_id"] == doc["id"]]
+    assert kinds == ["failing"]
