@@ -180,3 +180,50 @@ def test_review_a_change_in_a_real_browser(env: Env, site: Site, tmp_path: Path)
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000
     assert problems == []
+
+
+def test_a_lineage_reads_as_one_history_in_a_real_browser(env: Env, site: Site) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_lineage_pipeline import swapped
+
+    old, new = swapped(env, site)
+    config = env.write()
+    problems: list[str] = []
+    with dashboard(config) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            tab.on("pageerror", lambda e: problems.append(str(e)))
+            tab.set_default_timeout(15_000)
+
+            # The old file's page shows the whole lineage: v1 → v2 across two files.
+            tab.goto(f"{base}/sources/{old}")
+            rows = tab.locator("table.lineage tbody tr")
+            assert rows.count() == 2
+            newest, first = rows.nth(0).inner_text(), rows.nth(1).inner_text()
+            assert "v2" in newest and site.url("/rsp-v2.2.pdf") in newest
+            assert "v1" in first and site.url("/rsp-v2.1.pdf") in first
+            assert "new file: v1 → v2" in newest
+
+            # Its link opens the diff across the two files.
+            rows.nth(0).get_by_role("link", name="new file: v1 → v2").click()
+            tab.wait_for_url(f"{base}/compare?**")
+            assert tab.locator("table.side").first.is_visible()
+            deleted = " ".join(tab.locator("table.side td.old del").all_inner_texts())
+            assert "commit" in deleted
+            assert "commitment weakened" in tab.locator("ul.signals").inner_text()
+
+            # A rater unlinks the new file: its page is a lineage of one.
+            tab.goto(f"{base}/sources/{new}")
+            with tab.expect_navigation(url=f"{base}/sources/{new}"):
+                tab.get_by_role("button", name="Unlink").click()
+            assert tab.locator("table.lineage").count() == 0
+            assert "no new version of another" in tab.locator("#lineage-fix + p").inner_text()
+        finally:
+            browser.close()
+    assert env.store.source(new)["supersedes"] is None  # type: ignore[index]
+    assert problems == []

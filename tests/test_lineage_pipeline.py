@@ -381,3 +381,130 @@ def test_a_removed_annex_and_its_restored_link(env: Env, site: Site) -> None:
     shown = queries.task(env.store, task["id"])
     assert [s["kind"] for s in shown["signals"]].count("document_restored") == 1
     assert len(rows) == 3  # the restored link is the same document, not a new one
+
+
+# --- a direct source whose URL moves ---------------------------------------------------
+
+
+def policy_page(text: str) -> str:
+    paragraphs = "".join(f"<p>{p}</p>" for p in text.split("\n\n") if p.strip())
+    return (
+        "<!doctype html><html><body><main><h1>Frontier Safety Framework</h1>"
+        f"{paragraphs}</main></body></html>"
+    )
+
+
+def direct(env: Env, site: Site, path: str) -> None:
+    env.sources = [{"id": "acme-fsf", "url": site.url(path), "select": "main", "notify": ["team"]}]
+    env.channels = {"team": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+
+
+def test_a_redirect_to_a_new_url_continues_the_history(env: Env, site: Site) -> None:
+    fsf = Policy("deepmind", "framework", 7)
+    first = policy_page(fsf.text(COMMIT))
+    direct(env, site, "/fsf")
+    site.set("/fsf", first)
+    env.check()
+
+    # the old URL now redirects to a new one, same text: no new version, no alert
+    site.set("/fsf", b"", status=301, headers={"Location": "/fsf-2025"})
+    site.set("/fsf-2025", first)
+    env.check()
+    assert [v.number for v in env.store.versions("acme-fsf")] == [1]
+    assert env.store.tasks() == [] and change_alerts(env) == []
+
+    # then the text at the new URL changes: the next version of the same history
+    site.set("/fsf-2025", policy_page(fsf.revise().text(EXPECT)))
+    env.check()
+    v1, v2 = env.store.versions("acme-fsf")
+    assert (v1.url, v2.url) == (site.url("/fsf"), site.url("/fsf-2025"))
+    [task] = env.store.tasks()
+    assert (task["source_id"], task["from_version"], task["to_version"]) == ("acme-fsf", 1, 2)
+    assert "commitment_weakened" in {
+        s["kind"] for s in queries.task(env.store, task["id"])["signals"]
+    }
+    data = cli_json(env, "history", "acme-fsf", "--json")
+    assert [v["response"]["url"] for v in data["versions"]] == [v1.url, v2.url]
+    assert f"from {site.url('/fsf-2025')}" in cli(env, "history", "acme-fsf").output
+    assert [row["id"] for row in env.store.sources()] == ["acme-fsf"]
+
+
+def test_a_url_replaced_in_the_config_continues_the_history(env: Env, site: Site) -> None:
+    fsf = Policy("deepmind", "framework", 8)
+    first = policy_page(fsf.text(COMMIT))
+    direct(env, site, "/fsf")
+    site.set("/fsf", first)
+    env.check()
+
+    # the same source id with a new URL (the lab moved the page), same text: nothing new
+    direct(env, site, "/safety/fsf")
+    site.set("/safety/fsf", first)
+    env.check()
+    assert [v.number for v in env.store.versions("acme-fsf")] == [1]
+    assert env.store.source("acme-fsf")["url"] == site.url("/safety/fsf")  # type: ignore[index]
+    assert env.store.tasks() == [] and change_alerts(env) == []
+
+    # a change at the new URL is the next version, diffed against the old URL's
+    site.set("/safety/fsf", policy_page(fsf.revise().text(EXPECT)))
+    env.check()
+    assert [v.url for v in env.store.versions("acme-fsf")] == [
+        site.url("/fsf"),
+        site.url("/safety/fsf"),
+    ]
+    [task] = env.store.tasks()
+    assert (task["from_version"], task["to_version"]) == (1, 2)
+    assert len(change_alerts(env)) == 1
+
+
+# --- a removed document that then disappears -------------------------------------------
+
+
+def test_a_removed_document_that_starts_failing_is_one_alert(env: Env, site: Site) -> None:
+    import time_machine
+
+    from watcher import clock
+
+    rsp = Policy("anthropic", "framework", 9)
+    annex = Policy("anthropic", "transparency report", 9)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", "Annex")))
+    with time_machine.travel(clock.now(), tick=False) as traveller:
+        env.check()
+        gone = child(env, site.url("/annex.pdf"))
+        # the link goes, and the file with it: 404 first, then 410
+        site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+        site.set("/annex.pdf", b"not here", status=404)
+        env.check()
+        for day in range(6):
+            traveller.shift(86_400 + 60)
+            if day == 3:
+                site.set("/annex.pdf", b"gone", status=410)
+            env.check()
+    assert site.hits("/annex.pdf") >= 5  # still checked, once a day
+    rows = env.store.notifications()
+    [removed] = [row for row in rows if row["kind"] == "change"]
+    assert removed["source_id"] == "acme-rsp"
+    assert [row["kind"] for row in rows if row["source_id"] == gone["id"]] == []
+    state = env.store.source(gone["id"])
+    assert state is not None and state["unlinked_at"] and "410" in state["last_error"]
+    assert state["status"] != "failing" and state["consecutive_failures"] >= 6
+    [task] = env.store.tasks()
+    assert [s["kind"] for s in queries.task(env.store, task["id"])["signals"]].count(
+        "document_removed"
+    ) == 1
+
+
+def test_a_linked_document_that_fails_is_still_a_failing_source(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 10)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+    env.check()
+    doc = child(env, site.url("/rsp.pdf"))
+    site.set("/rsp.pdf", b"not here", status=404)  # still linked: a broken link
+    for _ in range(4):
+        env.check()
+    kinds = [row["kind"] for row in env.store.notifications() if row["source_id"] == doc["id"]]
+    assert kinds == ["failing"]

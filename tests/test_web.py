@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import Env, Site, write_config
+from tests.test_lineage_pipeline import EXPECT, swapped
 from watcher import queries, review
 from watcher.config import Config, load_config
 from watcher.detect import diff
@@ -664,3 +665,174 @@ def test_serve_reports_a_busy_port(config: Config) -> None:
         port = sock.getsockname()[1]
         with pytest.raises(Exception, match=f"cannot listen on 127.0.0.1:{port}"):
             asyncio.run(web.serve(config, host="127.0.0.1", port=port))
+
+
+# --- a lineage: one policy across files ------------------------------------------------
+
+
+@pytest.fixture
+def lineage_client(env: Env, site: Site) -> Iterator[tuple[TestClient, str, str]]:
+    """The dashboard over a real check: v2.1.pdf swapped for v2.2.pdf on a landing page."""
+    old, new = swapped(env, site)
+    with TestClient(web.create_app(env.write(), environ={}), base_url="http://127.0.0.1") as c:
+        yield c, old, new
+
+
+def test_a_lineage_reads_as_one_history_on_each_source_page(
+    lineage_client: tuple[TestClient, str, str], site: Site
+) -> None:
+    client, old, new = lineage_client
+    for member in (old, new):
+        page = client.get(f"/sources/{member}")
+        assert page.status_code == 200
+        section = page.text.split('id="lineage"', 1)[1].split("</table>", 1)[0]
+        assert "2 files: 2 versions" in section
+        # newest first: v2 (the new file, with its URL) then v1
+        assert section.index(site.url("/rsp-v2.2.pdf")) < section.index(site.url("/rsp-v2.1.pdf"))
+        assert f"({new} v1)" in section and f"({old} v1)" in section
+        link = f'/compare?old={old}%401&amp;new={new}%401"'
+        assert link in section and "new file: v1 → v2" in section
+    # a source alone has no lineage section
+    assert 'id="lineage"' not in client.get("/sources/acme-rsp").text
+
+
+def test_compare_across_sources_page_and_json(
+    lineage_client: tuple[TestClient, str, str],
+) -> None:
+    client, old, new = lineage_client
+    page = client.get(f"/compare?old={old}@1&new={new}@1")
+    assert page.status_code == 200
+    assert "commitment weakened" in page.text and "<del>" in page.text
+    # both pickers list every version of the lab's sources, the two sides selected
+    assert f'<option value="{old}@1" selected>' in page.text
+    assert f'<option value="{new}@1" selected>' in page.text
+    assert page.text.count('<option value="acme-rsp@1"') == 2
+    inline = client.get(f"/compare?old={old}@1&new={new}@1&view=inline")
+    assert inline.status_code == 200 and 'class="lines"' in inline.text
+
+    data = client.get(f"/api/compare?old={old}@1&new={new}@1").json()
+    assert (data["old"]["source"], data["new"]["source"]) == (old, new)
+    assert data["change"]["hunks"]
+    # the form alone, with a lab picked
+    assert "Pick versions" in client.get("/compare").text
+    assert f'value="{new}@1"' in client.get("/compare?lab=Acme").text
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        ("old=acme-rsp@x&new=acme-rsp@1", 400, "the version after @ must be a number"),
+        ("old=acme-rsp@1", 400, "compare two sides"),
+        ("old=nope@1&new=acme-rsp@1", 404, "nope"),
+        ("old=acme-rsp@9&new=acme-rsp@1", 404, ""),
+    ],
+)
+def test_compare_refuses_bad_sides_clearly(
+    lineage_client: tuple[TestClient, str, str], query: str, status: int, message: str
+) -> None:
+    client, _, _ = lineage_client
+    page = client.get(f"/compare?{query}")
+    assert page.status_code == status and message in page.text
+    assert "Traceback" not in page.text
+    api = client.get(f"/api/compare?{query}")
+    assert api.status_code == status and api.json()["status"] == status
+
+
+def test_the_task_page_shows_the_superseding_files_diff(
+    lineage_client: tuple[TestClient, str, str], env: Env
+) -> None:
+    client, old, new = lineage_client
+    [task] = env.store.tasks()
+    page = client.get(f"/tasks/{task['id']}")
+    assert page.status_code == 200
+    across = page.text.split("supersedes", 1)[1]
+    assert f"/compare?old={old}@1&amp;new={new}@1&amp;view=side" in page.text
+    assert "commitment weakened" in across and "<del>" in across
+
+
+def test_a_rater_unlinks_and_links_from_the_dashboard(
+    lineage_client: tuple[TestClient, str, str], env: Env
+) -> None:
+    client, old, new = lineage_client
+    [task] = env.store.tasks()
+    token = csrf(client, f"/sources/{new}")
+    refused = client.post(f"/sources/{new}/unlink", data={"csrf_token": "x"})
+    assert refused.status_code == 403 and env.store.source(new)["supersedes"] == old  # type: ignore[index]
+
+    done = client.post(f"/sources/{new}/unlink", data={"csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/sources/{new}"
+    assert env.store.source(new)["supersedes"] is None  # type: ignore[index]
+    assert 'id="lineage"' not in client.get(f"/sources/{new}").text
+    shown = queries.task(env.store, task["id"])
+    assert shown["events"][-1]["actor"] == "dashboard"
+    assert f"not a new version of {old}" in shown["summary"]
+    # nothing left to unlink: the page again with the reason, nothing changed
+    again = client.post(f"/sources/{new}/unlink", data={"csrf_token": token})
+    assert again.status_code == 409 and "supersedes nothing" in again.text
+
+    linked = client.post(
+        f"/sources/{new}/link", data={"csrf_token": token, "old": old}, follow_redirects=False
+    )
+    assert linked.status_code == 303
+    assert env.store.source(new)["lineage_decision"] == "rater"  # type: ignore[index]
+    assert "commitment_weakened" in {
+        s["kind"] for s in queries.task(env.store, task["id"])["signals"]
+    }
+    # a loop is refused with the loop named; an unknown document too
+    loop = client.post(f"/sources/{old}/link", data={"csrf_token": token, "old": new})
+    assert loop.status_code == 409 and "would make a loop" in loop.text
+    unknown = client.post(f"/sources/{new}/link", data={"csrf_token": token, "old": "nope"})
+    assert unknown.status_code == 409 and "nope" in unknown.text
+    empty = client.post(f"/sources/{new}/link", data={"csrf_token": token, "old": ""})
+    assert empty.status_code == 409 and "pick the document" in empty.text
+    assert client.post("/sources/nope/unlink", data={"csrf_token": token}).status_code == 404
+    assert client.get(f"/sources/{new}/unlink").status_code == 405
+
+
+def test_search_reads_a_lineage_as_one_history(
+    lineage_client: tuple[TestClient, str, str],
+) -> None:
+    client, old, new = lineage_client
+    # the old file's commitment is gone since the new file
+    [gone] = client.get("/api/search", params={"q": '"We commit to pause training"'}).json()[
+        "results"
+    ]
+    assert gone["lineage"] == [old, new] and gone["source"] == new
+    assert (gone["first"]["source"], gone["first"]["step"]) == (old, 1)
+    assert (gone["last"]["source"], gone["last"]["step"]) == (old, 1)
+    assert (gone["gone_in"]["source"], gone["gone_in"]["step"]) == (new, 2)
+    assert not gone["still_present"] and gone["numbers"] == [1] and gone["latest"] == 2
+    page = client.get("/search", params={"q": '"We commit to pause training"'}).text
+    assert "Gone since" in page and f"v2 ({new} v1)" in page
+    assert f"/compare?old={old}%401&amp;new={new}%401" in page
+
+    # the new file's wording first appeared in it, and is still there
+    [new_words] = client.get("/api/search", params={"q": f'"{EXPECT}"'}).json()["results"]
+    assert new_words["first"]["source"] == new and new_words["still_present"]
+    assert new_words["gone_in"] is None and new_words["numbers"] == [2]
+
+    # words in both files: one result for the policy, not one per file
+    results = client.get("/api/search", params={"q": "Responsible Scaling"}).json()["results"]
+    policy = [r for r in results if r["lineage"] == [old, new]]
+    assert len(policy) == 1 and policy[0]["numbers"] == [1, 2] and policy[0]["still_present"]
+    assert all(r["source"] != old for r in results)
+    # a source filter covers its lineage
+    [only] = client.get("/api/search", params={"q": f'"{EXPECT}"', "source": old}).json()["results"]
+    assert only["source"] == new
+
+
+def test_feeds_read_a_lineage_as_one_history(
+    lineage_client: tuple[TestClient, str, str], env: Env
+) -> None:
+    client, old, new = lineage_client
+    [task] = env.store.tasks()
+    atom = "{http://www.w3.org/2005/Atom}"
+    for page in (f"/sources/{old}/feed.atom", f"/sources/{new}/feed.atom", "/feed.atom"):
+        feed = ET.fromstring(client.get(page).content)
+        entries = feed.findall(f"{atom}entry")
+        [entry] = [e for e in entries if f":{new}:1" in (e.findtext(f"{atom}id") or "")]
+        assert f"new file, after {old} v1" in (entry.findtext(f"{atom}title") or "")
+        link = entry.find(f"{atom}link")
+        assert link is not None and f"/compare?old={old}@1&new={new}@1" in link.get("href", "")
+        summary = entry.findtext(f"{atom}summary") or ""
+        assert f"Task #{task['id']}" in summary and "→" in summary

@@ -968,7 +968,8 @@ class Checker:
         """A failed check; `fetched` is an answer that did not make a document
         (its status and size are kept); `fetcher` the one that failed when no
         answer came. Enough failures in a row make the
-        source `failing`, which alerts once."""
+        source `failing`, which alerts once (not a document its parent no
+        longer links that answers 404 or 410: its removal was the alert)."""
         if fetched is not None:
             http_status = fetched.status
         duration = _ms_since(t0)
@@ -977,7 +978,10 @@ class Checker:
             state = self.store.require_source(source.id)
             failures = int(state["consecutive_failures"]) + 1
             status = state["status"]
-            if failures >= threshold:
+            # a document its parent no longer links that is gone (404/410) says
+            # nothing new: its removal was the alert; it is not a failing source
+            removed = state["unlinked_at"] is not None and http_status in (404, 410)
+            if failures >= threshold and not removed:
                 status = "failing"
                 if state["status"] != "failing":
                     self._enqueue_admin(source, "failing", {"failures": failures, "error": reason})

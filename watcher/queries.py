@@ -361,8 +361,13 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
                 "last_changed",
                 "created_at",
                 "active",
+                "supersedes",
+                "lineage_decision",
+                "lineage_reason",
+                "unlinked_at",
             )
         },
+        "lineage": lineage_history(store, source_id),
         "versions": list(reversed(versions)),
         "checks": [
             {
@@ -387,6 +392,60 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
         ],
         "tasks": [task_dict(t) for t in reversed(tasks_rows)],
     }
+
+
+def lineage_history(store: Store, source_id: str) -> list[dict[str, Any]]:
+    """The lineage `source_id` belongs to as one history, oldest first: each
+    version numbered across the whole lineage (`step`, from 1), with its
+    source, its file's URL, and the version before it (`previous`, a
+    `SOURCE@VERSION` reference, None for the first), whose diff may cross
+    files. Empty when the source has no lineage (one document alone)."""
+    members = store.lineage(source_id)
+    if len(members) < 2:
+        return []
+    rows = {member: store.require_source(member) for member in members}
+    out: list[dict[str, Any]] = []
+    previous: VersionRow | None = None
+    for step, version in enumerate(lineage_versions(store, source_id), 1):
+        row = rows[version.source_id]
+        out.append(
+            {
+                "step": step,
+                "source": version.source_id,
+                "title": row["title"],
+                "url": row["url"],
+                "status": "unlinked" if row["unlinked_at"] else row["status"],
+                "number": version.number,
+                "captured_at": version.captured_at,
+                "words": version.words,
+                "words_delta": None if previous is None else version.words - previous.words,
+                "ref": f"{version.source_id}@{version.number}",
+                "previous": f"{previous.source_id}@{previous.number}" if previous else None,
+                "new_file": previous is not None and previous.source_id != version.source_id,
+            }
+        )
+        previous = version
+    return out
+
+
+def version_choices(store: Store, lab: str | None) -> list[dict[str, Any]]:
+    """Every version of a lab's sources (every lab's when None), for the compare
+    form's pickers: `ref` is `SOURCE@VERSION`, newest version first per source."""
+    out = []
+    for row in store.sources(include_inactive=True):
+        if lab is not None and row["lab"] != lab:
+            continue
+        for version in reversed(store.versions(row["id"])):
+            out.append(
+                {
+                    "ref": f"{row['id']}@{version.number}",
+                    "source": row["id"],
+                    "title": row["title"],
+                    "number": version.number,
+                    "captured_at": version.captured_at,
+                }
+            )
+    return out
 
 
 def filter_tasks(
@@ -471,12 +530,37 @@ def search(
 ) -> dict[str, Any]:
     """Full-text search over every version: per source, where the words first
     and last appeared, whether they are still there, and a snippet from the
-    last matching version."""
+    last matching version.
+
+    A lineage (a policy across files) is one result, read as one history:
+    `first`, `last` and `gone_in` each name their `source` (`last`'s file is
+    where the snippet comes from), `numbers` and `latest` count versions
+    across the lineage (its first file's v1 is 1), and `lineage` lists its
+    documents, oldest first. A `source_id` filter covers its whole lineage.
+    """
     match = fts_query(text)
     if not match:
         return {"query": text, "results": []}
-    results = []
-    for row in store.search_versions(match, lab=lab, source_id=source_id, since=since, until=until):
+    members = store.lineage(source_id) if source_id else []
+    rows = store.search_versions(
+        match,
+        lab=lab,
+        source_id=source_id if len(members) < 2 else None,
+        since=since,
+        until=until,
+    )
+    if len(members) > 1:
+        rows = [row for row in rows if row["source_id"] in members]
+    results: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for row in rows:
+        if row["source_id"] in done:
+            continue
+        lineage = store.lineage(row["source_id"])
+        if len(lineage) > 1:
+            done.update(lineage)
+            results.append(_lineage_result(store, match, lineage, rows))
+            continue
         first = store.version(row["source_id"], row["first"])
         last = store.version(row["source_id"], row["last"])
         gone_in = None
@@ -489,11 +573,12 @@ def search(
                 "source": row["source_id"],
                 "lab": row["lab"],
                 "title": row["title"],
-                "first": version_dict(first),
-                "last": version_dict(last),
+                "lineage": [row["source_id"]],
+                "first": {"source": row["source_id"], **version_dict(first)},
+                "last": {"source": row["source_id"], **version_dict(last)},
                 "latest": row["latest"],
                 "still_present": row["last"] == row["latest"],
-                "gone_in": gone_in,
+                "gone_in": {"source": row["source_id"], **gone_in} if gone_in else None,
                 "matches": row["matches"],
                 "numbers": numbers,
                 "snippet": snippet_parts(snippet or ""),
@@ -502,24 +587,83 @@ def search(
     return {"query": text, "results": results}
 
 
+def _lineage_result(
+    store: Store, match: str, lineage: list[str], rows: list[Row]
+) -> dict[str, Any]:
+    """One search result for a lineage's matching rows: first and last across its files."""
+    history = lineage_versions(store, lineage[0])
+    step = {(v.source_id, v.number): index for index, v in enumerate(history)}
+    hits = sorted(
+        step[(row["source_id"], int(n))]
+        for row in rows
+        if row["source_id"] in lineage
+        for n in str(row["numbers"]).split(",")
+    )
+    first, last = history[hits[0]], history[hits[-1]]
+    gone_in = history[hits[-1] + 1] if hits[-1] + 1 < len(history) else None
+    snippet = store.search_snippet(match, last.source_id, last.number, mark=SNIPPET_MARKS)
+    newest = store.require_source(history[-1].source_id)
+
+    def shown(version: VersionRow) -> dict[str, Any]:
+        return {
+            "source": version.source_id,
+            "step": step[(version.source_id, version.number)] + 1,
+            **version_dict(version),
+        }
+
+    return {
+        "source": newest["id"],
+        "lab": newest["lab"],
+        "title": newest["title"],
+        "lineage": lineage,
+        "first": shown(first),
+        "last": shown(last),
+        "latest": len(history),
+        "still_present": gone_in is None,
+        "gone_in": shown(gone_in) if gone_in else None,
+        "matches": len(hits),
+        "numbers": [hit + 1 for hit in hits],
+        "snippet": snippet_parts(snippet or ""),
+    }
+
+
 def feed_entries(
     store: Store, *, lab: str | None = None, source_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """The newest changes (versions after the first), newest first, for feeds.
+    """The newest changes (versions after the first, and a superseding file's
+    first version), newest first, for feeds. A source's feed covers its
+    whole lineage; each entry names the version before it (`previous`:
+    source and number, None when there is none).
 
     Cheap by design (no diff is computed): the word counts and the covering
     task's summary say what changed.
     """
+    ids: list[str] | None = None
     if source_id:
-        store.require_source(source_id)
+        ids = store.lineage(source_id)
     entries = []
     tasks_cache: dict[int, Row] = {}
-    for row in store.changes(lab=lab, source_id=source_id, limit=limit):
+    covering: dict[tuple[str, int], int] | None = None
+    for row in store.changes(lab=lab, source_id=ids, limit=limit):
+        task_id = row["task_id"]
+        if task_id is None and row["number"] == 1:
+            # a superseding file's change goes on its landing page's task
+            if covering is None:
+                covering = {}
+                for with_documents in store.tasks_with_documents():
+                    for document in json.loads(with_documents["documents"]):
+                        key = (document.get("source"), document.get("version"))
+                        if document.get("supersedes") and key not in covering:
+                            covering[key] = with_documents["id"]
+            task_id = covering.get((row["source_id"], 1))
         task_row = None
-        if row["task_id"] is not None:
-            if row["task_id"] not in tasks_cache:
-                tasks_cache[row["task_id"]] = store.task(row["task_id"])
-            task_row = tasks_cache[row["task_id"]]
+        if task_id is not None:
+            if task_id not in tasks_cache:
+                tasks_cache[task_id] = store.task(task_id)
+            task_row = tasks_cache[task_id]
+        previous = None
+        if row["previous_number"] is not None:
+            previous = {"source": row["previous_source"], "number": row["previous_number"]}
         entries.append(
             {
                 "source": row["source_id"],
@@ -528,6 +672,7 @@ def feed_entries(
                 "number": row["number"],
                 "captured_at": row["captured_at"],
                 "words": row["words"],
+                "previous": previous,
                 "previous_words": row["previous_words"],
                 "task": task_dict(task_row) if task_row else None,
             }

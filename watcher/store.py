@@ -1442,34 +1442,51 @@ class Store:
         return row["snippet"] if row else None
 
     def changes(
-        self, *, lab: str | None = None, source_id: str | None = None, limit: int = 50
+        self,
+        *,
+        lab: str | None = None,
+        source_id: str | Sequence[str] | None = None,
+        limit: int = 50,
     ) -> list[Row]:
-        """The newest versions that changed a text (number > 1, not re-extractions), newest first.
+        """The newest versions that changed a text, newest first: every version
+        after a source's first (not re-extractions), and the first version of a
+        document that supersedes another (its change across files).
 
-        Each row is a version with its source's lab and title, the previous
-        version's word count, and the id of the task covering it (if any).
+        Each row is a version with its source's lab and title, the version
+        before it (`previous_source`, `previous_number`: the same source's,
+        or the superseded document's latest) and its word count, and the id
+        of the task covering it on its own source (if any). `source_id` may
+        name several sources (a lineage).
         """
-        where = ["v.number > 1", "v.reextracted = 0"]
+        where = ["(v.number > 1 OR s.supersedes IS NOT NULL)", "v.reextracted = 0"]
         params: list[Any] = []
         if lab:
             where.append("s.lab = ?")
             params.append(lab)
         if source_id:
-            where.append("v.source_id = ?")
-            params.append(source_id)
+            ids = [source_id] if isinstance(source_id, str) else list(source_id)
+            where.append(f"v.source_id IN ({', '.join('?' for _ in ids)})")
+            params.extend(ids)
         return self._all(
             f"""
-            SELECT v.*, s.lab, s.title,
-                   (SELECT p.words FROM versions p
-                     WHERE p.source_id = v.source_id AND p.number = v.number - 1) AS previous_words,
-                   (SELECT t.id FROM tasks t
-                     WHERE t.source_id = v.source_id
-                       AND t.from_version < v.number AND v.number <= t.to_version
-                     ORDER BY t.id DESC LIMIT 1) AS task_id
-              FROM versions v JOIN sources s ON s.id = v.source_id
-             WHERE {" AND ".join(where)}
-             ORDER BY v.captured_at DESC, v.id DESC
-             LIMIT ?
+            SELECT c.*, p.words AS previous_words FROM (
+              SELECT v.*, s.lab, s.title,
+                     CASE WHEN v.number > 1 THEN v.source_id ELSE s.supersedes END
+                       AS previous_source,
+                     CASE WHEN v.number > 1 THEN v.number - 1
+                          ELSE (SELECT MAX(l.number) FROM versions l
+                                 WHERE l.source_id = s.supersedes) END AS previous_number,
+                     (SELECT t.id FROM tasks t
+                       WHERE t.source_id = v.source_id
+                         AND t.from_version < v.number AND v.number <= t.to_version
+                       ORDER BY t.id DESC LIMIT 1) AS task_id
+                FROM versions v JOIN sources s ON s.id = v.source_id
+               WHERE {" AND ".join(where)}
+               ORDER BY v.captured_at DESC, v.id DESC
+               LIMIT ?
+            ) c LEFT JOIN versions p
+                   ON p.source_id = c.previous_source AND p.number = c.previous_number
+             ORDER BY c.captured_at DESC, c.id DESC
             """,
             (*params, limit),
         )

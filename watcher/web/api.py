@@ -1,4 +1,4 @@
-"""The JSON API under /api/: sources, versions, tasks, diffs, search.
+"""The JSON API under /api/: sources, versions, tasks, diffs, compare, search.
 
 Read-only; answers are `SafeJSONResponse` (`<`, `>` and `&` escaped, so a
 scraped text stays inert even if pasted into HTML).
@@ -6,6 +6,7 @@ scraped text stays inert even if pasted into HTML).
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -19,7 +20,7 @@ from watcher.web.dashboard import (
     version_of,
 )
 from watcher.web.diffs import cached_diff
-from watcher.web.views import TASK_STATUSES
+from watcher.web.views import TASK_STATUSES, version_ref
 
 
 def api_sources(request: Request) -> Response:
@@ -76,6 +77,23 @@ def api_diff(request: Request) -> Response:
             "source": source_id,
             "old": queries.version_dict(old_v),
             "new": queries.version_dict(new_v),
+            "summary": detect.summary(change) if change else "no change",
+            "change": detect.change_to_json(change) if change else None,
+        }
+    )
+
+
+def api_compare(request: Request) -> Response:
+    """GET /api/compare?old=SOURCE@VERSION&new=SOURCE@VERSION: the /compare page's diff."""
+    store = dashboard_of(request).store
+    old, new = version_ref(request, "old"), version_ref(request, "new")
+    if old is None or new is None:
+        raise HTTPException(400, "compare two sides: old=SOURCE@VERSION and new=SOURCE@VERSION")
+    old_v, new_v, change = queries.compare_any(store, old, new, differ=cached_diff)
+    return SafeJSONResponse(
+        {
+            "old": {"source": old_v.source_id, **queries.version_dict(old_v)},
+            "new": {"source": new_v.source_id, **queries.version_dict(new_v)},
             "summary": detect.summary(change) if change else "no change",
             "change": detect.change_to_json(change) if change else None,
         }

@@ -173,6 +173,13 @@ def create_app(
         Route("/sources/{source_id}/feed.atom", feed.feed_source),
         Route("/labs/{lab:path}/feed.atom", feed.feed_lab),
         Route("/feed.atom", feed.feed_all),
+        *(
+            Route(
+                f"/sources/{{source_id}}/{action}", forms.lineage_action(action), methods=["POST"]
+            )
+            for action in ("link", "unlink")
+        ),
+        Route("/compare", views.compare_page),
         Route("/tasks", views.tasks_page),
         Route(f"/tasks/{task_id}", views.task_page),
         *(
@@ -186,6 +193,7 @@ def create_app(
         Route("/api/sources/{source_id}/versions", api.api_versions),
         Route("/api/sources/{source_id}/versions/{number:int}", api.api_version),
         Route("/api/sources/{source_id}/diff", api.api_diff),
+        Route("/api/compare", api.api_compare),
         Route("/api/tasks", api.api_tasks),
         Route(f"/api/tasks/{task_id}", api.api_task),
         Route("/api/search", api.api_search),

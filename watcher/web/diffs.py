@@ -14,7 +14,7 @@ from typing import Any
 
 from watcher import analysis, detect, models, queries
 from watcher.config import AnalysisSettings, Config
-from watcher.store import Store
+from watcher.store import Store, VersionRow
 from watcher.web import diffview
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,47 @@ def diff_context(
         return cached_diff(old_text, new_text)
 
     old_v, new_v, change = queries.compare(store, source_id, old, new, differ=differ)
+    data = _shape(store, source_id, old_v, new_v, change, texts, page, config, mode)
+    data["numbers"] = [v.number for v in store.versions(source_id)]
+    return data
+
+
+def compare_context(
+    store: Store,
+    old: queries.VersionRef,
+    new: queries.VersionRef,
+    *,
+    page: int = 1,
+    config: Config | None = None,
+    mode: diffview.Mode | None = None,
+) -> dict[str, Any]:
+    """As `diff_context`, for any version of any source against any version of
+    any source (a superseding file against its predecessor's last version).
+    The signals use the watch terms of the newer side's source."""
+    texts: list[str] = []
+
+    def differ(old_text: str, new_text: str) -> models.Change | None:
+        texts[:] = [old_text, new_text]
+        return cached_diff(old_text, new_text)
+
+    old_v, new_v, change = queries.compare_any(store, old, new, differ=differ)
+    data = _shape(store, new_v.source_id, old_v, new_v, change, texts, page, config, mode)
+    data["old"]["source"], data["new"]["source"] = old_v.source_id, new_v.source_id
+    return data
+
+
+def _shape(
+    store: Store,
+    source_id: str,
+    old_v: VersionRow,
+    new_v: VersionRow,
+    change: models.Change | None,
+    texts: list[str],
+    page: int,
+    config: Config | None,
+    mode: diffview.Mode | None,
+) -> dict[str, Any]:
+    """Two versions and their diff, shaped for the pages: the view, the analysis."""
     old_text, new_text = texts
     view = diffview.build(change, new_text, page=page, mode=mode) if change else None
     analysis = None
@@ -124,5 +165,4 @@ def diff_context(
         "analysis": analysis,
         "analysis_skipped": too_long,
         "analysis_max_hunks": ANALYSIS_MAX_HUNKS,
-        "numbers": [v.number for v in store.versions(source_id)],
     }

@@ -39,11 +39,20 @@ def _atom(request: Request, title: str, feed_id: str, entries: list[dict[str, An
     author = ET.SubElement(feed, "author")
     ET.SubElement(author, "name").text = "watcher"
     for entry in entries:
-        number = entry["number"]
-        link = f"{base}/sources/{quote(entry['source'])}/diff?old={number - 1}&new={number}"
+        number, previous = entry["number"], entry["previous"]
+        source = quote(entry["source"])
+        if previous is None or previous["source"] == entry["source"]:
+            old = previous["number"] if previous else number - 1
+            link = f"{base}/sources/{source}/diff?old={old}&new={number}"
+            change = f"v{old} → v{number}"
+        else:
+            # a new file superseding another: the diff across the two files
+            before = quote(f"{previous['source']}@{previous['number']}", safe="@")
+            link = f"{base}/compare?old={before}&new={quote(entry['source'])}@{number}"
+            change = f"new file, after {previous['source']} v{previous['number']}"
         item = ET.SubElement(feed, "entry")
         ET.SubElement(item, "title").text = escape.xml(
-            f"{entry['lab']}: {entry['title']} changed (v{number - 1} → v{number})"
+            f"{entry['lab']}: {entry['title']} changed ({change})"
         )
         ET.SubElement(item, "id").text = f"urn:watcher:version:{quote(entry['source'])}:{number}"
         ET.SubElement(item, "updated").text = entry["captured_at"]

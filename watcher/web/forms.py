@@ -1,4 +1,5 @@
-"""The POST forms: task actions (assign, close, dismiss, reopen) and sign-in.
+"""The POST forms: task actions (assign, close, dismiss, reopen), lineage fixes
+(link, unlink) and sign-in.
 
 Every form carries an HMAC-signed double-submit CSRF token (`Dashboard.csrf_ok`);
 a refused action shows the task page again with the reason (409); sign-in
@@ -8,6 +9,7 @@ redirects only to a path on this site.
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +19,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from watcher import review
-from watcher.errors import TaskStateError
+from watcher.errors import LineageError, NotFound, TaskStateError
+from watcher.pipeline import link_documents, unlink_document
 from watcher.web.dashboard import SESSION_COOKIE, dashboard_of
-from watcher.web.views import task_context
+from watcher.web.views import source_context, task_context
+
+log = logging.getLogger(__name__)
 
 
 def task_action(name: str) -> Callable[[Request], Any]:
@@ -51,6 +56,44 @@ def task_action(name: str) -> Callable[[Request], Any]:
                 context.update(error=str(exc), form={"action": name, **fields})
                 return dash.render(request, "task.html", context, status=409)
             return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+
+        return await run_in_threadpool(act)
+
+    return endpoint
+
+
+def lineage_action(name: str) -> Callable[[Request], Any]:
+    """POST /sources/{id}/link (field `old`) and /sources/{id}/unlink: a rater's
+    lineage fix, as `watcher lineage link/unlink` makes it."""
+
+    async def endpoint(request: Request) -> Response:
+        dash = dashboard_of(request)
+        source_id: str = request.path_params["source_id"]
+        form = await request.form()
+        if not dash.csrf_ok(request, form):
+            raise HTTPException(
+                403,
+                "This form has expired or did not come from this dashboard: "
+                "reload the page and try again.",
+            )
+        old = str(form.get("old", "")).strip()
+
+        def act() -> Response:
+            store = dash.store
+            store.require_source(source_id)  # an unknown source is a 404, not a 409
+            try:
+                if name == "link":
+                    if not old:
+                        raise LineageError("pick the document this one is the next version of")
+                    fix = link_documents(dash.config, store, old, source_id, actor="dashboard")
+                else:
+                    fix = unlink_document(store, source_id, actor="dashboard")
+            except (LineageError, NotFound) as exc:
+                context = source_context(store, source_id)
+                context["error"] = str(exc)
+                return dash.render(request, "source.html", context, status=409)
+            log.info("dashboard lineage %s %s: %s", name, source_id, fix.message)
+            return RedirectResponse(f"/sources/{source_id}", status_code=303)
 
         return await run_in_threadpool(act)
 

@@ -1,4 +1,4 @@
-"""The read pages: overview, source, diff, snapshots, tasks, task, search.
+"""The read pages: overview, source, diff, compare, snapshots, tasks, task, search.
 
 Each endpoint reads through `watcher.queries` and renders a template; raw
 snapshots and texts are downloads in a sandbox, never pages of our origin.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -18,7 +20,7 @@ from watcher.errors import NotFound
 from watcher.store import Store
 from watcher.web import diffview
 from watcher.web.dashboard import dashboard_of, date_param, int_param, query_param, version_of
-from watcher.web.diffs import diff_context
+from watcher.web.diffs import compare_context, diff_context
 from watcher.web.security import CSP_SANDBOX
 
 # A content type as stored from a server's header: kept only when it is a plain token pair.
@@ -43,10 +45,74 @@ def overview_page(request: Request) -> Response:
     )
 
 
+def source_context(store: Store, source_id: str) -> dict[str, Any]:
+    data = queries.source_detail(store, source_id)
+    lab = data["source"]["lab"]
+    # a rater's fix: the lab's other documents this one may be the next version of
+    data["link_choices"] = [
+        {"id": row["id"], "title": row["title"]}
+        for row in store.sources(include_inactive=True)
+        if row["lab"] == lab
+        and row["id"] != source_id
+        and row["id"] != data["source"]["supersedes"]
+    ]
+    return {**data, "error": None}
+
+
 def source_page(request: Request) -> Response:
     dash = dashboard_of(request)
-    data = queries.source_detail(dash.store, request.path_params["source_id"])
+    data = source_context(dash.store, request.path_params["source_id"])
     return dash.render(request, "source.html", data)
+
+
+def version_ref(request: Request, name: str) -> queries.VersionRef | None:
+    """A `SOURCE@VERSION` query parameter (None when absent); 400 when malformed."""
+    value = query_param(request, name)
+    if value is None:
+        return None
+    try:
+        return queries.parse_version_ref(value[:300])
+    except ValueError as exc:
+        raise HTTPException(400, f"{name}: {exc}") from None
+
+
+def compare_page(request: Request) -> Response:
+    """Any version of any source against any other, picked across a lab's sources."""
+    dash = dashboard_of(request)
+    store = dash.store
+    mode: diffview.Mode = "inline" if request.query_params.get("view") == "inline" else "side"
+    old, new = version_ref(request, "old"), version_ref(request, "new")
+    lab = query_param(request, "lab")
+    diff: dict[str, Any] | None = None
+    link = "?"
+    if old is not None and new is not None:
+        diff = compare_context(
+            store, old, new, page=int_param(request, "page") or 1, config=dash.config, mode=mode
+        )
+        if lab is None:
+            lab = store.require_source(diff["new"]["source"])["lab"]
+        sides = "&".join(
+            f"{side}=" + quote(f"{diff[side]['source']}@{diff[side]['number']}", safe="@")
+            for side in ("old", "new")
+        )
+        link = f"?{sides}&view={mode}&"
+    elif old is not None or new is not None:
+        raise HTTPException(400, "compare two sides: old=SOURCE@VERSION and new=SOURCE@VERSION")
+    labs = sorted({row["lab"] for row in store.sources(include_inactive=True)})
+    titles = {row["id"]: row["title"] for row in store.sources(include_inactive=True)}
+    return dash.render(
+        request,
+        "compare.html",
+        {
+            "diff": diff,
+            "lab": lab or "",
+            "labs": labs,
+            "titles": titles,
+            "choices": queries.version_choices(store, lab) if lab else [],
+            "mode": mode,
+            "link": link,
+        },
+    )
 
 
 def diff_page(request: Request) -> Response:
@@ -144,7 +210,33 @@ def task_context(
         )
     except NotFound:
         diff = None
-    return {"task": task, "source": source, "diff": diff, "error": None, "form": {}, "link": "?"}
+    # each superseding document's change, against its predecessor's last version
+    across = []
+    for document in task["documents"]:
+        if not document.get("supersedes") or document.get("old_version") is None:
+            continue
+        sides = (
+            (document["supersedes"], document["old_version"]),
+            (document["source"], document["version"]),
+        )
+        try:
+            shown = compare_context(store, *sides, config=config, mode="side")
+        except NotFound:
+            continue
+        ref = "&".join(
+            f"{side}=" + quote(f"{ref[0]}@{ref[1]}", safe="@")
+            for side, ref in zip(("old", "new"), sides, strict=True)
+        )
+        across.append({"document": document, "diff": shown, "link": f"/compare?{ref}&"})
+    return {
+        "task": task,
+        "source": source,
+        "diff": diff,
+        "across": across,
+        "error": None,
+        "form": {},
+        "link": "?",
+    }
 
 
 def task_page(request: Request) -> Response:
