@@ -80,8 +80,9 @@ async def test_an_idle_connection_is_closed_once_its_keep_alive_has_expired(
 ) -> None:
     """A daemon may not come back to a host for an hour: its socket must not stay open.
 
-    httpcore closes expired connections when the client next sends a request
-    (to any host), not on a timer: a daemon sends several a minute.
+    The fetcher closes a host's pool once it has been idle past the keep-alive,
+    when it next sends a request (to any host), not on a timer: a daemon sends
+    several a minute.
     """
     monkeypatch.setattr(fetch, "KEEPALIVE_EXPIRY_S", 0.2)
     hung_up = threading.Event()
