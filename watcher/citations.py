@@ -36,11 +36,11 @@ import bisect
 import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Any, Literal
 
 from watcher.errors import CitationError
 
@@ -108,15 +108,16 @@ MEANING_WORDS = frozenset(
 # break); dashes used as punctuation are spaces.
 _HYPHENS = "-\u2010\u2011\ufffe\u00ad"
 _TOKEN = re.compile(rf"[^\W_]+(?:(?:[{_HYPHENS}]\s*|['’.,])[^\W_]+)*%?")
-_FOLD = str.maketrans(
-    {
+_FOLD_MAP: dict[int, str | None] = {ord(h): None for h in _HYPHENS} | {
+    ord(k): v
+    for k, v in {
         "\u2018": "'",
         "\u2019": "'",
         "\u201b": "'",
         "\u2032": "'",
-        **{ord(h): None for h in _HYPHENS},
-    }
-)
+    }.items()
+}
+_FOLD = str.maketrans(_FOLD_MAP)
 _SPACES = re.compile(r"\s+")
 _HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
 _NUMBERING = re.compile(r"^(?:(?:section|part|appendix)\s+)?[\divxlc]+(?:\.[\divxlc]+)*[.):]?\s+")
@@ -220,12 +221,12 @@ def document(text: str) -> Document:
     paths: list[tuple[str, ...]] = []
     starts: list[int] = []
     length = 1
-    line = 0
+    at = 0  # the line of the current word
     for match in _TOKEN.finditer(text):
         begin = match.start()
-        while line + 1 < len(line_starts) and line_starts[line + 1] <= begin:
-            line += 1
-        where = line_paths[line]
+        while at + 1 < len(line_starts) and line_starts[at + 1] <= begin:
+            at += 1
+        where = line_paths[at]
         if where is None:
             continue
         word = key(match.group())
@@ -404,7 +405,7 @@ def _candidates(
     rare keys louder; context keys vote for the place between them."""
     n = len(wanted)
     bucket = max(2, n // 4)
-    votes: Counter[int] = Counter()
+    votes: defaultdict[int, float] = defaultdict(float)
     index = doc.index
 
     def vote(word: str, shift: int, weight: float) -> None:
@@ -421,7 +422,8 @@ def _candidates(
         vote(word, j - len(before), 0.6)
     for j, word in enumerate(after):
         vote(word, n + j, 0.6)
-    return [b * bucket for b, _ in votes.most_common(CANDIDATES)]
+    top = sorted(votes.items(), key=lambda item: -item[1])[:CANDIDATES]
+    return [b * bucket for b, _ in top]
 
 
 def _span(doc: Document, wanted: Sequence[str], lo: int, hi: int) -> tuple[int, int, float]:
@@ -573,7 +575,7 @@ def signals_inside(quote: str, passage: str, signals: Sequence[dict[str, object]
 # --- what a change touches -------------------------------------------------------
 
 
-def affects_line(criteria: Sequence[dict[str, object]]) -> str:
+def affects_line(criteria: Sequence[dict[str, Any]]) -> str:
     """One line for tasks and alerts: which graded criteria a change touches, and how.
 
     `criteria`: [{criterion, citations: [{status, marks}]}], every status
@@ -582,10 +584,10 @@ def affects_line(criteria: Sequence[dict[str, object]]) -> str:
     parts: list[str] = []
     for item in criteria:
         touched = []
-        for cite in item.get("citations", []):  # type: ignore[union-attr]
+        for cite in item.get("citations", []):
             status = cite.get("status")
             if status == "changed":
-                old, new = changed_words([tuple(m) for m in cite.get("marks") or []])  # type: ignore[misc]
+                old, new = changed_words([(m[0], m[1]) for m in cite.get("marks") or []])
                 detail = f" ({old!r} → {new!r})" if old or new else ""
                 touched.append(f"quote changed{detail}")
             elif status == "gone":
