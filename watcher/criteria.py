@@ -21,6 +21,7 @@ from typing import Any
 
 from watcher import citations, clock
 from watcher.citations import Anchor, Placement
+from watcher.config import SEVERITIES
 from watcher.errors import CitationError, NotFound
 from watcher.store import Row, Store
 
@@ -305,3 +306,31 @@ def _placement_json(placement: Placement, signals: Sequence[dict[str, Any]]) -> 
         for s in signals
     ]
     return data
+
+
+def on_new_version(
+    store: Store,
+    source_id: str,
+    number: int,
+    text: str,
+    task_id: int,
+    signals: Sequence[dict[str, Any]] = (),
+) -> Touched:
+    """The pipeline's hook: re-anchor, then record on the task which criteria
+    the change touches, raising its severity when a cited passage changed or went."""
+    touched = reanchor(store, source_id, number, text, signals)
+    if not touched.line:
+        return touched
+    task = store.task(task_id)
+    affected = [
+        item for item in touched.criteria if any(c["status"] != "intact" for c in item["citations"])
+    ]
+    values: dict[str, Any] = {"criteria": json.dumps({"line": touched.line, "criteria": affected})}
+    if touched.severity is not None and _rank(task["severity"]) < _rank(touched.severity):
+        values["severity"] = touched.severity
+    store.update_task(task_id, **values)
+    return touched
+
+
+def _rank(severity: str | None) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1

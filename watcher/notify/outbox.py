@@ -562,6 +562,7 @@ def _change_alert(
         change=change,
         summary=payload.get("summary", ""),
         supersedes=payload.get("supersedes", ""),
+        criteria=payload.get("criteria_line", ""),
         severity=payload.get("severity"),
         signals=_signals(payload.get("signals")),
         new_documents=tuple(
