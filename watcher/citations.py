@@ -51,6 +51,10 @@ STATUSES: tuple[Status, ...] = ("intact", "moved", "changed", "gone")
 CONTEXT_WORDS = 12
 #: a fuzzy match this close to the quote is `changed` wherever it is
 CLOSE = 0.72
+#: ... and when its context is unlike the old one, only this close (a sentence of
+#: the same kind elsewhere is not the passage reworded)
+SAME = 0.9
+CONTEXT_FAR = 0.3
 #: a match at least this close is `changed` when its context matches too
 NEAR = 0.45
 #: a match at least this close is `changed` when it sits between the same neighbours
@@ -122,6 +126,8 @@ _SPACES = re.compile(r"\s+")
 _HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
 _NUMBERING = re.compile(r"^(?:(?:section|part|appendix)\s+)?[\divxlc]+(?:\.[\divxlc]+)*[.):]?\s+")
 PATH_SEPARATOR = " › "
+# after a word, what ends its sentence (or its block: the end of the text is "")
+_SENTENCE_END = frozenset((".", "!", "?", ";", ":", "\n", ""))
 
 
 def key(token: str) -> str:
@@ -161,6 +167,7 @@ class Document:
     paths: list[tuple[str, ...]]  # per word
     joined: str  # " key key key " for exact search
     starts: list[int]  # offset of each key in `joined`
+    ends: list[int]  # words after which a sentence (or a line) ends, in order
     _index: dict[str, list[int]] | None = None
 
     @property
@@ -183,6 +190,12 @@ class Document:
             self.keys[max(0, start - CONTEXT_WORDS) : start],
             self.keys[end : end + CONTEXT_WORDS],
         )
+
+    def lead(self, start: int) -> list[str]:
+        """Up to LEAD words before `start` within its sentence."""
+        at = bisect.bisect_left(self.ends, start) - 1
+        first = self.ends[at] + 1 if at >= 0 else 0
+        return self.keys[max(first, start - LEAD) : start]
 
     def find_all(self, quote: Sequence[str]) -> list[int]:
         """Every word index where the keys of `quote` occur in a row."""
@@ -220,6 +233,7 @@ def document(text: str) -> Document:
     spans: list[tuple[int, int]] = []
     paths: list[tuple[str, ...]] = []
     starts: list[int] = []
+    ends: list[int] = []
     length = 1
     at = 0  # the line of the current word
     for match in _TOKEN.finditer(text):
@@ -235,8 +249,10 @@ def document(text: str) -> Document:
         paths.append(where)
         starts.append(length)
         length += len(word) + 1
+        if text[match.end() : match.end() + 1] in _SENTENCE_END:
+            ends.append(len(words) - 1)
     joined = " " + " ".join(words) + " "
-    return Document(text, words, spans, paths, joined, starts)
+    return Document(text, words, spans, paths, joined, starts, ends)
 
 
 # --- anchors and placements -----------------------------------------------------------
@@ -251,6 +267,7 @@ class Anchor:
     after: str  # and after it
     heading_path: tuple[str, ...]
     page: int | None = None  # for texts that carry pages
+    lead: str = ""  # the words of its sentence just before it (up to LEAD)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -259,6 +276,7 @@ class Anchor:
             "after": self.after,
             "heading_path": list(self.heading_path),
             "page": self.page,
+            "lead": self.lead,
         }
 
     @classmethod
@@ -271,6 +289,7 @@ class Anchor:
             after=str(data.get("after") or ""),
             heading_path=tuple(str(h) for h in path) if isinstance(path, list) else (),
             page=page if isinstance(page, int) else None,
+            lead=str(data.get("lead") or ""),
         )
 
 
@@ -306,6 +325,7 @@ def _anchor_at(doc: Document, start: int, end: int) -> Anchor:
         before=" ".join(before),
         after=" ".join(after),
         heading_path=doc.paths[start] if start < len(doc.paths) else (),
+        lead=" ".join(doc.lead(start)),
     )
 
 
@@ -372,13 +392,10 @@ def reanchor(old: Anchor, doc: Document) -> Placement:
         status: Status = "intact" if _path_key(found.heading_path) == same else "moved"
         marks: tuple[Mark, ...] = ()
         # 'We will not' + 'deploy the model' is not 'We will' + 'deploy the model'
-        lead_old = set(before[-LEAD:]) & MEANING_WORDS
-        lead_new = set(found.before.split()[-LEAD:]) & MEANING_WORDS
-        if lead_old != lead_new:
+        lead_old, lead_new = old.lead.split(), found.lead.split()
+        if set(lead_old) & MEANING_WORDS != set(lead_new) & MEANING_WORDS:
             status = "changed"
-            old_text = " ".join([*before[-LEAD:], old.quote])
-            new_text = " ".join([*found.before.split()[-LEAD:], found.quote])
-            marks = word_marks(old_text, new_text)
+            marks = word_marks(" ".join([*lead_old, old.quote]), " ".join([*lead_new, found.quote]))
         return Placement(status, found.quote, found.heading_path, 1.0, marks, found)
     return _fuzzy(doc, wanted, before, after, old.heading_path, old_quote=old.quote)
 
@@ -516,7 +533,7 @@ def _fuzzy(
 
 def _decide(similarity: float, context: float) -> float:
     """> 0 when a match is close enough to be the passage, changed (higher: surer)."""
-    if similarity >= CLOSE:
+    if similarity >= CLOSE and (context >= CONTEXT_FAR or similarity >= SAME):
         return 2 + similarity
     if similarity >= NEAR and context >= CONTEXT_NEAR:
         return 1 + similarity + context
