@@ -236,7 +236,10 @@ def revision(seed: int, *, sections: int = 36, paragraphs: int = 6, citations: i
             paragraph[k] = ""
             if category == "decoy":
                 template = next((t for t in TEMPLATES if _fits(t, sentence)), TEMPLATES[0])
-                moves.append((s, writer.sentence(template)))
+                try:
+                    moves.append((s, writer.sentence(template)))
+                except RuntimeError:  # every sentence of that kind is taken
+                    moves.append((s, writer.sentence()))
         cases.append(Case(category, EXPECTED[category], quote))
     for s, sentence in moves:
         target = rng.choice([i for i in range(sections) if i != s and i != s + 1 and i != s - 1])

@@ -498,6 +498,8 @@ def _fuzzy(
     old_quote: str = "",
 ) -> Placement:
     n = len(wanted)
+    if anchor_check and _closed_up(doc, before, after):
+        return Placement("gone", "", (), 0.0)
     best: tuple[float, float, int, int] = (
         0.0,
         0.0,
@@ -529,6 +531,15 @@ def _fuzzy(
     found = _anchor_at(doc, s, e)
     marks = word_marks(old_quote, found.quote) if old_quote else ()
     return Placement("changed", found.quote, found.heading_path, similarity, marks, found)
+
+
+def _closed_up(doc: Document, before: Sequence[str], after: Sequence[str]) -> bool:
+    """Whether the words either side of the passage now meet: it was deleted where it stood."""
+    size = min(8, len(before), len(after))
+    if size < 4:
+        return False
+    ends = {p + size for p in doc.find_all(before[-size:])}
+    return any(p - gap in ends for p in doc.find_all(after[:size]) for gap in (0, 1))
 
 
 def _decide(similarity: float, context: float) -> float:
