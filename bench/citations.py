@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.citation_corpus import revision  # noqa: E402
-from watcher import citations  # noqa: E402
-from watcher.errors import CitationError  # noqa: E402
+from tests.citation_corpus import revision
+from watcher import citations
+from watcher.errors import CitationError
 
 
 def accuracy(seeds: range) -> tuple[int, int, int, Counter[tuple[str, str, str]]]:
@@ -62,7 +62,9 @@ def speed(count: int = 200) -> tuple[float, int, int]:
 
 def main() -> None:
     elapsed, n, words = speed()
-    print(f"re-anchoring {n} citations on a {words:,}-word revision (~{words // 500} pages): {elapsed:.3f} s")
+    print(
+        f"re-anchoring {n} citations on a {words:,}-word revision (~{words // 500} pages): {elapsed:.3f} s"
+    )
     right, total, meaning_intact, confusions = accuracy(range(1, 21))
     print(f"status accuracy: {right}/{total} = {right / total:.1%}")
     print(f"meaning-bearing changes called intact: {meaning_intact}")

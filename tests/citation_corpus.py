@@ -41,23 +41,59 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "org": ("The company", "Our organisation", "The developer", "The lab", "Our team"),
     "act": ("run", "complete", "commission", "conduct", "perform", "carry out"),
     "kind": ("red-team", "capability", "alignment", "misuse", "autonomy", "dangerous-capability"),
-    "model": ("frontier model", "new model", "model checkpoint", "released system", "model version"),
+    "model": (
+        "frontier model",
+        "new model",
+        "model checkpoint",
+        "released system",
+        "model version",
+    ),
     "freq": ("once a year", "every six months", "quarterly", "twice a year", "every year"),
-    "event": ("any public release", "external deployment", "a major update", "each launch", "general availability"),
+    "event": (
+        "any public release",
+        "external deployment",
+        "a major update",
+        "each launch",
+        "general availability",
+    ),
     "pct": ("50", "25", "40", "60", "75", "30", "80"),
-    "domain": ("biological", "cyber", "chemical", "nuclear", "autonomous replication", "persuasion"),
-    "safeguard": ("ASL-3 safeguards", "security controls", "deployment mitigations", "containment measures", "access restrictions"),
+    "domain": (
+        "biological",
+        "cyber",
+        "chemical",
+        "nuclear",
+        "autonomous replication",
+        "persuasion",
+    ),
+    "safeguard": (
+        "ASL-3 safeguards",
+        "security controls",
+        "deployment mitigations",
+        "containment measures",
+        "access restrictions",
+    ),
     "body": ("board", "safety council", "risk committee", "oversight board", "audit committee"),
     "doc": ("policy", "framework", "governance charter", "risk register", "safety case"),
     "output": ("findings", "assessment", "evaluation results", "risk report", "audit conclusions"),
     "days": ("30", "45", "60", "90", "14", "21"),
-    "partner": ("government institutes", "external experts", "independent auditors", "the safety institute", "academic reviewers"),
+    "partner": (
+        "government institutes",
+        "external experts",
+        "independent auditors",
+        "the safety institute",
+        "academic reviewers",
+    ),
     "deploy": ("deploy", "release", "ship", "make available"),
     "deploy_ing": ("deployment", "release", "training", "rollout"),
     "level": ("critical", "high", "moderate", "elevated"),
     "asset": ("model weights", "training data", "evaluation datasets", "internal checkpoints"),
     "count": ("five", "ten", "twelve", "twenty", "three"),
-    "signal": ("early warning signs", "unexpected gains", "a threshold breach", "anomalous results"),
+    "signal": (
+        "early warning signs",
+        "unexpected gains",
+        "a threshold breach",
+        "anomalous results",
+    ),
 }
 
 SECTION_NAMES = (
@@ -153,7 +189,9 @@ def _reword(rng: random.Random, sentence: str, share: float) -> str:
     if share >= 0.3:  # a heavy rewording also restructures a little
         cut = rng.randrange(1, max(2, len(words) // 3))
         del words[cut : cut + 1]
-        words.insert(rng.randrange(1, len(words)), rng.choice(("generally", "in practice", "where feasible")))
+        words.insert(
+            rng.randrange(1, len(words)), rng.choice(("generally", "in practice", "where feasible"))
+        )
     return " ".join(words)
 
 
@@ -191,7 +229,9 @@ def _typeset(rng: random.Random, text: str) -> str:
     return "\n".join(out)
 
 
-def revision(seed: int, *, sections: int = 36, paragraphs: int = 6, citations: int = 56) -> Revision:
+def revision(
+    seed: int, *, sections: int = 36, paragraphs: int = 6, citations: int = 56
+) -> Revision:
     """A policy (about 30 pages at the defaults), its revision and labelled citations."""
     rng = random.Random(seed)
     writer = _Writer(rng)

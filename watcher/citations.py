@@ -508,7 +508,7 @@ def _fuzzy(
     )  # (decision score, similarity, start, end)
     for start in _candidates(doc, wanted, before, after):
         lo, hi = max(0, start - n // 2 - 2), min(len(doc.keys), start + n + n // 2 + 2)
-        spans = [_span(doc, wanted, lo, hi)]
+        spans = [(*_span(doc, wanted, lo, hi), False)]
         if between := _between(doc, before, after, lo - n, hi + n):
             a, b = between
             similarity = (
@@ -516,13 +516,16 @@ def _fuzzy(
                 if b > a
                 else 0.0
             )
-            spans.append((a, b, similarity))
-        for s, e, similarity in spans:
+            spans.append((a, b, similarity, True))
+        for s, e, similarity, bounded in spans:
             if e <= s:
                 continue
             got_before, got_after = doc.context(s, e)
             context = _context_score(before, after, got_before, got_after)
             decision = _decide(similarity, context) if anchor_check else similarity
+            if bounded and decision > 0:
+                # both old neighbours still frame it: the whole passage, not its best-kept words
+                decision += 10
             if (decision, similarity) > best[:2]:
                 best = (decision, similarity, s, e)
     decision, similarity, s, e = best
