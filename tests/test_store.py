@@ -298,9 +298,17 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
     )
 
 
+def undo_citations_migration(conn: sqlite3.Connection) -> None:
+    """Drop what migration 8 (citations) added, for a database of an older schema."""
+    conn.execute("DROP TABLE citation_events")
+    conn.execute("DROP TABLE citations")
+    conn.execute("ALTER TABLE tasks DROP COLUMN criteria")
+
+
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
-    # undo migration 7 (lineage), 6 (fetcher), then 5
+    # undo migration 8 (citations), 7 (lineage), 6 (fetcher), then 5
+    undo_citations_migration(conn)
     conn.execute("DROP INDEX sources_supersedes")
     for table, column in (
         ("sources", "supersedes"),
