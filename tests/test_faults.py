@@ -40,6 +40,7 @@ from werkzeug import Request, Response
 from tests.conftest import Env, Site
 from tests.servers import RawRequest, RawServer, free_port, http_response
 from tests.test_pipeline import SECTIONS, html_source, page
+from tests.test_store import undo_citations_migration
 from watcher import clock
 from watcher.cli import main
 from watcher.cli import main as cli_main
@@ -1266,7 +1267,8 @@ def test_an_empty_page_is_a_failed_check_with_a_reason_not_an_internal_error(
 
 
 def _undo_lineage_migration(conn: sqlite3.Connection) -> None:
-    """Drop what migration 6 (lineage) added, for a database of an older schema."""
+    """Drop what migrations 9 (citations) and 7 (lineage) added, for a database of an older schema."""
+    undo_citations_migration(conn)
     conn.execute("DROP INDEX sources_supersedes")
     for table, column in [
         ("sources", "supersedes"),

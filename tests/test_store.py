@@ -300,9 +300,17 @@ def _check(store: Store, number: int, raw: bytes, status: int) -> None:
     )
 
 
+def undo_citations_migration(conn: sqlite3.Connection) -> None:
+    """Drop what migration 9 (citations) added, for a database of an older schema."""
+    conn.execute("DROP TABLE citation_events")
+    conn.execute("DROP TABLE citations")
+    conn.execute("ALTER TABLE tasks DROP COLUMN criteria")
+
+
 def _as_schema_4(state: Path) -> None:
     conn = sqlite3.connect(state / DB_NAME)
-    # undo migrations 8 (pages), 7 (lineage), 6 (fetcher), then 5
+    # undo migrations 9 (citations), 8 (pages), 7 (lineage), 6 (fetcher), then 5
+    undo_citations_migration(conn)
     conn.execute("DROP INDEX sources_supersedes")
     for table, column in (
         ("sources", "supersedes"),
@@ -441,6 +449,7 @@ def test_versions_recorded_before_pages_were_kept_have_none(tmp_path: Path) -> N
         store.upsert_source("a", url="https://example.org/p.pdf", lab="L", title="T")
         _version(store, 1, PDF, "pdf")
     conn = sqlite3.connect(tmp_path / DB_NAME)  # as migration 7 left it
+    undo_citations_migration(conn)
     conn.execute("ALTER TABLE versions DROP COLUMN pages")
     conn.execute("PRAGMA user_version = 7")
     conn.commit()

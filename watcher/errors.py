@@ -27,7 +27,9 @@ calls the library and never escape it unwrapped.
     │                          disk full, read-only, locked, corrupt, cannot open
     ├── NotFound               an unknown source, version or task (CLI input)
     ├── TaskStateError         a task action that its state does not allow
-    └── LineageError           a lineage fix that cannot be made (a loop, no version yet)
+    ├── LineageError           a lineage fix that cannot be made (a loop, no version yet)
+    └── CitationError          a citation that cannot be made: quote not found, found
+                               twice, a duplicate (CLI input)
 """
 
 from __future__ import annotations
@@ -206,3 +208,7 @@ class TaskStateError(WatcherError):
 
 class LineageError(WatcherError):
     pass
+
+
+class CitationError(WatcherError):
+    """A citation that cannot be made as asked (the message says what to do instead)."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from watcher import analysis, clock, detect, lineage, review
+from watcher import analysis, clock, criteria, detect, lineage, review
 from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import SEVERITIES, Config, SourceConfig
@@ -748,7 +748,13 @@ class Checker:
             if comparisons is not None:
                 summary = self._summary(seen, number, comparisons.whole)
                 task = self._open_or_extend(seen, number, comparisons.whole, summary)
-                self._queue_alerts(seen, number, comparisons.change, task, summary)
+                touched = None
+                if seen.text_changed:  # which graded criteria this change touches
+                    signals = [signal_to_json(s) for s in comparisons.whole.analysis.signals]
+                    touched = criteria.on_new_version(
+                        self.store, source.id, number, extracted.text, task.task_id, signals
+                    )
+                self._queue_alerts(seen, number, comparisons.change, task, summary, touched)
                 task_id = task.task_id
             checked = self._add_check(
                 seen,
@@ -882,6 +888,7 @@ class Checker:
         change: Comparison,
         task: review.TaskChange,
         summary: str,
+        touched: criteria.Touched | None = None,
     ) -> None:
         """Queue one alert per channel of the source, about this change: the
         previous version to this one."""
@@ -903,8 +910,12 @@ class Checker:
             "signal_count": len(change.analysis.signals) + change.analysis.truncated,
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
+        severity = change.analysis.severity
+        if touched is not None and touched.line:
+            payload["criteria_line"] = touched.line
+            severity = payload["severity"] = highest(severity, touched.severity)
         # changes below the alerting threshold wait for the daily digest
-        held = should_hold(change.analysis.severity, self.config.analysis.alert_min_severity)
+        held = should_hold(severity, self.config.analysis.alert_min_severity)
         for channel in source.notify:
             self.store.enqueue(
                 kind="change",
@@ -1342,9 +1353,14 @@ class Lineages:
                 "signals": signals[:ALERT_SIGNALS],
                 "new_documents": [],
             }
-            held = should_hold(
-                comparison.analysis.severity, checker.config.analysis.alert_min_severity
+            # the citations of the superseded file are re-anchored on the new one
+            touched = criteria.on_new_version(
+                store, doc.id, new_v.number, store.version_text(new_v), change.task_id, signals
             )
+            if touched.line:
+                payload["criteria_line"] = touched.line
+                payload["severity"] = highest(comparison.analysis.severity, touched.severity)
+            held = should_hold(payload["severity"], checker.config.analysis.alert_min_severity)
             for channel in self.parent.notify:
                 store.enqueue(
                     kind="change",

@@ -275,6 +275,10 @@ def task(store: Store, task_id: int) -> dict[str, Any]:
     # the followed documents whose change the task covers (a superseding file,
     # a removed or restored link), each with its own line and signals
     data["documents"] = json.loads(row["documents"]) if row["documents"] else []
+    # the graded criteria whose cited passages the change moved, changed or removed
+    touched = json.loads(row["criteria"]) if row.get("criteria") else {}
+    data["criteria_line"] = touched.get("line")
+    data["criteria"] = touched.get("criteria", [])
     data["events"] = [
         {"at": e["at"], "actor": e["actor"], "action": e["action"], "note": e["note"]}
         for e in store.events(task_id)

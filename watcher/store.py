@@ -491,6 +491,54 @@ def _m8_version_pages(conn: sqlite3.Connection) -> None:
     _run_script(conn, "ALTER TABLE versions ADD COLUMN pages TEXT;")
 
 
+def _m9_citations(conn: sqlite3.Connection) -> None:
+    # A rater's citation: criterion C of a lab rests on a passage of a source.
+    # `anchor` (JSON: quote, context, heading path, page) is where it stands in
+    # (source_id, version); `status`, `placement` (JSON) and `checked_*` are
+    # what the latest re-anchoring found, in `checked_source` (the source
+    # itself or a file superseding it). `removed_at`: removed by a rater, kept
+    # for history. `citation_events`: every add, move and removal.
+    # `tasks.criteria` (JSON): the graded criteria a task's change touches.
+    _run_script(
+        conn,
+        """
+        CREATE TABLE citations (
+            id INTEGER PRIMARY KEY,
+            lab TEXT NOT NULL,
+            criterion TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            quote TEXT NOT NULL,
+            quote_key TEXT NOT NULL,
+            anchor TEXT NOT NULL,
+            note TEXT,
+            status TEXT NOT NULL DEFAULT 'intact',
+            placement TEXT,
+            checked_source TEXT,
+            checked_version INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        CREATE INDEX citations_source ON citations(source_id);
+        CREATE INDEX citations_lab ON citations(lab, criterion);
+        CREATE TABLE citation_events (
+            id INTEGER PRIMARY KEY,
+            citation_id INTEGER NOT NULL REFERENCES citations(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            source_id TEXT,
+            version INTEGER,
+            quote TEXT,
+            note TEXT
+        );
+        CREATE INDEX citation_events_citation ON citation_events(citation_id);
+        ALTER TABLE tasks ADD COLUMN criteria TEXT;
+        """,
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m1_initial,
     _m2_version_search,
@@ -500,6 +548,7 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _m6_fetcher,
     _m7_lineage,
     _m8_version_pages,
+    _m9_citations,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1496,6 +1545,54 @@ class Store:
         return self._all("SELECT * FROM tasks WHERE source_id = ? ORDER BY id", (source_id,))
 
     # -- integrity --
+
+    # -- citations --
+
+    def add_citation(self, **values: Any) -> int:
+        return self._insert("citations", values)
+
+    def citation(self, citation_id: int) -> Row:
+        row = self._one(
+            "SELECT * FROM citations WHERE id = ? AND removed_at IS NULL", (citation_id,)
+        )
+        if row is None:
+            raise NotFound(f"unknown citation {citation_id} (see `watcher cite list`)")
+        return row
+
+    def citations(
+        self, *, lab: str | None = None, sources: Sequence[str] | None = None
+    ) -> list[Row]:
+        """Citations not removed, by lab, criterion and id; narrowed to a lab or to sources."""
+        where, params = ["removed_at IS NULL"], []
+        if lab is not None:
+            where.append("lab = ? COLLATE NOCASE")
+            params.append(lab)
+        if sources is not None:
+            where.append(f"source_id IN ({', '.join('?' for _ in sources)})")
+            params.extend(sources)
+        return self._all(
+            f"SELECT * FROM citations WHERE {' AND '.join(where)} "
+            "ORDER BY lab COLLATE NOCASE, criterion COLLATE NOCASE, id",
+            tuple(params),
+        )
+
+    def duplicate_citation(self, source_id: str, criterion: str, quote_key: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM citations WHERE source_id = ? AND criterion = ? COLLATE NOCASE "
+            "AND quote_key = ? AND removed_at IS NULL",
+            (source_id, criterion, quote_key),
+        )
+
+    def update_citation(self, citation_id: int, **values: Any) -> None:
+        self._update("citations", "id", citation_id, values)
+
+    def add_citation_event(self, citation_id: int, **values: Any) -> None:
+        self._insert("citation_events", {"citation_id": citation_id, **values})
+
+    def citation_events(self, citation_id: int) -> list[Row]:
+        return self._all(
+            "SELECT * FROM citation_events WHERE citation_id = ? ORDER BY id", (citation_id,)
+        )
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])

@@ -41,6 +41,8 @@ class Alert:
     new_documents: tuple[Link, ...] = ()
     # "new file <URL> supersedes <URL> (v2.1 → v2.2)": the change is across two files
     supersedes: str = ""
+    # "Affects 2 graded criteria: Risk thresholds — quote changed (…)": cited passages touched
+    criteria: str = ""
     # failing / recovered
     error: str | None = None
     failures: int | None = None

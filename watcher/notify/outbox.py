@@ -568,6 +568,7 @@ def _change_alert(
         change=change,
         summary=payload.get("summary", ""),
         supersedes=payload.get("supersedes", ""),
+        criteria=payload.get("criteria_line", ""),
         severity=payload.get("severity"),
         signals=_signals(payload.get("signals")),
         signal_count=int(payload.get("signal_count") or 0),

@@ -421,6 +421,8 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
 
     if alert.severity:
         yield f"Severity: {one_line(alert.severity, 40)}"
+    if alert.criteria:  # what a rater asks first: which grades it touches
+        yield one_line(alert.criteria, 1000)
     for line in _signal_lines(alert):
         yield f"- {line}"
     yield subject(alert).removeprefix("[watcher] ")
@@ -661,6 +663,8 @@ def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
         return
 
     head = f"*Severity: {mrkdwn(one_line(alert.severity, 40))}*\n" if alert.severity else ""
+    if alert.criteria:
+        head += f"{mrkdwn(one_line(alert.criteria, 1000))}\n"
     if alert.signals:
         # a section of their own: escaping can lengthen them, and _fit cuts the end
         signals = "".join(f"• {line}\n" for line in _signal_lines(alert, "slack"))
@@ -806,6 +810,8 @@ def _html_body(alert: Alert) -> Iterator[str]:
 
     if alert.severity:
         yield f"<p><strong>Severity: {_e(one_line(alert.severity, 40))}</strong></p>"
+    if alert.criteria:
+        yield f"<p><strong>{_e(one_line(alert.criteria, 1000))}</strong></p>"
     if alert.signals:
         lines = _signal_lines(alert, "html")
         yield "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
