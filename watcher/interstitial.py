@@ -131,6 +131,9 @@ def interstitial(text: str, previous: str | None) -> str | None:
 
     `previous` is the text of the source's latest version (None before the first one).
     """
+    # Most texts are documents: tell them by their first MAX_WORDS words, not all.
+    if len(text.split(maxsplit=MAX_WORDS)) > MAX_WORDS:
+        return None
     lines = [line for line in text.splitlines() if line.strip()]
     words = sum(len(line.split()) for line in lines)
     if not words or words >= MAX_WORDS:
