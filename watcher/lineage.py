@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from watcher import clock
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -437,28 +439,7 @@ def shingle_similarity(a: Sketch, b: Sketch) -> float:
 
 # --- names ------------------------------------------------------------------------
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = "|".join(sorted(clock.MONTHS, key=len, reverse=True))
 _YEAR = r"(?:19|20)\d\d"
 _ISO_DATE = re.compile(rf"(?<!\d)({_YEAR})[-_./]([01]?\d)[-_./]([0-3]?\d)(?!\d)")
 _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\.?\s+([0-3]?\d)(?:st|nd|rd|th)?,?\s+({_YEAR})\b", re.I)
@@ -554,7 +535,7 @@ def name_key(text: str) -> tuple[str, ...]:
     for token in re.findall(r"[^\W_]+", text.lower()):
         if token in NAME_NOISE or token.isdigit() or _HEXISH.match(token) or len(token) < 2:
             continue
-        if token in _MONTHS or re.fullmatch(r"v\d+", token):
+        if token in clock.MONTHS or re.fullmatch(r"v\d+", token):
             continue
         if token not in out:
             out.append(token)
@@ -642,14 +623,14 @@ def _date_in(text: str) -> tuple[int, int, int] | None:
         if 1 <= month <= 12 and 1 <= day <= 31:
             found.append((year, month, day))
     for m in _MONTH_DAY_YEAR.finditer(text):
-        found.append((int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2))))
+        found.append((int(m.group(3)), clock.MONTHS[m.group(1).lower()], int(m.group(2))))
     for m in _DAY_MONTH_YEAR.finditer(text):
-        found.append((int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1))))
+        found.append((int(m.group(3)), clock.MONTHS[m.group(2).lower()], int(m.group(1))))
     if found:
         return found[0]
     month_year = _MONTH_YEAR.search(text)
     if month_year:
-        return (int(month_year.group(2)), _MONTHS[month_year.group(1).lower()], 0)
+        return (int(month_year.group(2)), clock.MONTHS[month_year.group(1).lower()], 0)
     year_only = _YEAR_ONLY.search(text)
     return (int(year_only.group(1)), 0, 0) if year_only else None
 

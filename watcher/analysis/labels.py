@@ -6,31 +6,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from watcher import clock
 from watcher.analysis.regions import Region
 from watcher.analysis.severity import Collector
 from watcher.analysis.text import multiset_minus
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"
@@ -72,7 +52,7 @@ def date_value(match: re.Match[str], pattern: int) -> float:
     else:
         quarter, year = groups
         return int(year) * 10000 + (int(quarter[1]) * 3 - 2) * 100
-    return int(year) * 10000 + _MONTHS[month.rstrip(".").lower()] * 100 + int(day)
+    return int(year) * 10000 + clock.MONTHS[month.rstrip(".").lower()] * 100 + int(day)
 
 
 def versions(text: str) -> list[str]:
