@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import json
 import re
 import socket
@@ -19,7 +20,9 @@ import pytest
 
 from tests.conftest import Env, Site, write_config
 from tests.test_lineage_pipeline import EXPECT, swapped
-from watcher import queries, review
+from tests.test_pipeline import SECTIONS, html_source
+from tests.test_pipeline import page as policy_page
+from watcher import criteria, queries, review
 from watcher.config import Config, load_config
 from watcher.detect import diff
 from watcher.errors import ConfigError
@@ -836,3 +839,52 @@ def test_feeds_read_a_lineage_as_one_history(
         assert link is not None and f"/compare?old={old}@1&new={new}@1" in link.get("href", "")
         summary = entry.findtext(f"{atom}summary") or ""
         assert f"Task #{task['id']}" in summary and "→" in summary
+
+
+# --- citations: criteria on the task page, per lab, and the cite form ---------------------
+
+THRESHOLD = "a 50% aggregate success rate on the tasks listed in the appendix"
+REVIEW = "independent validation of our controls by a third party every year"
+EVIL = "<script>alert(5)</script>"
+
+
+@pytest.fixture
+def cited_client(env: Env, site: Site) -> Iterator[tuple[TestClient, Env, Site]]:
+    """A real pass over a page, two citations (one hostile), then a change that touches them."""
+    hostile = SECTIONS.replace("The board reviews", f"The {html.escape(EVIL)} board reviews")
+    site.set("/rsp", policy_page(hostile))
+    env.sources = [html_source(site)]
+    env.check()
+    criteria.add(env.store, "acme-rsp", criterion="Risk thresholds", quote=THRESHOLD)
+    criteria.add(env.store, "acme-rsp", criterion="External review", quote=REVIEW)
+    criteria.add(
+        env.store,
+        "acme-rsp",
+        criterion=f"Governance {EVIL}",
+        quote=f"The {EVIL} board reviews this policy",
+        note=f"note {EVIL}",
+    )
+    changed = hostile.replace("a 50% aggregate success rate", "a meaningful uplift").replace(
+        ", and\nindependent validation of our controls by a third party every year", ""
+    )
+    site.set("/rsp", policy_page(changed))
+    env.check()
+    with TestClient(web.create_app(env.write(), environ={}), base_url="http://127.0.0.1") as c:
+        yield c, env, site
+
+
+def test_the_task_page_lists_the_affected_criteria(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    [task] = env.store.tasks("open")
+    body = client.get(f"/tasks/{task['id']}").text
+    section = body.split('id="criteria"', 1)[1].split("</table>", 1)[0]
+    assert "Affects 2 graded criteria" in section
+    rows = section.split("<tr>")[2:]
+    assert "External review" in rows[0] and "cite-gone" in rows[0]
+    assert "Risk thresholds" in rows[1] and "cite-changed" in rows[1]
+    # the old quote, then the new passage
+    assert rows[1].index("50% aggregate success rate") < rows[1].index("meaningful uplift")
+    assert "Governance" not in section  # untouched: not listed
+    assert EVIL not in body
