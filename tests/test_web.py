@@ -888,3 +888,35 @@ def test_the_task_page_lists_the_affected_criteria(
     assert rows[1].index("50% aggregate success rate") < rows[1].index("meaningful uplift")
     assert "Governance" not in section  # untouched: not listed
     assert EVIL not in body
+
+
+def test_the_lab_criteria_page_shows_each_citation_with_its_evidence(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    lab = env.store.require_source("acme-rsp")["lab"]
+    overview = client.get("/").text
+    assert f'href="/labs/{lab}/criteria"' in overview
+    response = client.get(f"/labs/{lab.upper()}/criteria")  # a lab's name in any case
+    assert response.status_code == 200
+    body = response.text
+    assert EVIL not in body and html.escape(EVIL) in body  # criterion, quote and note
+    groups = body.split("<tbody>")[1:]
+    assert [g.split("</th>", 1)[0].rsplit(">", 1)[1] for g in groups] == [
+        "External review",
+        f"Governance {html.escape(EVIL)}",
+        "Risk thresholds",
+    ]
+    risk = groups[2]
+    assert "cite-changed" in risk and "meaningful uplift" in risk
+    assert '/sources/acme-rsp/diff?old=1&amp;new=2"' in risk
+    # intact in v2: one quote, no new passage
+    assert "cite-intact" in groups[1] and "→ <q" not in groups[1] and "→ <q" in risk
+    assert "1 <span" in body.split("</p>", 2)[1]  # counts per status
+    missing = client.get("/labs/No%20such%20lab/criteria")
+    assert missing.status_code == 404 and "No such lab" in missing.text
+
+
+def test_a_lab_without_citations_says_how_to_cite(client: TestClient) -> None:
+    body = client.get("/labs/Other/criteria").text
+    assert "No citations for this lab yet" in body

@@ -172,6 +172,7 @@ def create_app(
         Route("/sources/{source_id}/versions/{number:int}/text", views.version_text),
         Route("/sources/{source_id}/feed.atom", feed.feed_source),
         Route("/labs/{lab:path}/feed.atom", feed.feed_lab),
+        Route("/labs/{lab:path}/criteria", views.criteria_page),
         Route("/feed.atom", feed.feed_all),
         *(
             Route(

@@ -165,6 +165,15 @@ def version_text(request: Request) -> Response:
     )
 
 
+def criteria_page(request: Request) -> Response:
+    """A lab's graded criteria: each citation's status, quote and new passage, with links."""
+    dash = dashboard_of(request)
+    store = dash.store
+    data = queries.lab_criteria(store, request.path_params["lab"])
+    titles = {row["id"]: row["title"] for row in store.sources(include_inactive=True)}
+    return dash.render(request, "criteria.html", {**data, "titles": titles})
+
+
 TASK_STATUSES = ("open", "closed", "dismissed")
 
 
