@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as quote_url
 
 import httpx
 import pytest
@@ -920,3 +921,126 @@ def test_the_lab_criteria_page_shows_each_citation_with_its_evidence(
 def test_a_lab_without_citations_says_how_to_cite(client: TestClient) -> None:
     body = client.get("/labs/Other/criteria").text
     assert "No citations for this lab yet" in body
+
+
+def _cite(client: TestClient, page: str, **fields: str) -> httpx.Response:
+    token = csrf(client, page)
+    action = page.split("?", 1)[0].split("#", 1)[0] + "/cite"
+    return client.post(action, data={"csrf_token": token, **fields}, follow_redirects=False)
+
+
+def test_a_rater_cites_a_passage_from_the_version_page(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    lab = env.store.require_source("acme-rsp")["lab"]
+    prefill = f"</textarea>{EVIL}"
+    page = client.get(f"/sources/acme-rsp/versions/2?quote={quote_url(prefill)}")
+    assert page.status_code == 200
+    body = page.text
+    assert EVIL not in body and "Two-party control for model weights." in body  # the text
+    assert f'name="quote" required>{html.escape(prefill, quote=False)}</textarea>' in body.replace(
+        "&#34;", '"'
+    ).replace("&#39;", "'")
+    assert '<option value="Risk thresholds">' in body  # the lab's criteria, suggested
+    quote = "Two-party control for model weights"
+    sent = _cite(
+        client, "/sources/acme-rsp/versions/2", quote=quote, criterion="Security", note="grade 3"
+    )
+    assert sent.status_code == 303
+    citation = env.store.citations(lab=lab)[-1]
+    assert sent.headers["location"].endswith(f"/criteria#citation-{citation['id']}")
+    assert (citation["criterion"], citation["version"], citation["note"]) == (
+        "Security",
+        2,
+        "grade 3",
+    )
+    [event] = env.store.citation_events(citation["id"])
+    assert event["actor"] == "dashboard"
+    listed = client.get(sent.headers["location"]).text
+    assert f'id="citation-{citation["id"]}"' in listed and quote in listed
+    # each link of the criteria page leads somewhere
+    for link in set(re.findall(r'href="(/sources/[^"#]+)"', listed)):
+        assert client.get(html.unescape(link)).status_code == 200, link
+    # an older version's page points to the latest for citing
+    old = client.get("/sources/acme-rsp/versions/1").text
+    assert 'action="/sources/acme-rsp/versions/1/cite"' not in old
+    assert 'href="/sources/acme-rsp/versions/2#cite"' in old
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"quote": f"we will never {EVIL} deploy anything", "criterion": "X"}, "quote not found"),
+        ({"quote": THRESHOLD.replace("50%", "40%"), "criterion": "X"}, "quote not found"),
+        ({"quote": "The board reviews this policy", "criterion": ""}, "needs a criterion"),
+        (
+            {
+                "quote": "Two-party control for model weights",
+                "criterion": "Governance <script>alert(5)</script>",
+            },
+            None,
+        ),
+    ],
+)
+def test_a_refused_citation_shows_the_form_again_with_the_reason(
+    cited_client: tuple[TestClient, Env, Site], fields: dict[str, str], expected: str | None
+) -> None:
+    client, env, _ = cited_client
+    before = len(env.store.citations())
+    page = "/sources/acme-rsp/versions/2"
+    sent = _cite(client, page, note=f"n {EVIL}", **fields)
+    if expected is None:  # first time accepted; the same again is a duplicate
+        assert sent.status_code == 303
+        before += 1
+        sent = _cite(client, page, note=f"n {EVIL}", **fields)
+        expected = "already cited"
+    assert sent.status_code == 409
+    box = sent.text.split('role="alert">', 1)[1].split("</p>", 1)[0]
+    assert expected in box
+    assert EVIL not in sent.text
+    # the rater's input is kept, escaped
+    assert f"n {html.escape(EVIL)}</textarea>" in sent.text
+    assert len(env.store.citations()) == before
+
+
+def test_a_quote_found_twice_asks_for_the_section(env: Env, site: Site) -> None:
+    twice = SECTIONS.replace(
+        "<h2>3. Governance</h2>",
+        "<p>Insider risk programme for all staff.</p><h2>3. Governance</h2>",
+    ).replace(
+        "publishes the outcome.</p>",
+        "publishes the outcome.</p><p>Insider risk programme for all staff.</p>",
+    )
+    site.set("/rsp", policy_page(twice))
+    env.sources = [html_source(site)]
+    env.check()
+    with TestClient(web.create_app(env.write(), environ={}), base_url="http://127.0.0.1") as client:
+        page = "/sources/acme-rsp/versions/1"
+        fields = {"quote": "Insider risk programme for all staff", "criterion": "Insiders"}
+        refused = _cite(client, page, **fields)
+        assert refused.status_code == 409
+        assert "found 2 times" in refused.text and "the Section field" in refused.text
+        assert _cite(client, page, section="Governance", **fields).status_code == 303
+        assert env.store.citations()[0]["criterion"] == "Insiders"
+
+
+def test_citing_needs_a_csrf_token_and_the_latest_version(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    fields = {"quote": "Two-party control for model weights", "criterion": "Security"}
+    csrf(client, "/sources/acme-rsp/versions/2")  # the browser has its cookie
+    for token in ({}, {"csrf_token": "0" * 64}):
+        refused = client.post("/sources/acme-rsp/versions/2/cite", data={**fields, **token})
+        assert refused.status_code == 403
+    assert client.get("/sources/acme-rsp/versions/2/cite").status_code == 405
+    token = csrf(client, "/sources/acme-rsp/versions/2")
+    stale = client.post(  # a page left open while a new version came
+        "/sources/acme-rsp/versions/1/cite", data={"csrf_token": token, **fields}
+    )
+    assert stale.status_code == 409 and "no longer the latest" in stale.text
+    missing = client.post("/sources/acme-rsp/versions/9/cite", data={"csrf_token": token, **fields})
+    assert missing.status_code == 404
+    assert client.get("/sources/nope/versions/1").status_code == 404
+    assert len(env.store.citations()) == 3

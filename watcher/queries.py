@@ -700,3 +700,8 @@ def lab_criteria(store: Store, lab: str) -> dict[str, Any]:
         for citation in item["citations"]:
             counts[citation["status"]] = counts.get(citation["status"], 0) + 1
     return {"lab": matched[0], "criteria": items, "counts": counts}
+
+
+def criterion_names(store: Store, lab: str) -> list[str]:
+    """The criteria a lab's citations name, for a form's suggestions."""
+    return [item["criterion"] for item in criteria_store.criteria(store, lab=lab)]
