@@ -145,6 +145,9 @@ HTML_PAGES = [
     "/tasks",
     "/tasks?status=all&lab=Other",
     "/tasks/1",
+    "/sources/acme/versions/3",  # hostile text, title and lab around the cite form
+    "/sources/acme/versions/3?quote=%3Cscript%3Ealert(6)%3C%2Fscript%3E",
+    f"/labs/{LAB}/criteria",
     "/search",
     "/search?q=audits",
     "/search?q=audits&lab=Other&since=2025-01-01&until=2026-01-01",
