@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import json
 import re
 import socket
@@ -13,13 +14,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote as quote_url
 
 import httpx
 import pytest
 
 from tests.conftest import Env, Site, write_config
 from tests.test_lineage_pipeline import EXPECT, swapped
-from watcher import queries, review
+from tests.test_pipeline import SECTIONS, html_source
+from tests.test_pipeline import page as policy_page
+from watcher import criteria, queries, review
 from watcher.config import Config, load_config
 from watcher.detect import diff
 from watcher.errors import ConfigError
@@ -141,6 +145,9 @@ HTML_PAGES = [
     "/tasks",
     "/tasks?status=all&lab=Other",
     "/tasks/1",
+    "/sources/acme/versions/3",  # hostile text, title and lab around the cite form
+    "/sources/acme/versions/3?quote=%3Cscript%3Ealert(6)%3C%2Fscript%3E",
+    f"/labs/{LAB}/criteria",
     "/search",
     "/search?q=audits",
     "/search?q=audits&lab=Other&since=2025-01-01&until=2026-01-01",
@@ -836,3 +843,207 @@ def test_feeds_read_a_lineage_as_one_history(
         assert link is not None and f"/compare?old={old}@1&new={new}@1" in link.get("href", "")
         summary = entry.findtext(f"{atom}summary") or ""
         assert f"Task #{task['id']}" in summary and "→" in summary
+
+
+# --- citations: criteria on the task page, per lab, and the cite form ---------------------
+
+THRESHOLD = "a 50% aggregate success rate on the tasks listed in the appendix"
+REVIEW = "independent validation of our controls by a third party every year"
+EVIL = "<script>alert(5)</script>"
+
+
+@pytest.fixture
+def cited_client(env: Env, site: Site) -> Iterator[tuple[TestClient, Env, Site]]:
+    """A real pass over a page, two citations (one hostile), then a change that touches them."""
+    hostile = SECTIONS.replace("The board reviews", f"The {html.escape(EVIL)} board reviews")
+    site.set("/rsp", policy_page(hostile))
+    env.sources = [html_source(site)]
+    env.check()
+    criteria.add(env.store, "acme-rsp", criterion="Risk thresholds", quote=THRESHOLD)
+    criteria.add(env.store, "acme-rsp", criterion="External review", quote=REVIEW)
+    criteria.add(
+        env.store,
+        "acme-rsp",
+        criterion=f"Governance {EVIL}",
+        quote=f"The {EVIL} board reviews this policy",
+        note=f"note {EVIL}",
+    )
+    changed = hostile.replace("a 50% aggregate success rate", "a meaningful uplift").replace(
+        ", and\nindependent validation of our controls by a third party every year", ""
+    )
+    site.set("/rsp", policy_page(changed))
+    env.check()
+    with TestClient(web.create_app(env.write(), environ={}), base_url="http://127.0.0.1") as c:
+        yield c, env, site
+
+
+def test_the_task_page_lists_the_affected_criteria(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    [task] = env.store.tasks("open")
+    body = client.get(f"/tasks/{task['id']}").text
+    section = body.split('id="criteria"', 1)[1].split("</table>", 1)[0]
+    assert "Affects 2 graded criteria" in section
+    rows = section.split("<tr>")[2:]
+    assert "External review" in rows[0] and "cite-gone" in rows[0]
+    assert "Risk thresholds" in rows[1] and "cite-changed" in rows[1]
+    # the old quote, then the new passage
+    assert rows[1].index("50% aggregate success rate") < rows[1].index("meaningful uplift")
+    assert "Governance" not in section  # untouched: not listed
+    assert EVIL not in body
+
+
+def test_the_lab_criteria_page_shows_each_citation_with_its_evidence(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    lab = env.store.require_source("acme-rsp")["lab"]
+    overview = client.get("/").text
+    assert f'href="/labs/{lab}/criteria"' in overview
+    response = client.get(f"/labs/{lab.upper()}/criteria")  # a lab's name in any case
+    assert response.status_code == 200
+    body = response.text
+    assert EVIL not in body and html.escape(EVIL) in body  # criterion, quote and note
+    groups = body.split("<tbody>")[1:]
+    assert [g.split("</th>", 1)[0].rsplit(">", 1)[1] for g in groups] == [
+        "External review",
+        f"Governance {html.escape(EVIL)}",
+        "Risk thresholds",
+    ]
+    risk = groups[2]
+    assert "cite-changed" in risk and "meaningful uplift" in risk
+    assert '/sources/acme-rsp/diff?old=1&amp;new=2"' in risk
+    # intact in v2: one quote, no new passage
+    assert "cite-intact" in groups[1] and "→ <q" not in groups[1] and "→ <q" in risk
+    assert "1 <span" in body.split("</p>", 2)[1]  # counts per status
+    missing = client.get("/labs/No%20such%20lab/criteria")
+    assert missing.status_code == 404 and "No such lab" in missing.text
+
+
+def test_a_lab_without_citations_says_how_to_cite(client: TestClient) -> None:
+    body = client.get("/labs/Other/criteria").text
+    assert "No citations for this lab yet" in body
+
+
+def _cite(client: TestClient, page: str, **fields: str) -> httpx.Response:
+    token = csrf(client, page)
+    action = page.split("?", 1)[0].split("#", 1)[0] + "/cite"
+    return client.post(action, data={"csrf_token": token, **fields}, follow_redirects=False)
+
+
+def test_a_rater_cites_a_passage_from_the_version_page(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    lab = env.store.require_source("acme-rsp")["lab"]
+    prefill = f"</textarea>{EVIL}"
+    page = client.get(f"/sources/acme-rsp/versions/2?quote={quote_url(prefill)}")
+    assert page.status_code == 200
+    body = page.text
+    assert EVIL not in body and "Two-party control for model weights." in body  # the text
+    assert f'name="quote" required>{html.escape(prefill, quote=False)}</textarea>' in body.replace(
+        "&#34;", '"'
+    ).replace("&#39;", "'")
+    assert '<option value="Risk thresholds">' in body  # the lab's criteria, suggested
+    quote = "Two-party control for model weights"
+    sent = _cite(
+        client, "/sources/acme-rsp/versions/2", quote=quote, criterion="Security", note="grade 3"
+    )
+    assert sent.status_code == 303
+    citation = env.store.citations(lab=lab)[-1]
+    assert sent.headers["location"].endswith(f"/criteria#citation-{citation['id']}")
+    assert (citation["criterion"], citation["version"], citation["note"]) == (
+        "Security",
+        2,
+        "grade 3",
+    )
+    [event] = env.store.citation_events(citation["id"])
+    assert event["actor"] == "dashboard"
+    listed = client.get(sent.headers["location"]).text
+    assert f'id="citation-{citation["id"]}"' in listed and quote in listed
+    # each link of the criteria page leads somewhere
+    for link in set(re.findall(r'href="(/sources/[^"#]+)"', listed)):
+        assert client.get(html.unescape(link)).status_code == 200, link
+    # an older version's page points to the latest for citing
+    old = client.get("/sources/acme-rsp/versions/1").text
+    assert 'action="/sources/acme-rsp/versions/1/cite"' not in old
+    assert 'href="/sources/acme-rsp/versions/2#cite"' in old
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"quote": f"we will never {EVIL} deploy anything", "criterion": "X"}, "quote not found"),
+        ({"quote": THRESHOLD.replace("50%", "40%"), "criterion": "X"}, "quote not found"),
+        ({"quote": "The board reviews this policy", "criterion": ""}, "needs a criterion"),
+        (
+            {
+                "quote": "Two-party control for model weights",
+                "criterion": "Governance <script>alert(5)</script>",
+            },
+            None,
+        ),
+    ],
+)
+def test_a_refused_citation_shows_the_form_again_with_the_reason(
+    cited_client: tuple[TestClient, Env, Site], fields: dict[str, str], expected: str | None
+) -> None:
+    client, env, _ = cited_client
+    before = len(env.store.citations())
+    page = "/sources/acme-rsp/versions/2"
+    sent = _cite(client, page, note=f"n {EVIL}", **fields)
+    if expected is None:  # first time accepted; the same again is a duplicate
+        assert sent.status_code == 303
+        before += 1
+        sent = _cite(client, page, note=f"n {EVIL}", **fields)
+        expected = "already cited"
+    assert sent.status_code == 409
+    box = sent.text.split('role="alert">', 1)[1].split("</p>", 1)[0]
+    assert expected in box
+    assert EVIL not in sent.text
+    # the rater's input is kept, escaped
+    assert f"n {html.escape(EVIL)}</textarea>" in sent.text
+    assert len(env.store.citations()) == before
+
+
+def test_a_quote_found_twice_asks_for_the_section(env: Env, site: Site) -> None:
+    twice = SECTIONS.replace(
+        "<h2>3. Governance</h2>",
+        "<p>Insider risk programme for all staff.</p><h2>3. Governance</h2>",
+    ).replace(
+        "publishes the outcome.</p>",
+        "publishes the outcome.</p><p>Insider risk programme for all staff.</p>",
+    )
+    site.set("/rsp", policy_page(twice))
+    env.sources = [html_source(site)]
+    env.check()
+    with TestClient(web.create_app(env.write(), environ={}), base_url="http://127.0.0.1") as client:
+        page = "/sources/acme-rsp/versions/1"
+        fields = {"quote": "Insider risk programme for all staff", "criterion": "Insiders"}
+        refused = _cite(client, page, **fields)
+        assert refused.status_code == 409
+        assert "found 2 times" in refused.text and "the Section field" in refused.text
+        assert _cite(client, page, section="Governance", **fields).status_code == 303
+        assert env.store.citations()[0]["criterion"] == "Insiders"
+
+
+def test_citing_needs_a_csrf_token_and_the_latest_version(
+    cited_client: tuple[TestClient, Env, Site],
+) -> None:
+    client, env, _ = cited_client
+    fields = {"quote": "Two-party control for model weights", "criterion": "Security"}
+    csrf(client, "/sources/acme-rsp/versions/2")  # the browser has its cookie
+    for token in ({}, {"csrf_token": "0" * 64}):
+        refused = client.post("/sources/acme-rsp/versions/2/cite", data={**fields, **token})
+        assert refused.status_code == 403
+    assert client.get("/sources/acme-rsp/versions/2/cite").status_code == 405
+    token = csrf(client, "/sources/acme-rsp/versions/2")
+    stale = client.post(  # a page left open while a new version came
+        "/sources/acme-rsp/versions/1/cite", data={"csrf_token": token, **fields}
+    )
+    assert stale.status_code == 409 and "no longer the latest" in stale.text
+    missing = client.post("/sources/acme-rsp/versions/9/cite", data={"csrf_token": token, **fields})
+    assert missing.status_code == 404
+    assert client.get("/sources/nope/versions/1").status_code == 404
+    assert len(env.store.citations()) == 3

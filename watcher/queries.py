@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from watcher import criteria as criteria_store
 from watcher import detect
 from watcher.config import Config
 from watcher.errors import NotFound
@@ -682,3 +683,25 @@ def feed_entries(
             }
         )
     return entries
+
+
+def lab_criteria(store: Store, lab: str) -> dict[str, Any]:
+    """A lab's graded criteria, each with its citations, statuses and counts.
+
+    Raises NotFound when no source (active or not) belongs to `lab`.
+    """
+    names = {row["lab"] for row in store.sources(include_inactive=True) if row["lab"]}
+    matched = [name for name in names if name.casefold() == lab.strip().casefold()]
+    if not matched:
+        raise NotFound(f"no source belongs to a lab named {lab[:80]!r}")
+    items = criteria_store.criteria(store, lab=matched[0])
+    counts: dict[str, int] = {}
+    for item in items:
+        for citation in item["citations"]:
+            counts[citation["status"]] = counts.get(citation["status"], 0) + 1
+    return {"lab": matched[0], "criteria": items, "counts": counts}
+
+
+def criterion_names(store: Store, lab: str) -> list[str]:
+    """The criteria a lab's citations name, for a form's suggestions."""
+    return [item["criterion"] for item in criteria_store.criteria(store, lab=lab)]

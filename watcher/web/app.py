@@ -170,8 +170,13 @@ def create_app(
         Route("/sources/{source_id}/diff", views.diff_page),
         Route("/sources/{source_id}/versions/{number:int}/raw", views.version_raw),
         Route("/sources/{source_id}/versions/{number:int}/text", views.version_text),
+        Route("/sources/{source_id}/versions/{number:int}", views.version_page),
+        Route(
+            "/sources/{source_id}/versions/{number:int}/cite", forms.cite_submit, methods=["POST"]
+        ),
         Route("/sources/{source_id}/feed.atom", feed.feed_source),
         Route("/labs/{lab:path}/feed.atom", feed.feed_lab),
+        Route("/labs/{lab:path}/criteria", views.criteria_page),
         Route("/feed.atom", feed.feed_all),
         *(
             Route(

@@ -12,17 +12,18 @@ import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from watcher import review
-from watcher.errors import LineageError, NotFound, TaskStateError
+from watcher import criteria, review
+from watcher.errors import CitationError, LineageError, NotFound, TaskStateError
 from watcher.pipeline import link_documents, unlink_document
 from watcher.web.dashboard import SESSION_COOKIE, dashboard_of
-from watcher.web.views import source_context, task_context
+from watcher.web.views import QUOTE_MAX, source_context, task_context, version_context
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,54 @@ def lineage_action(name: str) -> Callable[[Request], Any]:
         return await run_in_threadpool(act)
 
     return endpoint
+
+
+async def cite_submit(request: Request) -> Response:
+    """POST /sources/{id}/versions/{n}/cite: cite a passage of the source's latest
+    version for a criterion of its lab, as `watcher cite add` does."""
+    dash = dashboard_of(request)
+    source_id: str = request.path_params["source_id"]
+    number: int = request.path_params["number"]
+    form = await request.form()
+    if not dash.csrf_ok(request, form):
+        raise HTTPException(
+            403,
+            "This form has expired or did not come from this dashboard: "
+            "reload the page and try again.",
+        )
+    fields = {
+        key: str(form.get(key, "")).strip()[:QUOTE_MAX]
+        for key in ("quote", "criterion", "note", "section")
+    }
+
+    def act() -> Response:
+        store = dash.store
+        context = version_context(store, source_id, number)  # 404 for an unknown version
+        try:
+            if context["latest"] != number:
+                raise CitationError(
+                    f"v{number} is no longer the latest version: cite on "
+                    f"v{context['latest']}, whose text may differ"
+                )
+            row = criteria.add(
+                store,
+                source_id,
+                criterion=fields["criterion"],
+                quote=fields["quote"],
+                note=fields["note"] or None,
+                section=fields["section"] or None,
+                actor="dashboard",
+            )
+        except CitationError as exc:
+            message = str(exc).replace("with --section", "in the Section field")
+            message = message.replace("(--criterion)", "")
+            context.update(error=message.strip(), form=fields)
+            return dash.render(request, "version.html", context, status=409)
+        log.info("dashboard cite %s: citation %d for %r", source_id, row["id"], row["criterion"])
+        lab = quote(row["lab"], safe="")
+        return RedirectResponse(f"/labs/{lab}/criteria#citation-{row['id']}", status_code=303)
+
+    return await run_in_threadpool(act)
 
 
 def login_page(request: Request) -> Response:

@@ -155,6 +155,34 @@ def version_raw(request: Request) -> Response:
     )
 
 
+QUOTE_MAX = 5000  # characters of a quote a form takes
+
+
+def version_context(store: Store, source_id: str, number: int) -> dict[str, Any]:
+    """A version's page: its text, and the form to cite a passage (on the latest version)."""
+    source = store.require_source(source_id)
+    version = version_of(store, source_id, number)
+    latest = store.latest_version(source_id)
+    return {
+        "source": source,
+        "version": queries.version_dict(version),
+        "text": store.version_text(version),
+        "latest": latest.number if latest is not None else None,
+        "criterion_names": queries.criterion_names(store, source["lab"] or ""),
+        "form": {"quote": "", "criterion": "", "note": "", "section": ""},
+        "error": None,
+    }
+
+
+def version_page(request: Request) -> Response:
+    dash = dashboard_of(request)
+    context = version_context(
+        dash.store, request.path_params["source_id"], request.path_params["number"]
+    )
+    context["form"]["quote"] = request.query_params.get("quote", "")[:QUOTE_MAX]
+    return dash.render(request, "version.html", context)
+
+
 def version_text(request: Request) -> Response:
     dash = dashboard_of(request)
     version = version_of(
@@ -163,6 +191,15 @@ def version_text(request: Request) -> Response:
     return PlainTextResponse(
         dash.store.version_text(version), headers={"content-security-policy": CSP_SANDBOX}
     )
+
+
+def criteria_page(request: Request) -> Response:
+    """A lab's graded criteria: each citation's status, quote and new passage, with links."""
+    dash = dashboard_of(request)
+    store = dash.store
+    data = queries.lab_criteria(store, request.path_params["lab"])
+    titles = {row["id"]: row["title"] for row in store.sources(include_inactive=True)}
+    return dash.render(request, "criteria.html", {**data, "titles": titles})
 
 
 TASK_STATUSES = ("open", "closed", "dismissed")
