@@ -16,7 +16,7 @@ from tests.pdfs import make_pdf
 from tests.test_lineage import Style, heading_lines, light_revision, policy_text
 from watcher import queries
 from watcher.notify.outbox import build_alert
-from watcher.notify.render import render_plain
+from watcher.notify.render import render_plain, render_slack
 
 COMMIT = "We commit to pause training if evaluations show critical capability levels."
 EXPECT = "We expect to pause training where appropriate."
@@ -381,6 +381,85 @@ def test_a_removed_annex_and_its_restored_link(env: Env, site: Site) -> None:
     shown = queries.task(env.store, task["id"])
     assert [s["kind"] for s in shown["signals"]].count("document_restored") == 1
     assert len(rows) == 3  # the restored link is the same document, not a new one
+
+
+def slack_text(env: Env, row: Any) -> str:
+    """Every mrkdwn text of the Slack message a queued alert renders to."""
+    blocks = render_slack(build_alert(env.write(), env.store, row))
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "text" and isinstance(item, str):
+                    found.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(found)
+
+
+def test_a_removed_document_is_on_the_landing_pages_alert(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 11)
+    annex = Policy("anthropic", "transparency report", 11)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    hostile = "Annex &lt;!channel&gt; &amp; *reports*"
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", hostile)))
+    env.check()
+    gone = child(env, site.url("/annex.pdf"))
+
+    # the link and its text go: the landing page's one alert says which document went
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+    env.check()
+    [row] = [r for r in env.store.notifications() if r["kind"] == "change"]
+    payload = json.loads(row["payload"])
+    assert row["source_id"] == "acme-rsp" and payload["signals"][0]["kind"] == "document_removed"
+    assert payload["severity"] in ("substantive", "major")
+    assert f"document no longer linked: {site.url('/annex.pdf')}" in payload["summary"]
+    text = slack_text(env, row)
+    assert "document removed" in text and site.url("/annex.pdf") in text
+    assert "Annex &lt;!channel&gt; &amp;" in text and "<!channel>" not in text
+    assert "v1" in payload["signals"][0]["detail"]
+    assert env.store.source(gone["id"])["unlinked_at"]  # type: ignore[index]
+
+
+def test_a_link_removed_under_unchanged_text_still_alerts(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 12)
+    annex = Policy("anthropic", "transparency report", 12)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    linked = landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", "Annex"))
+    site.set("/rsp", linked)
+    env.check()
+
+    # the annex's name stays on the page, its link goes: the text is the same
+    site.set("/rsp", linked.replace('<a href="/annex.pdf">Annex</a>', "Annex"))
+    env.check()
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+    [row] = [r for r in env.store.notifications() if r["kind"] == "change"]
+    payload = json.loads(row["payload"])
+    assert [s["kind"] for s in payload["signals"]] == ["document_removed"]
+    assert row["source_id"] == "acme-rsp" and row["task_id"] == env.store.tasks()[0]["id"]
+    assert payload["event"] == "opened"
+    text = slack_text(env, row)
+    assert site.url("/annex.pdf") in text and "document removed" in text
+
+    # the link comes back: the restoration is an alert too, on the same task
+    site.set("/rsp", linked)
+    env.check()
+    rows = [r for r in env.store.notifications() if r["kind"] == "change"]
+    assert len(rows) == 2
+    again = json.loads(rows[1]["payload"])
+    assert [s["kind"] for s in again["signals"]] == ["document_restored"]
+    assert again["event"] == "extended" and rows[1]["task_id"] == row["task_id"]
+    assert "document linked again" in again["summary"]
 
 
 # --- a direct source whose URL moves ---------------------------------------------------
