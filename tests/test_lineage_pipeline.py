@@ -346,6 +346,73 @@ def test_a_wrong_pairing_is_undone_and_redone_with_the_cli(env: Env, site: Site)
     assert unknown.exit_code == 2 and "unknown source 'no-such-source'" in unknown.output
 
 
+# --- an explicit lineage rule ---------------------------------------------------------
+
+
+def terms_site(env: Env, site: Site, rule: str | None) -> Policy:
+    """Consumer and business terms whose texts are near-identical (one a light
+    revision of the other): the automatic rule takes them for one policy."""
+    setup(env, site)
+    if rule is not None:
+        env.sources = [{**env.sources[0], "lineage": rule}]
+    consumer = Policy("openai", "framework", 13)
+    set_pdf(site, "/terms/consumer-terms-2025-01.pdf", "Terms of use", consumer.text())
+    set_pdf(site, "/terms/business-terms-2025-01.pdf", "Terms of use", consumer.revise().text())
+    site.set(
+        "/rsp",
+        landing(
+            ("/terms/consumer-terms-2025-01.pdf", "Terms of use (individuals)"),
+            ("/terms/business-terms-2025-01.pdf", "Terms of use (organisations)"),
+        ),
+    )
+    return consumer
+
+
+def add_consumer_revision(site: Site, consumer: Policy) -> None:
+    set_pdf(site, "/terms/consumer-terms-2025-06.pdf", "Terms of use", consumer.revise().text())
+    site.set(
+        "/rsp",
+        landing(
+            ("/terms/consumer-terms-2025-06.pdf", "Terms of use (individuals), June 2025"),
+            ("/terms/consumer-terms-2025-01.pdf", "Terms of use (individuals)"),
+            ("/terms/business-terms-2025-01.pdf", "Terms of use (organisations)"),
+        ),
+    )
+
+
+def test_without_a_rule_near_identical_policies_are_taken_for_one(env: Env, site: Site) -> None:
+    terms_site(env, site, None)
+    env.check()
+    business = child(env, site.url("/terms/business-terms-2025-01.pdf"))
+    consumer = child(env, site.url("/terms/consumer-terms-2025-01.pdf"))
+    # what the rule below is for: the automatic rule chains two different policies
+    assert consumer["supersedes"] == business["id"]
+    assert consumer["lineage_decision"] == "supersedes"
+
+
+def test_a_lineage_rule_groups_what_the_automatic_rule_cannot(env: Env, site: Site) -> None:
+    consumer_terms = terms_site(env, site, r"(?P<policy>consumer|business)-terms")
+    env.check()
+    business = child(env, site.url("/terms/business-terms-2025-01.pdf"))
+    consumer = child(env, site.url("/terms/consumer-terms-2025-01.pdf"))
+    assert (business["supersedes"], consumer["supersedes"]) == (None, None)
+    assert "first document of policy 'business'" in business["lineage_reason"]
+
+    # a new consumer file: the next version of the consumer terms, never the business ones
+    add_consumer_revision(site, consumer_terms)
+    env.check()
+    new = child(env, site.url("/terms/consumer-terms-2025-06.pdf"))
+    assert new["supersedes"] == consumer["id"] and new["lineage_decision"] == "supersedes"
+    assert "policy 'consumer' by the source's lineage rule" in new["lineage_reason"]
+    assert env.store.source(business["id"])["supersedes"] is None  # type: ignore[index]
+    [task] = env.store.tasks()
+    line = (
+        f"new file {site.url('/terms/consumer-terms-2025-06.pdf')} supersedes "
+        f"{site.url('/terms/consumer-terms-2025-01.pdf')}"
+    )
+    assert line in task["summary"]
+
+
 # --- removed and restored documents ----------------------------------------------------
 
 

@@ -1127,7 +1127,8 @@ class Lineages:
     against its predecessor's latest, and the parent's task carries that
     change (opened or extended) with its signals and severity; its alert says
     "new file … supersedes …". On the parent's first check (the baseline)
-    nothing opens a task: the lineage is history.
+    nothing opens a task: the lineage is history. A source's `lineage` rule
+    names each document's policy instead (`lineage.policy_key`).
     """
 
     def __init__(self, checker: Checker, parent: Source) -> None:
@@ -1135,6 +1136,10 @@ class Lineages:
         self.store = checker.store
         self.parent = parent
         self._documents: dict[str, lineage.Document] = {}
+        # the source's explicit `lineage` rule: which policy each document is part of
+        self.rule = next(
+            (s.lineage for s in checker.config.sources if s.id == parent.id and s.lineage), None
+        )
 
     async def decide(self, *, baseline: bool) -> None:
         undecided = self.store.undecided_children(self.parent.id)
@@ -1182,6 +1187,9 @@ class Lineages:
             parent=row["parent_id"],
             first_page=data.get("first_page", ""),
             sketch=lineage.Sketch.from_json(data["sketch"]),
+            key=lineage.policy_key(self.rule, row["link_text"] or "", row["url"])
+            if self.rule
+            else None,
         )
         self._documents[row["id"]] = doc
         return doc
