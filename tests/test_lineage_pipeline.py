@@ -14,7 +14,7 @@ from typing import Any
 from tests.conftest import Env, Site
 from tests.pdfs import make_pdf
 from tests.test_lineage import Style, heading_lines, light_revision, policy_text
-from watcher import queries
+from watcher import lineage, queries
 from watcher.notify.outbox import build_alert
 from watcher.notify.render import render_plain, render_slack
 
@@ -654,3 +654,27 @@ def test_a_linked_document_that_fails_is_still_a_failing_source(env: Env, site: 
         env.check()
     kinds = [row["kind"] for row in env.store.notifications() if row["source_id"] == doc["id"]]
     assert kinds == ["failing"]
+
+
+def test_policy_key_reads_the_link_text_then_the_file_name() -> None:
+    rule = r"(?P<policy>consumer|business)[- ]terms"
+    assert lineage.policy_key(rule, "Business  Terms (2025)", "https://x/a.pdf") == "business"
+    assert lineage.policy_key(rule, "Download", "https://x/t/Consumer-terms-v2.pdf") == "consumer"
+    assert lineage.policy_key(rule, "Download", "https://x/t/consumer%20terms.pdf") == "consumer"
+    assert lineage.policy_key(r"usage policy", "The Usage  Policy", "https://x/a.pdf") == (
+        "usage policy"
+    )
+    assert lineage.policy_key(rule, "Privacy policy", "https://x/privacy.pdf") is None
+
+
+def test_a_named_document_is_never_paired_with_another_name() -> None:
+    text = Policy("anthropic", "framework", 14).text()
+    a = lineage.Document("a", "https://x/a-v1.pdf", "v1", text=text, parent="p", key="a")
+    b = lineage.Document("b", "https://x/b-v1.pdf", "v1", text=text, parent="p", key="b")
+    a2 = lineage.Document("a2", "https://x/a-v2.pdf", "v2", text=text, parent="p", key="a")
+    loose = lineage.Document("c", "https://x/c.pdf", "", text=text, parent="p")
+    assert lineage.predecessor(a2, [a, b]).ids == ("a",)
+    assert lineage.predecessor(b, [a]).kind == "unrelated"
+    # a document the rule names nothing is decided among the unnamed ones only
+    assert lineage.predecessor(loose, [a, b]).kind == "unrelated"
+    assert lineage.predecessor(a2, [loose]).kind == "unrelated"

@@ -822,13 +822,13 @@ def _named(new: Document, pool: list[Document]) -> Decision:
 def policy_key(pattern: str, link_text: str, url: str) -> str | None:
     """The policy a source's `lineage` rule names a document part of: the first
     match of `pattern` in the link text, else in the file name (the URL path's
-    last segment, unquoted); its named group `policy` when it has one (and it
+    last segment, unquoted; the link text with its spacing collapsed); its named group `policy` when it has one (and it
     matched), else the whole match. Case and spacing do not matter. None when
     the rule matches neither: the automatic rule decides, among documents the
     rule names none of."""
     regex = re.compile(pattern, re.IGNORECASE)
     name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    for text in (link_text, name):
+    for text in (" ".join(link_text.split()), name):
         found = regex.search(text)
         if found is None:
             continue
