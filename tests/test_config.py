@@ -347,6 +347,29 @@ BAD = [
         "missing ), unterminated subpattern at position 9",
     ),
     (
+        "bad lineage regex",
+        source(follow='"a"', lineage='"(?P<policy>usage"'),
+        "sources[0] (acme-rsp).lineage: '(?P<policy>usage' is not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0",
+    ),
+    (
+        "lineage group misnamed",
+        source(follow='"a"', lineage='"(?P<name>usage|privacy)"'),
+        "sources[0] (acme-rsp).lineage: names the group(s) name: "
+        "call the policy's group (?P<policy>…)",
+    ),
+    (
+        "lineage matching nothing",
+        source(follow='"a"', lineage='"(usage)?"'),
+        "sources[0] (acme-rsp).lineage: '(usage)?' matches an empty text: "
+        "every document would be one policy",
+    ),
+    (
+        "lineage without follow",
+        source(lineage='"usage|privacy"'),
+        "sources[0] (acme-rsp).lineage: groups followed documents: set `follow` too, or remove it",
+    ),
+    (
         "interval and cron",
         source(interval='"1h"', cron='"0 * * * *"'),
         "sources[0] (acme-rsp).cron: set either interval or cron, not both",
@@ -871,3 +894,13 @@ def test_bad_browser_and_request_settings(tmp_path: Path, monkeypatch: pytest.Mo
     ]
     # the pasted cookie value is never echoed
     assert not any("abc=123" in line for line in problems)
+
+
+def test_a_lineage_rule_loads_with_its_follow_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = r"(?P<policy>consumer|business)[- ]terms"
+    text = CHANNELS + source(follow="\"a[href$='.pdf']\"", lineage=f"'{rule}'") + source("plain")
+    config = load_text(tmp_path, monkeypatch, text)
+    assert config.sources[0].lineage == rule
+    assert config.sources[1].lineage is None

@@ -14,9 +14,9 @@ from typing import Any
 from tests.conftest import Env, Site
 from tests.pdfs import make_pdf
 from tests.test_lineage import Style, heading_lines, light_revision, policy_text
-from watcher import queries
+from watcher import lineage, queries
 from watcher.notify.outbox import build_alert
-from watcher.notify.render import render_plain
+from watcher.notify.render import render_plain, render_slack
 
 COMMIT = "We commit to pause training if evaluations show critical capability levels."
 EXPECT = "We expect to pause training where appropriate."
@@ -346,6 +346,73 @@ def test_a_wrong_pairing_is_undone_and_redone_with_the_cli(env: Env, site: Site)
     assert unknown.exit_code == 2 and "unknown source 'no-such-source'" in unknown.output
 
 
+# --- an explicit lineage rule ---------------------------------------------------------
+
+
+def terms_site(env: Env, site: Site, rule: str | None) -> Policy:
+    """Consumer and business terms whose texts are near-identical (one a light
+    revision of the other): the automatic rule takes them for one policy."""
+    setup(env, site)
+    if rule is not None:
+        env.sources = [{**env.sources[0], "lineage": rule}]
+    consumer = Policy("openai", "framework", 13)
+    set_pdf(site, "/terms/consumer-terms-2025-01.pdf", "Terms of use", consumer.text())
+    set_pdf(site, "/terms/business-terms-2025-01.pdf", "Terms of use", consumer.revise().text())
+    site.set(
+        "/rsp",
+        landing(
+            ("/terms/consumer-terms-2025-01.pdf", "Terms of use (individuals)"),
+            ("/terms/business-terms-2025-01.pdf", "Terms of use (organisations)"),
+        ),
+    )
+    return consumer
+
+
+def add_consumer_revision(site: Site, consumer: Policy) -> None:
+    set_pdf(site, "/terms/consumer-terms-2025-06.pdf", "Terms of use", consumer.revise().text())
+    site.set(
+        "/rsp",
+        landing(
+            ("/terms/consumer-terms-2025-06.pdf", "Terms of use (individuals), June 2025"),
+            ("/terms/consumer-terms-2025-01.pdf", "Terms of use (individuals)"),
+            ("/terms/business-terms-2025-01.pdf", "Terms of use (organisations)"),
+        ),
+    )
+
+
+def test_without_a_rule_near_identical_policies_are_taken_for_one(env: Env, site: Site) -> None:
+    terms_site(env, site, None)
+    env.check()
+    business = child(env, site.url("/terms/business-terms-2025-01.pdf"))
+    consumer = child(env, site.url("/terms/consumer-terms-2025-01.pdf"))
+    # what the rule below is for: the automatic rule chains two different policies
+    assert consumer["supersedes"] == business["id"]
+    assert consumer["lineage_decision"] == "supersedes"
+
+
+def test_a_lineage_rule_groups_what_the_automatic_rule_cannot(env: Env, site: Site) -> None:
+    consumer_terms = terms_site(env, site, r"(?P<policy>consumer|business)-terms")
+    env.check()
+    business = child(env, site.url("/terms/business-terms-2025-01.pdf"))
+    consumer = child(env, site.url("/terms/consumer-terms-2025-01.pdf"))
+    assert (business["supersedes"], consumer["supersedes"]) == (None, None)
+    assert "first document of policy 'business'" in business["lineage_reason"]
+
+    # a new consumer file: the next version of the consumer terms, never the business ones
+    add_consumer_revision(site, consumer_terms)
+    env.check()
+    new = child(env, site.url("/terms/consumer-terms-2025-06.pdf"))
+    assert new["supersedes"] == consumer["id"] and new["lineage_decision"] == "supersedes"
+    assert "policy 'consumer' by the source's lineage rule" in new["lineage_reason"]
+    assert env.store.source(business["id"])["supersedes"] is None  # type: ignore[index]
+    [task] = env.store.tasks()
+    line = (
+        f"new file {site.url('/terms/consumer-terms-2025-06.pdf')} supersedes "
+        f"{site.url('/terms/consumer-terms-2025-01.pdf')}"
+    )
+    assert line in task["summary"]
+
+
 # --- removed and restored documents ----------------------------------------------------
 
 
@@ -381,6 +448,85 @@ def test_a_removed_annex_and_its_restored_link(env: Env, site: Site) -> None:
     shown = queries.task(env.store, task["id"])
     assert [s["kind"] for s in shown["signals"]].count("document_restored") == 1
     assert len(rows) == 3  # the restored link is the same document, not a new one
+
+
+def slack_text(env: Env, row: Any) -> str:
+    """Every mrkdwn text of the Slack message a queued alert renders to."""
+    blocks = render_slack(build_alert(env.write(), env.store, row))
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "text" and isinstance(item, str):
+                    found.append(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(blocks)
+    return "\n".join(found)
+
+
+def test_a_removed_document_is_on_the_landing_pages_alert(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 11)
+    annex = Policy("anthropic", "transparency report", 11)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    hostile = "Annex &lt;!channel&gt; &amp; *reports*"
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", hostile)))
+    env.check()
+    gone = child(env, site.url("/annex.pdf"))
+
+    # the link and its text go: the landing page's one alert says which document went
+    site.set("/rsp", landing(("/rsp.pdf", "Responsible Scaling Policy")))
+    env.check()
+    [row] = [r for r in env.store.notifications() if r["kind"] == "change"]
+    payload = json.loads(row["payload"])
+    assert row["source_id"] == "acme-rsp" and payload["signals"][0]["kind"] == "document_removed"
+    assert payload["severity"] in ("substantive", "major")
+    assert f"document no longer linked: {site.url('/annex.pdf')}" in payload["summary"]
+    text = slack_text(env, row)
+    assert "document removed" in text and site.url("/annex.pdf") in text
+    assert "Annex &lt;!channel&gt; &amp;" in text and "<!channel>" not in text
+    assert "v1" in payload["signals"][0]["detail"]
+    assert env.store.source(gone["id"])["unlinked_at"]  # type: ignore[index]
+
+
+def test_a_link_removed_under_unchanged_text_still_alerts(env: Env, site: Site) -> None:
+    rsp = Policy("anthropic", "framework", 12)
+    annex = Policy("anthropic", "transparency report", 12)
+    setup(env, site)
+    set_pdf(site, "/rsp.pdf", "Responsible Scaling Policy", rsp.text())
+    set_pdf(site, "/annex.pdf", "Annex: capability reports", annex.text())
+    linked = landing(("/rsp.pdf", "Responsible Scaling Policy"), ("/annex.pdf", "Annex"))
+    site.set("/rsp", linked)
+    env.check()
+
+    # the annex's name stays on the page, its link goes: the text is the same
+    site.set("/rsp", linked.replace('<a href="/annex.pdf">Annex</a>', "Annex"))
+    env.check()
+    assert [v.number for v in env.store.versions("acme-rsp")] == [1]
+    [row] = [r for r in env.store.notifications() if r["kind"] == "change"]
+    payload = json.loads(row["payload"])
+    assert [s["kind"] for s in payload["signals"]] == ["document_removed"]
+    assert row["source_id"] == "acme-rsp" and row["task_id"] == env.store.tasks()[0]["id"]
+    assert payload["event"] == "opened"
+    text = slack_text(env, row)
+    assert site.url("/annex.pdf") in text and "document removed" in text
+
+    # the link comes back: the restoration is an alert too, on the same task
+    site.set("/rsp", linked)
+    env.check()
+    rows = [r for r in env.store.notifications() if r["kind"] == "change"]
+    assert len(rows) == 2
+    again = json.loads(rows[1]["payload"])
+    assert [s["kind"] for s in again["signals"]] == ["document_restored"]
+    assert again["event"] == "extended" and rows[1]["task_id"] == row["task_id"]
+    assert "document linked again" in again["summary"]
 
 
 # --- a direct source whose URL moves ---------------------------------------------------
@@ -508,3 +654,27 @@ def test_a_linked_document_that_fails_is_still_a_failing_source(env: Env, site: 
         env.check()
     kinds = [row["kind"] for row in env.store.notifications() if row["source_id"] == doc["id"]]
     assert kinds == ["failing"]
+
+
+def test_policy_key_reads_the_link_text_then_the_file_name() -> None:
+    rule = r"(?P<policy>consumer|business)[- ]terms"
+    assert lineage.policy_key(rule, "Business  Terms (2025)", "https://x/a.pdf") == "business"
+    assert lineage.policy_key(rule, "Download", "https://x/t/Consumer-terms-v2.pdf") == "consumer"
+    assert lineage.policy_key(rule, "Download", "https://x/t/consumer%20terms.pdf") == "consumer"
+    assert lineage.policy_key(r"usage policy", "The Usage  Policy", "https://x/a.pdf") == (
+        "usage policy"
+    )
+    assert lineage.policy_key(rule, "Privacy policy", "https://x/privacy.pdf") is None
+
+
+def test_a_named_document_is_never_paired_with_another_name() -> None:
+    text = Policy("anthropic", "framework", 14).text()
+    a = lineage.Document("a", "https://x/a-v1.pdf", "v1", text=text, parent="p", key="a")
+    b = lineage.Document("b", "https://x/b-v1.pdf", "v1", text=text, parent="p", key="b")
+    a2 = lineage.Document("a2", "https://x/a-v2.pdf", "v2", text=text, parent="p", key="a")
+    loose = lineage.Document("c", "https://x/c.pdf", "", text=text, parent="p")
+    assert lineage.predecessor(a2, [a, b]).ids == ("a",)
+    assert lineage.predecessor(b, [a]).kind == "unrelated"
+    # a document the rule names nothing is decided among the unnamed ones only
+    assert lineage.predecessor(loose, [a, b]).kind == "unrelated"
+    assert lineage.predecessor(a2, [loose]).kind == "unrelated"

@@ -203,6 +203,8 @@ class SourceConfig:
     remove: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     follow: str | None = None
+    # a regex naming the policy of each followed document (its `policy` group or match)
+    lineage: str | None = None
     interval: float | None = None  # seconds; None when `cron` schedules the source
     cron: str | None = None
     notify: tuple[str, ...] = ()  # [watcher] notify when the source names none
@@ -349,6 +351,21 @@ def _regex(value: str) -> str:
         re.compile(value)
     except re.error as exc:
         raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
+    return value
+
+
+def _lineage_rule(value: str) -> str:
+    """A source's `lineage` rule: a regex that finds a policy's name in a link
+    text or file name, its `policy` group naming the policy when it has one."""
+    _regex(value)
+    if not value.strip():
+        raise ValueError("is empty: give a regular expression naming the policy")
+    compiled = re.compile(value)
+    if compiled.groupindex and "policy" not in compiled.groupindex:
+        names = ", ".join(sorted(compiled.groupindex))
+        raise ValueError(f"names the group(s) {names}: call the policy's group (?P<policy>…)")
+    if compiled.search(""):
+        raise ValueError(f"{value!r} matches an empty text: every document would be one policy")
     return value
 
 
@@ -665,6 +682,7 @@ class _SourceModel(BaseModel):
     remove: Selectors = ()
     ignore: Regexes = ()
     follow: Selector | None = None
+    lineage: Annotated[str, AfterValidator(_lineage_rule)] | None = None
     interval: Duration | None = None
     cron: Annotated[str, AfterValidator(_cron)] | None = None
     notify: Strings | None = None
@@ -895,6 +913,10 @@ def _load_sources(
         model = problems.validate(_SourceModel, body, where, context)
         if "interval" in body and "cron" in body:
             problems.add(f"{where}.cron", "set either interval or cron, not both")
+        if "lineage" in body and "follow" not in body:
+            problems.add(
+                f"{where}.lineage", "groups followed documents: set `follow` too, or remove it"
+            )
         if model is not None:
             loaded.append((model, where))
     return loaded
@@ -1045,6 +1067,7 @@ def _source(model: _SourceModel, settings: WatcherSettings) -> SourceConfig:
         remove=model.remove,
         ignore=model.ignore,
         follow=model.follow,
+        lineage=model.lineage,
         interval=interval,
         cron=model.cron,
         notify=settings.notify if model.notify is None else model.notify,

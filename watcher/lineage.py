@@ -60,6 +60,7 @@ __all__ = [
     "name_keys",
     "name_similarity",
     "order",
+    "policy_key",
     "predecessor",
     "same_document_url",
     "same_policy",
@@ -156,7 +157,9 @@ class Document:
     timestamp. `parent` is the landing page that links it: documents of
     different parents are never paired. `lineage` names the policy the document
     already belongs to (any stable id, e.g. the id of its lineage's first
-    document), when known.
+    document), when known. `key` is the policy a source's explicit `lineage`
+    rule names (`policy_key`): documents with the same key are one lineage,
+    different keys never are.
     """
 
     id: str
@@ -169,6 +172,8 @@ class Document:
     lineage: str | None = None
     first_page: str = ""
     sketch: Sketch | None = None
+    #: the policy its source's `lineage` rule names it part of (`policy_key`), if any
+    key: str | None = None
 
     def text_sketch(self) -> Sketch:
         return self.sketch if self.sketch is not None else sketch(self.text)
@@ -710,6 +715,10 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
     `AMBIGUITY_MARGIN`, then `ambiguous`. None: `unrelated`.
     """
     pool = [c for c in candidates if c.id != new.id and c.parent == new.parent]
+    # an explicit rule decides alone: the same key is one policy, another key never
+    pool = [c for c in pool if c.key == new.key]
+    if new.key is not None:
+        return _named(new, pool)
     elsewhere = sum(1 for c in candidates if c.parent != new.parent)
     if elsewhere:
         log.debug("lineage %s: left out %d documents of other parents", new.id, elsewhere)
@@ -774,6 +783,41 @@ def predecessor(new: Document, candidates: Sequence[Document]) -> Decision:
         else f"{verb} {old.id} ({evidence})",
         scores=scores,
     )
+
+
+def _named(new: Document, pool: list[Document]) -> Decision:
+    """Where `new` goes among the documents its `lineage` rule names as the same policy."""
+    if not pool:
+        return Decision("unrelated", reason=f"the first document of policy {new.key!r}")
+    kind, old = _place(new, pool)
+    if kind == "supersedes":
+        reason = (
+            f"the next version of {old.id} ({document_label(new)} after "
+            f"{document_label(old)}; policy {new.key!r} by the source's lineage rule)"
+        )
+    else:
+        reason = f"an earlier version of {old.id} (policy {new.key!r} by the source's lineage rule)"
+    return Decision(kind, (old.id,), reason=reason)
+
+
+def policy_key(pattern: str, link_text: str, url: str) -> str | None:
+    """The policy a source's `lineage` rule names a document part of: the first
+    match of `pattern` in the link text, else in the file name (the URL path's
+    last segment, unquoted; the link text with its spacing collapsed); its named group `policy` when it has one (and it
+    matched), else the whole match. Case and spacing do not matter. None when
+    the rule matches neither: the automatic rule decides, among documents the
+    rule names none of."""
+    regex = re.compile(pattern, re.IGNORECASE)
+    name = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+    for text in (" ".join(link_text.split()), name):
+        found = regex.search(text)
+        if found is None:
+            continue
+        value = found.group("policy") if "policy" in regex.groupindex else found.group(0)
+        key = " ".join((value or "").casefold().split())
+        if key:
+            return key
+    return None
 
 
 def _sketched(document: Document) -> Document:

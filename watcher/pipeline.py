@@ -358,7 +358,9 @@ class Checker:
         if source.parent_id is None and source.rules.follow:
             rows = self.store.children(source.id)
             if source.id in self.followed and checked.version != 1:
-                Lineages(self, source).links_changed(rows, self.followed.pop(source.id))
+                Lineages(self, source).links_changed(
+                    rows, self.followed.pop(source.id), new_version=checked.outcome == "new_version"
+                )
                 rows = self.store.children(source.id)
             # a document no longer linked is checked once a day, not on the parent's schedule
             due = [row for row in rows if not row["unlinked_at"] or _day_old(row["last_checked"])]
@@ -1125,7 +1127,8 @@ class Lineages:
     against its predecessor's latest, and the parent's task carries that
     change (opened or extended) with its signals and severity; its alert says
     "new file … supersedes …". On the parent's first check (the baseline)
-    nothing opens a task: the lineage is history.
+    nothing opens a task: the lineage is history. A source's `lineage` rule
+    names each document's policy instead (`lineage.policy_key`).
     """
 
     def __init__(self, checker: Checker, parent: Source) -> None:
@@ -1133,6 +1136,10 @@ class Lineages:
         self.store = checker.store
         self.parent = parent
         self._documents: dict[str, lineage.Document] = {}
+        # the source's explicit `lineage` rule: which policy each document is part of
+        self.rule = next(
+            (s.lineage for s in checker.config.sources if s.id == parent.id and s.lineage), None
+        )
 
     async def decide(self, *, baseline: bool) -> None:
         undecided = self.store.undecided_children(self.parent.id)
@@ -1180,6 +1187,9 @@ class Lineages:
             parent=row["parent_id"],
             first_page=data.get("first_page", ""),
             sketch=lineage.Sketch.from_json(data["sketch"]),
+            key=lineage.policy_key(self.rule, row["link_text"] or "", row["url"])
+            if self.rule
+            else None,
         )
         self._documents[row["id"]] = doc
         return doc
@@ -1238,9 +1248,14 @@ class Lineages:
                     severity=highest("substantive", task["severity"] if task else None),
                 )
 
-    def links_changed(self, children: list[Row], linked: Sequence[str]) -> None:
+    def links_changed(
+        self, children: list[Row], linked: Sequence[str], *, new_version: bool = False
+    ) -> None:
         """Mark documents the parent no longer links `unlinked` and those linked
-        again restored, each a signal on the parent's task."""
+        again restored, each a signal on the parent's task and on its alert (the
+        alert of the parent's `new_version` of this check, or one of their own)."""
+        said: list[tuple[str, dict[str, Any]]] = []
+        task_change: review.TaskChange | None = None
         for row in children:
             present = any(lineage.same_document_url(row["url"], url) for url in linked)
             if present == (row["unlinked_at"] is None):
@@ -1262,7 +1277,7 @@ class Lineages:
                     row["id"], unlinked_at=None if present else clock.iso(clock.now())
                 )
                 task = self.store.open_task(self.parent.id)
-                review.record_document(
+                task_change = review.record_document(
                     self.store,
                     self.parent.id,
                     version=self._parent_version(),
@@ -1277,6 +1292,78 @@ class Lineages:
                     severity=highest("substantive", task["severity"] if task else None),
                 )
             log.info("%s: %s", self.parent.id, line)
+            said.append((line, signal))
+        if task_change is not None:
+            self._alert_links(task_change, said, new_version=new_version)
+
+    def _alert_links(
+        self,
+        task: review.TaskChange,
+        said: list[tuple[str, dict[str, Any]]],
+        *,
+        new_version: bool,
+    ) -> None:
+        """The removals and restorations reach the parent's alert: the change alert
+        this pass queued for it gains their signals (first) and lines, or, when the
+        page's text did not change, a change alert of its own says them."""
+        store = self.store
+        number = self._parent_version()
+        if not number:
+            return
+        lines = [line for line, _ in said]
+        signals = [signal for _, signal in said]
+        queued = [
+            row
+            for status in ("pending", "held")
+            for row in store.notifications(status)
+            if new_version
+            and row["kind"] == "change"
+            and row["source_id"] == self.parent.id
+            and row["task_id"] == task.task_id
+            and json.loads(row["payload"]).get("new_version") == number
+        ]
+        min_severity = self.checker.config.analysis.alert_min_severity
+        with store.transaction():
+            for row in queued:
+                payload = json.loads(row["payload"])
+                payload["signals"] = (signals + list(payload.get("signals") or []))[:ALERT_SIGNALS]
+                payload["signal_count"] = int(payload.get("signal_count") or 0) + len(signals)
+                payload["summary"] = "; ".join(filter(None, [payload.get("summary"), *lines]))
+                payload["severity"] = highest("substantive", payload.get("severity"))
+                held = should_hold(payload["severity"], min_severity)
+                store.update_notification(
+                    row["id"],
+                    payload=json.dumps(payload, sort_keys=True),
+                    status="held" if held else "pending",
+                )
+            if queued:
+                return
+            payload = {
+                "event": "opened" if task.opened else "extended",
+                "task_id": task.task_id,
+                "source_id": self.parent.id,
+                "lab": self.parent.lab,
+                "title": self.parent.title,
+                "url": self.parent.url,
+                "from_version": task.from_version,
+                "old_version": number,
+                "new_version": number,
+                "summary": "; ".join(lines),
+                "severity": "substantive",
+                "signals": signals[:ALERT_SIGNALS],
+                "signal_count": len(signals),
+                "new_documents": [],
+            }
+            held = should_hold("substantive", min_severity)
+            for channel in self.parent.notify:
+                store.enqueue(
+                    kind="change",
+                    channel=channel,
+                    payload=payload,
+                    task_id=task.task_id,
+                    source_id=self.parent.id,
+                    status="held" if held else "pending",
+                )
 
     def _parent_version(self) -> int:
         latest = self.store.latest_version(self.parent.id)
