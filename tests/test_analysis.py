@@ -821,3 +821,67 @@ def test_long_documents_meet_the_targets() -> None:
     assert figures["noise_share"] <= 0.2, table
     assert figures["direction"] >= 0.95, table
     assert figures["severity"] == 1.0 and figures["formatting_quiet"] == 1.0, table
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a 10–20% success rate", [("percent/low", 10.0), ("percent/high", 20.0)]),
+        ("10 to 20 percent of tasks", [("percent/low", 10.0), ("percent/high", 20.0)]),
+        ("between 5 and 10 days", [("duration/low", 5.0), ("duration/high", 10.0)]),
+        ("every 6 to 12 months", [("duration/low", 182.625), ("duration/high", 365.25)]),
+        ("at most 3-5 reviewers", [("number/low", 3.0), ("number/high", 5.0)]),
+        # not ranges: unbounded bare numbers, years, page spans, 'and' without 'between'
+        ("We consulted 3-5 experts", []),
+        ("from 2023 to 2025", []),
+        ("see pages 4-10", []),
+        ("5 and 10 reviewers", []),
+    ],
+)
+def test_ranges_are_one_quantity_with_both_bounds(
+    text: str, expected: list[tuple[str, float]]
+) -> None:
+    assert [q.key for q in quantities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        # the upper bound of a trigger raised: fewer models trigger it
+        (
+            "A 10–20% success rate on the tasks triggers review.",
+            "A 10–30% success rate on the tasks triggers review.",
+            "looser",
+        ),
+        # the lower bound of a deadline lowered: stricter
+        ("We respond within 5 to 10 days.", "We respond within 3 to 10 days.", "stricter"),
+        # a range with no role: changed, direction unknown
+        (
+            "Between 5 and 10 days of testing are spent on each model.",
+            "Between 3 and 10 days of testing are spent on each model.",
+            None,
+        ),
+    ],
+)
+def test_a_bound_of_a_range_changed(old: str, new: str, direction: str | None) -> None:
+    analysis = one((old,), (new,))
+    changed = [s for s in analysis.signals if s.kind == "quantitative_changed"]
+    assert len(changed) == 1, analysis
+    assert changed[0].direction == direction
+    assert analysis.severity == ("substantive" if direction == "stricter" else "major")
+
+
+def test_a_range_in_an_unrelated_sentence_is_not_paired() -> None:
+    analysis = one(
+        ("Reports are published within 30 days.", "We sampled 10 to 20 percent of the logs."),
+        (
+            "Reports are published within 30 days.",
+            "We sampled 10 to 20 percent of the logs.",
+            "Our staff grew by 10 to 25 percent this year.",
+        ),
+    )
+    assert "quantitative_changed" not in kinds(analysis)
+    assert "quantitative_removed" not in kinds(analysis)
