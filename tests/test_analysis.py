@@ -885,3 +885,57 @@ def test_a_range_in_an_unrelated_sentence_is_not_paired() -> None:
     )
     assert "quantitative_changed" not in kinds(analysis)
     assert "quantitative_removed" not in kinds(analysis)
+
+
+# --------------------------------------------------------------------------- ordinals
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("every 2nd quarter", [("duration", 182.625)]),
+        ("each third year", [("duration", 1095.75)]),
+        ("after the third failed evaluation", [("ordinal", 3.0)]),
+        ("by the 5th business day", [("ordinal", 5.0)]),
+        # ordinals that only number things
+        ("the first section describes our approach", []),
+        ("the third review is external", []),
+        ("audited by the third-party firm", []),
+        ("as set out on the second page", []),
+    ],
+)
+def test_ordinals_are_quantities_only_as_cadence_or_threshold(
+    text: str, expected: list[tuple[str, float]]
+) -> None:
+    assert [(q.kind, q.value) for q in quantities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        (
+            "We review the policy every 2nd quarter.",
+            "We review the policy every 4th quarter.",
+            "looser",
+        ),
+        (
+            "We will pause training after the third failed evaluation.",
+            "We will pause training after the second failed evaluation.",
+            "stricter",
+        ),
+    ],
+)
+def test_an_ordinal_cadence_or_threshold_changed(old: str, new: str, direction: str) -> None:
+    changed = [s for s in one((old,), (new,)).signals if s.kind == "quantitative_changed"]
+    assert [s.direction for s in changed] == [direction]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("The first section describes our approach.", "The second section describes our approach."),
+        ("We review the policy every second year.", "We review the policy every other year."),
+    ],
+)
+def test_ordinals_that_number_things_or_say_the_same_raise_nothing(old: str, new: str) -> None:
+    assert one((old,), (new,)).signals == ()

@@ -319,6 +319,47 @@ def _find_ranges(text: str) -> Iterable[tuple[int, int, _Found]]:
         )
 
 
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "fifteenth": 15,
+    "twentieth": 20,
+}  # fmt: skip
+_ORDINAL = rf"(?:\d+(?:st|nd|rd|th)|{'|'.join(_ORDINALS)})"
+# 'every 2nd quarter', 'each third year': a cadence
+_ORDINAL_CADENCE = re.compile(rf"\b(?:every|each)\s+({_ORDINAL})\s+({_TIME_UNIT})\b", re.IGNORECASE)
+# 'after the third failed evaluation', 'by the 5th day': a threshold or a deadline;
+# 'the first section', 'the third pillar' only number things and are not read
+_ORDINAL_THRESHOLD = re.compile(
+    rf"\b(?:after|at|by|on|upon|before|until|following|from|within)\s+(?:the\s+|its\s+|our\s+)?"
+    rf"({_ORDINAL})(?![\w-])(?!\s+(?:part(?:y|ies)|person|section|chapter|part|paragraph"
+    r"|page|item|step|annex|appendix|table|figure|clause|edition|version|point|bullet"
+    r"|principle|pillar|half|place)\b)\s+[a-z]",
+    re.IGNORECASE,
+)
+
+
+def _ordinal(word: str) -> float:
+    word = word.lower()
+    return float(_ORDINALS[word]) if word in _ORDINALS else float(word[:-2])
+
+
+def _find_ordinals(text: str) -> Iterable[tuple[int, int, _Found]]:
+    """Ordinals that carry a cadence ('every 2nd quarter': a duration) or a threshold
+    ('after the third failed evaluation': the later, the looser)."""
+    for match in _ORDINAL_CADENCE.finditer(text):
+        unit = re.sub(r"\s+", " ", match.group(2).lower()).rstrip("s")
+        days = _ordinal(match.group(1)) * _DAYS[unit]
+        cadence = Quantity("duration", _sig(days), match.group(0), role="ceiling")
+        yield match.start(), match.end(), cadence
+    for match in _ORDINAL_THRESHOLD.finditer(text):
+        written = match.group(1)
+        yield (
+            match.start(1),
+            match.end(1),
+            Quantity("ordinal", _ordinal(written), written, role="trigger"),
+        )
+
+
 _BARE = re.compile(rf"(?<![\w.,^/-])({_NUM})(?![\w^+]|[.,]\d)")
 
 
@@ -451,6 +492,7 @@ _FINDERS: tuple[_Finder, ...] = (
         r"|days?|weeks?|months?|quarters?|years?)\b",
         _duration,
     ),
+    _find_ordinals,
     _find_frequencies,
     _find_bare_numbers,
     _find_number_words,
@@ -460,11 +502,13 @@ _FINDERS: tuple[_Finder, ...] = (
 # Without a digit only these can match (spelled-out numbers, 'annually'), and
 # only when a number word or a frequency word is present: most sentences of a
 # policy skip the patterns entirely.
-_WORD_FINDERS: tuple[_Finder, ...] = (_find_frequencies, _find_number_words)
+_WORD_FINDERS: tuple[_Finder, ...] = (_find_ordinals, _find_frequencies, _find_number_words)
 _DIGIT = re.compile(r"\d")
 _NUMBERISH = re.compile(
     r"\b(?:" + _SPELLED_WORD + r"|annually|yearly|every|each|once|biennially"
-    r"|biannually|semi-?annually|twice|quarterly|monthly|weekly|daily)\b",
+    r"|biannually|semi-?annually|twice|quarterly|monthly|weekly|daily|"
+    + "|".join(_ORDINALS)
+    + r")\b",
     re.IGNORECASE,
 )
 
@@ -496,7 +540,7 @@ def quantities(text: str) -> list[Quantity]:
             if claimed is None:
                 continue
             for quantity in claimed if isinstance(claimed, tuple) else (claimed,):
-                role = _role(text, start, quantity)
+                role = quantity.role or _role(text, start, quantity)
                 found.append((start, replace(quantity, role=role) if role else quantity))
     found.sort(key=lambda item: item[0])
     return [quantity for _, quantity in found]
