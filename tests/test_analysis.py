@@ -939,3 +939,72 @@ def test_an_ordinal_cadence_or_threshold_changed(old: str, new: str, direction: 
 )
 def test_ordinals_that_number_things_or_say_the_same_raise_nothing(old: str, new: str) -> None:
     assert one((old,), (new,)).signals == ()
+
+
+# --------------------------------------------------------------------------- scope direction
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        # narrowing: fewer models or uses covered
+        (
+            "This policy applies to all frontier models.",
+            "This policy applies to models above a compute threshold.",
+            "looser",
+        ),
+        (
+            "The policy applies to all deployments.",
+            "The policy applies to external deployments.",
+            "looser",
+        ),
+        ("This policy covers models.", "This policy covers frontier models.", "looser"),
+        (
+            "This policy covers internal and external deployments.",
+            "This policy covers external deployments.",
+            "looser",
+        ),
+        (
+            "This policy covers our models.",
+            "This policy covers only our released models.",
+            "looser",
+        ),
+        # widening: more covered
+        (
+            "The policy applies to external deployments.",
+            "The policy applies to all deployments.",
+            "stricter",
+        ),
+        (
+            "This policy covers models released through our API.",
+            "This policy covers models released through our API or our apps.",
+            "stricter",
+        ),
+        # undecided: an exclusion inverts the reading; words swapped with no sign
+        (
+            "This policy excludes research prototypes.",
+            "This policy excludes prototypes.",
+            None,
+        ),
+        ("This policy covers hosted models.", "This policy covers licensed models.", None),
+    ],
+)
+def test_scope_narrowing_is_major_and_widening_substantive(
+    old: str, new: str, direction: str | None
+) -> None:
+    analysis = one((old,), (new,))
+    scope = [s for s in analysis.signals if s.kind == "scope_changed"]
+    assert len(scope) == 1, analysis
+    assert scope[0].direction == direction
+    assert analysis.severity == ("substantive" if direction == "stricter" else "major")
+
+
+def test_a_widened_trigger_condition_is_left_undecided() -> None:
+    # 'if … will' sentences are scope too, but a narrower condition can be
+    # looser or stricter; no direction is claimed
+    analysis = one(
+        ("If a model crosses the threshold, we will not deploy it.",),
+        ("If a model clearly crosses the threshold, we will not deploy it.",),
+    )
+    scope = next(s for s in analysis.signals if s.kind == "scope_changed")
+    assert scope.direction is None and analysis.severity == "major"
