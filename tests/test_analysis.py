@@ -1008,3 +1008,36 @@ def test_a_widened_trigger_condition_is_left_undecided() -> None:
     )
     scope = next(s for s in analysis.signals if s.kind == "scope_changed")
     assert scope.direction is None and analysis.severity == "major"
+
+
+# --------------------------------------------------------------------------- verb ladders
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # a stop replaced by a look, whatever the verbs of each family
+        (
+            "We will halt training if the threshold is crossed.",
+            "We will review training if the threshold is crossed.",
+            "weakened",
+        ),
+        (
+            "Deployment will be paused until it is safe.",
+            "Deployment will be assessed until it is safe.",
+            "weakened",
+        ),
+        (
+            "We will stop development of such a model.",
+            "We will consider development of such a model.",
+            "weakened",
+        ),
+        ("We must suspend access.", "We must evaluate access.", "weakened"),
+        ("We will review the results.", "We will halt on the results.", "strengthened"),
+        # verbs of one rung are equal
+        ("We will review the results.", "We will assess the results.", None),
+        ("We will pause training.", "We will halt training.", None),
+    ],
+)
+def test_stop_verbs_outrank_review_verbs(old: str, new: str, expected: str | None) -> None:
+    assert commitment_change(old, new) == expected
