@@ -453,7 +453,8 @@ SIGNAL_CASES: tuple[Case, ...] = (
             "fine-tuned from them.",
         ),
         ("scope_changed",),
-        "major",
+        # covering more models strengthens the policy: widening is substantive
+        "substantive",
     ),
     # --- sections --------------------------------------------------------
     case(

@@ -821,3 +821,223 @@ def test_long_documents_meet_the_targets() -> None:
     assert figures["noise_share"] <= 0.2, table
     assert figures["direction"] >= 0.95, table
     assert figures["severity"] == 1.0 and figures["formatting_quiet"] == 1.0, table
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a 10–20% success rate", [("percent/low", 10.0), ("percent/high", 20.0)]),
+        ("10 to 20 percent of tasks", [("percent/low", 10.0), ("percent/high", 20.0)]),
+        ("between 5 and 10 days", [("duration/low", 5.0), ("duration/high", 10.0)]),
+        ("every 6 to 12 months", [("duration/low", 182.625), ("duration/high", 365.25)]),
+        ("at most 3-5 reviewers", [("number/low", 3.0), ("number/high", 5.0)]),
+        # not ranges: unbounded bare numbers, years, page spans, 'and' without 'between'
+        ("We consulted 3-5 experts", []),
+        ("from 2023 to 2025", []),
+        ("see pages 4-10", []),
+        ("5 and 10 reviewers", []),
+    ],
+)
+def test_ranges_are_one_quantity_with_both_bounds(
+    text: str, expected: list[tuple[str, float]]
+) -> None:
+    assert [q.key for q in quantities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        # the upper bound of a trigger raised: fewer models trigger it
+        (
+            "A 10–20% success rate on the tasks triggers review.",
+            "A 10–30% success rate on the tasks triggers review.",
+            "looser",
+        ),
+        # the lower bound of a deadline lowered: stricter
+        ("We respond within 5 to 10 days.", "We respond within 3 to 10 days.", "stricter"),
+        # a range with no role: changed, direction unknown
+        (
+            "Between 5 and 10 days of testing are spent on each model.",
+            "Between 3 and 10 days of testing are spent on each model.",
+            None,
+        ),
+    ],
+)
+def test_a_bound_of_a_range_changed(old: str, new: str, direction: str | None) -> None:
+    analysis = one((old,), (new,))
+    changed = [s for s in analysis.signals if s.kind == "quantitative_changed"]
+    assert len(changed) == 1, analysis
+    assert changed[0].direction == direction
+    assert analysis.severity == ("substantive" if direction == "stricter" else "major")
+
+
+def test_a_range_in_an_unrelated_sentence_is_not_paired() -> None:
+    analysis = one(
+        ("Reports are published within 30 days.", "We sampled 10 to 20 percent of the logs."),
+        (
+            "Reports are published within 30 days.",
+            "We sampled 10 to 20 percent of the logs.",
+            "Our staff grew by 10 to 25 percent this year.",
+        ),
+    )
+    assert "quantitative_changed" not in kinds(analysis)
+    assert "quantitative_removed" not in kinds(analysis)
+
+
+# --------------------------------------------------------------------------- ordinals
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("every 2nd quarter", [("duration", 182.625)]),
+        ("each third year", [("duration", 1095.75)]),
+        ("after the third failed evaluation", [("ordinal", 3.0)]),
+        ("by the 5th business day", [("ordinal", 5.0)]),
+        # ordinals that only number things
+        ("the first section describes our approach", []),
+        ("the third review is external", []),
+        ("audited by the third-party firm", []),
+        ("as set out on the second page", []),
+    ],
+)
+def test_ordinals_are_quantities_only_as_cadence_or_threshold(
+    text: str, expected: list[tuple[str, float]]
+) -> None:
+    assert [(q.kind, q.value) for q in quantities(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        (
+            "We review the policy every 2nd quarter.",
+            "We review the policy every 4th quarter.",
+            "looser",
+        ),
+        (
+            "We will pause training after the third failed evaluation.",
+            "We will pause training after the second failed evaluation.",
+            "stricter",
+        ),
+    ],
+)
+def test_an_ordinal_cadence_or_threshold_changed(old: str, new: str, direction: str) -> None:
+    changed = [s for s in one((old,), (new,)).signals if s.kind == "quantitative_changed"]
+    assert [s.direction for s in changed] == [direction]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("The first section describes our approach.", "The second section describes our approach."),
+        ("We review the policy every second year.", "We review the policy every other year."),
+    ],
+)
+def test_ordinals_that_number_things_or_say_the_same_raise_nothing(old: str, new: str) -> None:
+    assert one((old,), (new,)).signals == ()
+
+
+# --------------------------------------------------------------------------- scope direction
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "direction"),
+    [
+        # narrowing: fewer models or uses covered
+        (
+            "This policy applies to all frontier models.",
+            "This policy applies to models above a compute threshold.",
+            "looser",
+        ),
+        (
+            "The policy applies to all deployments.",
+            "The policy applies to external deployments.",
+            "looser",
+        ),
+        ("This policy covers models.", "This policy covers frontier models.", "looser"),
+        (
+            "This policy covers internal and external deployments.",
+            "This policy covers external deployments.",
+            "looser",
+        ),
+        (
+            "This policy covers our models.",
+            "This policy covers only our released models.",
+            "looser",
+        ),
+        # widening: more covered
+        (
+            "The policy applies to external deployments.",
+            "The policy applies to all deployments.",
+            "stricter",
+        ),
+        (
+            "This policy covers models released through our API.",
+            "This policy covers models released through our API or our apps.",
+            "stricter",
+        ),
+        # undecided: an exclusion inverts the reading; words swapped with no sign
+        (
+            "This policy excludes research prototypes.",
+            "This policy excludes prototypes.",
+            None,
+        ),
+        ("This policy covers hosted models.", "This policy covers licensed models.", None),
+    ],
+)
+def test_scope_narrowing_is_major_and_widening_substantive(
+    old: str, new: str, direction: str | None
+) -> None:
+    analysis = one((old,), (new,))
+    scope = [s for s in analysis.signals if s.kind == "scope_changed"]
+    assert len(scope) == 1, analysis
+    assert scope[0].direction == direction
+    assert analysis.severity == ("substantive" if direction == "stricter" else "major")
+
+
+def test_a_widened_trigger_condition_is_left_undecided() -> None:
+    # 'if … will' sentences are scope too, but a narrower condition can be
+    # looser or stricter; no direction is claimed
+    analysis = one(
+        ("If a model crosses the threshold, we will not deploy it.",),
+        ("If a model clearly crosses the threshold, we will not deploy it.",),
+    )
+    scope = next(s for s in analysis.signals if s.kind == "scope_changed")
+    assert scope.direction is None and analysis.severity == "major"
+
+
+# --------------------------------------------------------------------------- verb ladders
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # a stop replaced by a look, whatever the verbs of each family
+        (
+            "We will halt training if the threshold is crossed.",
+            "We will review training if the threshold is crossed.",
+            "weakened",
+        ),
+        (
+            "Deployment will be paused until it is safe.",
+            "Deployment will be assessed until it is safe.",
+            "weakened",
+        ),
+        (
+            "We will stop development of such a model.",
+            "We will consider development of such a model.",
+            "weakened",
+        ),
+        ("We must suspend access.", "We must evaluate access.", "weakened"),
+        ("We will review the results.", "We will halt on the results.", "strengthened"),
+        # verbs of one rung are equal
+        ("We will review the results.", "We will assess the results.", None),
+        ("We will pause training.", "We will halt training.", None),
+    ],
+)
+def test_stop_verbs_outrank_review_verbs(old: str, new: str, expected: str | None) -> None:
+    assert commitment_change(old, new) == expected

@@ -129,7 +129,14 @@ def modality(text: str) -> Modality:
 
 # Verbs of one family, weakest first: a weaker one under the same modal weakens
 # ('will be updated at least yearly' → 'will be reviewed at least yearly').
+# A rung may hold several verbs ('review|assess'): verbs of one rung are equal.
 _VERB_LADDERS = (
+    # a stop replaced by a look ('will halt' → 'will review')
+    (
+        "consider|reconsider",
+        "review|assess|evaluate|examine|investigate",
+        "halt|stop|pause|suspend|cease|prohibit",
+    ),
     ("consider", "review", "update"),
     ("consider", "assess", "revise"),
     ("encourage", "recommend", "require"),
@@ -141,7 +148,11 @@ _VERB_LADDERS = (
     ("describe", "share", "publish"),
     ("inform", "consult", "notify"),
 )
-_VERB_STRENGTH = frozenset(verb for ladder in _VERB_LADDERS for verb in ladder)
+_VERB_RUNGS = tuple(
+    {verb: rank for rank, rung in enumerate(ladder) for verb in rung.split("|")}
+    for ladder in _VERB_LADDERS
+)
+_VERB_STRENGTH = frozenset(verb for rungs in _VERB_RUNGS for verb in rungs)
 
 
 def _lemma(word: str) -> str:
@@ -156,7 +167,9 @@ def _lemma(word: str) -> str:
     ):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             stem = word[: -len(suffix)] + repl
-            for candidate in (stem, stem + "e"):
+            # 'stopped' → 'stop': a doubled final consonant is undone
+            undoubled = stem[:-1] if len(stem) > 3 and stem[-1] == stem[-2] else stem
+            for candidate in (stem, stem + "e", undoubled):
                 if candidate in _VERB_STRENGTH:
                     return candidate
     return word
@@ -170,9 +183,9 @@ def verb_change(old: str, new: str) -> tuple[str, str, str] | None:
     came = [w for w in multiset_minus(after, before) if w in _VERB_STRENGTH]
     for x in gone:
         for y in came:
-            for ladder in _VERB_LADDERS:
-                if x in ladder and y in ladder and ladder.index(x) != ladder.index(y):
-                    way = "weakened" if ladder.index(y) < ladder.index(x) else "strengthened"
+            for rungs in _VERB_RUNGS:
+                if x in rungs and y in rungs and rungs[x] != rungs[y]:
+                    way = "weakened" if rungs[y] < rungs[x] else "strengthened"
                     return (way, x, y)
     return None
 

@@ -212,10 +212,12 @@ class Quantity:
     #: 'floor' (at least N reviewers), 'ceiling' (within N days, every N months,
     #: at most N), 'trigger' (more than N FLOP, a threshold's definition) or ''
     role: str = ""
+    #: 'low' or 'high' for a bound of a range ('10–20%'), else ''
+    bound: str = ""
 
     @property
     def key(self) -> tuple[str, float]:
-        return (self.kind, self.value)
+        return (self.kind + (f"/{self.bound}" if self.bound else ""), self.value)
 
 
 def _float(text: str) -> float:
@@ -232,13 +234,14 @@ def _sig(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-_Finder = Callable[[str], Iterable[tuple[int, int, Quantity | None]]]
+_Found = Quantity | tuple[Quantity, ...] | None
+_Finder = Callable[[str], Iterable[tuple[int, int, _Found]]]
 
 
 def _find_regex(pattern: str, make: Callable[[re.Match[str]], Quantity | None]) -> _Finder:
     compiled = re.compile(pattern, re.IGNORECASE)
 
-    def find(text: str) -> Iterable[tuple[int, int, Quantity | None]]:
+    def find(text: str) -> Iterable[tuple[int, int, _Found]]:
         for match in compiled.finditer(text):
             yield match.start(), match.end(), make(match)
 
@@ -255,6 +258,106 @@ def _find_dates(text: str) -> Iterable[tuple[int, int, Quantity | None]]:
             )
             quantity = Quantity("date", value, match.group(0)) if deadline else None
             yield match.start(), match.end(), quantity
+
+
+_PERCENT_UNIT = r"%|\bpercent\b|\bper\s+cent\b|\bpercentage\s+points?\b"
+_TIME_UNIT = (
+    r"seconds?|minutes?|hours?|(?:business|working)\s+days?|days?|weeks?|months?|quarters?"
+    r"|years?"
+)
+_RANGE = re.compile(
+    rf"(?<![\w.,^/-])(?:(between|from)\s+)?({_NUM})\s*(?:({_PERCENT_UNIT})|\s({_TIME_UNIT})\b)?"
+    rf"\s*(-|–|—|\bto\b|\band\b)\s*({_NUM})(?:\s*({_PERCENT_UNIT})|\s+({_TIME_UNIT})\b)?"
+    r"(?![\w^+]|[.,]\d)",
+    re.IGNORECASE,
+)
+
+
+def _find_ranges(text: str) -> Iterable[tuple[int, int, _Found]]:
+    """A range ('10–20%', 'between 5 and 10 days', '10 to 20 percent'): one quantity, two bounds.
+
+    Both bounds take the range's unit and the role of the words before the
+    range, so a change of either bound is a change of the quantity. 'and'
+    makes a range only after 'between'; a range of bare numbers only when
+    'between' or a comparator bounds it ('at most 3-5 reviewers').
+    """
+    for match in _RANGE.finditer(text):
+        lead, low, low_pct, low_time, joint, high, high_pct, high_time = match.groups()
+        joint = joint.lower()
+        if joint == "and" and (lead or "").lower() != "between":
+            continue
+        if (lead or "").lower() == "from" and joint != "to":
+            continue
+        if (low_pct and high_time) or (low_time and not high_time) or (low_pct and not high_pct):
+            continue  # '6 months to 1' or '5% to 10 days': not one quantity
+        a, b = _float(low), _float(high)
+        if high_pct:
+            kind, scale = "percent", 1.0
+        elif high_time:
+            unit = re.sub(r"\s+", " ", high_time.lower()).rstrip("s")
+            low_unit = re.sub(r"\s+", " ", (low_time or high_time).lower()).rstrip("s")
+            kind, scale = "duration", _DAYS[unit]
+            a *= _DAYS[low_unit] / scale
+        else:
+            bounded = lead and lead.lower() == "between"
+            bounded = bounded or _COMPARATOR_BEFORE.search(
+                text, max(0, match.start() - 30), match.start()
+            )
+            if not bounded or (lead and lead.lower() == "from"):
+                continue
+            kind, scale = "number", 1.0
+        if a >= b:
+            continue  # '10-5' is no range
+        written = match.group(0).strip()
+        yield (
+            match.start(),
+            match.end(),
+            (
+                Quantity(kind, _sig(a * scale), written, bound="low"),
+                Quantity(kind, _sig(b * scale), written, bound="high"),
+            ),
+        )
+
+
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+    "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "fifteenth": 15,
+    "twentieth": 20,
+}  # fmt: skip
+_ORDINAL = rf"(?:\d+(?:st|nd|rd|th)|{'|'.join(_ORDINALS)})"
+# 'every 2nd quarter', 'each third year': a cadence
+_ORDINAL_CADENCE = re.compile(rf"\b(?:every|each)\s+({_ORDINAL})\s+({_TIME_UNIT})\b", re.IGNORECASE)
+# 'after the third failed evaluation', 'by the 5th day': a threshold or a deadline;
+# 'the first section', 'the third pillar' only number things and are not read
+_ORDINAL_THRESHOLD = re.compile(
+    rf"\b(?:after|at|by|on|upon|before|until|following|from|within)\s+(?:the\s+|its\s+|our\s+)?"
+    rf"({_ORDINAL})(?![\w-])(?!\s+(?:part(?:y|ies)|person|section|chapter|part|paragraph"
+    r"|page|item|step|annex|appendix|table|figure|clause|edition|version|point|bullet"
+    r"|principle|pillar|half|place)\b)\s+[a-z]",
+    re.IGNORECASE,
+)
+
+
+def _ordinal(word: str) -> float:
+    word = word.lower()
+    return float(_ORDINALS[word]) if word in _ORDINALS else float(word[:-2])
+
+
+def _find_ordinals(text: str) -> Iterable[tuple[int, int, _Found]]:
+    """Ordinals that carry a cadence ('every 2nd quarter': a duration) or a threshold
+    ('after the third failed evaluation': the later, the looser)."""
+    for match in _ORDINAL_CADENCE.finditer(text):
+        unit = re.sub(r"\s+", " ", match.group(2).lower()).rstrip("s")
+        days = _ordinal(match.group(1)) * _DAYS[unit]
+        cadence = Quantity("duration", _sig(days), match.group(0), role="ceiling")
+        yield match.start(), match.end(), cadence
+    for match in _ORDINAL_THRESHOLD.finditer(text):
+        written = match.group(1)
+        yield (
+            match.start(1),
+            match.end(1),
+            Quantity("ordinal", _ordinal(written), written, role="trigger"),
+        )
 
 
 _BARE = re.compile(rf"(?<![\w.,^/-])({_NUM})(?![\w^+]|[.,]\d)")
@@ -341,6 +444,7 @@ _FINDERS: tuple[_Finder, ...] = (
         r"|Clause|Paragraph|Schedule|Notes?|Principle|Commitment|Recommendation)\s+\d+\b",
         lambda match: None,
     ),
+    _find_ranges,
     _find_regex(
         rf"(?<![\w.,])({_NUM})\s+(?:in|out\s+of)\s+({_NUM})\b",
         lambda match: Quantity(
@@ -388,6 +492,7 @@ _FINDERS: tuple[_Finder, ...] = (
         r"|days?|weeks?|months?|quarters?|years?)\b",
         _duration,
     ),
+    _find_ordinals,
     _find_frequencies,
     _find_bare_numbers,
     _find_number_words,
@@ -397,11 +502,13 @@ _FINDERS: tuple[_Finder, ...] = (
 # Without a digit only these can match (spelled-out numbers, 'annually'), and
 # only when a number word or a frequency word is present: most sentences of a
 # policy skip the patterns entirely.
-_WORD_FINDERS: tuple[_Finder, ...] = (_find_frequencies, _find_number_words)
+_WORD_FINDERS: tuple[_Finder, ...] = (_find_ordinals, _find_frequencies, _find_number_words)
 _DIGIT = re.compile(r"\d")
 _NUMBERISH = re.compile(
     r"\b(?:" + _SPELLED_WORD + r"|annually|yearly|every|each|once|biennially"
-    r"|biannually|semi-?annually|twice|quarterly|monthly|weekly|daily)\b",
+    r"|biannually|semi-?annually|twice|quarterly|monthly|weekly|daily|"
+    + "|".join(_ORDINALS)
+    + r")\b",
     re.IGNORECASE,
 )
 
@@ -426,12 +533,14 @@ def quantities(text: str) -> list[Quantity]:
     taken: list[tuple[int, int]] = []
     found: list[tuple[int, Quantity]] = []
     for finder in finders:
-        for start, end, quantity in finder(text):
+        for start, end, claimed in finder(text):
             if any(start < b and a < end for a, b in taken):
                 continue
             taken.append((start, end))
-            if quantity is not None:
-                role = _role(text, start, quantity)
+            if claimed is None:
+                continue
+            for quantity in claimed if isinstance(claimed, tuple) else (claimed,):
+                role = quantity.role or _role(text, start, quantity)
                 found.append((start, replace(quantity, role=role) if role else quantity))
     found.sort(key=lambda item: item[0])
     return [quantity for _, quantity in found]
@@ -449,7 +558,8 @@ def quantity_signals(
         if unit.is_heading:
             return []
         return [
-            Item(q.key, group, unit, q.text, q.kind, q.role, q.value) for q in quantities(unit.text)
+            Item(q.key, group, unit, q.text, q.key[0], q.role, q.value)
+            for q in quantities(unit.text)
         ]
 
     olds, news, partner = items_of(pairs, deleted, inserted, find)

@@ -45,6 +45,40 @@ def _scope_view(text: str) -> Counter[str]:
     return view
 
 
+# A coverage sentence narrows when it loses a universal word ('all models'),
+# gains 'only', loses an alternative ('match or exceed' → 'exceed') or gains
+# qualifiers and loses nothing ('models' → 'frontier models'); it widens on
+# the reverse. An exclusion inverts the reading, so it is left undecided.
+_UNIVERSAL = word_set("all any every each entire whole")
+_ONLY = word_set("only solely exclusively")
+_INVERTING = re.compile(r"\b(?:unless|except|exclud\w*|not|no|other\s+than)\b", re.IGNORECASE)
+
+
+def _alternatives(text: str) -> int:
+    return sum(1 for word in words(text) if word in ("and", "or"))
+
+
+def _coverage_way(
+    old_text: str, new_text: str, before: Counter[str], after: Counter[str]
+) -> str | None:
+    """'narrower', 'wider' or None: what an edit did to what a coverage sentence covers."""
+    if not (_SCOPE.search(old_text) and _SCOPE.search(new_text)):
+        return None
+    if _INVERTING.search(old_text) or _INVERTING.search(new_text) or _CONDITION.search(new_text):
+        return None
+    dropped, added = set(before - after), set(after - before)
+    # alternatives listed ('internal and external', 'match or exceed'): fewer narrow
+    alternatives = _alternatives(new_text) - _alternatives(old_text)
+    narrower = bool(dropped & _UNIVERSAL or added & _ONLY or alternatives < 0)
+    wider = bool(added & _UNIVERSAL or dropped & _ONLY or alternatives > 0)
+    if not alternatives:
+        narrower = narrower or bool(added and not dropped and not added & _UNIVERSAL)
+        wider = wider or bool(dropped and not added and not dropped & _UNIVERSAL)
+    if narrower == wider:
+        return None
+    return "narrower" if narrower else "wider"
+
+
 def _is_scope(text: str) -> bool:
     if _SCOPE.search(text):
         return True
@@ -75,7 +109,18 @@ def scope_signals(
         before, after = _scope_view(a.text), _scope_view(b.text)
         if before != after:
             detail = _scope_detail(before, after)
-            collector.add("scope_changed", section_of(a, b), a.text, b.text, detail, b.where)
+            way = _coverage_way(a.text, b.text, before, after)
+            collector.add(
+                "scope_changed",
+                section_of(a, b),
+                a.text,
+                b.text,
+                f"{detail} ({way})" if way else detail,
+                b.where,
+                # covering fewer models or uses weakens the policy; more strengthens it
+                severity="substantive" if way == "wider" else None,
+                direction={"narrower": "looser", "wider": "stricter"}.get(way or ""),
+            )
     for a in deleted:
         if not a.is_heading and _SCOPE.search(a.text):
             collector.add(
