@@ -513,7 +513,7 @@ def _fuzzy(
     s, e, similarity, context = max(spans, key=lambda span: (_decide(*span[2:]), span[2]))
     if _decide(similarity, context) <= 0:
         return Placement("gone", "", (), similarity)
-    if place is not None or context < CONTEXT_NEAR:
+    if context < (CONTEXT_SAME if place is not None else CONTEXT_NEAR):
         # its own place is gone (or unknown) and this match stands among strangers: it
         # rescues the passage only when clearly closer than the next passage of its kind
         others = [sim for s2, e2, sim, _ in spans if e2 <= s or s2 >= e]
@@ -545,7 +545,7 @@ def _place(
 ) -> tuple[int, int] | None:
     """Where the quote stood in the new text: the words between what is left of its
     old neighbours. Each run of RUN context words still found says where the quote
-    would start (or end); a side counts when two runs agree (a single run of common
+    would start (or end); a side counts when three runs agree (a single run of common
     words is found all over a policy). None when either neighbour is gone too."""
 
     def side(context: Sequence[str], from_end: bool) -> dict[int, tuple[int, int]]:
@@ -555,7 +555,7 @@ def _place(
                 implied, edge = (h + RUN + gap, h + RUN) if from_end else (h - gap, h)
                 support, nearest = found.get(implied, (0, edge))
                 found[implied] = (support + 1, max(nearest, edge) if from_end else min(nearest, edge))
-        return {k: v for k, v in found.items() if v[0] >= 2}
+        return {k: v for k, v in found.items() if v[0] >= 3}
 
     lefts, rights = side(before, True), side(after, False)
     if not lefts or not rights:
