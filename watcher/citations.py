@@ -536,7 +536,9 @@ def _runs(context: Sequence[str], *, from_end: bool) -> list[tuple[list[str], in
     if count <= 0:
         return []
     if from_end:
-        return [(list(context[j : j + RUN]), len(context) - j - RUN) for j in reversed(range(count))]
+        return [
+            (list(context[j : j + RUN]), len(context) - j - RUN) for j in reversed(range(count))
+        ]
     return [(list(context[j : j + RUN]), j) for j in range(count)]
 
 
@@ -554,7 +556,10 @@ def _place(
             for h in doc.find_all(run):
                 implied, edge = (h + RUN + gap, h + RUN) if from_end else (h - gap, h)
                 support, nearest = found.get(implied, (0, edge))
-                found[implied] = (support + 1, max(nearest, edge) if from_end else min(nearest, edge))
+                found[implied] = (
+                    support + 1,
+                    max(nearest, edge) if from_end else min(nearest, edge),
+                )
         return {k: v for k, v in found.items() if v[0] >= 3}
 
     lefts, rights = side(before, True), side(after, False)
