@@ -491,13 +491,13 @@ def _fuzzy(
     if place is not None:
         a, b = place
         s, e, similarity = _span(doc, wanted, a, b) if b > a else (a, a, 0.0)
-        if e > s and similarity >= LOOSE:
-            # between its old neighbours, reworded: the passage itself, whole when
-            # the place is about its size (not only its best-kept words)
-            if b - a <= 2 * n + RUN:
-                s, e = a, b
-                similarity = SequenceMatcher(None, wanted, doc.keys[a:b], autojunk=False).ratio()
-            return _changed(doc, s, e, similarity, old_quote)
+        if e > s and similarity >= LOOSE and b - a <= 2 * n + RUN:
+            # between its old neighbours, reworded: the passage itself, whole
+            # (not only its best-kept words)
+            similarity = SequenceMatcher(None, wanted, doc.keys[a:b], autojunk=False).ratio()
+            return _changed(doc, a, b, similarity, old_quote)
+        # a place much longer than the quote holds other passages too: what matches
+        # in it is weighed like a match anywhere else
     spans: list[tuple[int, int, float, float]] = []  # (start, end, similarity, context)
     for start in _candidates(doc, wanted, before, after):
         lo, hi = max(0, start - n // 2 - 2), min(len(doc.keys), start + n + n // 2 + 2)
@@ -513,7 +513,7 @@ def _fuzzy(
     s, e, similarity, context = max(spans, key=lambda span: (_decide(*span[2:]), span[2]))
     if _decide(similarity, context) <= 0:
         return Placement("gone", "", (), similarity)
-    if context < (CONTEXT_SAME if place is not None else CONTEXT_NEAR):
+    if context < CONTEXT_SAME:
         # its own place is gone (or unknown) and this match stands among strangers: it
         # rescues the passage only when clearly closer than the next passage of its kind
         others = [sim for s2, e2, sim, _ in spans if e2 <= s or s2 >= e]
