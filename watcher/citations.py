@@ -22,7 +22,13 @@ ignores line breaks and punctuation, so re-wrapping, page breaks and
 hyphenation never make a quote move or change. Digits, `%` and every word
 are kept: a number, a negation or a modal verb that changed is a change.
 
-Finding a quote that is not there word for word: every key of the quote
+Finding a quote that is not there word for word: first its place, the words
+between what is left of its old neighbours. When the place holds a match,
+that is the passage, changed. When the place is gone (the neighbours now
+meet, or hold other passages), a match elsewhere is the passage only when
+it is clearly closer than the next passage of its kind (MARGIN), or nearly
+the quote in its own section: a sentence of the same pattern elsewhere is
+not the passage reworded. Otherwise every key of the quote
 votes for where the quote would start in the new text (rare keys weigh
 more); the few best-voted places are aligned with difflib on keys, and the
 best alignment, weighed with how well its context matches, decides between
@@ -513,9 +519,11 @@ def _fuzzy(
     s, e, similarity, context = max(spans, key=lambda span: (_decide(*span[2:]), span[2]))
     if _decide(similarity, context) <= 0:
         return Placement("gone", "", (), similarity)
-    if context < CONTEXT_SAME:
+    same_section = _path_key(doc.paths[s]) == _path_key(heading_path)
+    if context < CONTEXT_SAME and not (same_section and similarity >= SAME):
         # its own place is gone (or unknown) and this match stands among strangers: it
-        # rescues the passage only when clearly closer than the next passage of its kind
+        # rescues the passage only when clearly closer than the next passage of its kind,
+        # or nearly the quote itself in the quote's own section
         others = [sim for s2, e2, sim, _ in spans if e2 <= s or s2 >= e]
         runner_up = max(others, default=0.0)
         if similarity < CLOSE or similarity - runner_up < MARGIN:
