@@ -27,7 +27,7 @@ TEMPLATES = (
     "If a {model} reaches a {pct}% success rate on {domain} tasks, {org} must {act} the {safeguard}.",
     "The {body} reviews the {doc} {freq} and publishes a summary of its {output} within {days} days.",
     "{org} commits to share {output} with {partner} no later than {days} days after {event}.",
-    "An independent {partner} shall assess whether the {safeguard} remain adequate for {domain} risks.",
+    "{partner} shall independently assess whether the {safeguard} remain adequate for {domain} risks.",
     "We will not {deploy} a {model} whose {domain} capability exceeds the {level} threshold without {safeguard}.",
     "Access to {asset} is limited to {count} named staff and every request is logged by the {body}.",
     "The {body} may pause {deploy_ing} of any {model} when {domain} evaluations show {signal}.",

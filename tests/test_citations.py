@@ -264,3 +264,48 @@ def test_check_after_change_reports_criteria_in_task_and_alert(cited: Env, site:
     assert "&lt;!here&gt;" in slack and "<!here>" not in slack
     email = render_email_html(alert)
     assert "&lt;!here&gt;" in email and "<!here>" not in email
+
+
+def test_cite_move_and_history_through_the_cli(cited: Env, site: Site) -> None:
+    run(cited, "cite", "add", "acme-rsp", "--criterion", "Risk thresholds", "--quote", THRESHOLD)
+    run(cited, "cite", "add", "acme-rsp", "--criterion", "External review", "--quote", REVIEW)
+    early = run(cited, "cite", "move", "1")
+    assert early.exit_code == 1 and "intact: nothing to move it to" in early.stderr
+    new = SECTIONS.replace("a 50% aggregate success rate", "a meaningful uplift").replace(
+        ", and\nindependent validation of our controls by a third party every year", ""
+    )
+    site.set("/rsp", page(new))
+    assert run(cited, "check").exit_code == 0
+    moved = js(run(cited, "cite", "move", "1", "--json"))
+    assert "meaningful uplift" in moved["quote"] and "50%" not in moved["quote"]
+    again = run(cited, "cite", "move", "1")
+    assert again.exit_code == 1 and "nothing to move it to" in again.stderr  # moved once only
+    gone = run(cited, "cite", "move", "2")
+    assert gone.exit_code == 1 and "gone" in gone.stderr and "cite add" in gone.stderr
+    assert "Traceback" not in gone.output
+    missing = run(cited, "cite", "move", "99")
+    assert missing.exit_code == 2 and "unknown citation 99" in missing.stderr  # not found
+    assert "Traceback" not in missing.output
+    events = js(run(cited, "cite", "history", "1", "--json"))
+    assert [e["action"] for e in events] == ["added", "moved"]
+    assert events[1]["quote"] == THRESHOLD  # the old passage, kept
+    plain = run(cited, "cite", "history", "1")
+    assert plain.exit_code == 0 and "moved" in plain.stdout and "50% aggregate" in plain.stdout
+    assert "unknown citation 99" in run(cited, "cite", "history", "99").stderr
+
+
+def test_citation_on_a_source_removed_from_the_config_keeps_its_history(
+    cited: Env, site: Site
+) -> None:
+    run(cited, "cite", "add", "acme-rsp", "--criterion", "Risk thresholds", "--quote", THRESHOLD)
+    site.set("/rsp", page(SECTIONS.replace("a 50% aggregate success rate", "a meaningful uplift")))
+    assert run(cited, "check").exit_code == 0
+    assert run(cited, "cite", "move", "1").exit_code == 0
+    cited.sources = []
+    cited.write()
+    assert run(cited, "check").exit_code == 0
+    [kept] = js(run(cited, "cite", "list", "--json"))
+    assert kept["id"] == 1 and "meaningful uplift" in kept["quote"]
+    events = js(run(cited, "cite", "history", "1", "--json"))
+    assert [e["action"] for e in events] == ["added", "moved"]
+    assert events[1]["quote"] == THRESHOLD

@@ -22,7 +22,13 @@ ignores line breaks and punctuation, so re-wrapping, page breaks and
 hyphenation never make a quote move or change. Digits, `%` and every word
 are kept: a number, a negation or a modal verb that changed is a change.
 
-Finding a quote that is not there word for word: every key of the quote
+Finding a quote that is not there word for word: first its place, the words
+between what is left of its old neighbours. When the place holds a match,
+that is the passage, changed. When the place is gone (the neighbours now
+meet, or hold other passages), a match elsewhere is the passage only when
+it is clearly closer than the next passage of its kind (MARGIN), or nearly
+the quote in its own section: a sentence of the same pattern elsewhere is
+not the passage reworded. Otherwise every key of the quote
 votes for where the quote would start in the new text (rare keys weigh
 more); the few best-voted places are aligned with difflib on keys, and the
 best alignment, weighed with how well its context matches, decides between
@@ -63,7 +69,12 @@ LOOSE = 0.25
 CONTEXT_NEAR = 0.45
 CONTEXT_SAME = 0.7
 #: places aligned in full for one quote
-CANDIDATES = 6
+CANDIDATES = 8
+#: a match away from the quote's old place must be this much closer than the next
+#: passage of its kind: a sentence of the same pattern is not the passage reworded
+MARGIN = 0.15
+#: words of an old neighbour looked for, in a row, to find the quote's old place
+RUN = 4
 #: words before an intact quote whose negations and modal verbs must be the same
 LEAD = 6
 #: a quote shorter than this many words is refused: it would match anywhere
@@ -471,22 +482,6 @@ def _span(doc: Document, wanted: Sequence[str], lo: int, hi: int) -> tuple[int, 
     return start, end, best
 
 
-def _between(
-    doc: Document, before: Sequence[str], after: Sequence[str], lo: int, hi: int
-) -> tuple[int, int] | None:
-    """The words between the old neighbours, when both are found near lo..hi."""
-    if len(before) < 3 or len(after) < 3:
-        return None
-    left = doc.find_all(before[-4:])
-    right = doc.find_all(after[:4])
-    left = [p + len(before[-4:]) for p in left if lo - 8 <= p + len(before[-4:]) <= hi]
-    right = [p for p in right if lo <= p <= hi + 8]
-    pairs = [(a, b) for a in left for b in right if a <= b]
-    if not pairs:
-        return None
-    return min(pairs, key=lambda p: p[1] - p[0])
-
-
 def _fuzzy(
     doc: Document,
     wanted: Sequence[str],
@@ -498,51 +493,97 @@ def _fuzzy(
     old_quote: str = "",
 ) -> Placement:
     n = len(wanted)
-    if anchor_check and _closed_up(doc, before, after):
-        return Placement("gone", "", (), 0.0)
-    best: tuple[float, float, int, int] = (
-        0.0,
-        0.0,
-        0,
-        0,
-    )  # (decision score, similarity, start, end)
+    place = _place(doc, before, after, n) if anchor_check else None
+    if place is not None:
+        a, b = place
+        s, e, similarity = _span(doc, wanted, a, b) if b > a else (a, a, 0.0)
+        if e > s and similarity >= LOOSE and b - a <= 2 * n + RUN:
+            # between its old neighbours, reworded: the passage itself, whole
+            # (not only its best-kept words)
+            similarity = SequenceMatcher(None, wanted, doc.keys[a:b], autojunk=False).ratio()
+            return _changed(doc, a, b, similarity, old_quote)
+        # a place much longer than the quote holds other passages too: what matches
+        # in it is weighed like a match anywhere else
+    spans: list[tuple[int, int, float, float]] = []  # (start, end, similarity, context)
     for start in _candidates(doc, wanted, before, after):
         lo, hi = max(0, start - n // 2 - 2), min(len(doc.keys), start + n + n // 2 + 2)
-        spans = [(*_span(doc, wanted, lo, hi), False)]
-        if between := _between(doc, before, after, lo - n, hi + n):
-            a, b = between
-            similarity = (
-                SequenceMatcher(None, wanted, doc.keys[a:b], autojunk=False).ratio()
-                if b > a
-                else 0.0
-            )
-            spans.append((a, b, similarity, True))
-        for s, e, similarity, bounded in spans:
-            if e <= s:
-                continue
+        s, e, similarity = _span(doc, wanted, lo, hi)
+        if e > s:
             got_before, got_after = doc.context(s, e)
-            context = _context_score(before, after, got_before, got_after)
-            decision = _decide(similarity, context) if anchor_check else similarity
-            if bounded and decision > 0:
-                # both old neighbours still frame it: the whole passage, not its best-kept words
-                decision += 10
-            if (decision, similarity) > best[:2]:
-                best = (decision, similarity, s, e)
-    decision, similarity, s, e = best
-    if e <= s or (anchor_check and decision <= 0):
+            spans.append((s, e, similarity, _context_score(before, after, got_before, got_after)))
+    if not spans:
+        return Placement("gone", "", (), 0.0)
+    if not anchor_check:
+        s, e, similarity, _ = max(spans, key=lambda span: span[2])
+        return _changed(doc, s, e, similarity, old_quote)
+    s, e, similarity, context = max(spans, key=lambda span: (_decide(*span[2:]), span[2]))
+    if _decide(similarity, context) <= 0:
         return Placement("gone", "", (), similarity)
+    same_section = _path_key(doc.paths[s]) == _path_key(heading_path)
+    if context < CONTEXT_SAME and not (same_section and similarity >= SAME):
+        # its own place is gone (or unknown) and this match stands among strangers: it
+        # rescues the passage only when clearly closer than the next passage of its kind,
+        # or nearly the quote itself in the quote's own section
+        others = [sim for s2, e2, sim, _ in spans if e2 <= s or s2 >= e]
+        runner_up = max(others, default=0.0)
+        if similarity < CLOSE or similarity - runner_up < MARGIN:
+            return Placement("gone", "", (), similarity)
+    return _changed(doc, s, e, similarity, old_quote)
+
+
+def _changed(doc: Document, s: int, e: int, similarity: float, old_quote: str) -> Placement:
     found = _anchor_at(doc, s, e)
     marks = word_marks(old_quote, found.quote) if old_quote else ()
     return Placement("changed", found.quote, found.heading_path, similarity, marks, found)
 
 
-def _closed_up(doc: Document, before: Sequence[str], after: Sequence[str]) -> bool:
-    """Whether the words either side of the passage now meet: it was deleted where it stood."""
-    size = min(8, len(before), len(after))
-    if size < 4:
-        return False
-    ends = {p + size for p in doc.find_all(before[-size:])}
-    return any(p - gap in ends for p in doc.find_all(after[:size]) for gap in (0, 1))
+def _runs(context: Sequence[str], *, from_end: bool) -> list[tuple[list[str], int]]:
+    """Runs of RUN words of a context, nearest the quote first, with how many
+    words separate each from the quote."""
+    count = len(context) - RUN + 1
+    if count <= 0:
+        return []
+    if from_end:
+        return [
+            (list(context[j : j + RUN]), len(context) - j - RUN) for j in reversed(range(count))
+        ]
+    return [(list(context[j : j + RUN]), j) for j in range(count)]
+
+
+def _place(
+    doc: Document, before: Sequence[str], after: Sequence[str], n: int
+) -> tuple[int, int] | None:
+    """Where the quote stood in the new text: the words between what is left of its
+    old neighbours. Each run of RUN context words still found says where the quote
+    would start (or end); a side counts when three runs agree (a single run of common
+    words is found all over a policy). None when either neighbour is gone too."""
+
+    def side(context: Sequence[str], from_end: bool) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}  # implied edge -> (support, nearest boundary)
+        for run, gap in _runs(context, from_end=from_end):
+            for h in doc.find_all(run):
+                implied, edge = (h + RUN + gap, h + RUN) if from_end else (h - gap, h)
+                support, nearest = found.get(implied, (0, edge))
+                found[implied] = (
+                    support + 1,
+                    max(nearest, edge) if from_end else min(nearest, edge),
+                )
+        return {k: v for k, v in found.items() if v[0] >= 3}
+
+    lefts, rights = side(before, True), side(after, False)
+    if not lefts or not rights:
+        return None
+    slack = len(before) + len(after)
+    pairs = [
+        (ls + rs, -(rb - la), la, rb)
+        for li, (ls, la) in lefts.items()
+        for ri, (rs, rb) in rights.items()
+        if la <= rb and -slack <= ri - li <= n + slack
+    ]
+    if not pairs:
+        return None
+    _, _, a, b = max(pairs)
+    return a, b
 
 
 def _decide(similarity: float, context: float) -> float:
