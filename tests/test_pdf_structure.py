@@ -359,6 +359,15 @@ def test_pdf_change_cites_its_page_end_to_end(env: Env, site: Site, layout: Layo
     assert {s["page"] for s in data["signals"]} == {page}
     assert f"(line {hunk['new_start'] + 1}, p. {page})" in served.cli("diff", "fsf").stdout
 
+    # a citation of the edited passage is anchored with its section and page
+    cited = json.loads(
+        served.cli(
+            "cite", "add", "fsf", "--criterion", "Deployment", "--quote",
+            "We may choose not to deploy", "--json",
+        ).stdout
+    )  # fmt: skip
+    assert (cited["heading_path"], cited["page"]) == (path, page)
+
     shown = served.cli("show", "fsf", "--pages").stdout.split("\n")
     heading = shown.index("## 3. Capability Thresholds")
     markers = [line for line in shown[: heading + 1] if line.startswith("[[page ")]

@@ -329,19 +329,30 @@ class Placement:
         }
 
 
-def _anchor_at(doc: Document, start: int, end: int) -> Anchor:
+def _anchor_at(
+    doc: Document, start: int, end: int, pages: Sequence[int] | None = None
+) -> Anchor:
     before, after = doc.context(start, end)
+    page = None
+    if pages and start < len(doc.spans):
+        line = doc.text.count("\n", 0, doc.spans[start][0])
+        page = pages[line] if line < len(pages) else None
     return Anchor(
         quote=doc.passage(start, end),
         before=" ".join(before),
         after=" ".join(after),
         heading_path=doc.paths[start] if start < len(doc.paths) else (),
+        page=page,
         lead=" ".join(doc.lead(start)),
     )
 
 
-def anchor(text: str, quote: str, *, section: str | None = None) -> Anchor:
+def anchor(
+    text: str, quote: str, *, section: str | None = None, pages: Sequence[int] | None = None
+) -> Anchor:
     """Anchor `quote` in a version's text, or refuse with what to do instead.
+
+    `pages`, the page each line of a PDF's text starts on, gives the anchor its page.
 
     Refused: a quote of fewer than MIN_WORDS words; a quote that is not in
     the text (the closest passage is named); a quote found more than once
@@ -373,7 +384,7 @@ def anchor(text: str, quote: str, *, section: str | None = None) -> Anchor:
             "say which with --section (part of a heading)"
         )
     start = hits[0]
-    return _anchor_at(doc, start, start + len(wanted))
+    return _anchor_at(doc, start, start + len(wanted), pages)
 
 
 def _where(path: Sequence[str]) -> str:

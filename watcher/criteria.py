@@ -90,7 +90,9 @@ def add(
     if version is None:
         raise CitationError(f"{source_id!r} has no version yet (run `watcher check`)")
     try:
-        anchor = citations.anchor(store.version_text(version), quote, section=section)
+        text = store.version_text(version)
+        pages = store.version_pages(version, text)
+        anchor = citations.anchor(text, quote, section=section, pages=pages)
     except CitationError as exc:
         raise CitationError(f"v{version.number} of {source_id}: {exc}") from None
     key = _quote_key(anchor.quote)
