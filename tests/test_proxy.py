@@ -17,7 +17,8 @@ import trustme
 
 from tests.servers import ProxyServer, RawRequest, RawServer, http_response
 from watcher.errors import HTTPStatusError, NetworkError
-from watcher.fetch import Fetcher, FetchSettings, ProxyRoutes, environment_proxy
+from watcher.fetch import Fetcher, FetchSettings
+from watcher.transport import ProxyRoutes, environment_proxy
 
 pytestmark = pytest.mark.anyio
 

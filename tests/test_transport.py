@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.servers import RawRequest, RawServer
-from watcher import fetch
+from watcher import transport
 from watcher.errors import FetchError, NetworkError, TruncatedBody
 from watcher.fetch import Fetcher, FetchSettings
 from watcher.models import FetchResult
@@ -84,7 +84,7 @@ async def test_an_idle_connection_is_closed_once_its_keep_alive_has_expired(
     when it next sends a request (to any host), not on a timer: a daemon sends
     several a minute.
     """
-    monkeypatch.setattr(fetch, "KEEPALIVE_EXPIRY_S", 0.2)
+    monkeypatch.setattr(transport, "KEEPALIVE_EXPIRY_S", 0.2)
     hung_up = threading.Event()
 
     def handler(request: RawRequest | None, conn: socket.socket) -> None:

@@ -329,9 +329,7 @@ class Placement:
         }
 
 
-def _anchor_at(
-    doc: Document, start: int, end: int, pages: Sequence[int] | None = None
-) -> Anchor:
+def _anchor_at(doc: Document, start: int, end: int, pages: Sequence[int] | None = None) -> Anchor:
     before, after = doc.context(start, end)
     page = None
     if pages and start < len(doc.spans):

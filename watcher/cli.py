@@ -142,7 +142,7 @@ def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
 @pass_app
 def validate(app: App) -> None:
     """Check the config file; print `ok`, the number of sources and the proxy each goes through."""
-    from watcher.fetch import proxy_for
+    from watcher.transport import proxy_for
 
     config = app.config(warn=True)
     count = len(config.sources)

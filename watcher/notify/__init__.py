@@ -60,8 +60,8 @@ def __getattr__(name: str) -> Any:
 def _slack(
     channel: SlackChannel, environ: Mapping[str, str], settings: WatcherSettings | None
 ) -> Sender | None:
-    from watcher.fetch import ProxyRoutes
     from watcher.notify.slack import SlackSender
+    from watcher.transport import ProxyRoutes
 
     url = environ.get(channel.webhook_url_env)
     if not url:

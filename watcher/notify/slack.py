@@ -4,7 +4,7 @@ The webhook URL is a secret (whoever has it can post to the channel): it
 appears in no error message and no log line. That is why the request goes
 straight to an httpx transport rather than through `httpx.AsyncClient`, which
 logs every request's URL at INFO. The transport is the fetcher's
-(`watcher.fetch.ProxyRoutes`): the proxy variables are honoured as curl reads
+(`watcher.transport.ProxyRoutes`): the proxy variables are honoured as curl reads
 them (`https_proxy`, `no_proxy`...).
 
 Answers are classified for the outbox: 2xx delivered; 429 (and 503 with a
@@ -28,9 +28,10 @@ import httpx
 
 from watcher.config import SlackChannel
 from watcher.errors import DeliveryError
-from watcher.fetch import ProxyRoutes, parse_retry_after
+from watcher.fetch import parse_retry_after
 from watcher.notify.alert import Alert
 from watcher.notify.render import fits_slack, render_slack
+from watcher.transport import ProxyRoutes
 
 log = logging.getLogger(__name__)
 
