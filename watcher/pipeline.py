@@ -693,7 +693,7 @@ class Checker:
     async def _sketch(self, source: Source, text: str) -> str:
         """A followed document's lineage sketch, as stored beside its version."""
         sketched: lineage.Sketch = await self.workers.run(
-            f"lineage sketch of {source.id}", "watcher.lineage:sketch", text
+            f"lineage sketch of {source.id}", "watcher.sketch:sketch", text
         )
         return sketch_json(sketched, text)
 
@@ -1171,7 +1171,7 @@ class Lineages:
         if stored is None:
             text = self.store.version_text(latest)
             sketched: lineage.Sketch = await self.checker.workers.run(
-                f"lineage sketch of {row['id']}", "watcher.lineage:sketch", text
+                f"lineage sketch of {row['id']}", "watcher.sketch:sketch", text
             )
             stored = sketch_json(sketched, text)
             with self.store.transaction():
