@@ -2,7 +2,7 @@
 
 `load_config(path)` reads the file with tomllib, validates every table with
 pydantic (unknown keys are errors) and hands back plain frozen dataclasses:
-pydantic stays inside this module. Every problem of the file is reported in
+pydantic stays inside this module and config_values.py (each key type's validator). Every problem of the file is reported in
 one go, one line each, naming the file, the table and key, and what is wrong:
 
     config.toml: sources[3] (acme-rsp).interval: '5 minutes' is not a duration (use 90s, 30m, 6h, 1d)
@@ -21,11 +21,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import getaddresses
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -39,7 +37,38 @@ from pydantic import (
 )
 
 from watcher import __version__
-from watcher.css import selector_problem
+from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: public here too)
+    DAY,
+    Address,
+    BatchOver,
+    Browser,
+    CookieVars,
+    Duration,
+    EnvName,
+    Headers,
+    Pace,
+    Proxy,
+    Regexes,
+    Selector,
+    Selectors,
+    Size,
+    Strings,
+    Text,
+    _addresses,
+    _as_tuple,
+    _cron,
+    _dashboard_url,
+    _default_browser,
+    _host,
+    _http_url,
+    _lineage_rule,
+    _short,
+    _source_id,
+    _time_of_day,
+    _toml_type,
+    parse_duration,
+    parse_size,
+)
 from watcher.errors import ConfigError, NotFound
 from watcher.models import BrowserMode, ExtractRules
 
@@ -47,58 +76,7 @@ Kind = Literal["auto", "html", "pdf"]
 Severity = Literal["minor", "substantive", "major"]
 SEVERITIES: tuple[Severity, ...] = ("minor", "substantive", "major")
 
-DAY = 86_400.0
 DEFAULT_USER_AGENT = f"watcher/{__version__} (policy change watcher)"
-DURATION_HINT = "use 90s, 30m, 6h, 1d"
-SIZE_HINT = "use 500KB, 25MB, 1GB or a number of bytes"
-
-# -- values ----------------------------------------------------------------
-
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY, "w": 7 * DAY}
-_DURATION_PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"
-_DURATION_RE = re.compile(rf"(?:{_DURATION_PART}\s*)+")
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as "90s", "30m", "6h", "1d", "2w" or "1h30m"."""
-    cleaned = text.strip().lower()
-    if not _DURATION_RE.fullmatch(cleaned):
-        raise ValueError(f"{text!r} is not a duration ({DURATION_HINT})")
-    seconds = sum(
-        float(number) * _DURATION_UNITS[unit]
-        for number, unit in re.findall(_DURATION_PART, cleaned)
-    )
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is not a positive duration ({DURATION_HINT})")
-    return seconds
-
-
-def parse_size(text: str | int) -> int:
-    """Bytes in a size such as "500KB", "25MB", "1GB" (powers of 1000), "1MiB", or an int."""
-    if isinstance(text, bool) or not isinstance(text, int | str):
-        raise ValueError(f"{text!r} is not a size ({SIZE_HINT})")
-    if isinstance(text, int):
-        if text <= 0:
-            raise ValueError(f"{text!r} is not a positive size ({SIZE_HINT})")
-        return text
-    match = _SIZE_RE.fullmatch(text.strip().lower())
-    if not match or match.group(2) not in _SIZE_UNITS:
-        raise ValueError(f"{text!r} is not a size ({SIZE_HINT})")
-    size = round(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
-    if size <= 0:
-        raise ValueError(f"{text!r} is not a positive size ({SIZE_HINT})")
-    return size
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path:
@@ -305,298 +283,7 @@ class Config:
         return lines
 
 
-# -- validation (pydantic stays in this module) ------------------------------
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _as_tuple(value: Any) -> Any:
-    # A single string is as good as a list of one; anything else is left to
-    # pydantic, which then reports the offending item with its index.
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(value)
-    return value
-
-
-def _nonempty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _one_line(value: str) -> str:
-    _nonempty(value)
-    if _CONTROL_RE.search(value):
-        raise ValueError("must be one line without control characters")
-    return value
-
-
-def _css(value: str) -> str:
-    problem = selector_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"{value!r} is not a valid regular expression: {exc}") from None
-    return value
-
-
-def _lineage_rule(value: str) -> str:
-    """A source's `lineage` rule: a regex that finds a policy's name in a link
-    text or file name, its `policy` group naming the policy when it has one."""
-    _regex(value)
-    if not value.strip():
-        raise ValueError("is empty: give a regular expression naming the policy")
-    compiled = re.compile(value)
-    if compiled.groupindex and "policy" not in compiled.groupindex:
-        names = ", ".join(sorted(compiled.groupindex))
-        raise ValueError(f"names the group(s) {names}: call the policy's group (?P<policy>…)")
-    if compiled.search(""):
-        raise ValueError(f"{value!r} matches an empty text: every document would be one policy")
-    return value
-
-
-def _duration(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # A bare number is ambiguous (6 seconds or 6 hours?): ask for the unit.
-        raise ValueError(f"{value!r} is not a duration: give a unit ({DURATION_HINT})")
-    if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as '6h', got {_toml_type(value)}")
-    return parse_duration(value)
-
-
-PACE_MAX_S = 600.0
-
-
-def _pace(value: Any) -> float:
-    # "0s" turns pacing off; a bare number is refused like any duration
-    # (messages per second or seconds per message? the unit says).
-    if isinstance(value, str) and re.fullmatch(r"0+(?:\.0+)?\s*[smh]", value.strip().lower()):
-        return 0.0
-    seconds = _duration(value)
-    if seconds > PACE_MAX_S:
-        raise ValueError(
-            f"{value!r} is too long a pace: at most one message every 10m "
-            "(the time between two messages, e.g. '1s')"
-        )
-    return seconds
-
-
-def _size(value: Any) -> int:
-    return parse_size(value)
-
-
-_ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
-def _source_id(value: str) -> str:
-    # Children found by `follow` get "<parent>--<link id>": a configured id
-    # with "--" (or a dangling hyphen) could collide with one of them.
-    if not _ID_RE.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid id (lowercase letters, digits and single hyphens, "
-            "not at either end, e.g. 'acme-rsp')"
-        )
-    return value
-
-
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    # split() is [value] exactly when the value holds no whitespace
-    if parts.scheme.lower() not in ("http", "https") or value.split() != [value]:
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    try:
-        host = parts.hostname
-    except ValueError:
-        host = None
-    if not host:
-        raise ValueError(f"{value!r} has no host")
-    return value
-
-
-def _proxy(value: str) -> str:
-    """A proxy URL (`http://host:port`) or "none" (direct); never credentials."""
-    if value == "none":
-        return value
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or value.split() != [value]:
-        raise ValueError(f"{value!r} is not a proxy URL (use http://host:port, or 'none')")
-    if "@" in parts.netloc:
-        # The value is not echoed: it holds a password.
-        raise ValueError(
-            "credentials do not go in the file: name the variable holding "
-            "'user:password' in [watcher] proxy_auth_env"
-        )
-    try:
-        host, _port = parts.hostname, parts.port
-    except ValueError:
-        raise ValueError(f"{value!r} is not a proxy URL (use http://host:port)") from None
-    if not host:
-        raise ValueError(f"{value!r} has no host")
-    return value
-
-
-def _browser_mode(value: Any) -> Any:
-    if isinstance(value, bool) or value == "auto":
-        return value
-    raise ValueError(f'expected true, false or "auto", got {_toml_type(value)} {_short(value)}')
-
-
-def _default_browser(value: Any) -> Any:
-    if value is False or value == "auto":
-        return value
-    raise ValueError(
-        f'expected false or "auto" (a source sets browser = true itself), got {_short(value)}'
-    )
-
-
-_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-
-
-def _header_pairs(value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise ValueError(
-            f'expected a table such as {{"Accept-Language" = "en-US"}}, got {_toml_type(value)}'
-        )
-    pairs = []
-    for name, text in value.items():
-        if not _TOKEN_RE.fullmatch(name):
-            raise ValueError(f"{name!r} is not a header name")
-        if name.lower() in ("host", "content-length", "transfer-encoding", "connection"):
-            raise ValueError(f"{name!r} is set by the HTTP client, not by the config")
-        if not isinstance(text, str):
-            raise ValueError(f"{name}: expected a string, got {_toml_type(text)}")
-        if _CONTROL_RE.search(text) or not text.isascii():
-            raise ValueError(f"{name}: the value must be one line of ASCII text")
-        pairs.append((name, text))
-    return tuple(pairs)
-
-
-def _cookie_vars(value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise ValueError(
-            f'expected a table of cookie name = "ENV_VARIABLE", got {_toml_type(value)}'
-        )
-    pairs = []
-    for name, var in value.items():
-        if not _TOKEN_RE.fullmatch(name):
-            raise ValueError(f"{name!r} is not a cookie name")
-        # Never echo the value: a user may have pasted the cookie itself here.
-        if not isinstance(var, str) or not _ENV_RE.fullmatch(var):
-            raise ValueError(
-                f"{name}: must be the name of an environment variable holding the cookie's "
-                "value (letters, digits, _), not the value itself"
-            )
-        pairs.append((name, var))
-    return tuple(pairs)
-
-
-def _dashboard_url(value: str) -> str:
-    return _http_url(value).rstrip("/") if value else value
-
-
-_ENV_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env_name(value: str) -> str:
-    # Never echo the value: a user may have pasted the secret itself here.
-    if not _ENV_RE.fullmatch(value):
-        raise ValueError(
-            "must be the name of an environment variable (letters, digits, _), "
-            "not the secret itself"
-        )
-    return value
-
-
-def _host(value: str) -> str:
-    if not value or any(c.isspace() for c in value) or "/" in value:
-        raise ValueError(f"{value!r} is not a host name (e.g. 'smtp.example.org')")
-    return value
-
-
-_ADDRESS_RE = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
-
-
-def _address(value: str) -> str:
-    # Loose on purpose (the SMTP server is the judge), strict on line breaks:
-    # these values end up in mail headers.
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        raise ValueError(f"{value!r} contains a line break or control character")
-    parsed = getaddresses([value])
-    if len(parsed) != 1 or not _ADDRESS_RE.fullmatch(parsed[0][1]):
-        raise ValueError(f"{value!r} is not an email address")
-    return value
-
-
-def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
-    if not value:
-        raise ValueError("needs at least one address")
-    return value
-
-
-_TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
-
-
-def _time_of_day(value: str) -> str:
-    match = _TIME_RE.fullmatch(value.strip())
-    if not match:
-        raise ValueError(f"{value!r} is not a time of day (use HH:MM, 24-hour, UTC)")
-    return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-def _cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger  # imported here: heavy, rarely needed
-
-    fields = value.split()
-    if len(fields) != 5:
-        raise ValueError(
-            f"{value!r} is not a cron expression: expected 5 fields "
-            f"(minute hour day month day-of-week), got {len(fields)}"
-        )
-    # APScheduler 3 reads day-of-week 0 as Monday where cron reads Sunday:
-    # numbers would silently shift the schedule by a day, names cannot.
-    if any(char.isdigit() for char in fields[4]):
-        raise ValueError(
-            f"{value!r}: write the day of week as a name (mon, tue, ... sun, or mon-fri), "
-            "not a number"
-        )
-    try:
-        CronTrigger.from_crontab(value, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
-    return value
-
-
-Text = Annotated[str, AfterValidator(_one_line)]
-Duration = Annotated[float, BeforeValidator(_duration)]
-Pace = Annotated[float, BeforeValidator(_pace)]
-BatchOver = Annotated[int, Field(ge=1)]
-Size = Annotated[int, BeforeValidator(_size)]
-Strings = Annotated[
-    tuple[Annotated[str, AfterValidator(_nonempty)], ...], BeforeValidator(_as_tuple)
-]
-Selector = Annotated[str, AfterValidator(_css)]
-Selectors = Annotated[tuple[Selector, ...], BeforeValidator(_as_tuple)]
-Regexes = Annotated[tuple[Annotated[str, AfterValidator(_regex)], ...], BeforeValidator(_as_tuple)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-Address = Annotated[str, AfterValidator(_address)]
-Proxy = Annotated[str, AfterValidator(_proxy)]
-Browser = Annotated[Any, BeforeValidator(_browser_mode)]
-Headers = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)]
-CookieVars = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_cookie_vars)]
+# -- validation (pydantic stays here and in config_values.py) ----------------
 
 
 def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
@@ -739,12 +426,6 @@ _TYPE_WORDS = {
     "dict_type": "a table",
     "model_type": "a table",
 }
-
-
-def _toml_type(value: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    names.update({list: "array", tuple: "array", dict: "table"})
-    return names.get(type(value), type(value).__name__)
 
 
 def _suggest(key: str, known: list[str]) -> str:
