@@ -1,4 +1,4 @@
-"""The command line: parse, call one function, print. With cli_rating.py, the only module that prints.
+"""The command line: parse, call one function, print. With cli_base.py and cli_rating.py, the only modules that print.
 
 Exit status: 0 success; 1 a check failed or an action was refused;
 2 a config or usage error (click's own usage errors are 2 as well).
@@ -7,105 +7,27 @@ Exit status: 0 success; 1 a check failed or an action was refused;
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from watcher import __version__, detect, escape, logs, queries, review
-from watcher.config import Config, default_config_path, load_config
-from watcher.errors import ConfigError, NotFound, StorageError, WatcherError
+from watcher import __version__, detect, logs, queries, review
+from watcher.cli_base import App, WatcherGroup, _cell, _fail, _print_json, _table, pass_app, safe
+from watcher.cli_rating import cite, criteria_list, lineage
+from watcher.config import default_config_path
+from watcher.errors import StorageError
 from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
 from watcher.workers import adopt_script_main
 
 log = logging.getLogger(__name__)
-
-# Scraped text must not move the cursor, retitle the terminal or reorder a line.
-safe = escape.terminal
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    return " ".join(safe(value).split())
-
-
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
-    """A plain aligned table; long cells are cut with an ellipsis."""
-    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
-    cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in line] for line in cells]
-    widths = [max([len(col), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)]
-    lines = ["  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
-    for line in cells:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
-def _print_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
-
-
-# --- context and error mapping -----------------------------------------------
-
-
-@dataclass
-class App:
-    """What every command needs: where the config is, loaded once on demand."""
-
-    config_path: Path
-    _config: Config | None = None
-
-    def config(self, *, warn: bool = False) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        if warn:
-            for line in self._config.warnings(os.environ):
-                click.echo(f"warning: {safe(line)}", err=True)
-        return self._config
-
-    def store(self) -> Store:
-        return Store.open(self.config().watcher.state_dir)
-
-    def reader(self) -> Store:
-        """The database for a command that only reads (works in a read-only state folder)."""
-        return Store.open_for_reading(self.config().watcher.state_dir)
-
-
-class WatcherGroup(click.Group):
-    """Turns watcher's own errors into one clear line and an exit status."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ConfigError as exc:
-            for line in exc.problems:
-                click.echo(safe(line), err=True)
-            ctx.exit(2)
-        except NotFound as exc:
-            _fail(str(exc), 2)
-        except StorageError as exc:
-            # one line naming the database and what to do; 2 when it cannot be opened
-            _fail(str(exc), 2 if exc.opening else 1)
-        except WatcherError as exc:
-            _fail(str(exc), 1)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {safe(message)}", err=True)
-    sys.exit(code)
-
-
-# Annotated so that cli_rating.py, imported at the end of this module, sees its type.
-pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
 
 
 @click.group(cls=WatcherGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -848,10 +770,6 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     asyncio.run(serve_dashboard(config, host=host, port=port, handle_signals=True))
 
-
-# The rating work's commands live in cli_rating.py; registered last, as they
-# import this module's helpers.
-from watcher.cli_rating import cite, criteria_list, lineage  # noqa: E402
 
 main.add_command(lineage)
 main.add_command(cite)

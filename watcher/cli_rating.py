@@ -1,8 +1,7 @@
 """The commands of the rating work: lineage fixes, citations and criteria.
 
-Part of the command line (registered on `watcher.cli.main` at the end of
-cli.py, so they share its context, its error mapping and its helpers): parse,
-call one function, print.
+Part of the command line (registered on `watcher.cli.main`; they share its
+context and helpers from cli_base.py): parse, call one function, print.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import Any
 import click
 
 from watcher import criteria
-from watcher.cli import App, _print_json, pass_app, safe
+from watcher.cli_base import App, _print_json, pass_app, safe
 
 
 @click.group()

@@ -1,0 +1,96 @@
+"""What every command of the command line shares: its context, its error
+mapping to one line and an exit status, and its ways of printing (escaped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from watcher import escape
+from watcher.config import Config, load_config
+from watcher.errors import ConfigError, NotFound, StorageError, WatcherError
+from watcher.store import Store
+
+# Scraped text must not move the cursor, retitle the terminal or reorder a line.
+safe = escape.terminal
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    return " ".join(safe(value).split())
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
+    """A plain aligned table; long cells are cut with an ellipsis."""
+    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
+    cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in line] for line in cells]
+    widths = [max([len(col), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
+    for line in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+# --- context and error mapping -----------------------------------------------
+
+
+@dataclass
+class App:
+    """What every command needs: where the config is, loaded once on demand."""
+
+    config_path: Path
+    _config: Config | None = None
+
+    def config(self, *, warn: bool = False) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        if warn:
+            for line in self._config.warnings(os.environ):
+                click.echo(f"warning: {safe(line)}", err=True)
+        return self._config
+
+    def store(self) -> Store:
+        return Store.open(self.config().watcher.state_dir)
+
+    def reader(self) -> Store:
+        """The database for a command that only reads (works in a read-only state folder)."""
+        return Store.open_for_reading(self.config().watcher.state_dir)
+
+
+class WatcherGroup(click.Group):
+    """Turns watcher's own errors into one clear line and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            for line in exc.problems:
+                click.echo(safe(line), err=True)
+            ctx.exit(2)
+        except NotFound as exc:
+            _fail(str(exc), 2)
+        except StorageError as exc:
+            # one line naming the database and what to do; 2 when it cannot be opened
+            _fail(str(exc), 2 if exc.opening else 1)
+        except WatcherError as exc:
+            _fail(str(exc), 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {safe(message)}", err=True)
+    sys.exit(code)
+
+
+pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
