@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -22,23 +23,29 @@ from starlette.responses import RedirectResponse, Response
 from watcher import criteria, review
 from watcher.errors import CitationError, LineageError, NotFound, TaskStateError
 from watcher.pipeline import link_documents, unlink_document
-from watcher.web.dashboard import SESSION_COOKIE, dashboard_of
+from watcher.web.dashboard import SESSION_COOKIE, Dashboard, dashboard_of
 from watcher.web.views import QUOTE_MAX, source_context, task_context, version_context
 
 log = logging.getLogger(__name__)
+
+
+async def checked_form(request: Request, dash: Dashboard) -> FormData:
+    """The posted form, once its CSRF token shows it came from this dashboard."""
+    form = await request.form()
+    if not dash.csrf_ok(request, form):
+        raise HTTPException(
+            403,
+            "This form has expired or did not come from this dashboard: "
+            "reload the page and try again.",
+        )
+    return form
 
 
 def task_action(name: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         dash = dashboard_of(request)
         task_id: int = request.path_params["task_id"]
-        form = await request.form()
-        if not dash.csrf_ok(request, form):
-            raise HTTPException(
-                403,
-                "This form has expired or did not come from this dashboard: "
-                "reload the page and try again.",
-            )
+        form = await checked_form(request, dash)
         fields = {key: str(form.get(key, "")) for key in ("who", "note")}
 
         def act() -> Response:
@@ -70,13 +77,7 @@ def lineage_action(name: str) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         dash = dashboard_of(request)
         source_id: str = request.path_params["source_id"]
-        form = await request.form()
-        if not dash.csrf_ok(request, form):
-            raise HTTPException(
-                403,
-                "This form has expired or did not come from this dashboard: "
-                "reload the page and try again.",
-            )
+        form = await checked_form(request, dash)
         old = str(form.get("old", "")).strip()
 
         def act() -> Response:
@@ -107,13 +108,7 @@ async def cite_submit(request: Request) -> Response:
     dash = dashboard_of(request)
     source_id: str = request.path_params["source_id"]
     number: int = request.path_params["number"]
-    form = await request.form()
-    if not dash.csrf_ok(request, form):
-        raise HTTPException(
-            403,
-            "This form has expired or did not come from this dashboard: "
-            "reload the page and try again.",
-        )
+    form = await checked_form(request, dash)
     fields = {
         key: str(form.get(key, "")).strip()[:QUOTE_MAX]
         for key in ("quote", "criterion", "note", "section")
