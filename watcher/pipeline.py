@@ -229,17 +229,13 @@ async def check_all(
     """One pass: check every selected source (and its followed documents) once."""
     sync_sources(config, store)
     sources = select_sources(config, store, only)
-    result = PassResult()
     async with contextlib.AsyncExitStack() as owned:
         if workers is None:
             workers = WorkerPool()
             owned.callback(workers.close)
         workers.start()  # their start-up overlaps the first requests
         fetcher = await owned.enter_async_context(Fetcher(fetch_settings(config)))
-        # Chromium starts on the first page that needs it, and ends with the pass.
-        browser = await owned.enter_async_context(Browser(browser_settings(config)))
-        await Checker(config, store, fetcher, workers, result, progress, browser).run(sources)
-    return result
+        return await _checked(config, store, fetcher, workers, progress, None, sources)
 
 
 async def check_source(
@@ -258,11 +254,25 @@ async def check_source(
     on each reload), so the cost of a check does not grow with the number of
     sources configured.
     """
+    return await _checked(config, store, fetcher, workers, None, browser, [source])
+
+
+async def _checked(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    workers: WorkerPool,
+    progress: ProgressHook | None,
+    browser: Browser | None,
+    sources: Sequence[Source],
+) -> PassResult:
+    """Check `sources` and their followed documents; Chromium, unless given, starts
+    on the first page that needs it and ends with the call."""
     result = PassResult()
     async with contextlib.AsyncExitStack() as owned:
         if browser is None:
             browser = await owned.enter_async_context(Browser(browser_settings(config)))
-        await Checker(config, store, fetcher, workers, result, None, browser).check_tree(source)
+        await Checker(config, store, fetcher, workers, result, progress, browser).run(sources)
     return result
 
 
