@@ -31,7 +31,7 @@ def lineage_link(app: App, old: str, new: str) -> None:
     The change is analysed again, and the tasks that covered NEW say so in
     their history. Refused when it would make a loop.
     """
-    from watcher.pipeline import link_documents
+    from watcher.succession import link_documents
 
     config = app.config()
     with app.store() as store:
@@ -46,7 +46,7 @@ def lineage_link(app: App, old: str, new: str) -> None:
 @pass_app
 def lineage_unlink(app: App, new: str) -> None:
     """Record that document NEW is no new version of anything: its own lineage."""
-    from watcher.pipeline import unlink_document
+    from watcher.succession import unlink_document
 
     app.config()
     with app.store() as store:

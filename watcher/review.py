@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher import clock
+from watcher.config import SEVERITIES
 from watcher.errors import TaskStateError
 from watcher.store import Row, Store
 
@@ -238,3 +239,9 @@ def reopen(store: Store, task_id: int, *, actor: str = "cli") -> Row:
         store.update_task(task_id, status="open", closed_at=None, updated_at=clock.iso(clock.now()))
         store.add_event(task_id, actor=actor, action="reopened")
     return store.task(task_id)
+
+
+def highest(*severities: str | None) -> str:
+    """The most severe of the given severities (None counts as nothing)."""
+    known = [s for s in severities if s in SEVERITIES]
+    return max(known, key=SEVERITIES.index) if known else SEVERITIES[0]

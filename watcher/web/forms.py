@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 
 from watcher import criteria, review
 from watcher.errors import CitationError, LineageError, NotFound, TaskStateError
-from watcher.pipeline import link_documents, unlink_document
+from watcher.succession import link_documents, unlink_document
 from watcher.web.dashboard import SESSION_COOKIE, Dashboard, dashboard_of
 from watcher.web.views import QUOTE_MAX, source_context, task_context, version_context
 
