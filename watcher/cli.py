@@ -18,7 +18,17 @@ from typing import Any
 import click
 
 from watcher import __version__, detect, logs, queries, review
-from watcher.cli_base import App, WatcherGroup, _cell, _fail, _print_json, _table, pass_app, safe
+from watcher.cli_base import (
+    App,
+    WatcherGroup,
+    _cell,
+    _fail,
+    _print_json,
+    _table,
+    by_option,
+    pass_app,
+    safe,
+)
 from watcher.cli_rating import cite, criteria_list, lineage
 from watcher.config import default_config_path
 from watcher.errors import StorageError
@@ -444,12 +454,16 @@ def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> N
     show_default=True,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--mine", is_flag=True, help="Only the tasks assigned to you (--by, or the default).")
+@by_option
 @pass_app
-def tasks_cmd(app: App, status: str, as_json: bool) -> None:
+def tasks_cmd(app: App, status: str, as_json: bool, mine: bool, by: str) -> None:
     """List review tasks."""
     app.config()
     with app.reader() as store:
         rows = queries.tasks(store, None if status == "all" else status)
+    if mine:
+        rows = [row for row in rows if row["assignee"] == by]
     if as_json:
         _print_json(rows)
         return
@@ -539,39 +553,58 @@ def _task_action(app: App, action: Callable[[Store], Any], task_id: int, as_json
 @click.argument("task_id", type=int)
 @click.argument("who")
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@by_option
 @pass_app
-def task_assign(app: App, task_id: int, who: str, as_json: bool) -> None:
+def task_assign(app: App, task_id: int, who: str, as_json: bool, by: str) -> None:
     """Assign a task to a rater."""
-    _task_action(app, lambda store: review.assign(store, task_id, who), task_id, as_json)
+    _task_action(app, lambda store: review.assign(store, task_id, who, actor=by), task_id, as_json)
 
 
 @task.command("close")
 @click.argument("task_id", type=int)
 @click.option("--note", required=True, help="The reassessment's outcome, e.g. 'grade 2.2 → 1.9'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@by_option
 @pass_app
-def task_close(app: App, task_id: int, note: str, as_json: bool) -> None:
+def task_close(app: App, task_id: int, note: str, as_json: bool, by: str) -> None:
     """Close a task with the outcome of the reassessment."""
-    _task_action(app, lambda store: review.close(store, task_id, note), task_id, as_json)
+    _task_action(app, lambda store: review.close(store, task_id, note, actor=by), task_id, as_json)
 
 
 @task.command("dismiss")
 @click.argument("task_id", type=int)
 @click.option("--note", required=True, help="Why no reassessment is needed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@by_option
 @pass_app
-def task_dismiss(app: App, task_id: int, note: str, as_json: bool) -> None:
+def task_dismiss(app: App, task_id: int, note: str, as_json: bool, by: str) -> None:
     """Dismiss a task that needs no reassessment."""
-    _task_action(app, lambda store: review.dismiss(store, task_id, note), task_id, as_json)
+    _task_action(
+        app, lambda store: review.dismiss(store, task_id, note, actor=by), task_id, as_json
+    )
 
 
 @task.command("reopen")
 @click.argument("task_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@by_option
 @pass_app
-def task_reopen(app: App, task_id: int, as_json: bool) -> None:
+def task_reopen(app: App, task_id: int, as_json: bool, by: str) -> None:
     """Reopen a closed or dismissed task."""
-    _task_action(app, lambda store: review.reopen(store, task_id), task_id, as_json)
+    _task_action(app, lambda store: review.reopen(store, task_id, actor=by), task_id, as_json)
+
+
+@task.command("note")
+@click.argument("task_id", type=int)
+@click.option("--note", required=True, help="What to add to the task's history.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as JSON.")
+@by_option
+@pass_app
+def task_note(app: App, task_id: int, note: str, as_json: bool, by: str) -> None:
+    """Add a note to a task's history, without changing its status."""
+    _task_action(
+        app, lambda store: review.add_note(store, task_id, note, actor=by), task_id, as_json
+    )
 
 
 @main.command()

@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from watcher import escape
+from watcher import escape, people
 from watcher.config import Config, load_config
 from watcher.errors import ConfigError, NotFound, StorageError, WatcherError
 from watcher.store import Store
@@ -94,3 +94,21 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 pass_app: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(App)
+
+
+def _by(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """The rater named by --by, else $WATCHER_USER, else the login name; checked."""
+    where = "--by" if value is not None else f"${people.USER_ENV} (or the login name)"
+    try:
+        return people.check_name(value if value is not None else people.default_name(os.environ))
+    except ValueError as exc:
+        _fail(f"{where}: {exc}", 2)
+
+
+by_option: Callable[[Callable[..., Any]], Callable[..., Any]] = click.option(
+    "--by",
+    "by",
+    metavar="NAME",
+    callback=_by,
+    help="Who does this, recorded in the history (default: $WATCHER_USER, then the login name).",
+)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from watcher import criteria
-from watcher.cli_base import App, _print_json, pass_app, safe
+from watcher.cli_base import App, _print_json, by_option, pass_app, safe
 
 
 @click.group()
@@ -24,8 +24,9 @@ def lineage() -> None:
 @lineage.command("link")
 @click.argument("old")
 @click.argument("new")
+@by_option
 @pass_app
-def lineage_link(app: App, old: str, new: str) -> None:
+def lineage_link(app: App, old: str, new: str, by: str) -> None:
     """Record that document NEW is the next version of document OLD.
 
     The change is analysed again, and the tasks that covered NEW say so in
@@ -35,7 +36,7 @@ def lineage_link(app: App, old: str, new: str) -> None:
 
     config = app.config()
     with app.store() as store:
-        fix = link_documents(config, store, old, new)
+        fix = link_documents(config, store, old, new, actor=by)
     click.echo(safe(fix.message))
     for task_id in fix.tasks:
         click.echo(f"task #{task_id} updated")
@@ -43,14 +44,15 @@ def lineage_link(app: App, old: str, new: str) -> None:
 
 @lineage.command("unlink")
 @click.argument("new")
+@by_option
 @pass_app
-def lineage_unlink(app: App, new: str) -> None:
+def lineage_unlink(app: App, new: str, by: str) -> None:
     """Record that document NEW is no new version of anything: its own lineage."""
     from watcher.succession import unlink_document
 
     app.config()
     with app.store() as store:
-        fix = unlink_document(store, new)
+        fix = unlink_document(store, new, actor=by)
     click.echo(safe(fix.message))
     for task_id in fix.tasks:
         click.echo(f"task #{task_id} updated")
@@ -79,6 +81,7 @@ def _citation_line(item: dict[str, Any]) -> str:
 @click.option("--note", help="Why this passage matters for the grade.")
 @click.option("--section", help="Part of a heading, when the quote is found more than once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the citation as JSON.")
+@by_option
 @pass_app
 def cite_add(
     app: App,
@@ -88,6 +91,7 @@ def cite_add(
     note: str | None,
     section: str | None,
     as_json: bool,
+    by: str,
 ) -> None:
     """Cite a passage of SOURCE's latest version for a criterion; prints its id.
 
@@ -97,7 +101,13 @@ def cite_add(
     app.config()
     with app.store() as store:
         row = criteria.add(
-            store, source, criterion=criterion, quote=quote, note=note, section=section
+            store,
+            source,
+            criterion=criterion,
+            quote=quote,
+            note=note,
+            section=section,
+            actor=by,
         )
         data = criteria.citation_dict(row)
     _print_json(data) if as_json else click.echo(data["id"])
@@ -123,27 +133,29 @@ def cite_list(app: App, lab: str | None, as_json: bool) -> None:
 
 @cite.command("remove")
 @click.argument("citation_id", type=int)
+@by_option
 @pass_app
-def cite_remove(app: App, citation_id: int) -> None:
+def cite_remove(app: App, citation_id: int, by: str) -> None:
     """Remove a citation (its history is kept)."""
     app.config()
     with app.store() as store:
-        criteria.remove(store, citation_id)
+        criteria.remove(store, citation_id, actor=by)
     click.echo(f"citation {citation_id} removed")
 
 
 @cite.command("move")
 @click.argument("citation_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the citation as JSON.")
+@by_option
 @pass_app
-def cite_move(app: App, citation_id: int, as_json: bool) -> None:
+def cite_move(app: App, citation_id: int, as_json: bool, by: str) -> None:
     """Move a moved or changed citation to the passage found in the latest version.
 
     The old quote is kept in the citation's history (`watcher cite history`).
     """
     app.config()
     with app.store() as store:
-        data = criteria.citation_dict(criteria.move(store, citation_id))
+        data = criteria.citation_dict(criteria.move(store, citation_id, actor=by))
     _print_json(data) if as_json else click.echo(_citation_line(data))
 
 
@@ -168,8 +180,9 @@ def cite_history(app: App, citation_id: int, as_json: bool) -> None:
 
 @cite.command("import")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@by_option
 @pass_app
-def cite_import(app: App, path: Path) -> None:
+def cite_import(app: App, path: Path, by: str) -> None:
     """Add the citations of a CSV file (lab, source, criterion, quote, note); all or none.
 
     Rows already cited are skipped, so importing the same file twice adds nothing.
@@ -180,7 +193,7 @@ def cite_import(app: App, path: Path) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {path}: {exc}") from None
     with app.store() as store:
-        added = criteria.import_csv(store, text)
+        added = criteria.import_csv(store, text, actor=by)
     click.echo(f"{len(added)} citation{'s' if len(added) != 1 else ''} added")
 
 

@@ -36,7 +36,7 @@ from pydantic import (
     field_validator,
 )
 
-from watcher import __version__
+from watcher import __version__, people
 from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: public here too)
     DAY,
     Address,
@@ -194,6 +194,7 @@ class SourceConfig:
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request for this source
     cookies_env: tuple[tuple[str, str], ...] = ()  # cookie name → variable holding its value
     user_agent: str | None = None  # None: [watcher] user_agent
+    owner: str | None = None  # the rater new tasks are assigned to (None: the lab's owner)
 
     @property
     def rules(self) -> ExtractRules:
@@ -226,6 +227,24 @@ class DashboardSettings:
     host: str = "127.0.0.1"
     port: int = 8765
     auth_token_env: str | None = None
+    # rater name → the environment variable holding that rater's token
+    users: tuple[tuple[str, str], ...] = ()
+    # a reverse proxy's header naming the signed-in rater (loopback hosts only)
+    trusted_header: str | None = None
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """One `[labs."NAME"]` table."""
+
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class RaterSettings:
+    """One `[raters.NAME]` table."""
+
+    notify: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,6 +257,8 @@ class Config:
     sources: tuple[SourceConfig, ...]
     analysis: AnalysisSettings = AnalysisSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    labs: Mapping[str, LabSettings] = field(default_factory=dict)
+    raters: Mapping[str, RaterSettings] = field(default_factory=dict)
     label: str = field(default="config.toml", compare=False)  # the path as the user gave it
 
     @cached_property
@@ -254,6 +275,15 @@ class Config:
         close = difflib.get_close_matches(id, [s.id for s in self.sources], n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise NotFound(f"no source '{id}' in {self.label}{hint}")
+
+    def owner_of(self, source_id: str) -> str | None:
+        """The rater a new task of configured source `source_id` goes to: the
+        source's `owner`, else its lab's, else nobody."""
+        for source in self.sources:
+            if source.id == source_id:
+                lab = self.labs.get(source.lab)
+                return source.owner or (lab.owner if lab else None)
+        return None
 
     def warnings(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """One line per channel whose secret's environment variable is unset."""
@@ -274,6 +304,12 @@ class Config:
                         f"{self.label}: sources[{index}] ({source.id}).cookies_env.{name}: {var} is not "
                         "set; the cookie is not sent"
                     )
+        for name, var in self.dashboard.users:
+            if not env.get(var):
+                lines.append(
+                    f"{self.label}: dashboard.users.{name}: {var} is not set; "
+                    f"{name} cannot sign in to the dashboard or use the API"
+                )
         auth_env = self.watcher.proxy_auth_env
         if auth_env and not env.get(auth_env):
             lines.append(
@@ -298,6 +334,47 @@ def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tupl
 
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _rater_name(value: str) -> str:
+    return people.check_name(value)
+
+
+RaterName = Annotated[str, AfterValidator(_rater_name)]
+_HEADER_RE = re.compile(r"[A-Za-z0-9-]+")
+_NOT_TRUSTED = frozenset({"authorization", "cookie", "host", "origin", "content-type"})
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_RE.fullmatch(value):
+        raise ValueError("must be an HTTP header name (letters, digits, '-'), e.g. \"Remote-User\"")
+    if value.lower() in _NOT_TRUSTED:
+        raise ValueError(f"{value!r} is not a header a proxy sets to name the user")
+    return value
+
+
+def _users(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'expected a table of rater name = "ENV_VARIABLE", got {_toml_type(value)}'
+        )
+    pairs = []
+    for name, var in value.items():
+        try:
+            people.check_name(name)
+        except ValueError as exc:
+            raise ValueError(f"{_short(name)}: {exc}") from None
+        if not isinstance(var, str):
+            raise ValueError(
+                f"{name}: expected the name of an environment variable, got {_toml_type(var)}"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+            raise ValueError(
+                f"{name}: must be the name of an environment variable (letters, digits, _), "
+                "not the token itself"
+            )
+        pairs.append((name, var))
+    return tuple(pairs)
 
 
 class _WatcherModel(BaseModel):
@@ -381,6 +458,21 @@ class _SourceModel(BaseModel):
     headers: Headers = ()
     cookies_env: CookieVars = ()
     user_agent: Text | None = None
+    owner: RaterName | None = None
+
+    _channels = field_validator("notify")(_known_channels)
+
+
+class _LabModel(BaseModel):
+    model_config = _STRICT
+
+    owner: RaterName | None = None
+
+
+class _RaterModel(BaseModel):
+    model_config = _STRICT
+
+    notify: Strings = ()
 
     _channels = field_validator("notify")(_known_channels)
 
@@ -402,9 +494,11 @@ class _DashboardModel(BaseModel):
     host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
     auth_token_env: EnvName | None = None
+    users: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_users)] = ()
+    trusted_header: Annotated[str, AfterValidator(_header_name)] | None = None
 
 
-_SECTIONS = ("watcher", "channels", "sources", "analysis", "dashboard")
+_SECTIONS = ("watcher", "channels", "sources", "analysis", "dashboard", "labs", "raters")
 _TABLE_MODELS: dict[str, type[BaseModel]] = {
     "watcher": _WatcherModel,
     "analysis": _AnalysisModel,
@@ -603,6 +697,44 @@ def _load_sources(
     return loaded
 
 
+def _load_named(
+    raw: Any,
+    section: str,
+    model: type[_LabModel] | type[_RaterModel],
+    problems: _Problems,
+    context: Mapping[str, Any],
+    known: list[str] | None = None,
+) -> dict[str, Any]:
+    """`[labs."NAME"]` or `[raters.NAME]`: each table validated; a lab name must be
+    one of the sources' labs (`known`), a rater's name a valid name."""
+    loaded: dict[str, Any] = {}
+    table = _table(raw, section, problems, f"[{section}.NAME]")
+    for name, body in (table or {}).items():
+        where = (
+            f'{section}."{name}"'
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name)
+            else f"{section}.{name}"
+        )
+        if known is not None and name not in known:
+            listed = ", ".join(sorted(known)) or "no sources are configured"
+            problems.add(
+                where, f"unknown lab{_suggest(name, known)} (labs of the sources: {listed})"
+            )
+            continue
+        if known is None:
+            try:
+                people.check_name(name)
+            except ValueError as exc:
+                problems.add(where, str(exc))
+                continue
+        body = _table(body, where, problems, f"[{where}]")
+        if body is not None:
+            value = problems.validate(model, body, where, context)
+            if value is not None:
+                loaded[name] = value
+    return loaded
+
+
 def _resolve_dir(value: str, config_path: Path) -> Path:
     folder = Path(os.path.expanduser(value))
     if not folder.is_absolute():
@@ -666,23 +798,51 @@ def load_config(path: Path | str) -> Config:
     models: dict[str, Any] = {}
     channels: dict[str, Channel] = {}
     sources: list[tuple[_SourceModel, str]] = []
+    raw_sources = data.get("sources", [])
+    labs_known = sorted(
+        {s["lab"] for s in raw_sources if isinstance(s, dict) and isinstance(s.get("lab"), str)}
+        if isinstance(raw_sources, list)
+        else set()
+    )
+    labs: dict[str, _LabModel] = {}
+    raters: dict[str, _RaterModel] = {}
     for section in order:
         raw = data.get(section, {})
         if section == "channels":
             channels = _load_channels(raw, problems)
         elif section == "sources":
             sources = _load_sources(data.get("sources", []), problems, context)
+        elif section == "labs":
+            labs = _load_named(raw, "labs", _LabModel, problems, context, labs_known)
+        elif section == "raters":
+            raters = _load_named(raw, "raters", _RaterModel, problems, context)
         else:
             table = _table(raw, section, problems, f"[{section}]")
             if table is not None:
                 models[section] = problems.validate(_TABLE_MODELS[section], table, section, context)
 
     dashboard: _DashboardModel | None = models.get("dashboard")
-    if dashboard is not None and not dashboard.auth_token_env and not _is_loopback(dashboard.host):
-        problems.add(
-            "dashboard.auth_token_env",
-            f"required when host is not a loopback address (host is {dashboard.host!r})",
-        )
+    if dashboard is not None:
+        public = not _is_loopback(dashboard.host)
+        if public and not dashboard.auth_token_env and not dashboard.users:
+            problems.add(
+                "dashboard.auth_token_env",
+                f"required (or [dashboard.users]) when host is not a loopback address "
+                f"(host is {dashboard.host!r})",
+            )
+        if dashboard.trusted_header and dashboard.users:
+            problems.add(
+                "dashboard.trusted_header",
+                "set either dashboard.users (a token per rater) or dashboard.trusted_header "
+                "(a proxy names the rater), not both",
+            )
+        if dashboard.trusted_header and public:
+            # anyone who reaches the port could name themselves in the header
+            problems.add(
+                "dashboard.trusted_header",
+                f"needs a loopback host, with the proxy in front on the same machine "
+                f"(host is {dashboard.host!r}: anyone reaching it could set the header)",
+            )
 
     watcher: _WatcherModel | None = models.get("watcher")
     analysis: _AnalysisModel | None = models.get("analysis")
@@ -732,7 +892,11 @@ def load_config(path: Path | str) -> Config:
             host=dashboard.host,
             port=dashboard.port,
             auth_token_env=dashboard.auth_token_env,
+            users=dashboard.users,
+            trusted_header=dashboard.trusted_header,
         ),
+        labs={name: LabSettings(owner=lab.owner) for name, lab in labs.items()},
+        raters={name: RaterSettings(notify=rater.notify) for name, rater in raters.items()},
         label=label,
     )
 
@@ -760,6 +924,7 @@ def _source(model: _SourceModel, settings: WatcherSettings) -> SourceConfig:
         headers=model.headers,
         cookies_env=model.cookies_env,
         user_agent=model.user_agent,
+        owner=model.owner,
     )
 
 

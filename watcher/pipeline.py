@@ -892,6 +892,7 @@ class Checker:
             summary=summary,
             severity=highest(whole.analysis.severity, open_task["severity"] if open_task else None),
             signals=json.dumps([signal_to_json(s) for s in whole.analysis.signals]),
+            owner=self.config.owner_of(seen.source.parent_id or seen.source.id),
         )
 
     def _queue_alerts(

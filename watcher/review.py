@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from watcher import clock
+from watcher import clock, people
 from watcher.config import SEVERITIES
 from watcher.errors import TaskStateError
 from watcher.store import Row, Store
@@ -39,8 +39,11 @@ def record_change(
     summary: str,
     severity: str | None = None,
     signals: str | None = None,
+    owner: str | None = None,
 ) -> TaskChange:
     """Open a task for `source_id`, or extend its open task to `to_version`.
+
+    A new task goes to `owner` (the source's or its lab's, `Config.owner_of`).
 
     A task that also covers documents (superseding files, removed links; see
     `record_document`) keeps their signals and lines after the source's own.
@@ -66,6 +69,7 @@ def record_change(
                 updated_at=stamp,
             )
             store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=summary)
+            _assign_owner(store, task_id, owner)
             return TaskChange(task_id, True, from_version, to_version)
         store.update_task(
             task["id"],
@@ -88,6 +92,7 @@ def record_document(
     version: int,
     document: dict[str, Any],
     severity: str,
+    owner: str | None = None,
 ) -> TaskChange:
     """Open or extend `source_id`'s task with a change of one of its documents.
 
@@ -115,6 +120,7 @@ def record_document(
                 updated_at=stamp,
             )
             store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=document["line"])
+            _assign_owner(store, task_id, owner)
             return TaskChange(task_id, True, version, version)
         documents = json.loads(task["documents"]) if task["documents"] else []
         signals = json.loads(task["signals"]) if task["signals"] else []
@@ -128,6 +134,13 @@ def record_document(
         )
         store.add_event(task["id"], actor=SYSTEM_ACTOR, action="extended", note=document["line"])
         return TaskChange(task["id"], False, task["from_version"], task["to_version"])
+
+
+def _assign_owner(store: Store, task_id: int, owner: str | None) -> None:
+    """A new task goes to its source's owner, by the system (in the caller's transaction)."""
+    if owner:
+        store.update_task(task_id, assignee=owner)
+        store.add_event(task_id, actor=SYSTEM_ACTOR, action="assigned", note=owner)
 
 
 def replace_document(
@@ -190,10 +203,20 @@ def note_event(store: Store, task_id: int, *, actor: str, action: str, note: str
         store.update_task(task_id, updated_at=clock.iso(clock.now()))
 
 
+def add_note(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Row:
+    """Add a rater's note to a task's history; its status stays as it is."""
+    note = note.strip()
+    if not note:
+        raise TaskStateError("the note cannot be empty")
+    note_event(store, task_id, actor=actor, action="noted", note=note)
+    return store.task(task_id)
+
+
 def assign(store: Store, task_id: int, who: str, *, actor: str = "cli") -> Row:
-    who = " ".join(who.split())
-    if not who:
-        raise TaskStateError("the assignee cannot be empty")
+    try:
+        who = people.check_name(" ".join(who.split()))
+    except ValueError as exc:
+        raise TaskStateError(f"the assignee: {exc}") from None
     with store.transaction():
         store.task(task_id)
         store.update_task(task_id, assignee=who, updated_at=clock.iso(clock.now()))

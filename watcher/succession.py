@@ -181,6 +181,7 @@ class Lineages:
                         "signals": [],
                     },
                     severity=highest("substantive", task["severity"] if task else None),
+                    owner=self.checker.config.owner_of(self.parent.id),
                 )
 
     def links_changed(
@@ -225,6 +226,7 @@ class Lineages:
                         "signals": [signal],
                     },
                     severity=highest("substantive", task["severity"] if task else None),
+                    owner=self.checker.config.owner_of(self.parent.id),
                 )
             log.info("%s: %s", self.parent.id, line)
             said.append((line, signal))
@@ -347,6 +349,7 @@ class Lineages:
                     "signals": signals,
                 },
                 severity=severity,
+                owner=self.checker.config.owner_of(self.parent.id),
             )
             summary = "; ".join(
                 filter(

@@ -585,7 +585,14 @@ def _signals(data: list[dict[str, Any]] | None) -> tuple[Signal, ...]:
 # --- reminders and digests --------------------------------------------------------
 
 
-def _channels_of(config: Config, source_id: str, store: Store) -> tuple[str, ...]:
+def _channels_of(
+    config: Config, source_id: str, store: Store, assignee: str | None = None
+) -> tuple[str, ...]:
+    """The channels of a source's alerts (a followed document: its parent's);
+    with `assignee`, that rater's `notify` channels when [raters] names some."""
+    rater = config.raters.get(assignee) if assignee else None
+    if rater is not None and rater.notify:
+        return rater.notify
     row = store.source(source_id)
     top = (row["parent_id"] if row else None) or source_id
     for source in config.sources:
@@ -595,7 +602,8 @@ def _channels_of(config: Config, source_id: str, store: Store) -> tuple[str, ...
 
 
 def enqueue_reminders(config: Config, store: Store, now: datetime | None = None) -> int:
-    """Queue a reminder for each task open past `remind_after`, then every `remind_every`."""
+    """Queue a reminder for each task open past `remind_after`, then every `remind_every`,
+    to its assignee's channels when [raters] names some, else to its source's."""
     moment = now or clock.now()
     after = timedelta(seconds=config.watcher.remind_after)
     every = timedelta(seconds=config.watcher.remind_every)
@@ -607,7 +615,7 @@ def enqueue_reminders(config: Config, store: Store, now: datetime | None = None)
             due = opened + after if last is None else last + every
             if moment < due:
                 continue
-            for channel in _channels_of(config, task["source_id"], store):
+            for channel in _channels_of(config, task["source_id"], store, task["assignee"]):
                 store.enqueue(
                     kind="reminder",
                     channel=channel,
