@@ -52,6 +52,7 @@ from watcher.web.security import (
     GuardMiddleware,
     auth_token,
     is_loopback,
+    user_tokens,
 )
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ _TITLES = {
     400: "Bad request",
     401: "Sign in needed",
     403: "Refused",
+    413: "Too large",
     404: "Not found",
     405: "Method not allowed",
     409: "Not possible",
@@ -135,7 +137,9 @@ def create_app(
     Raises ConfigError when `host` is not loopback and no auth token is set.
     """
     host = host or config.dashboard.host
-    token = auth_token(config, host, os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    token = auth_token(config, host, env)
+    users = user_tokens(config, host, env)
     allowed: tuple[str, ...] | None = None
     if is_loopback(host):
         # DNS rebinding: a web page that resolves its own name to 127.0.0.1
@@ -146,8 +150,11 @@ def create_app(
     dashboard = Dashboard(
         config=config,
         token=token,
-        allowed_hosts=None if token else allowed,
+        # with tokens, a rebinding page cannot read anything; a trusted header it could set
+        allowed_hosts=allowed if config.dashboard.trusted_header or not (token or users) else None,
         stores=Stores(config.watcher.state_dir),
+        users=users,
+        trusted_header=config.dashboard.trusted_header,
     )
 
     @contextlib.asynccontextmanager
@@ -201,6 +208,12 @@ def create_app(
         Route("/api/compare", api.api_compare),
         Route("/api/tasks", api.api_tasks),
         Route(f"/api/tasks/{task_id}", api.api_task),
+        *(
+            Route(f"/api/tasks/{task_id}/{action}", api.api_task_action(action), methods=["POST"])
+            for action in ("assign", "close", "dismiss", "reopen")
+        ),
+        Route("/api/sources/{source_id}/check", api.api_check, methods=["POST"]),
+        Route("/sources/{source_id}/check", forms.check_submit, methods=["POST"]),
         Route("/api/search", api.api_search),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
-from watcher import clock, escape
+from watcher import clock, escape, people
 from watcher.config import Config
 from watcher.store import Store, VersionRow
 
@@ -37,6 +37,7 @@ HERE = Path(__file__).parent
 CSRF_COOKIE = "watcher_csrf"
 SESSION_COOKIE = "watcher_session"
 CSRF_FIELD = "csrf_token"
+VISITOR_KEY = "watcher.visitor"  # the request scope's key for who is asking
 
 
 # --- the database, one connection per worker thread -------------------------------
@@ -138,6 +139,18 @@ def _environment() -> jinja2.Environment:
 # --- the application state --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Visitor:
+    """Who a request comes from, once authenticated."""
+
+    name: str | None  # a rater; None: the shared token, or an open loopback dashboard
+    bearer: bool = False  # authenticated by an `Authorization: Bearer` token
+
+    def actor(self, default: str) -> str:
+        """The name a task's history records: the rater's, else `default`."""
+        return self.name or default
+
+
 @dataclass
 class Dashboard:
     """Everything the endpoints share."""
@@ -148,6 +161,11 @@ class Dashboard:
     stores: Stores
     env: jinja2.Environment = field(default_factory=_environment)
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    users: dict[str, str] = field(default_factory=dict)  # rater → token (the set ones)
+    trusted_header: str | None = None
+    # the sources a "check now" is running for (one at a time per source)
+    checking: set[str] = field(default_factory=set)
+    checking_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def store(self) -> Store:
@@ -171,27 +189,84 @@ class Dashboard:
 
     # -- login sessions: the cookie holds a MAC of the token, never the token --
 
-    def session_value(self) -> str:
-        assert self.token is not None
-        return hmac.new(self.token.encode(), b"watcher-session-v1", hashlib.sha256).hexdigest()
+    @property
+    def open(self) -> bool:
+        """No authentication configured: a loopback dashboard anyone local may use."""
+        return self.token is None and not self.config.dashboard.users and not self.trusted_header
 
-    def authorised(self, request: Request) -> bool:
-        if self.token is None:
-            return True
+    @property
+    def has_tokens(self) -> bool:
+        """Whether any token (shared or a rater's) is set: the write API needs one."""
+        return self.token is not None or bool(self.users)
+
+    def session_value(self, name: str | None = None) -> str:
+        """The sign-in cookie for the shared token, or for rater `name` (the name,
+        then a MAC of it under the rater's token)."""
+        if name is None:
+            assert self.token is not None
+            return hmac.new(self.token.encode(), b"watcher-session-v1", hashlib.sha256).hexdigest()
+        mac = hmac.new(
+            self.users[name].encode(), b"watcher-session-v1:" + name.encode(), hashlib.sha256
+        ).hexdigest()
+        label = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+        return f"{label}.{mac}"
+
+    def match_token(self, sent: str) -> Visitor | None:
+        """Who `sent` is the token of: a rater, the shared token (name None), or nobody.
+
+        Every configured token is compared, in constant time, whatever matched.
+        """
+        found: Visitor | None = None
+        data = sent.encode()
+        for name, token in self.users.items():
+            if hmac.compare_digest(data, token.encode()) and found is None:
+                found = Visitor(name)
+        if self.token is not None and hmac.compare_digest(data, self.token.encode()):
+            found = found or Visitor(None)
+        return found
+
+    def visitor(self, request: Request) -> Visitor | None:
+        """Who is asking, or None when the request is not authenticated."""
         header = request.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            value.strip().encode(), self.token.encode()
-        ):
-            return True
+        if scheme.lower() == "bearer" and value.strip():
+            found = self.match_token(value.strip())
+            if found is not None:
+                return Visitor(found.name, bearer=True)
         if scheme.lower() == "basic":
             # Feed readers speak Basic: any user name, the token as password.
             with contextlib.suppress(binascii.Error, UnicodeDecodeError):
                 _, _, password = base64.b64decode(value.strip()).decode().partition(":")
-                if hmac.compare_digest(password.encode(), self.token.encode()):
-                    return True
+                if password and (found := self.match_token(password)) is not None:
+                    return found
         cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, self.session_value())
+        if cookie:
+            found = self._session(cookie)
+            if found is not None:
+                return found
+        if self.trusted_header:
+            named = request.headers.get(self.trusted_header)
+            if named is not None:
+                with contextlib.suppress(ValueError):
+                    return Visitor(people.check_name(named))
+        return Visitor(None) if self.open else None
+
+    def _session(self, cookie: str) -> Visitor | None:
+        label, dot, _ = cookie.partition(".")
+        if not dot:
+            if self.token is not None and hmac.compare_digest(cookie, self.session_value()):
+                return Visitor(None)
+            return None
+        try:
+            name = base64.urlsafe_b64decode(label + "=" * (-len(label) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        if name in self.users and hmac.compare_digest(cookie, self.session_value(name)):
+            return Visitor(name)
+        return None
+
+    def authorised(self, request: Request) -> bool:
+        return self.visitor(request) is not None
 
     # -- rendering --
 
@@ -206,7 +281,8 @@ class Dashboard:
         html = self.env.get_template(name).render(
             request=request,
             csrf_token=self.csrf_for(cookie),
-            auth=self.token is not None,
+            auth=not self.open,
+            signed_in=visitor_of(request).name,
             nav=name.split(".")[0],
             **context,
         )
@@ -225,6 +301,12 @@ class Dashboard:
 def dashboard_of(request: Request) -> Dashboard:
     dash: Dashboard = request.app.state.dashboard
     return dash
+
+
+def visitor_of(request: Request) -> Visitor:
+    """Who is asking (set by the guard; nobody named on the public sign-in page)."""
+    visitor = request.scope.get(VISITOR_KEY)
+    return visitor if isinstance(visitor, Visitor) else Visitor(None)
 
 
 def query_param(request: Request, name: str) -> str | None:

@@ -8,7 +8,6 @@ redirects only to a path on this site.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,8 @@ from starlette.responses import RedirectResponse, Response
 from watcher import criteria, review
 from watcher.errors import CitationError, LineageError, NotFound, TaskStateError
 from watcher.succession import link_documents, unlink_document
-from watcher.web.dashboard import SESSION_COOKIE, Dashboard, dashboard_of
+from watcher.web.checks import CheckRunning, check_now
+from watcher.web.dashboard import SESSION_COOKIE, Dashboard, dashboard_of, visitor_of
 from watcher.web.views import QUOTE_MAX, source_context, task_context, version_context
 
 log = logging.getLogger(__name__)
@@ -47,18 +47,19 @@ def task_action(name: str) -> Callable[[Request], Any]:
         task_id: int = request.path_params["task_id"]
         form = await checked_form(request, dash)
         fields = {key: str(form.get(key, "")) for key in ("who", "note")}
+        actor = visitor_of(request).actor("dashboard")
 
         def act() -> Response:
             store = dash.store
             try:
                 if name == "assign":
-                    review.assign(store, task_id, fields["who"], actor="dashboard")
+                    review.assign(store, task_id, fields["who"], actor=actor)
                 elif name == "close":
-                    review.close(store, task_id, fields["note"], actor="dashboard")
+                    review.close(store, task_id, fields["note"], actor=actor)
                 elif name == "dismiss":
-                    review.dismiss(store, task_id, fields["note"], actor="dashboard")
+                    review.dismiss(store, task_id, fields["note"], actor=actor)
                 else:
-                    review.reopen(store, task_id, actor="dashboard")
+                    review.reopen(store, task_id, actor=actor)
             except TaskStateError as exc:
                 context = task_context(store, task_id, config=dash.config)
                 context.update(error=str(exc), form={"action": name, **fields})
@@ -79,6 +80,7 @@ def lineage_action(name: str) -> Callable[[Request], Any]:
         source_id: str = request.path_params["source_id"]
         form = await checked_form(request, dash)
         old = str(form.get("old", "")).strip()
+        actor = visitor_of(request).actor("dashboard")
 
         def act() -> Response:
             store = dash.store
@@ -87,9 +89,9 @@ def lineage_action(name: str) -> Callable[[Request], Any]:
                 if name == "link":
                     if not old:
                         raise LineageError("pick the document this one is the next version of")
-                    fix = link_documents(dash.config, store, old, source_id, actor="dashboard")
+                    fix = link_documents(dash.config, store, old, source_id, actor=actor)
                 else:
-                    fix = unlink_document(store, source_id, actor="dashboard")
+                    fix = unlink_document(store, source_id, actor=actor)
             except (LineageError, NotFound) as exc:
                 context = source_context(store, source_id)
                 context["error"] = str(exc)
@@ -113,6 +115,7 @@ async def cite_submit(request: Request) -> Response:
         key: str(form.get(key, "")).strip()[:QUOTE_MAX]
         for key in ("quote", "criterion", "note", "section")
     }
+    actor = visitor_of(request).actor("dashboard")
 
     def act() -> Response:
         store = dash.store
@@ -130,7 +133,7 @@ async def cite_submit(request: Request) -> Response:
                 quote=fields["quote"],
                 note=fields["note"] or None,
                 section=fields["section"] or None,
-                actor="dashboard",
+                actor=actor,
             )
         except CitationError as exc:
             message = str(exc).replace("with --section", "in the Section field")
@@ -142,6 +145,24 @@ async def cite_submit(request: Request) -> Response:
         return RedirectResponse(f"/labs/{lab}/criteria#citation-{row['id']}", status_code=303)
 
     return await run_in_threadpool(act)
+
+
+async def check_submit(request: Request) -> Response:
+    """POST /sources/{id}/check: check the source now, as `watcher check SOURCE` does,
+    and show its page with the result."""
+    dash = dashboard_of(request)
+    source_id: str = request.path_params["source_id"]
+    await checked_form(request, dash)
+    status = 200
+    try:
+        result = await check_now(dash, source_id)
+        outcome: dict[str, Any] = {"ok": result.outcome != "failed", "message": result.message}
+    except CheckRunning as exc:
+        status = 409
+        outcome = {"ok": False, "message": str(exc)}
+    context = await run_in_threadpool(source_context, dash.store, source_id)
+    context["check_result"] = outcome
+    return dash.render(request, "source.html", context, status=status)
 
 
 def login_page(request: Request) -> Response:
@@ -165,14 +186,16 @@ async def login_submit(request: Request) -> Response:
         raise HTTPException(403, "This form has expired: reload the page and try again.")
     sent = str(form.get("token", ""))
     target = _local_path(str(form.get("next", "/")))
-    if dash.token is None or not hmac.compare_digest(sent.encode(), dash.token.encode()):
+    found = dash.match_token(sent) if sent else None
+    if found is None:
         return dash.render(
             request, "login.html", {"error": "That token is not right.", "next": target}, 401
         )
+    log.info("dashboard: %s signed in", found.name or "the shared token")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        dash.session_value(),
+        dash.session_value(found.name),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",

@@ -1,9 +1,12 @@
 """Who may ask, and what every answer carries: hosts, tokens, security headers.
 
 On a loopback address only loopback Host headers are served (against DNS
-rebinding); any other address needs `[dashboard] auth_token_env`, and then
-every request carries the token (bearer, HTTP Basic for feed readers, or the
-sign-in cookie). Every response gets a Content-Security-Policy that allows no
+rebinding); any other address needs `[dashboard] auth_token_env` or
+`[dashboard.users]`, and then every request carries a token (bearer, HTTP
+Basic for feed readers, or the sign-in cookie): a rater's token makes the
+request that rater's. Behind a reverse proxy on the same machine,
+`trusted_header` names the rater instead (refused beyond loopback: anyone
+reaching the port could set it). Every response gets a Content-Security-Policy that allows no
 scripts at all, and the headers in `SECURITY_HEADERS`.
 """
 
@@ -19,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from watcher.config import Config
 from watcher.errors import ConfigError
-from watcher.web.dashboard import Dashboard, SafeJSONResponse
+from watcher.web.dashboard import VISITOR_KEY, Dashboard, SafeJSONResponse
 
 # No scripts at all; styles and images from this origin only; forms post here only.
 CSP = (
@@ -49,13 +52,34 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def auth_token(config: Config, host: str, environ: Mapping[str, str]) -> str | None:
-    """The token requests must carry, or None on loopback without `auth_token_env`.
+def user_tokens(config: Config, host: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Each rater's token from `[dashboard.users]`, for the variables that are set.
 
-    Raises ConfigError when binding beyond loopback without a token, or when
+    An unset variable is a `validate` warning (that rater cannot sign in); none
+    set at all beyond loopback, with no shared token either, is a ConfigError.
+    """
+    users = {name: environ[var] for name, var in config.dashboard.users if environ.get(var)}
+    configured = config.dashboard.users and not config.dashboard.auth_token_env
+    if configured and not users and not is_loopback(host):
+        names = ", ".join(var for _, var in config.dashboard.users)
+        raise ConfigError([f"dashboard: none of the raters' token variables is set ({names})"])
+    return users
+
+
+def auth_token(config: Config, host: str, environ: Mapping[str, str]) -> str | None:
+    """The shared token requests may carry, or None without `auth_token_env`.
+
+    Raises ConfigError when binding beyond loopback without any token, or when
     the configured variable is unset or empty: the dashboard never runs open
     to the network by accident.
     """
+    if config.dashboard.trusted_header and not is_loopback(host):
+        raise ConfigError(
+            [
+                f"dashboard: trusted_header needs a loopback host (binding to {host}: "
+                "anyone reaching the port could set the header)"
+            ]
+        )
     name = config.dashboard.auth_token_env
     if name:
         token = environ.get(name, "")
@@ -64,7 +88,7 @@ def auth_token(config: Config, host: str, environ: Mapping[str, str]) -> str | N
                 [f"dashboard: environment variable {name} (auth_token_env) is unset or empty"]
             )
         return token
-    if not is_loopback(host):
+    if not is_loopback(host) and not config.dashboard.users:
         raise ConfigError(
             [
                 f"dashboard: binding to {host} needs [dashboard] auth_token_env "
@@ -108,7 +132,10 @@ class GuardMiddleware:
                 return
         path = request.url.path
         public = path.startswith("/static/") or path == "/login"
-        if not public and not dash.authorised(request):
+        visitor = dash.visitor(request)
+        if visitor is not None:
+            scope[VISITOR_KEY] = visitor
+        if not public and visitor is None:
             if path.startswith("/api/") or path.endswith(".atom") or request.method != "GET":
                 response = SafeJSONResponse(
                     {"error": "authentication required", "status": 401},

@@ -56,7 +56,7 @@ def source_context(store: Store, source_id: str) -> dict[str, Any]:
         and row["id"] != source_id
         and row["id"] != data["source"]["supersedes"]
     ]
-    return {**data, "error": None}
+    return {**data, "error": None, "check_result": None}
 
 
 def source_page(request: Request) -> Response:
