@@ -17,6 +17,8 @@ from watcher.config import (
     _AnalysisModel,
     _DashboardModel,
     _EmailModel,
+    _LabModel,
+    _RaterModel,
     _SlackModel,
     _SourceModel,
     _WatcherModel,
@@ -133,6 +135,8 @@ def test_every_toml_example_in_the_reference_loads(
         ("[[sources]]", _SourceModel),
         ("[analysis]", _AnalysisModel),
         ("[dashboard]", _DashboardModel),
+        ("[labs.NAME]", _LabModel),
+        ("[raters.NAME]", _RaterModel),
     ],
 )
 def test_every_key_is_documented(table: str, model: type) -> None:
@@ -170,8 +174,8 @@ BAD = [
     ),
     (
         "unknown table",
-        "[alerts]\nx = 1\n",
-        "alerts: unknown key",
+        "[reports]\nx = 1\n",
+        "reports: unknown key",
     ),
     (
         "bad duration",
@@ -468,7 +472,8 @@ BAD = [
     (
         "dashboard exposed without a token",
         '[dashboard]\nenabled = true\nhost = "0.0.0.0"\n',
-        "dashboard.auth_token_env: required when host is not a loopback address (host is '0.0.0.0')",
+        "dashboard.auth_token_env: required (or [dashboard.users]) when host is not a loopback "
+        "address (host is '0.0.0.0')",
     ),
     (
         "a table where a table of settings should be",
