@@ -227,3 +227,65 @@ def test_a_lineage_reads_as_one_history_in_a_real_browser(env: Env, site: Site) 
             browser.close()
     assert env.store.source(new)["supersedes"] is None  # type: ignore[index]
     assert problems == []
+
+
+def test_a_rater_signs_in_assigns_a_task_and_checks_a_source_now(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_people import with_extra
+
+    env.sources = [
+        {"id": "acme-rsp", "url": site.url("/rsp"), "select": "main", "title": "Acme RSP"}
+    ]
+    with_extra(env, '[dashboard.users]\nalice = "WATCHER_TOKEN_ALICE"')
+    monkeypatch.setenv("WATCHER_TOKEN_ALICE", "alice-browser-token")
+    site.set("/rsp", page(BEFORE))
+    env.check()
+    site.set("/rsp", page(AFTER))
+    env.check()
+    config = env.write()
+    problems: list[str] = []
+    with dashboard(config) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
+            tab.on("pageerror", lambda e: problems.append(str(e)))
+            tab.set_default_timeout(15_000)
+
+            # Signed out: the task page sends to the sign-in form; alice's token signs her in.
+            tab.goto(base + "/tasks/1")
+            assert tab.locator("h1").inner_text() == "Sign in"
+            tab.get_by_label("Access token").fill("alice-browser-token")
+            with tab.expect_navigation(url=base + "/tasks/1"):
+                tab.get_by_role("button", name="Sign in").click()
+            assert "Signed in as alice" in tab.locator(".signed-in").inner_text()
+
+            tab.locator("#who").fill("bob")
+            with tab.expect_navigation(url=base + "/tasks/1"):
+                tab.get_by_role("button", name="Assign").click()
+            history = tab.locator("li", has_text="assigned").first.inner_text()
+            assert "by alice: bob" in history
+
+            # Check now: no change, then a new version, then a failure with its reason.
+            tab.goto(base + "/sources/acme-rsp")
+            with tab.expect_navigation():
+                tab.get_by_role("button", name="Check now").click()
+            assert tab.locator("#check-result").inner_text() == "No change since the last version."
+            site.set("/rsp", page(AFTER.replace("Governance", "Oversight")))
+            with tab.expect_navigation():
+                tab.get_by_role("button", name="Check now").click()
+            result = tab.locator("#check-result").inner_text()
+            assert result == "New version v3; task 1 opened or extended."
+            site.set("/rsp", "down for maintenance", status=503)
+            with tab.expect_navigation():
+                tab.get_by_role("button", name="Check now").click()
+            assert tab.locator("#check-result").inner_text().startswith("Failed: ")
+            assert "503" in tab.locator("#check-result").inner_text()
+        finally:
+            browser.close()
+    assert problems == []
