@@ -314,14 +314,14 @@ def test_a_wrong_pairing_is_undone_and_redone_with_the_cli(env: Env, site: Site)
         s["kind"] for s in queries.task(env.store, task["id"])["signals"]
     }
 
-    undone = cli(env, "lineage", "unlink", new)
+    undone = cli(env, "lineage", "unlink", new, "--by", "rater-1")
     assert undone.exit_code == 0, undone.output
     assert f"task #{task['id']} updated" in undone.output
     shown = cli_json(env, "task", "show", str(task["id"]), "--json")
     assert "commitment_weakened" not in {s["kind"] for s in shown["signals"]}
     assert "supersedes" not in shown["summary"]
     assert f"not a new version of {old}" in shown["summary"]
-    assert shown["events"][-1]["action"] == "lineage" and shown["events"][-1]["actor"] == "cli"
+    assert shown["events"][-1]["action"] == "lineage" and shown["events"][-1]["actor"] == "rater-1"
     rows = {row["id"]: row for row in cli_json(env, "sources", "--json")}
     assert rows[new]["supersedes"] is None
     assert cli_json(env, "history", new, "--json")["lineage"] == [new]
