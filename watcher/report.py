@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -35,51 +35,6 @@ TOP_SIGNALS = 3
 #: Changes a report analyses at most (the newest); older ones are counted.
 MAX_CHANGES = 200
 QUOTE_MAX = 300
-
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SCHEDULE_RE = re.compile(
-    r"(?:(?P<daily>daily)|weekly\s+(?P<day>[a-z]{3})[a-z]*)\s+(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """When a channel's report is due: every day, or one day a week, at HH:MM UTC."""
-
-    weekday: int | None  # 0 = Monday; None: daily
-    hour: int
-    minute: int
-
-    @property
-    def period(self) -> timedelta:
-        return timedelta(days=1 if self.weekday is None else 7)
-
-    def due_at(self, moment: datetime) -> datetime:
-        """The latest due time at or before `moment`."""
-        due = moment.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
-        if self.weekday is not None:
-            due -= timedelta(days=(due.weekday() - self.weekday) % 7)
-        while due > moment:
-            due -= self.period
-        return due
-
-    def __str__(self) -> str:
-        day = "daily" if self.weekday is None else f"weekly {_DAYS[self.weekday].title()}"
-        return f"{day} {self.hour:02d}:{self.minute:02d}"
-
-
-def parse_schedule(text: str) -> Schedule:
-    """`"weekly Mon 08:00"` or `"daily 08:00"` (UTC) → Schedule; ValueError with the reason."""
-    match = _SCHEDULE_RE.fullmatch(text.strip())
-    day = (match.group("day") or "").lower() if match else ""
-    if not match or (day and day not in _DAYS):
-        raise ValueError(
-            f'{text!r} is not a report schedule (use "weekly Mon 08:00" or "daily 08:00", UTC)'
-        )
-    weekday = None if match.group("daily") else _DAYS.index(day)
-    return Schedule(weekday, int(match.group("h")), int(match.group("m")))
-
 
 # --- the data ---------------------------------------------------------------------
 
@@ -210,7 +165,7 @@ def _md_signal(signal: dict[str, Any]) -> str:
     return line
 
 
-def title_line(data: dict[str, Any]) -> str:
+def title_line(data: Mapping[str, Any]) -> str:
     return f"watcher report, {when(data['since'])} to {when(data['until'])}"
 
 
