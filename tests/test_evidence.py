@@ -190,14 +190,14 @@ def test_report_bad_since_and_format(history: Env) -> None:
 # --- watcher export --------------------------------------------------------------
 
 
-def test_export_md_is_a_citation_block_with_signals_and_redline(history: Env) -> None:
+def test_export_md_is_a_citation_block_with_signals_and_redline(history: Env, site: Site) -> None:
     child = child_id(history)
     result = run(history, "export", child)
     assert result.exit_code == 0, result.output
     md = result.stdout
     versions = json.loads(run(history, "history", child, "--json").stdout)["versions"]
     sha_old, sha_new = (v["snapshot_sha256"] for v in versions)
-    assert sha_new == hashlib.sha256(make_pdf(PDF_V2)).hexdigest()
+    assert sha_new == hashlib.sha256(site.pages["/rsp.pdf"].body).hexdigest()  # as served
     first = md.splitlines()[0]
     assert first.startswith(r"> Acme \<b\>Labs\</b\>, *Responsible Scaling Policy: \*\[x\]")
     assert f"version captured 2026-02-28 09:00 UTC (v2), SHA-256 `{sha_new}`" in first
@@ -230,9 +230,7 @@ def test_export_json_and_csv(history: Env) -> None:
 
 def test_export_across_files_with_source_at_version(history: Env, site: Site) -> None:
     child = child_id(history)
-    data = json.loads(
-        run(history, "export", f"{child}@1", f"{child}@2", "--format", "json").stdout
-    )
+    data = json.loads(run(history, "export", f"{child}@1", f"{child}@2", "--format", "json").stdout)
     assert (data["old"]["number"], data["new"]["number"]) == (1, 2)
 
 
