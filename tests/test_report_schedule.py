@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from tests.conftest import Env, Site, write_config
 from tests.servers import free_port
-from tests.test_outbox import HOOK_ENV, Inbox, SlackStandIn, at, other_site, slack  # noqa: F401
+from tests.test_outbox import HOOK_ENV, Inbox, SlackStandIn, at, other_site, slack  # noqa: F401  (fixtures)
 from tests.test_pipeline import SECTIONS, html_source, page
 from watcher.cli import main
 from watcher.config_values import parse_schedule
@@ -71,7 +71,10 @@ def test_a_bad_report_schedule_is_a_one_line_config_error(
 
 
 def test_a_report_is_queued_once_per_period_and_sent_to_slack(
-    env: Env, other_site: Site, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+    env: Env,
+    other_site: Site,  # noqa: F811
+    slack: SlackStandIn,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     site = other_site
     with_report(env, site)
@@ -147,7 +150,9 @@ def test_a_report_by_email_is_the_whole_report(
 
 
 def test_two_processes_and_two_daemon_passes_queue_one_report(
-    env: Env, other_site: Site, slack: SlackStandIn
+    env: Env,
+    other_site: Site,  # noqa: F811
+    slack: SlackStandIn,  # noqa: F811
 ) -> None:
     """`watcher check` twice at once, then the daemon twice: one report for the period.
 
