@@ -29,6 +29,7 @@ from watcher.cli_base import (
     pass_app,
     safe,
 )
+from watcher.cli_evidence import archive_cmd, export_cmd, report_cmd
 from watcher.cli_rating import cite, criteria_list, lineage
 from watcher.config import default_config_path
 from watcher.errors import StorageError
@@ -807,3 +808,6 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 main.add_command(lineage)
 main.add_command(cite)
 main.add_command(criteria_list)
+main.add_command(report_cmd)
+main.add_command(export_cmd)
+main.add_command(archive_cmd)

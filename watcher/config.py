@@ -49,6 +49,7 @@ from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: 
     Pace,
     Proxy,
     Regexes,
+    ReportSchedule,
     Selector,
     Selectors,
     Size,
@@ -138,6 +139,7 @@ class SlackChannel:
     webhook_url_env: str
     pace: float = 1.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
+    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
     type: Literal["slack"] = "slack"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -159,6 +161,7 @@ class EmailChannel:
     to: tuple[str, ...]
     pace: float = 0.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
+    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
     type: Literal["email"] = "email"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -415,6 +418,7 @@ class _SlackModel(BaseModel):
     webhook_url_env: EnvName
     pace: Pace = 1.0
     batch_over: BatchOver = 10
+    report: ReportSchedule | None = None
 
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -433,6 +437,7 @@ class _EmailModel(BaseModel):
     to: Annotated[tuple[Address, ...], BeforeValidator(_as_tuple), AfterValidator(_addresses)]
     pace: Pace = 0.0
     batch_over: BatchOver = 10
+    report: ReportSchedule | None = None
 
 
 class _SourceModel(BaseModel):
@@ -639,6 +644,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 webhook_url_env=model.webhook_url_env,
                 pace=model.pace,
                 batch_over=model.batch_over,
+                report=model.report,
             )
         elif isinstance(model, _EmailModel):
             channels[name] = EmailChannel(
@@ -652,6 +658,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 to=model.to,
                 pace=model.pace,
                 batch_over=model.batch_over,
+                report=model.report,
             )
     return channels
 

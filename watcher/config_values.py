@@ -8,6 +8,8 @@ The `Annotated` types at the end are what the models in config.py declare.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import getaddresses
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -314,6 +316,61 @@ def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+# -- report schedules (a channel's `report`) -----------------------------------
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SCHEDULE_RE = re.compile(
+    r"(?:(?P<daily>daily)|weekly\s+(?P<day>[a-z]+))\s+(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a channel's report is due: every day, or one day a week, at HH:MM UTC."""
+
+    weekday: int | None  # 0 = Monday; None: daily
+    hour: int
+    minute: int
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=1 if self.weekday is None else 7)
+
+    def due_at(self, moment: datetime) -> datetime:
+        """The latest due time at or before `moment`."""
+        due = moment.replace(hour=self.hour, minute=self.minute, second=0, microsecond=0)
+        if self.weekday is not None:
+            due -= timedelta(days=(due.weekday() - self.weekday) % 7)
+        while due > moment:
+            due -= self.period
+        return due
+
+    def __str__(self) -> str:
+        day = "daily" if self.weekday is None else f"weekly {_DAYS[self.weekday].title()}"
+        return f"{day} {self.hour:02d}:{self.minute:02d}"
+
+
+def parse_schedule(text: str) -> Schedule:
+    """`"weekly Mon 08:00"` or `"daily 08:00"` (UTC) → Schedule; ValueError with the reason."""
+    match = _SCHEDULE_RE.fullmatch(text.strip())
+    name = (match.group("day") or "").lower() if match else ""
+    day = name[:3]
+    if not match or (
+        name and (day not in _DAYS or not _DAY_NAMES[_DAYS.index(day)].startswith(name))
+    ):
+        raise ValueError(
+            f'{text!r} is not a report schedule (use "weekly Mon 08:00" or "daily 08:00", UTC)'
+        )
+    weekday = None if match.group("daily") else _DAYS.index(day)
+    return Schedule(weekday, int(match.group("h")), int(match.group("m")))
+
+
+def _report_schedule(value: str) -> str:
+    return str(parse_schedule(value))
+
+
 _TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -350,6 +407,7 @@ def _cron(value: str) -> str:
 Text = Annotated[str, AfterValidator(_one_line)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 Pace = Annotated[float, BeforeValidator(_pace)]
+ReportSchedule = Annotated[str, AfterValidator(_report_schedule)]
 BatchOver = Annotated[int, Field(ge=1)]
 Size = Annotated[int, BeforeValidator(_size)]
 Strings = Annotated[

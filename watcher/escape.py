@@ -26,7 +26,8 @@ let them through. One function per target, each with its target's rules:
 - `header`: an email header value (one line, bounded);
 - `one_line`: a field of a message that must stay on one line;
 - `log`: a log message (one line, whatever it holds);
-- `xml`: text for the Atom feed.
+- `xml`: text for the Atom feed;
+- `markdown`: inline Markdown text (reports and exports meant to be pasted).
 
 Pure functions of a string; this module depends on nothing of watcher's.
 """
@@ -128,6 +129,32 @@ def xml(text: object) -> str:
     The markup part is the XML writer's.
     """
     return _XML_INVALID.sub("\ufffd", visible(text))
+
+
+# CommonMark lets a backslash escape any ASCII punctuation; these are the ones
+# that start or end emphasis, links, images, code, autolinks, raw HTML, entity
+# references, tables and strikethrough (GFM) wherever they stand in a line.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]()<>!|~&#])")
+# At the start of a line (our text may start one): headings, lists, quotes,
+# thematic breaks and setext underlines.
+_MARKDOWN_LEADING = re.compile(r"^(\s*)([-+=]|\d+(?=\.))")
+
+
+def markdown(text: object, limit: int = 2000) -> str:
+    """Text as inline Markdown that renders as exactly this text: one line,
+    dangerous characters shown, every Markdown-active character backslash-escaped.
+
+    A page title `*[x](javascript:alert(1))*` stays those characters: no
+    emphasis, no link. Bounded to `limit` characters before escaping.
+    """
+    line = one_line(_str(text), limit)
+    line = _MARKDOWN_INLINE.sub(r"\\\1", line)
+    return _MARKDOWN_LEADING.sub(lambda m: m.group(1) + _md_lead(m.group(2)), line)
+
+
+def _md_lead(token: str) -> str:
+    # "2." (an ordered list) becomes "2\\."; "2)" has its ")" escaped already
+    return token + "\\" if token[0].isdigit() else "\\" + token
 
 
 Marks = tuple[tuple[int, int], ...]

@@ -1496,6 +1496,8 @@ class Store:
         lab: str | None = None,
         source_id: str | Sequence[str] | None = None,
         limit: int = 50,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[Row]:
         """The newest versions that changed a text, newest first: every version
         after a source's first (not re-extractions), and the first version of a
@@ -1505,10 +1507,17 @@ class Store:
         before it (`previous_source`, `previous_number`: the same source's,
         or the superseded document's latest) and its word count, and the id
         of the task covering it on its own source (if any). `source_id` may
-        name several sources (a lineage).
+        name several sources (a lineage); `since`/`until` bound the capture
+        time (ISO, `since` included, `until` not).
         """
         where = ["(v.number > 1 OR s.supersedes IS NOT NULL)", "v.reextracted = 0"]
         params: list[Any] = []
+        if since:
+            where.append("v.captured_at >= ?")
+            params.append(since)
+        if until:
+            where.append("v.captured_at < ?")
+            params.append(until)
         if lab:
             where.append("s.lab = ?")
             params.append(lab)

@@ -8,13 +8,17 @@ errors) are untrusted and must be escaped by the renderer for its format.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from watcher.models import Change, Link, Signal
 
 # "batch": many alerts due at once for one channel, listed in one message.
-AlertKind = Literal["change", "reminder", "failing", "recovered", "digest", "batch", "test"]
+# "report": a channel's scheduled report (`report` holds `watcher report`'s data).
+AlertKind = Literal[
+    "change", "reminder", "failing", "recovered", "digest", "batch", "test", "report"
+]
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,5 @@ class Alert:
     assignee: str | None = None
     # digest: one entry per change held for it; batch: one per alert listed
     items: tuple[Alert, ...] = field(default=())
+    # report: the data `watcher report --format json` prints
+    report: Mapping[str, Any] | None = None

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 from watcher import clock, detect
 from watcher.config import SEVERITIES, Config
+from watcher.config_values import parse_schedule
 from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
 from watcher.notify import Sender, make_sender
@@ -531,6 +532,16 @@ def build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) ->
         )
     if kind == "test":
         return Alert(kind="test", summary=payload.get("message", ""))
+    if kind == "report":
+        from watcher import report  # the analysis loads only when a report is built
+
+        data = report.build(
+            config,
+            store,
+            since=clock.parse_iso(payload["since"]),
+            until=clock.parse_iso(payload["until"]),
+        )
+        return Alert(kind="report", report=data, link=config.watcher.dashboard_url)
     raise DeliveryError(f"unknown alert kind {kind!r}", transient=False)
 
 
@@ -657,7 +668,48 @@ def make_digests(config: Config, store: Store, now: datetime | None = None) -> i
     return len(held)
 
 
+_REPORT_PERIOD = "channel.{}.report_period"  # meta: the last period a report was queued for
+
+
+def make_reports(config: Config, store: Store, now: datetime | None = None) -> int:
+    """Queue each channel's scheduled report (`report = "weekly Mon 08:00"`) once per period.
+
+    Once: the period a report was queued for is recorded per channel in the
+    same write transaction as the report (BEGIN IMMEDIATE), so two daemon
+    passes, a restart or a `watcher check` beside the daemon never queue it
+    twice. A watcher down for several periods sends one report, the latest
+    period's. The report covers the period that ends at its due time.
+    """
+    moment = now or clock.now()
+    queued = 0
+    for name, channel in sorted(config.channels.items()):
+        if not channel.report:
+            continue
+        schedule = parse_schedule(channel.report)
+        due = schedule.due_at(moment)
+        key = _REPORT_PERIOD.format(name)
+        with store.transaction():
+            last = store.meta(key)
+            if last is not None and clock.parse_iso(last) >= due:
+                continue
+            store.enqueue(
+                kind="report",
+                channel=name,
+                payload={
+                    "schedule": channel.report,
+                    "since": clock.iso(due - schedule.period),
+                    "until": clock.iso(due),
+                },
+                now=moment,
+            )
+            store.set_meta(key, clock.iso(due))
+        queued += 1
+        log.info("report for %s queued (%s, period ending %s)", name, channel.report, due)
+    return queued
+
+
 def housekeeping(config: Config, store: Store, now: datetime | None = None) -> None:
-    """What is due besides checks: reminders and the daily digest."""
+    """What is due besides checks: reminders, the daily digest, scheduled reports."""
     enqueue_reminders(config, store, now)
     make_digests(config, store, now)
+    make_reports(config, store, now)

@@ -599,6 +599,10 @@ def _context(text: str) -> dict[str, Any]:
 
 def render_slack(alert: Alert) -> dict[str, Any]:
     """A Block Kit payload `{"text": fallback, "blocks": [...]}` within Slack's limits."""
+    if alert.kind == "report":  # a scheduled report has a renderer of its own
+        from watcher.notify.report import render_report_slack
+
+        return render_report_slack(alert)
     kept = _within_limits(list(_slack_blocks(alert)))
     headline = render_plain(alert).split("\n\n", 1)[0]
     return {"text": _fit(mrkdwn(headline), SLACK_TEXT_MAX), "blocks": kept}
@@ -909,6 +913,10 @@ def attachment_name(alert: Alert) -> str:
 
 def render_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """The alert as an email: text and HTML alternatives, plus the whole diff attached for a change."""
+    if alert.kind == "report":  # a scheduled report has a renderer of its own
+        from watcher.notify.report import render_report_email
+
+        return render_report_email(alert, sender=sender, recipients=recipients)
     message = EmailMessage()
     message["Subject"] = escape.header(subject(alert))
     message["From"] = escape.header(sender, 300)

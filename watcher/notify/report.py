@@ -1,0 +1,153 @@
+"""The scheduled report (`report = "weekly Mon 08:00"` on a channel) rendered per channel.
+
+Kept apart from render.py's alerts: a report is the data of `watcher report`
+(`Alert.report`), shown concisely in Slack (counts and the top items, with
+links) and whole by email (the Markdown report as the text part, the HTML
+report as the HTML part). Every scraped string is escaped for its format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+
+from watcher import clock, escape
+from watcher.config import SEVERITIES
+from watcher.notify.alert import Alert
+
+#: Items of each list a Slack report names; the rest are counted.
+SLACK_TOP = 5
+_SLACK_SECTION_MAX = 3000
+_UNSAFE_IN_URL = re.compile(f"[\\s<>|\"'`\\\\{escape.DANGEROUS}]")
+
+
+def report_title(data: Mapping[str, Any]) -> str:
+    from watcher.report import title_line
+
+    return title_line(data)
+
+
+def report_subject(alert: Alert) -> str:
+    data = alert.report or {}
+    return escape.header(
+        f"[watcher] Report: {data.get('changes', 0)} changes, "
+        f"{len(data.get('open_tasks', []))} open tasks, "
+        f"{len(data.get('failing_sources', []))} failing sources"
+    )
+
+
+def _link(url: str | None, label: str) -> str:
+    """Our own Slack link `<url|label>` for a safe http(s) URL; else the label as text."""
+    text = escape.slack(escape.one_line(label, 150)).replace("|", "¦")
+    if not url or _UNSAFE_IN_URL.search(url) or not re.match(r"https?://[^/]", url, re.I):
+        return text
+    return f"<{escape.slack(url)}|{text}>"
+
+
+def _clip(text: str, limit: int = _SLACK_SECTION_MAX) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    lt, amp = cut.rfind("<"), cut.rfind("&")
+    if lt > cut.rfind(">"):
+        cut = cut[:lt]
+    if amp > cut.rfind(";"):
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def _rank(item: Mapping[str, Any]) -> int:
+    severity = item.get("severity")
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def _changes(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every change with its lab, most severe first, newest first among equals."""
+    items = [(lab["lab"], item) for lab in data.get("labs", []) for item in lab["changes"]]
+    items.sort(key=lambda pair: pair[1]["captured_at"], reverse=True)
+    items.sort(key=lambda pair: _rank(pair[1]), reverse=True)
+    return items
+
+
+def _more(total: int, shown: int, noun: str) -> list[str]:
+    left = total - shown
+    return [f"_… and {left} more {noun}{'s' if left != 1 else ''}_"] if left > 0 else []
+
+
+def render_report_slack(alert: Alert) -> dict[str, Any]:
+    """A concise Block Kit report: the counts, then the top changes, tasks and failures."""
+    data = alert.report or {}
+    blocks = list(_slack_blocks(data, alert.link))
+    text = escape.slack(escape.one_line(report_title(data), 300))
+    return {"text": text, "blocks": blocks}
+
+
+def _slack_blocks(data: Mapping[str, Any], link: str) -> Iterator[dict[str, Any]]:
+    e = escape.slack
+    changes = _changes(data)
+    tasks: Sequence[Mapping[str, Any]] = data.get("open_tasks", [])
+    failing: Sequence[Mapping[str, Any]] = data.get("failing_sources", [])
+    yield _section(
+        f"*{e(report_title(data))}*\n{len(changes)} change{'s' if len(changes) != 1 else ''}, "
+        f"{len(tasks)} open task{'s' if len(tasks) != 1 else ''}, "
+        f"{len(failing)} failing source{'s' if len(failing) != 1 else ''}"
+    )
+    if changes:
+        lines = ["*Changes*"]
+        for lab, item in changes[:SLACK_TOP]:
+            line = (
+                f"• *{e(escape.one_line(lab + ' — ' + item['title'], 200))}* "
+                f"v{item['version']}: {e(item['severity'] or 'no severity')}"
+            )
+            if item["signals"]:
+                line += f" — {e(escape.one_line(item['signals'][0]['label'], 80))}"
+            if item.get("diff_url"):
+                line += " " + _link(item["diff_url"], "diff")
+            lines.append(line)
+        yield _section("\n".join(lines + _more(len(changes), SLACK_TOP, "change")))
+    if tasks:
+        oldest = sorted(tasks, key=lambda task: task["opened_at"])
+        lines = ["*Open tasks* (oldest first)"]
+        for task in oldest[:SLACK_TOP]:
+            who = e(escape.one_line(task["assignee"], 60)) if task["assignee"] else "nobody"
+            label = _link(task.get("url"), f"#{task['id']}")
+            lines.append(
+                f"• {label} {e(escape.one_line(task['lab'] + ' — ' + task['title'], 200))}: "
+                f"{task['age_days']:g} days, {who}"
+            )
+        yield _section("\n".join(lines + _more(len(tasks), SLACK_TOP, "task")))
+    if failing:
+        lines = ["*Failing sources*"]
+        for row in failing[:SLACK_TOP]:
+            lines.append(
+                f"• {e(escape.one_line(row['lab'] + ' — ' + row['title'], 200))}: "
+                f"{e(escape.one_line(row['last_error'] or '-', 200))}"
+            )
+        yield _section("\n".join(lines + _more(len(failing), SLACK_TOP, "source")))
+    if link:
+        yield _section(_link(link, "Dashboard"))
+
+
+def render_report_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
+    """The whole report by email: Markdown as the text part, the HTML page as the HTML part."""
+    from watcher.report import render_html, render_md
+
+    data = dict(alert.report or {})
+    message = EmailMessage()
+    message["Subject"] = report_subject(alert)
+    message["From"] = escape.header(sender, 300)
+    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
+    message["Date"] = format_datetime(clock.now())
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    safe = bool(re.fullmatch(r"[A-Za-z0-9.-]{1,200}", domain))
+    message["Message-ID"] = make_msgid(domain=domain if safe else "watcher.invalid")
+    message.set_content(render_md(data))
+    message.add_alternative(render_html(data), subtype="html")
+    return message
