@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -332,3 +334,30 @@ def test_python_dash_m_and_help(env: Env) -> None:
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.strip()
+
+
+def test_progress_bar_fills_as_checks_finish_on_a_first_pass(env: Env, site: Site) -> None:
+    """On a first pass the database knows no source: the bar's total is the
+    sources to check, and grows by the documents a landing page links."""
+    from tests.pdfs import make_pdf
+    from tests.test_pipeline import PDF_PAGES, landing
+    from watcher.cli import ProgressBar
+    from watcher.pipeline import check_all
+
+    site.set("/v1.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/v2.pdf", make_pdf(PDF_PAGES[:1]), content_type="application/pdf")
+    site.set("/rsp", landing(("/v1.pdf", "v1"), ("/v2.pdf", "v2")))
+    site.set("/other", page())
+    env.sources = [html_source(site, follow="a[href$='.pdf']"), html_source(site, "/other", "b")]
+    config = env.write()
+    lines: list[str] = []
+    bar = ProgressBar(lines.append)
+    result = asyncio.run(check_all(config, env.store, workers=env.workers, progress=bar))
+    assert len(result.outcomes) == 4 and bar.done == 4 and bar.total == 4
+    shown = [re.search(r"\[([#-]+)\] (\d+)/(\d+) ", line) for line in lines]
+    assert all(shown) and len(shown) == 4
+    counts = [(int(m.group(2)), int(m.group(3))) for m in shown if m]
+    assert counts[0] in {(1, 2), (1, 4)}  # the first check done of two planned (or four)
+    assert all(done < total for done, total in counts[:-1])  # full only at the end
+    assert counts[-1] == (4, 4) and "-" not in shown[-1].group(1)  # type: ignore[union-attr]
+    assert "-" in shown[0].group(1)  # type: ignore[union-attr]

@@ -92,13 +92,14 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
     config = app.config(warn=True)
     started = time.monotonic()
     with app.store() as store:
-        progress, finish = _progress(len(source_ids) or len(store.source_overview()) or 1)
+        progress = _progress()
         try:
             result, report = asyncio.run(
                 run_pass(config, store, only=source_ids or None, progress=progress)
             )
         finally:
-            finish()
+            if progress is not None:
+                progress.finish()
         elapsed = time.monotonic() - started
         click.echo(_pass_summary(result.outcomes, elapsed))
         if report.attempted or report.waiting:
@@ -121,26 +122,43 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _progress(total: int) -> tuple[Callable[[CheckOutcome], None], Callable[[], None]]:
-    """A one-line progress bar on stderr when it is a terminal; nothing otherwise."""
+class ProgressBar:
+    """A one-line progress bar: checks done out of the checks the pass has planned.
+
+    The total grows as the pass finds followed documents to check, so the bar
+    fills as checks finish and is full only when the last one has.
+    """
+
+    width = 30
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.done = 0
+        self.total = 0
+
+    def planned(self, count: int) -> None:
+        self.total += count
+
+    def checked(self, outcome: CheckOutcome) -> None:
+        self.done += 1
+        self.write(self.line(outcome.source_id))
+
+    def line(self, source_id: str) -> str:
+        total = max(self.total, self.done, 1)
+        filled = self.width * self.done // total
+        bar = "#" * filled + "-" * (self.width - filled)
+        return f"\r[{bar}] {self.done}/{total} {safe(source_id)[:40]}".ljust(90)
+
+    def finish(self) -> None:
+        if self.done:
+            self.write("\r" + " " * 90 + "\r")
+
+
+def _progress() -> ProgressBar | None:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
-        return (lambda outcome: None), (lambda: None)
-    done = 0
-
-    def update(outcome: CheckOutcome) -> None:
-        nonlocal done, total
-        done += 1
-        total = max(total, done)
-        filled = int(30 * done / total)
-        bar = "#" * filled + "-" * (30 - filled)
-        line = f"\r[{bar}] {done}/{total} {safe(outcome.source_id)[:40]}"
-        click.echo(line.ljust(90), nl=False, err=True)
-
-    def finish() -> None:
-        if done:
-            click.echo("\r" + " " * 90 + "\r", nl=False, err=True)
-
-    return update, finish
+        return None
+    return ProgressBar(lambda line: click.echo(line, nl=False, err=True))
 
 
 def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
