@@ -361,3 +361,11 @@ def test_progress_bar_fills_as_checks_finish_on_a_first_pass(env: Env, site: Sit
     assert all(done < total for done, total in counts[:-1])  # full only at the end
     assert counts[-1] == (4, 4) and "-" not in shown[-1].group(1)  # type: ignore[union-attr]
     assert "-" in shown[0].group(1)  # type: ignore[union-attr]
+
+
+def test_a_missing_note_names_the_action_in_whole_words(changed: Env) -> None:
+    [task] = as_json(run(changed, "tasks", "--json"))
+    for action in ("close", "dismiss"):
+        refused = run(changed, "task", action, str(task["id"]), "--note", " ")
+        assert refused.exit_code == 1
+        assert f"a note is required to {action} a task" in refused.stderr, refused.stderr
