@@ -6,11 +6,13 @@ import asyncio
 import hashlib
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -369,3 +371,40 @@ def test_a_missing_note_names_the_action_in_whole_words(changed: Env) -> None:
         refused = run(changed, "task", action, str(task["id"]), "--note", " ")
         assert refused.exit_code == 1
         assert f"a note is required to {action} a task" in refused.stderr, refused.stderr
+
+
+def test_serve_refuses_in_one_line_without_announcing_an_address(env: Env, site: Site) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run(env, "serve", "--port", str(port))
+    assert taken.exit_code == 1 and "dashboard on" not in taken.output
+    assert taken.stderr.startswith(f"error: the dashboard cannot listen on 127.0.0.1:{port}")
+    assert taken.stderr.count("\n") == 1
+    open_bind = run(env, "serve", "--host", "0.0.0.0", "--port", "0")
+    assert open_bind.exit_code == 2 and "dashboard on" not in open_bind.output
+    assert open_bind.stderr.count("\n") == 1 and "auth_token_env" in open_bind.stderr
+
+
+def test_serve_announces_the_address_it_listens_on(env: Env, site: Site) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    command = [sys.executable, "-m", "watcher", "--config", str(env.config_path), "serve"]
+    with subprocess.Popen([*command, "--port", "0"], stderr=subprocess.PIPE, text=True) as server:
+        try:
+            _answers_where_it_says(server)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _answers_where_it_says(server: subprocess.Popen[str]) -> None:
+    assert server.stderr is not None
+    line = server.stderr.readline()
+    found = re.fullmatch(r"dashboard on (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)\n", line)
+    assert found and found.group(2) != "0", line  # the port the system chose
+    # announced once listening: it answers at once
+    assert httpx.get(found.group(1), timeout=5).status_code == 200

@@ -785,8 +785,13 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     # one line, not page by page as HTTP 500s
     with app.store() as store:
         store.verify()
-    click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    asyncio.run(serve_dashboard(config, host=host, port=port, handle_signals=True))
+
+    def listening(url: str) -> None:  # said once it listens, never before a refusal
+        click.echo(f"dashboard on {url} (Ctrl-C to stop)", err=True)
+
+    asyncio.run(
+        serve_dashboard(config, host=host, port=port, handle_signals=True, on_listening=listening)
+    )
 
 
 main.add_command(lineage)
