@@ -408,3 +408,19 @@ def _answers_where_it_says(server: subprocess.Popen[str]) -> None:
     assert found and found.group(2) != "0", line  # the port the system chose
     # announced once listening: it answers at once
     assert httpx.get(found.group(1), timeout=5).status_code == 200
+
+
+def test_check_names_a_channel_waiting_for_its_secret_only_when_alerts_wait(
+    env: Env, site: Site
+) -> None:
+    site.set("/rsp", page())
+    env.sources = [html_source(site)]
+    env.channels = {"raters": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.watcher = {"notify": ["raters"]}
+    env.write()
+    baseline = run(env, "check")  # a first version alerts nobody: nothing waits
+    assert baseline.exit_code == 0 and "waiting for" not in baseline.stdout
+    assert "alerts:" not in baseline.stdout
+    site.set("/rsp", page(SECTIONS.replace("We commit to", "We expect to")))
+    changed = run(env, "check")
+    assert "alerts: 1 for raters waiting for WATCHER_TEST_UNSET_HOOK" in changed.stdout

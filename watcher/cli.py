@@ -200,7 +200,8 @@ def _delivery_summary(report: DeliveryReport) -> str:
         if count
     ]
     for channel, missing in report.waiting.items():
-        parts.append(f"{channel} waiting for {', '.join(missing)}")
+        count = report.waiting_alerts.get(channel, 0)
+        parts.append(f"{count} for {channel} waiting for {', '.join(missing)}")
     return "alerts: " + ", ".join(parts)
 
 
