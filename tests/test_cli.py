@@ -424,3 +424,14 @@ def test_check_names_a_channel_waiting_for_its_secret_only_when_alerts_wait(
     site.set("/rsp", page(SECTIONS.replace("We commit to", "We expect to")))
     changed = run(env, "check")
     assert "alerts: 1 for raters waiting for WATCHER_TEST_UNSET_HOOK" in changed.stdout
+
+
+def test_a_backslash_in_a_page_title_is_shown_once(env: Env, site: Site) -> None:
+    title = "Policy C:\\v2\\final \u202eevil"
+    site.set("/rsp", f"<html><head><title>{title}</title></head><body><p>No main.</p></body>")
+    env.sources = [html_source(site)]
+    env.write()
+    result = run(env, "check")
+    assert result.exit_code == 1
+    assert "(page title: 'Policy C:\\v2\\final \\u202eevil')" in result.stdout, result.stdout
+    assert "\\\\" not in result.stdout and "\u202e" not in result.stdout
