@@ -435,3 +435,52 @@ def test_a_backslash_in_a_page_title_is_shown_once(env: Env, site: Site) -> None
     assert result.exit_code == 1
     assert "(page title: 'Policy C:\\v2\\final \\u202eevil')" in result.stdout, result.stdout
     assert "\\\\" not in result.stdout and "\u202e" not in result.stdout
+
+
+def test_tasks_table_has_lab_and_severity_and_fits_the_terminal(changed: Env) -> None:
+    [task] = as_json(run(changed, "tasks", "--json"))
+    assert task["lab"] == "Acme" and task["severity"] in {"minor", "substantive", "major"}
+    summary = task["summary"]
+    assert len(summary) > 40, summary
+
+    def table(columns: int) -> list[str]:
+        result = CliRunner().invoke(
+            main,
+            ["--config", str(changed.config_path), "tasks"],
+            env={"COLUMNS": str(columns)},
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    wide = table(400)
+    assert wide[0].split() == [
+        "id", "lab", "source", "status", "severity", "versions",
+        "opened_at", "updated_at", "assignee", "summary",
+    ]  # fmt: skip
+    assert wide[1].split()[:5] == [str(task["id"]), "Acme", "acme-rsp", "open", task["severity"]]
+    assert wide[1].endswith(" ".join(summary.split()))  # the whole summary: room enough
+    narrow = table(100)
+    assert len(narrow) == 2 and all(len(line) <= 100 for line in narrow), narrow
+    assert narrow[1].endswith("…") and narrow[1].split()[0] == str(task["id"])
+    assert task["opened_at"] in narrow[1]  # dates are never cut
+    # at 80 columns the dates are left out (`task show` has them), the id stays whole
+    tiny = table(80)
+    assert all(len(line) <= 80 for line in tiny), tiny
+    assert tiny[0].split() == [
+        "id", "lab", "source", "status", "severity", "versions", "assignee", "summary",
+    ]  # fmt: skip
+    assert tiny[1].split()[:5] == [str(task["id"]), "Acme", "acme-rsp", "open", task["severity"]]
+
+
+def test_tasks_table_never_cuts_a_long_id() -> None:
+    from watcher.cli import _tasks_table
+
+    row = {
+        "id": 123456789, "lab": "Lab " * 10, "source": "s" * 40, "status": "open",
+        "severity": None, "from_version": 1, "to_version": 2, "opened_at": "2026-01-01",
+        "updated_at": "2026-01-02", "assignee": None, "summary": "word " * 50,
+    }  # fmt: skip
+    lines = _tasks_table([row], 80).splitlines()
+    assert lines[1].startswith("123456789  ") and "…" in lines[1]
+    assert all(len(line) <= 80 for line in lines), lines

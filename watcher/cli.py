@@ -18,7 +18,17 @@ from typing import Any
 import click
 
 from watcher import __version__, detect, logs, queries, review
-from watcher.cli_base import App, WatcherGroup, _cell, _fail, _print_json, _table, pass_app, safe
+from watcher.cli_base import (
+    App,
+    WatcherGroup,
+    _cell,
+    _fail,
+    _print_json,
+    _table,
+    pass_app,
+    safe,
+    terminal_width,
+)
 from watcher.cli_rating import cite, criteria_list, lineage
 from watcher.config import default_config_path
 from watcher.errors import StorageError
@@ -475,23 +485,26 @@ def tasks_cmd(app: App, status: str, as_json: bool) -> None:
     if not rows:
         click.echo(f"no {status if status != 'all' else ''} tasks".replace("  ", " "))
         return
+    click.echo(_tasks_table(rows, terminal_width()))
+
+
+#: the columns of `watcher tasks`; when the terminal is narrower than the table,
+#: the free-text ones give way, in this order and down to these widths, and
+#: then the columns `watcher task show` has too are left out
+TASK_COLUMNS = (
+    "id", "lab", "source", "status", "severity", "versions",
+    "opened_at", "updated_at", "assignee", "summary",
+)  # fmt: skip
+TASK_SHRINK = (("summary", 20), ("source", 12), ("assignee", 8), ("lab", 8), ("summary", 10))
+TASK_DROP = ("updated_at", "opened_at", "versions", "assignee")
+
+
+def _tasks_table(rows: list[dict[str, Any]], width: int) -> str:
+    """The tasks as a table fitted to `width`: long text is cut with an ellipsis,
+    never wrapped, and the id is never cut."""
     for row in rows:
         row["versions"] = f"v{row['from_version']}→v{row['to_version']}"
-    click.echo(
-        _table(
-            rows,
-            [
-                "id",
-                "source",
-                "status",
-                "versions",
-                "opened_at",
-                "updated_at",
-                "assignee",
-                "summary",
-            ],
-        )
-    )
+    return _table(rows, TASK_COLUMNS, width=200, fit=width, shrink=TASK_SHRINK, drop=TASK_DROP)
 
 
 @main.group()

@@ -266,7 +266,8 @@ def task_dict(row: Row) -> dict[str, Any]:
 
 
 def tasks(store: Store, status: str | None) -> list[dict[str, Any]]:
-    return [task_dict(row) for row in store.tasks(status)]
+    labs = {row["id"]: row["lab"] for row in store.sources(include_inactive=True)}
+    return [{**task_dict(row), "lab": labs.get(row["source_id"])} for row in store.tasks(status)]
 
 
 def task(store: Store, task_id: int) -> dict[str, Any]:
