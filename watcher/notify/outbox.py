@@ -72,8 +72,8 @@ class DeliveryReport:
     failed: int = 0
     throttled: int = 0  # refused as rate limited: back in the queue, no attempt spent
     messages: int = 0  # messages the channels accepted (a summary lists several alerts)
-    # channel → its unset variables, and how many alerts wait for them (only
-    # channels with alerts waiting: a channel with nothing to send waits for nothing)
+    # channel → what its alerts wait for (unset variables, a real smtp_host) and how
+    # many wait; only channels with alerts waiting (nothing to send waits for nothing)
     waiting: dict[str, list[str]] = field(default_factory=dict)
     waiting_alerts: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # channel → paused until (ISO)
@@ -162,7 +162,7 @@ async def deliver_due(
     for name, channel in config.channels.items():
         if name in active:
             continue
-        missing = channel.secret_missing(env)
+        missing = channel.waiting_for(env)
         if missing:
             if count := store.count_waiting(name):
                 report.waiting[name] = missing
