@@ -438,3 +438,21 @@ def test_a_placeholder_smtp_host_holds_alerts_until_edited(env: Env, other_site:
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
+
+
+def test_notify_test_says_a_placeholder_smtp_host_is_not_configured(env: Env) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    env.channels = {
+        "mail": {"type": "email", "smtp_host": "smtp.example.org", "from": "w@example.org",
+                 "to": ["r@example.org"]},
+    }  # fmt: skip
+    env.sources = [{"id": "x", "url": "http://127.0.0.1:9/"}]
+    env.write()
+    result = CliRunner().invoke(main, ["--config", str(env.config_path), "notify", "test"])
+    assert result.exit_code == 1
+    assert result.stdout.strip() == (
+        "mail: not configured: waiting for a real smtp_host (not smtp.example.org)"
+    )
