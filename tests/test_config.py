@@ -928,7 +928,9 @@ def test_a_lineage_rule_loads_with_its_follow_rule(
         ("example.org.mail.acme.org", False, False),
     ],
 )
-def test_placeholder_hosts_are_the_reserved_names(host: str, for_mail: bool, reserved: bool) -> None:
+def test_placeholder_hosts_are_the_reserved_names(
+    host: str, for_mail: bool, reserved: bool
+) -> None:
     from watcher.config import placeholder_host
 
     assert placeholder_host(host, localhost=for_mail) is reserved

@@ -188,9 +188,7 @@ TITLE = "C:\\Policies\\v2 \x1b[31mred\x1b[0m \u202eevil\nnext"
         (escape.log, "\\x0a"),
     ],
 )
-def test_a_backslash_stays_one_backslash_while_controls_show(
-    target: object, newline: str
-) -> None:
+def test_a_backslash_stays_one_backslash_while_controls_show(target: object, newline: str) -> None:
     shown = target(TITLE)  # type: ignore[operator]
     assert "C:\\Policies\\v2" in shown and "\\\\" not in shown
     assert "\\x1b[31mred\\x1b[0m" in shown and "\x1b" not in shown

@@ -1058,11 +1058,10 @@ def test_a_version_shows_the_words_it_added_and_removed_not_a_net_count(
     head, tail = "We review the policy every year.\n", "\nWe publish the results."
     before = head + " ".join(f"old{i}" for i in range(12)) + tail
     after = head + " ".join(f"new{i}" for i in range(16)) + tail
-    with Store.open(config.watcher.state_dir) as store:
-        with store.transaction():
-            store.upsert_source("edit", url="https://acme.example/", lab="Acme", title="Edit")
-            add_version(store, "edit", 1, before, 1)
-            add_version(store, "edit", 2, after, 2)
+    with Store.open(config.watcher.state_dir) as store, store.transaction():
+        store.upsert_source("edit", url="https://acme.example/", lab="Acme", title="Edit")
+        add_version(store, "edit", 1, before, 1)
+        add_version(store, "edit", 2, after, 2)
     with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
         page = client.get("/sources/edit").text
         assert "+16 −12 words" in page and "+4 words" not in page
@@ -1071,6 +1070,6 @@ def test_a_version_shows_the_words_it_added_and_removed_not_a_net_count(
         assert (v2["words_added"], v2["words_removed"], v2["words_delta"]) == (16, 12, 4)
         assert v1["words_added"] is None and v1["words_removed"] is None
     # across the files of a lineage too
-    lineage, old, new = lineage_client
+    lineage, _, new = lineage_client
     section = lineage.get(f"/sources/{new}").text.split('id="lineage"', 1)[1]
     assert re.search(r"new file: v1 → v2, \+\d+ −\d+ words</a>", section)

@@ -59,7 +59,9 @@ def _table(
     at = [list(columns).index(col) for col in shown]
     lines = ["  ".join(col.ljust(widths[col]) for col in shown).rstrip()]
     for line in cells:
-        picked = [_cut(line[i], widths[col]).ljust(widths[col]) for i, col in zip(at, shown)]
+        picked = [
+            _cut(line[i], widths[col]).ljust(widths[col]) for i, col in zip(at, shown, strict=True)
+        ]
         lines.append("  ".join(picked).rstrip())
     return "\n".join(lines)
 

@@ -64,11 +64,11 @@ def cite() -> None:
 def _citation_line(item: dict[str, Any]) -> str:
     status = item["status"]
     where = f"{item['source']} v{item['version']}"
-    line = (
-        f"#{item['id']} {status:8} {item['lab']} — {item['criterion']} ({where}): {escape.quote(item['quote'])}"
-    )
+    line = f"#{item['id']} {status:8} {item['lab']} — {item['criterion']} ({where}): {escape.quote(item['quote'])}"
     if item.get("new_quote") and status in ("moved", "changed"):
-        line += f" → {escape.quote(item['new_quote'])} (v{item['new_version']} of {item['new_source']})"
+        line += (
+            f" → {escape.quote(item['new_quote'])} (v{item['new_version']} of {item['new_source']})"
+        )
     return safe(" ".join(line.split()))
 
 

@@ -206,7 +206,11 @@ class EmailChannel:
         A placeholder relay host is waited for like an unset secret: sending
         to a host that does not exist would only fail the alerts.
         """
-        host = [f"a real smtp_host (not {self.smtp_host})"] if "smtp_host" in self.placeholders() else []
+        host = (
+            [f"a real smtp_host (not {self.smtp_host})"]
+            if "smtp_host" in self.placeholders()
+            else []
+        )
         return self.secret_missing(environ) + host
 
 
