@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -332,3 +336,151 @@ def test_python_dash_m_and_help(env: Env) -> None:
     )
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
     assert missing.stderr.strip()
+
+
+def test_progress_bar_fills_as_checks_finish_on_a_first_pass(env: Env, site: Site) -> None:
+    """On a first pass the database knows no source: the bar's total is the
+    sources to check, and grows by the documents a landing page links."""
+    from tests.pdfs import make_pdf
+    from tests.test_pipeline import PDF_PAGES, landing
+    from watcher.cli import ProgressBar
+    from watcher.pipeline import check_all
+
+    site.set("/v1.pdf", make_pdf(PDF_PAGES), content_type="application/pdf")
+    site.set("/v2.pdf", make_pdf(PDF_PAGES[:1]), content_type="application/pdf")
+    site.set("/rsp", landing(("/v1.pdf", "v1"), ("/v2.pdf", "v2")))
+    site.set("/other", page())
+    env.sources = [html_source(site, follow="a[href$='.pdf']"), html_source(site, "/other", "b")]
+    config = env.write()
+    lines: list[str] = []
+    bar = ProgressBar(lines.append)
+    result = asyncio.run(check_all(config, env.store, workers=env.workers, progress=bar))
+    assert len(result.outcomes) == 4 and bar.done == 4 and bar.total == 4
+    shown = [re.search(r"\[([#-]+)\] (\d+)/(\d+) ", line) for line in lines]
+    assert all(shown) and len(shown) == 4
+    counts = [(int(m.group(2)), int(m.group(3))) for m in shown if m]
+    assert counts[0] in {(1, 2), (1, 4)}  # the first check done of two planned (or four)
+    assert all(done < total for done, total in counts[:-1])  # full only at the end
+    assert counts[-1] == (4, 4) and "-" not in shown[-1].group(1)  # type: ignore[union-attr]
+    assert "-" in shown[0].group(1)  # type: ignore[union-attr]
+
+
+def test_a_missing_note_names_the_action_in_whole_words(changed: Env) -> None:
+    [task] = as_json(run(changed, "tasks", "--json"))
+    for action in ("close", "dismiss"):
+        refused = run(changed, "task", action, str(task["id"]), "--note", " ")
+        assert refused.exit_code == 1
+        assert f"a note is required to {action} a task" in refused.stderr, refused.stderr
+
+
+def test_serve_refuses_in_one_line_without_announcing_an_address(env: Env, site: Site) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run(env, "serve", "--port", str(port))
+    assert taken.exit_code == 1 and "dashboard on" not in taken.output
+    assert taken.stderr.startswith(f"error: the dashboard cannot listen on 127.0.0.1:{port}")
+    assert taken.stderr.count("\n") == 1
+    open_bind = run(env, "serve", "--host", "0.0.0.0", "--port", "0")
+    assert open_bind.exit_code == 2 and "dashboard on" not in open_bind.output
+    assert open_bind.stderr.count("\n") == 1 and "auth_token_env" in open_bind.stderr
+
+
+def test_serve_announces_the_address_it_listens_on(env: Env, site: Site) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    command = [sys.executable, "-m", "watcher", "--config", str(env.config_path), "serve"]
+    with subprocess.Popen([*command, "--port", "0"], stderr=subprocess.PIPE, text=True) as server:
+        try:
+            _answers_where_it_says(server)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _answers_where_it_says(server: subprocess.Popen[str]) -> None:
+    assert server.stderr is not None
+    line = server.stderr.readline()
+    found = re.fullmatch(r"dashboard on (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)\n", line)
+    assert found and found.group(2) != "0", line  # the port the system chose
+    # announced once listening: it answers at once
+    assert httpx.get(found.group(1), timeout=5).status_code == 200
+
+
+def test_check_names_a_channel_waiting_for_its_secret_only_when_alerts_wait(
+    env: Env, site: Site
+) -> None:
+    site.set("/rsp", page())
+    env.sources = [html_source(site)]
+    env.channels = {"raters": {"type": "slack", "webhook_url_env": "WATCHER_TEST_UNSET_HOOK"}}
+    env.watcher = {"notify": ["raters"]}
+    env.write()
+    baseline = run(env, "check")  # a first version alerts nobody: nothing waits
+    assert baseline.exit_code == 0 and "waiting for" not in baseline.stdout
+    assert "alerts:" not in baseline.stdout
+    site.set("/rsp", page(SECTIONS.replace("We commit to", "We expect to")))
+    changed = run(env, "check")
+    assert "alerts: 1 for raters waiting for WATCHER_TEST_UNSET_HOOK" in changed.stdout
+
+
+def test_a_backslash_in_a_page_title_is_shown_once(env: Env, site: Site) -> None:
+    title = "Policy C:\\v2\\final \u202eevil"
+    site.set("/rsp", f"<html><head><title>{title}</title></head><body><p>No main.</p></body>")
+    env.sources = [html_source(site)]
+    env.write()
+    result = run(env, "check")
+    assert result.exit_code == 1
+    assert "(page title: 'Policy C:\\v2\\final \\u202eevil')" in result.stdout, result.stdout
+    assert "\\\\" not in result.stdout and "\u202e" not in result.stdout
+
+
+def test_tasks_table_has_lab_and_severity_and_fits_the_terminal(changed: Env) -> None:
+    [task] = as_json(run(changed, "tasks", "--json"))
+    assert task["lab"] == "Acme" and task["severity"] in {"minor", "substantive", "major"}
+    summary = task["summary"]
+    assert len(summary) > 40, summary
+
+    def table(columns: int) -> list[str]:
+        result = CliRunner().invoke(
+            main,
+            ["--config", str(changed.config_path), "tasks"],
+            env={"COLUMNS": str(columns)},
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    wide = table(400)
+    assert wide[0].split() == [
+        "id", "lab", "source", "status", "severity", "versions",
+        "opened_at", "updated_at", "assignee", "summary",
+    ]  # fmt: skip
+    assert wide[1].split()[:5] == [str(task["id"]), "Acme", "acme-rsp", "open", task["severity"]]
+    assert wide[1].endswith(" ".join(summary.split()))  # the whole summary: room enough
+    narrow = table(100)
+    assert len(narrow) == 2 and all(len(line) <= 100 for line in narrow), narrow
+    assert narrow[1].endswith("…") and narrow[1].split()[0] == str(task["id"])
+    assert task["opened_at"] in narrow[1]  # dates are never cut
+    # at 80 columns the dates are left out (`task show` has them), the id stays whole
+    tiny = table(80)
+    assert all(len(line) <= 80 for line in tiny), tiny
+    assert tiny[0].split() == [
+        "id", "lab", "source", "status", "severity", "versions", "assignee", "summary",
+    ]  # fmt: skip
+    assert tiny[1].split()[:5] == [str(task["id"]), "Acme", "acme-rsp", "open", task["severity"]]
+
+
+def test_tasks_table_never_cuts_a_long_id() -> None:
+    from watcher.cli import _tasks_table
+
+    row = {
+        "id": 123456789, "lab": "Lab " * 10, "source": "s" * 40, "status": "open",
+        "severity": None, "from_version": 1, "to_version": 2, "opened_at": "2026-01-01",
+        "updated_at": "2026-01-02", "assignee": None, "summary": "word " * 50,
+    }  # fmt: skip
+    lines = _tasks_table([row], 80).splitlines()
+    assert lines[1].startswith("123456789  ") and "…" in lines[1]
+    assert all(len(line) <= 80 for line in lines), lines

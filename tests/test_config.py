@@ -105,8 +105,9 @@ def test_shipped_config_loads_with_every_default_source() -> None:
     pdfs = {s.id for s in config.sources if s.kind == "pdf"}
     assert {"openai-preparedness", "gdm-fsf", "meta-frontier-ai", "xai-rmf"} <= pdfs
     assert all(s.select for s in config.sources if s.kind != "pdf")
-    # A fresh machine has no secrets yet: warnings, not errors.
-    assert len(config.warnings({})) == 2
+    # A fresh machine has no secrets yet, and the email channel holds the
+    # example's placeholders: warnings, not errors.
+    assert len(config.warnings({})) == 3
 
 
 def toml_blocks(markdown: str) -> list[str]:
@@ -704,6 +705,8 @@ def test_warnings_name_each_channel_whose_secret_is_unset(
         'from = "watcher@example.org"',
         'username_env = "SMTP_USER"\npassword_env = "SMTP_PASSWORD"\nfrom = "watcher@example.org"',
     )
+    # real-looking names: only the secrets are missing
+    text = text.replace("smtp.example.org", "relay.internal").replace("@example.org", "@internal")
     config = load_text(tmp_path, monkeypatch, text)
 
     assert config.warnings({"SMTP_USER": "me", "SMTP_PASSWORD": ""}) == [
@@ -909,3 +912,57 @@ def test_a_lineage_rule_loads_with_its_follow_rule(
     config = load_text(tmp_path, monkeypatch, text)
     assert config.sources[0].lineage == rule
     assert config.sources[1].lineage is None
+
+
+@pytest.mark.parametrize(
+    ("host", "for_mail", "reserved"),
+    [
+        ("smtp.example.org", False, True),
+        ("example.com", False, True),
+        ("mail.example.net", False, True),
+        ("relay.example", False, True),
+        ("smtp.invalid", False, True),
+        ("relay.test", False, True),
+        ("SMTP.Example.ORG.", False, True),
+        ("localhost", False, False),  # a relay may run there
+        ("localhost", True, True),  # but nobody reads mail for it
+        ("mail.localhost", True, True),
+        ("127.0.0.1", False, False),
+        ("relay", False, False),
+        ("smtp.examples.org", False, False),
+        ("example.org.mail.acme.org", False, False),
+    ],
+)
+def test_placeholder_hosts_are_the_reserved_names(
+    host: str, for_mail: bool, reserved: bool
+) -> None:
+    from watcher.config import placeholder_host
+
+    assert placeholder_host(host, localhost=for_mail) is reserved
+
+
+def test_the_shipped_placeholders_warn_but_validate(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        (Path(__file__).parent.parent / "config.toml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "validate"])
+    assert result.exit_code == 0 and result.stdout.startswith("ok: ")
+    [line] = [line for line in result.stderr.splitlines() if "still hold" in line]
+    assert line == (
+        f"warning: {config}: channels.raters-email: smtp_host, from and to still hold "
+        "placeholder values (smtp.example.org, watcher@example.org, raters@example.org); "
+        "its alerts wait in the outbox until they are edited"
+    )
+    edited = config.read_text(encoding="utf-8").replace("smtp.example.org", "relay.internal")
+    config.write_text(edited.replace("raters@example.org", "raters@localhost"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "validate"])
+    assert result.exit_code == 0
+    [line] = [line for line in result.stderr.splitlines() if "still hold" in line]
+    assert "from and to still hold placeholder values" in line
+    assert "(watcher@example.org, raters@localhost)" in line and "cannot be delivered" in line

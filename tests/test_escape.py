@@ -170,3 +170,32 @@ def test_json_log_escapes_message_and_extra_fields() -> None:
     data = json.loads(JsonFormatter().format(record))
     assert data["message"] == "title a\\u202eb\\u2028c"
     assert data["source"] == "x\\x9by"
+
+
+TITLE = "C:\\Policies\\v2 \x1b[31mred\x1b[0m \u202eevil\nnext"
+
+
+@pytest.mark.parametrize(
+    ("target", "newline"),
+    [
+        (escape.terminal, "\n"),
+        (escape.visible, "\n"),
+        (escape.slack, "\n"),
+        (escape.html, "\n"),
+        (escape.xml, "\n"),
+        (escape.one_line, " "),
+        (escape.header, " "),
+        (escape.log, "\\x0a"),
+    ],
+)
+def test_a_backslash_stays_one_backslash_while_controls_show(target: object, newline: str) -> None:
+    shown = target(TITLE)  # type: ignore[operator]
+    assert "C:\\Policies\\v2" in shown and "\\\\" not in shown
+    assert "\\x1b[31mred\\x1b[0m" in shown and "\x1b" not in shown
+    assert "\\u202eevil" in shown and "\u202e" not in shown
+    assert f"evil{newline}next" in shown
+
+
+def test_quote_keeps_a_backslash_single_where_repr_doubles_it() -> None:
+    assert escape.quote("A\\B") == "'A\\B'" and repr("A\\B") == "'A\\\\B'"
+    assert escape.terminal(escape.quote(TITLE)).startswith("'C:\\Policies\\v2 \\x1b[31m")

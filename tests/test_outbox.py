@@ -405,3 +405,54 @@ def test_notifications_command_lists_and_retries(
     assert (
         json.loads(cli("notifications", "--status", "sent", "--json").stdout)[0]["id"] == row["id"]
     )
+
+
+def test_a_placeholder_smtp_host_holds_alerts_until_edited(env: Env, other_site: Site) -> None:
+    """The shipped config's smtp.example.org does not exist: its alerts wait in
+    the outbox, as for an unset secret, instead of failing against it."""
+    other_site.set("/rsp", page())
+    mail = {
+        "type": "email",
+        "smtp_host": "smtp.example.org",
+        "security": "none",
+        "from": "watcher@example.org",
+        "to": ["raters@example.org"],
+    }
+    env.channels = {"mail": mail}
+    env.sources = [html_source(other_site, notify=["mail"])]
+    env.check()
+    change(other_site)
+    env.check()
+    report = deliver(env)
+    assert report.attempted == 0 and report.waiting_alerts == {"mail": 1}
+    assert report.waiting == {"mail": ["a real smtp_host (not smtp.example.org)"]}
+    [row] = env.store.notifications()
+    assert row["status"] == "pending" and row["attempts"] == 0
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        env.channels = {"mail": {**mail, "smtp_host": "127.0.0.1", "smtp_port": port}}
+        assert deliver(env).sent == 1
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
+
+
+def test_notify_test_says_a_placeholder_smtp_host_is_not_configured(env: Env) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import main
+
+    env.channels = {
+        "mail": {"type": "email", "smtp_host": "smtp.example.org", "from": "w@example.org",
+                 "to": ["r@example.org"]},
+    }  # fmt: skip
+    env.sources = [{"id": "x", "url": "http://127.0.0.1:9/"}]
+    env.write()
+    result = CliRunner().invoke(main, ["--config", str(env.config_path), "notify", "test"])
+    assert result.exit_code == 1
+    assert result.stdout.strip() == (
+        "mail: not configured: waiting for a real smtp_host (not smtp.example.org)"
+    )

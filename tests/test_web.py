@@ -1047,3 +1047,29 @@ def test_citing_needs_a_csrf_token_and_the_latest_version(
     assert missing.status_code == 404
     assert client.get("/sources/nope/versions/1").status_code == 404
     assert len(env.store.citations()) == 3
+
+
+def test_a_version_shows_the_words_it_added_and_removed_not_a_net_count(
+    tmp_path: Path, lineage_client: tuple[TestClient, str, str]
+) -> None:
+    """An edit of +16/−12 words is not "+4 words"."""
+    write_config(tmp_path / "config.toml", [{"id": "edit", "url": "https://acme.example/"}])
+    config = load_config(tmp_path / "config.toml")
+    head, tail = "We review the policy every year.\n", "\nWe publish the results."
+    before = head + " ".join(f"old{i}" for i in range(12)) + tail
+    after = head + " ".join(f"new{i}" for i in range(16)) + tail
+    with Store.open(config.watcher.state_dir) as store, store.transaction():
+        store.upsert_source("edit", url="https://acme.example/", lab="Acme", title="Edit")
+        add_version(store, "edit", 1, before, 1)
+        add_version(store, "edit", 2, after, 2)
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as client:
+        page = client.get("/sources/edit").text
+        assert "+16 −12 words" in page and "+4 words" not in page
+    with Store.open(config.watcher.state_dir) as store:
+        [v2, v1] = queries.source_detail(store, "edit")["versions"]
+        assert (v2["words_added"], v2["words_removed"], v2["words_delta"]) == (16, 12, 4)
+        assert v1["words_added"] is None and v1["words_removed"] is None
+    # across the files of a lineage too
+    lineage, _, new = lineage_client
+    section = lineage.get(f"/sources/{new}").text.split('id="lineage"', 1)[1]
+    assert re.search(r"new file: v1 → v2, \+\d+ −\d+ words</a>", section)

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any, Literal
 
+from watcher import escape
 from watcher.errors import CitationError
 
 Status = Literal["intact", "moved", "changed", "gone"]
@@ -369,7 +370,7 @@ def anchor(
     if not hits:
         closest = _fuzzy(doc, wanted, [], [], (), anchor_check=False)
         hint = (
-            f"; closest passage (under {_where(closest.heading_path)}): {closest.quote!r}"
+            f"; closest passage (under {_where(closest.heading_path)}): {escape.quote(closest.quote)}"
             if closest.quote
             else ""
         )
@@ -386,7 +387,7 @@ def anchor(
 
 
 def _where(path: Sequence[str]) -> str:
-    return repr(path_text(path)) if path else "no heading"
+    return escape.quote(path_text(path)) if path else "no heading"
 
 
 def reanchor(old: Anchor, doc: Document) -> Placement:
@@ -669,7 +670,7 @@ def affects_line(criteria: Sequence[dict[str, Any]]) -> str:
             status = cite.get("status")
             if status == "changed":
                 old, new = changed_words([(m[0], m[1]) for m in cite.get("marks") or []])
-                detail = f" ({old!r} → {new!r})" if old or new else ""
+                detail = f" ({escape.quote(old)} → {escape.quote(new)})" if old or new else ""
                 touched.append(f"quote changed{detail}")
             elif status == "gone":
                 touched.append("quote gone")

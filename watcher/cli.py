@@ -28,6 +28,7 @@ from watcher.cli_base import (
     by_option,
     pass_app,
     safe,
+    terminal_width,
 )
 from watcher.cli_evidence import archive_cmd, export_cmd, report_cmd
 from watcher.cli_rating import cite, criteria_list, lineage
@@ -103,13 +104,14 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
     config = app.config(warn=True)
     started = time.monotonic()
     with app.store() as store:
-        progress, finish = _progress(len(source_ids) or len(store.source_overview()) or 1)
+        progress = _progress()
         try:
             result, report = asyncio.run(
                 run_pass(config, store, only=source_ids or None, progress=progress)
             )
         finally:
-            finish()
+            if progress is not None:
+                progress.finish()
         elapsed = time.monotonic() - started
         click.echo(_pass_summary(result.outcomes, elapsed))
         if report.attempted or report.waiting:
@@ -132,26 +134,43 @@ def check(app: App, source_ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
-def _progress(total: int) -> tuple[Callable[[CheckOutcome], None], Callable[[], None]]:
-    """A one-line progress bar on stderr when it is a terminal; nothing otherwise."""
+class ProgressBar:
+    """A one-line progress bar: checks done out of the checks the pass has planned.
+
+    The total grows as the pass finds followed documents to check, so the bar
+    fills as checks finish and is full only when the last one has.
+    """
+
+    width = 30
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.done = 0
+        self.total = 0
+
+    def planned(self, count: int) -> None:
+        self.total += count
+
+    def checked(self, outcome: CheckOutcome) -> None:
+        self.done += 1
+        self.write(self.line(outcome.source_id))
+
+    def line(self, source_id: str) -> str:
+        total = max(self.total, self.done, 1)
+        filled = self.width * self.done // total
+        bar = "#" * filled + "-" * (self.width - filled)
+        return f"\r[{bar}] {self.done}/{total} {safe(source_id)[:40]}".ljust(90)
+
+    def finish(self) -> None:
+        if self.done:
+            self.write("\r" + " " * 90 + "\r")
+
+
+def _progress() -> ProgressBar | None:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty():
-        return (lambda outcome: None), (lambda: None)
-    done = 0
-
-    def update(outcome: CheckOutcome) -> None:
-        nonlocal done, total
-        done += 1
-        total = max(total, done)
-        filled = int(30 * done / total)
-        bar = "#" * filled + "-" * (30 - filled)
-        line = f"\r[{bar}] {done}/{total} {safe(outcome.source_id)[:40]}"
-        click.echo(line.ljust(90), nl=False, err=True)
-
-    def finish() -> None:
-        if done:
-            click.echo("\r" + " " * 90 + "\r", nl=False, err=True)
-
-    return update, finish
+        return None
+    return ProgressBar(lambda line: click.echo(line, nl=False, err=True))
 
 
 def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
@@ -193,7 +212,8 @@ def _delivery_summary(report: DeliveryReport) -> str:
         if count
     ]
     for channel, missing in report.waiting.items():
-        parts.append(f"{channel} waiting for {', '.join(missing)}")
+        count = report.waiting_alerts.get(channel, 0)
+        parts.append(f"{count} for {channel} waiting for {', '.join(missing)}")
     return "alerts: " + ", ".join(parts)
 
 
@@ -471,23 +491,26 @@ def tasks_cmd(app: App, status: str, as_json: bool, mine: bool, by: str) -> None
     if not rows:
         click.echo(f"no {status if status != 'all' else ''} tasks".replace("  ", " "))
         return
+    click.echo(_tasks_table(rows, terminal_width()))
+
+
+#: the columns of `watcher tasks`; when the terminal is narrower than the table,
+#: the free-text ones give way, in this order and down to these widths, and
+#: then the columns `watcher task show` has too are left out
+TASK_COLUMNS = (
+    "id", "lab", "source", "status", "severity", "versions",
+    "opened_at", "updated_at", "assignee", "summary",
+)  # fmt: skip
+TASK_SHRINK = (("summary", 20), ("source", 12), ("assignee", 8), ("lab", 8), ("summary", 10))
+TASK_DROP = ("updated_at", "opened_at", "versions", "assignee")
+
+
+def _tasks_table(rows: list[dict[str, Any]], width: int) -> str:
+    """The tasks as a table fitted to `width`: long text is cut with an ellipsis,
+    never wrapped, and the id is never cut."""
     for row in rows:
         row["versions"] = f"v{row['from_version']}→v{row['to_version']}"
-    click.echo(
-        _table(
-            rows,
-            [
-                "id",
-                "source",
-                "status",
-                "versions",
-                "opened_at",
-                "updated_at",
-                "assignee",
-                "summary",
-            ],
-        )
-    )
+    return _table(rows, TASK_COLUMNS, width=200, fit=width, shrink=TASK_SHRINK, drop=TASK_DROP)
 
 
 @main.group()
@@ -801,8 +824,13 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     # one line, not page by page as HTTP 500s
     with app.store() as store:
         store.verify()
-    click.echo(f"dashboard on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    asyncio.run(serve_dashboard(config, host=host, port=port, handle_signals=True))
+
+    def listening(url: str) -> None:  # said once it listens, never before a refusal
+        click.echo(f"dashboard on {url} (Ctrl-C to stop)", err=True)
+
+    asyncio.run(
+        serve_dashboard(config, host=host, port=port, handle_signals=True, on_listening=listening)
+    )
 
 
 main.add_command(lineage)

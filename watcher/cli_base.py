@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,15 +29,65 @@ def _cell(value: object) -> str:
     return " ".join(safe(value).split())
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, width: int = 60) -> str:
-    """A plain aligned table; long cells are cut with an ellipsis."""
-    cells = [[_cell(row.get(col)) for col in columns] for row in rows]
-    cells = [[c if len(c) <= width else c[: width - 1] + "…" for c in line] for line in cells]
-    widths = [max([len(col), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)]
-    lines = ["  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True)).rstrip()]
+def _table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    width: int = 60,
+    fit: int | None = None,
+    shrink: Sequence[tuple[str, int]] = (),
+    drop: Sequence[str] = (),
+) -> str:
+    """A plain aligned table; long cells are cut with an ellipsis.
+
+    With `fit`, the table is made to fit that many characters a line: the
+    `shrink` columns narrow, in order, each down to its minimum width (a cut,
+    never a wrap); when that is not enough, the `drop` columns are left out,
+    in order. Other columns are never cut.
+    """
+    cells = [[_cut(_cell(row.get(col)), width) for col in columns] for row in rows]
+    natural = {
+        col: max([len(col), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)
+    }
+    shown, widths = list(columns), natural
+    if fit is not None:
+        for count in range(len(drop) + 1):
+            shown = [col for col in columns if col not in drop[:count]]
+            widths, excess = _narrowed(shown, natural, fit, shrink)
+            if excess <= 0:
+                break
+    at = [list(columns).index(col) for col in shown]
+    lines = ["  ".join(col.ljust(widths[col]) for col in shown).rstrip()]
     for line in cells:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        picked = [
+            _cut(line[i], widths[col]).ljust(widths[col]) for i, col in zip(at, shown, strict=True)
+        ]
+        lines.append("  ".join(picked).rstrip())
     return "\n".join(lines)
+
+
+def _narrowed(
+    columns: Sequence[str], natural: dict[str, int], fit: int, shrink: Sequence[tuple[str, int]]
+) -> tuple[dict[str, int], int]:
+    """The widths of `columns` narrowed by `shrink` towards `fit`, and how far over it remains."""
+    widths = {col: natural[col] for col in columns}
+    excess = sum(widths.values()) + 2 * (len(columns) - 1) - fit
+    for name, least in shrink:
+        if excess <= 0 or name not in widths:
+            continue
+        narrower = min(widths[name], max(least, len(name), widths[name] - excess))
+        excess -= widths[name] - narrower
+        widths[name] = narrower
+    return widths, excess
+
+
+def _cut(cell: str, width: int) -> str:
+    return cell if len(cell) <= width else cell[: width - 1] + "…"
+
+
+def terminal_width() -> int:
+    """Characters a line of the terminal holds: $COLUMNS, else the terminal's, else 80."""
+    return shutil.get_terminal_size().columns
 
 
 def _print_json(data: object) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from watcher import criteria
+from watcher import criteria, escape
 from watcher.cli_base import App, _print_json, by_option, pass_app, safe
 
 
@@ -66,11 +66,11 @@ def cite() -> None:
 def _citation_line(item: dict[str, Any]) -> str:
     status = item["status"]
     where = f"{item['source']} v{item['version']}"
-    line = (
-        f"#{item['id']} {status:8} {item['lab']} — {item['criterion']} ({where}): {item['quote']!r}"
-    )
+    line = f"#{item['id']} {status:8} {item['lab']} — {item['criterion']} ({where}): {escape.quote(item['quote'])}"
     if item.get("new_quote") and status in ("moved", "changed"):
-        line += f" → {item['new_quote']!r} (v{item['new_version']} of {item['new_source']})"
+        line += (
+            f" → {escape.quote(item['new_quote'])} (v{item['new_version']} of {item['new_source']})"
+        )
     return safe(" ".join(line.split()))
 
 
@@ -172,10 +172,10 @@ def cite_history(app: App, citation_id: int, as_json: bool) -> None:
         _print_json(events)
         return
     for event in events:
-        quote = f" {event['quote']!r}" if event["quote"] else ""
+        said = f" {escape.quote(event['quote'])}" if event["quote"] else ""
         where = f" ({event['source_id']} v{event['version']})" if event["source_id"] else ""
         note = f" — {event['note']}" if event["note"] else ""
-        click.echo(safe(f"{event['at']} {event['actor']} {event['action']}{where}{quote}{note}"))
+        click.echo(safe(f"{event['at']} {event['actor']} {event['action']}{where}{said}{note}"))
 
 
 @cite.command("import")

@@ -131,6 +131,22 @@ def _unset(names: tuple[str | None, ...], environ: Mapping[str, str]) -> list[st
     return [name for name in names if name and not environ.get(name)]
 
 
+#: the names reserved for examples and tests (RFC 2606, RFC 6761), never a real host
+_RESERVED_TLDS = frozenset({"example", "invalid", "test", "localhost"})
+
+
+def placeholder_host(host: str, *, localhost: bool = False) -> bool:
+    """Whether `host` is a name reserved for examples (example.org, relay.test, …).
+
+    `localhost` counts too when `localhost` is true: a relay may run there,
+    but no one reads mail addressed to it.
+    """
+    labels = host.strip().rstrip(".").lower().split(".")
+    if labels[-1] == "localhost":
+        return localhost
+    return labels[-1] in _RESERVED_TLDS or "example" in labels[-2:]
+
+
 @dataclass(frozen=True)
 class SlackChannel:
     """A Slack incoming webhook whose URL is read from `webhook_url_env`."""
@@ -145,6 +161,14 @@ class SlackChannel:
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
         """Names of the environment variables this channel needs that are unset."""
         return _unset((self.webhook_url_env,), environ)
+
+    def placeholders(self) -> dict[str, str]:
+        """The keys still holding the example config's placeholder values: none here."""
+        return {}
+
+    def waiting_for(self, environ: Mapping[str, str]) -> list[str]:
+        """What the channel's alerts wait for before they can be sent (nothing: [])."""
+        return self.secret_missing(environ)
 
 
 @dataclass(frozen=True)
@@ -167,6 +191,30 @@ class EmailChannel:
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
         """Names of the environment variables this channel needs that are unset."""
         return _unset((self.username_env, self.password_env), environ)
+
+    def placeholders(self) -> dict[str, str]:
+        """The keys still holding a name reserved for examples (smtp.example.org,
+        raters@example.org), with the value: the shipped config's placeholders."""
+        found = {"smtp_host": self.smtp_host} if placeholder_host(self.smtp_host) else {}
+        if placeholder_host(self.from_addr.rpartition("@")[2], localhost=True):
+            found["from"] = self.from_addr
+        for to in self.to:
+            if placeholder_host(to.rpartition("@")[2], localhost=True):
+                found.setdefault("to", to)
+        return found
+
+    def waiting_for(self, environ: Mapping[str, str]) -> list[str]:
+        """What the channel's alerts wait for before they can be sent (nothing: []).
+
+        A placeholder relay host is waited for like an unset secret: sending
+        to a host that does not exist would only fail the alerts.
+        """
+        host = (
+            [f"a real smtp_host (not {self.smtp_host})"]
+            if "smtp_host" in self.placeholders()
+            else []
+        )
+        return self.secret_missing(environ) + host
 
 
 Channel: TypeAlias = SlackChannel | EmailChannel
@@ -299,6 +347,16 @@ class Config:
                 lines.append(
                     f"{self.label}: channels.{name}: {' and '.join(missing)} {verb} not set; "
                     f"alerts for this channel wait in the outbox until {pronoun} {verb}"
+                )
+            if placeholders := channel.placeholders():
+                keys = list(placeholders)
+                named = ", ".join(keys[:-1]) + " and " * (len(keys) > 1) + keys[-1]
+                held = "wait in the outbox" if "smtp_host" in keys else "cannot be delivered"
+                lines.append(
+                    f"{self.label}: channels.{name}: {named} still "
+                    f"{'hold placeholder values' if len(keys) > 1 else 'holds a placeholder'} "
+                    f"({', '.join(placeholders.values())}); its alerts {held} until "
+                    f"{'they are' if len(keys) > 1 else 'it is'} edited"
                 )
         for index, source in enumerate(self.sources):
             for name, var in source.cookies_env:

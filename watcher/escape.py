@@ -28,6 +28,8 @@ let them through. One function per target, each with its target's rules:
 - `log`: a log message (one line, whatever it holds);
 - `xml`: text for the Atom feed;
 - `markdown`: inline Markdown text (reports and exports meant to be pasted).
+- `quote`: scraped text quoted in a message, its backslashes kept single
+  (never `repr`, which doubles them).
 
 Pure functions of a string; this module depends on nothing of watcher's.
 """
@@ -61,6 +63,16 @@ def _shown(match: re.Match[str]) -> str:
 
 def _str(text: object) -> str:
     return "" if text is None else str(text)
+
+
+def quote(text: object) -> str:
+    """`text` between single quotes, as written, for a message about scraped text.
+
+    Unlike `repr`, a backslash stays one backslash (repr doubles it, so a
+    title `A\\B` read `A\\\\B`). Not an escaper: the message is escaped for
+    its target where it is shown, which shows control and bidi characters.
+    """
+    return f"'{_str(text)}'"
 
 
 def clip(text: str, limit: int) -> str:

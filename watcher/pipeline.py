@@ -19,10 +19,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from watcher import analysis, clock, criteria, detect, lineage, review
@@ -152,7 +152,17 @@ class PassResult:
         return [item for item in self.outcomes if item.task_id is not None]
 
 
-ProgressHook = Callable[[CheckOutcome], None]
+class ProgressHook(Protocol):
+    """Told how many checks a pass plans, as it learns them, and each check's end.
+
+    A pass first plans the sources it was asked to check; each followed
+    document adds one more check once its parent's check has found it, so the
+    planned total grows during the pass and is never below the checks done.
+    """
+
+    def planned(self, count: int) -> None: ...
+
+    def checked(self, outcome: CheckOutcome) -> None: ...
 
 
 # --- the pass ----------------------------------------------------------------
@@ -360,13 +370,18 @@ class Checker:
         self.followed: dict[str, tuple[str, ...]] = {}
 
     async def run(self, sources: Sequence[Source]) -> None:
+        if self.progress is not None:
+            self.progress.planned(len(sources))
         await _all_or_none(self.check_tree(source) for source in sources)
 
     async def check_tree(self, source: Source) -> None:
         """Check a source, then the documents its `follow` rule tracks, then
         decide the lineage of the documents read for the first time."""
-        checked = await self.check(source)
-        if source.parent_id is None and source.rules.follow:
+        follows = source.parent_id is None and bool(source.rules.follow)
+        # a parent's check is reported once its documents are planned, so the
+        # progress never looks complete while they are still to be checked
+        checked = await self.check(source, report=not follows)
+        if follows:
             rows = self.store.children(source.id)
             if source.id in self.followed and checked.version != 1:
                 Lineages(self, source).links_changed(
@@ -376,15 +391,21 @@ class Checker:
             # a document no longer linked is checked once a day, not on the parent's schedule
             due = [row for row in rows if not row["unlinked_at"] or _day_old(row["last_checked"])]
             children = [child_source(source, row) for row in due]
+            if self.progress is not None:
+                self.progress.planned(len(children))
+                self.progress.checked(checked)
             await _all_or_none(self.check(child) for child in children)
             # the parent's first version is the baseline: its documents' past
             # versions become history, without a task
             baseline = checked.outcome == "new_version" and checked.version == 1
             await Lineages(self, source).decide(baseline=baseline)
 
-    async def check(self, source: Source) -> CheckOutcome:
+    async def check(self, source: Source, *, report: bool = True) -> CheckOutcome:
         async with self.slots:
-            return await self._check_in_slot(source)
+            outcome = await self._check_in_slot(source)
+        if report and self.progress is not None:
+            self.progress.checked(outcome)
+        return outcome
 
     async def _check_in_slot(self, source: Source) -> CheckOutcome:
         """Run the check; an error becomes a failed check, logged and reported."""
@@ -417,8 +438,6 @@ class Checker:
             f" error={outcome.error!r}" if outcome.error else "",
         )
         self.result.outcomes.append(outcome)
-        if self.progress is not None:
-            self.progress(outcome)
         return outcome
 
     async def _check(self, source: Source, started: datetime, t0: float) -> CheckOutcome:

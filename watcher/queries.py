@@ -266,7 +266,8 @@ def task_dict(row: Row) -> dict[str, Any]:
 
 
 def tasks(store: Store, status: str | None) -> list[dict[str, Any]]:
-    return [task_dict(row) for row in store.tasks(status)]
+    labs = {row["id"]: row["lab"] for row in store.sources(include_inactive=True)}
+    return [{**task_dict(row), "lab": labs.get(row["source_id"])} for row in store.tasks(status)]
 
 
 def task(store: Store, task_id: int) -> dict[str, Any]:
@@ -338,13 +339,12 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
     covering each), recent checks, children and tasks."""
     row = store.require_source(source_id)
     tasks_rows = store.source_tasks(source_id)
-    versions = [version_dict(v) for v in store.versions(source_id)]
-    previous_words: int | None = None
-    for version in versions:
-        version["words_delta"] = (
-            None if previous_words is None else version["words"] - previous_words
-        )
-        previous_words = version["words"]
+    rows = store.versions(source_id)
+    versions = [version_dict(v) for v in rows]
+    for at, version in enumerate(versions):
+        previous = rows[at - 1] if at else None
+        version["words_delta"] = None if previous is None else rows[at].words - previous.words
+        version.update(_words_changed(store, previous, rows[at]))
         covering = [
             t for t in tasks_rows if t["from_version"] < version["number"] <= t["to_version"]
         ]
@@ -399,6 +399,27 @@ def source_detail(store: Store, source_id: str, *, checks: int = 30) -> dict[str
     }
 
 
+#: (old text, new text) SHA-256 → words added and removed: two texts never change,
+#: so neither does their diff; bounded, oldest first out
+_WORDS_CHANGED: dict[tuple[str, str], tuple[int, int]] = {}
+
+
+def _words_changed(store: Store, old: VersionRow | None, new: VersionRow) -> dict[str, int | None]:
+    """`words_added` and `words_removed` from `old` to `new` (None for a first
+    version): a net count would show an edit of +16/−12 words as +4."""
+    if old is None:
+        return {"words_added": None, "words_removed": None}
+    key = (old.text_sha256, new.text_sha256)
+    if key not in _WORDS_CHANGED:
+        change = detect.diff(store.version_text(old), store.version_text(new))
+        stats = (change.stats.words_added, change.stats.words_removed) if change else (0, 0)
+        if len(_WORDS_CHANGED) >= 4096:
+            del _WORDS_CHANGED[next(iter(_WORDS_CHANGED))]
+        _WORDS_CHANGED[key] = stats
+    added, removed = _WORDS_CHANGED[key]
+    return {"words_added": added, "words_removed": removed}
+
+
 def lineage_history(store: Store, source_id: str) -> list[dict[str, Any]]:
     """The lineage `source_id` belongs to as one history, oldest first: each
     version numbered across the whole lineage (`step`, from 1), with its
@@ -424,6 +445,7 @@ def lineage_history(store: Store, source_id: str) -> list[dict[str, Any]]:
                 "captured_at": version.captured_at,
                 "words": version.words,
                 "words_delta": None if previous is None else version.words - previous.words,
+                **_words_changed(store, previous, version),
                 "ref": f"{version.source_id}@{version.number}",
                 "previous": f"{previous.source_id}@{previous.number}" if previous else None,
                 "new_file": previous is not None and previous.source_id != version.source_id,

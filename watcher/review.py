@@ -227,7 +227,8 @@ def assign(store: Store, task_id: int, who: str, *, actor: str = "cli") -> Row:
 def _finish(store: Store, task_id: int, status: str, note: str, actor: str) -> Row:
     note = note.strip()
     if not note:
-        raise TaskStateError(f"a note is required to {status[:-1]} a task (say what was decided)")
+        verb = {"closed": "close", "dismissed": "dismiss"}[status]
+        raise TaskStateError(f"a note is required to {verb} a task (say what was decided)")
     with store.transaction():
         task = store.task(task_id)
         if task["status"] != "open":

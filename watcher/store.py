@@ -1376,6 +1376,15 @@ class Store:
     def update_notification(self, notification_id: int, **values: Any) -> None:
         self._update("notifications", "id", notification_id, values)
 
+    def count_waiting(self, channel: str) -> int:
+        """How many alerts of `channel` are still to be sent (pending or being sent)."""
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM notifications "
+            "WHERE channel = ? AND status IN ('pending', 'sending')",
+            (channel,),
+        )
+        return int(row["n"]) if row else 0
+
     def notification_counts(self) -> dict[str, int]:
         """How many alerts the outbox holds in each status."""
         rows = self._all("SELECT status, COUNT(*) AS n FROM notifications GROUP BY status")

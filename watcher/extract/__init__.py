@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from watcher import escape
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.fingerprint import roots_fingerprint
 from watcher.extract.html import (
@@ -215,7 +216,7 @@ def _not_a_pdf(content: bytes, content_type: str, kind: str) -> str:
     size = f"{len(content):,} bytes"
     if kind == "html":
         title = _page_signals(content).title
-        detail = f"{size}, title {title!r}" if title else size
+        detail = f"{size}, title {escape.quote(title)}" if title else size
         return f"expected a PDF but got text/html ({detail})"
     if content_type == PDF_TYPE:
         return f"served as application/pdf but is not a PDF ({size})"
@@ -329,10 +330,10 @@ _ERROR_TEXT = _phrases(
 def _strong_challenge(page: PageSignals) -> str | None:
     """A bot challenge recognisable from title or markers alone, whatever the rules select."""
     if page.title and _CHALLENGE_TITLE.search(page.title):
-        return f"bot challenge instead of the document (page title {page.title!r})"
+        return f"bot challenge instead of the document (page title {escape.quote(page.title)})"
     for marker in _CHALLENGE_RAW_STRONG:
         if marker.encode() in page.head:
-            return f"bot challenge instead of the document (page contains {marker!r})"
+            return f"bot challenge instead of the document (page contains {escape.quote(marker)})"
     return None
 
 
@@ -370,22 +371,22 @@ def _check(
 
 def _challenge(text: str, page: PageSignals | None) -> str | None:
     if match := _CHALLENGE_TEXT.search(text):
-        return f"bot challenge instead of the document ({match.group(0)!r})"
+        return f"bot challenge instead of the document ({escape.quote(match.group(0))})"
     if page is not None:
         for marker in _CHALLENGE_RAW_WEAK:
             if marker in page.raw and len(text.split()) < 50:
-                return f"bot challenge instead of the document (short page containing {marker!r})"
+                return f"bot challenge instead of the document (short page containing {escape.quote(marker)})"
     return None
 
 
 def _javascript_shell(text: str, words: int, page: PageSignals | None) -> str | None:
     if match := _JS_TEXT.search(text):
-        return f"JavaScript required: the page only says {match.group(0)!r}"
+        return f"JavaScript required: the page only says {escape.quote(match.group(0))}"
     if page is None or words >= 30:
         return None
     # <noscript> is dropped from the text, so look for its message in the raw page.
     if match := _JS_TEXT.search(page.raw):
-        return f"JavaScript required: {words} words of text and the page says {match.group(0)!r}"
+        return f"JavaScript required: {words} words of text and the page says {escape.quote(match.group(0))}"
     if not text and _EMPTY_APP_ROOT.search(page.raw):
         return "JavaScript required: the page is an empty app shell with no text"
     return None
@@ -402,5 +403,5 @@ def _error_page(text: str, words: int, title: str) -> str | None:
     candidates.append("\n".join(lines[:3]) if words >= 40 else text)
     for candidate in candidates:
         if match := _ERROR_TEXT.search(candidate):
-            return f"looks like an error page ({match.group(0)!r}, {words} words)"
+            return f"looks like an error page ({escape.quote(match.group(0))}, {words} words)"
     return None

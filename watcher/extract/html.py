@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 import lxml.etree
 from bs4.dammit import EncodingDetector
 
+from watcher import escape
 from watcher.css import compile_selectors
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.normalise import collapse_whitespace, normalise_counting, normalise_line
@@ -234,7 +235,7 @@ def nothing_matched(prepared: Prepared, rules: ExtractRules) -> SuspiciousExtrac
     quoted = ", ".join(repr(selector) for selector in rules.select)
     title = next(prepared.root.iter("title"), None)
     title_text = "" if title is None else normalise_line("".join(_strings(title)))
-    suffix = f" (page title: {title_text!r})" if title_text else ""
+    suffix = f" (page title: {escape.quote(title_text)})" if title_text else ""
     return SuspiciousExtraction(f"select {quoted} matched nothing{suffix}")
 
 

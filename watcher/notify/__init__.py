@@ -117,6 +117,9 @@ async def send_test(
         if missing:
             results[name] = f"not configured: {', '.join(missing)} is not set"
             continue
+        if waiting := channel.waiting_for(environ):
+            results[name] = f"not configured: waiting for {', '.join(waiting)}"
+            continue
         sender = make_sender(channel, environ, config.watcher)
         if sender is None:
             results[name] = "not configured"

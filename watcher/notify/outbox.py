@@ -73,7 +73,10 @@ class DeliveryReport:
     failed: int = 0
     throttled: int = 0  # refused as rate limited: back in the queue, no attempt spent
     messages: int = 0  # messages the channels accepted (a summary lists several alerts)
-    waiting: dict[str, list[str]] = field(default_factory=dict)  # channel → unset variables
+    # channel → what its alerts wait for (unset variables, a real smtp_host) and how
+    # many wait; only channels with alerts waiting (nothing to send waits for nothing)
+    waiting: dict[str, list[str]] = field(default_factory=dict)
+    waiting_alerts: dict[str, int] = field(default_factory=dict)
     paused: dict[str, str] = field(default_factory=dict)  # channel → paused until (ISO)
 
     @property
@@ -160,9 +163,11 @@ async def deliver_due(
     for name, channel in config.channels.items():
         if name in active:
             continue
-        missing = channel.secret_missing(env)
+        missing = channel.waiting_for(env)
         if missing:
-            report.waiting[name] = missing
+            if count := store.count_waiting(name):
+                report.waiting[name] = missing
+                report.waiting_alerts[name] = count
             continue
         sender = make_sender(channel, env, config.watcher)
         if sender is not None:

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -239,9 +239,27 @@ def create_app(
 class DashboardServer(uvicorn.Server):
     """uvicorn, leaving signals to its host unless asked (the daemon has its own)."""
 
-    def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        handle_signals: bool,
+        on_listening: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.handle_signals = handle_signals
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.started:
+            return
+        # the address as bound, so port 0 shows the port the system chose
+        host, port = self.servers[0].sockets[0].getsockname()[:2]
+        url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        log.info("dashboard on %s", url)
+        if self.on_listening is not None:
+            self.on_listening(url)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -259,6 +277,7 @@ def make_server(
     port: int | None = None,
     handle_signals: bool = False,
     environ: Mapping[str, str] | None = None,
+    on_listening: Callable[[str], None] | None = None,
 ) -> DashboardServer:
     """A uvicorn server for the dashboard (refuses an open non-loopback bind)."""
     host = host or config.dashboard.host
@@ -273,7 +292,7 @@ def make_server(
         server_header=False,
         lifespan="on",
     )
-    return DashboardServer(uv_config, handle_signals=handle_signals)
+    return DashboardServer(uv_config, handle_signals=handle_signals, on_listening=on_listening)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -296,15 +315,18 @@ async def serve(
     host: str | None = None,
     port: int | None = None,
     handle_signals: bool = False,
+    on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the dashboard until cancelled (or, with handle_signals, until SIGINT/SIGTERM).
 
     Raises ConfigError for an open non-loopback bind and WatcherError when
-    the address cannot be bound. Cancelling the task stops the server cleanly.
+    the address cannot be bound. `on_listening` is called with the dashboard's
+    URL once it listens. Cancelling the task stops the server cleanly.
     """
-    server = make_server(config, host=host, port=port, handle_signals=handle_signals)
+    server = make_server(
+        config, host=host, port=port, handle_signals=handle_signals, on_listening=on_listening
+    )
     sock = _bind(server.config.host, server.config.port)
-    log.info("dashboard on http://%s:%d/", server.config.host, server.config.port)
     task = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         await asyncio.shield(task)

@@ -90,6 +90,11 @@ def _signed(value: int | None) -> str:
     return f"+{value:,}" if value > 0 else (f"−{-value:,}" if value < 0 else "±0")
 
 
+def _words_changed(item: dict[str, Any]) -> str:
+    """'+16 −12 words': what an edit added and removed, never only the net count."""
+    return f"+{item['words_added']:,} −{item['words_removed']:,} words"
+
+
 def _ranges(numbers: list[int]) -> str:
     """[1, 2, 3, 7, 9, 10] → 'v1–v3, v7, v9–v10'."""
     out: list[str] = []
@@ -128,6 +133,7 @@ def _environment() -> jinja2.Environment:
         date=_date,
         day=lambda v: _date(v, with_time=False),
         signed=_signed,
+        words_changed=_words_changed,
         ranges=_ranges,
         http_url=_http_url,
         sev=_severity_class,
