@@ -16,7 +16,9 @@ from watcher import citations
 from watcher.cli import main
 from watcher.errors import CitationError
 from watcher.notify import outbox
-from watcher.notify.render import render_email_html, render_plain, render_slack
+from watcher.notify.email_render import render_email_html
+from watcher.notify.render import render_plain
+from watcher.notify.slack_render import render_slack
 
 POLICY = """# Policy
 ## 1. Risk thresholds

@@ -17,16 +17,13 @@ import pytest
 from watcher.detect import diff
 from watcher.models import Change, Link, Signal
 from watcher.notify.alert import Alert
-from watcher.notify.render import (
+from watcher.notify.email_render import render_email
+from watcher.notify.render import SUBJECT_MAX, mrkdwn, render_plain, subject
+from watcher.notify.slack_render import (
     SLACK_BLOCKS_MAX,
     SLACK_SECTION_MAX,
     SLACK_TEXT_MAX,
-    SUBJECT_MAX,
-    mrkdwn,
-    render_email,
-    render_plain,
     render_slack,
-    subject,
 )
 
 OLD = "\n".join(

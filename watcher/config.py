@@ -46,6 +46,7 @@ from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: 
     Duration,
     EnvName,
     Headers,
+    Mentions,
     Pace,
     Proxy,
     Regexes,
@@ -138,6 +139,8 @@ class SlackChannel:
     webhook_url_env: str
     pace: float = 1.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
+    # "<!subteam^S123>", "<@U123>", "<!here>": added to major changes only
+    mention_on_major: tuple[str, ...] = ()
     type: Literal["slack"] = "slack"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -166,7 +169,48 @@ class EmailChannel:
         return _unset((self.username_env, self.password_env), environ)
 
 
-Channel: TypeAlias = SlackChannel | EmailChannel
+@dataclass(frozen=True)
+class WebhookChannel:
+    """A URL (read from `url_env`) that receives each alert as a signed JSON document."""
+
+    name: str
+    url_env: str
+    secret_env: str  # the HMAC-SHA256 key of X-Watcher-Signature
+    pace: float = 0.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
+    type: Literal["webhook"] = "webhook"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.url_env, self.secret_env), environ)
+
+
+@dataclass(frozen=True)
+class AppriseChannel:
+    """An Apprise URL (Teams, Discord, Matrix, Telegram, ntfy...) read from `url_env`."""
+
+    name: str
+    url_env: str
+    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
+    type: Literal["apprise"] = "apprise"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.url_env,), environ)
+
+
+APPRISE_INSTALL = "pip install -e '.[apprise]'"
+
+
+def apprise_missing() -> bool:
+    """Whether the optional Apprise package is not installed (`type = "apprise"` needs it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("apprise") is None
+
+
+Channel: TypeAlias = SlackChannel | EmailChannel | WebhookChannel | AppriseChannel
 
 
 @dataclass(frozen=True)
@@ -267,6 +311,12 @@ class Config:
                     f"{self.label}: channels.{name}: {' and '.join(missing)} {verb} not set; "
                     f"alerts for this channel wait in the outbox until {pronoun} {verb}"
                 )
+        if any(c.type == "apprise" for c in self.channels.values()) and apprise_missing():
+            names = ", ".join(n for n, c in self.channels.items() if c.type == "apprise")
+            lines.append(
+                f"{self.label}: channels.{names}: Apprise is not installed "
+                f"({APPRISE_INSTALL}); alerts for this channel wait in the outbox until it is"
+            )
         for index, source in enumerate(self.sources):
             for name, var in source.cookies_env:
                 if not env.get(var):
@@ -336,6 +386,26 @@ class _SlackModel(BaseModel):
 
     type: Literal["slack"]
     webhook_url_env: EnvName
+    pace: Pace = 1.0
+    batch_over: BatchOver = 10
+    mention_on_major: Mentions = ()
+
+
+class _WebhookModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["webhook"]
+    url_env: EnvName
+    secret_env: EnvName
+    pace: Pace = 0.0
+    batch_over: BatchOver = 10
+
+
+class _AppriseModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["apprise"]
+    url_env: EnvName
     pace: Pace = 1.0
     batch_over: BatchOver = 10
 
@@ -410,9 +480,12 @@ _TABLE_MODELS: dict[str, type[BaseModel]] = {
     "analysis": _AnalysisModel,
     "dashboard": _DashboardModel,
 }
-_CHANNEL_MODELS: dict[str, type[_SlackModel | _EmailModel]] = {
+_ChannelModel: TypeAlias = _SlackModel | _EmailModel | _WebhookModel | _AppriseModel
+_CHANNEL_MODELS: dict[str, type[_ChannelModel]] = {
     "slack": _SlackModel,
     "email": _EmailModel,
+    "webhook": _WebhookModel,
+    "apprise": _AppriseModel,
 }
 _CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -528,7 +601,8 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
             continue
         kind = body.get("type")
         if kind is None:
-            problems.add(f"{where}.type", 'required key is missing ("slack" or "email")')
+            known = ", ".join(f'"{kind}"' for kind in _CHANNEL_MODELS)
+            problems.add(f"{where}.type", f"required key is missing ({known})")
             continue
         if kind not in _CHANNEL_MODELS:
             known = ", ".join(sorted(_CHANNEL_MODELS))
@@ -545,6 +619,19 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 webhook_url_env=model.webhook_url_env,
                 pace=model.pace,
                 batch_over=model.batch_over,
+                mention_on_major=model.mention_on_major,
+            )
+        elif isinstance(model, _WebhookModel):
+            channels[name] = WebhookChannel(
+                name=name,
+                url_env=model.url_env,
+                secret_env=model.secret_env,
+                pace=model.pace,
+                batch_over=model.batch_over,
+            )
+        elif isinstance(model, _AppriseModel):
+            channels[name] = AppriseChannel(
+                name=name, url_env=model.url_env, pace=model.pace, batch_over=model.batch_over
             )
         elif isinstance(model, _EmailModel):
             channels[name] = EmailChannel(

@@ -9,7 +9,7 @@ errors) are untrusted and must be escaped by the renderer for its format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from watcher.models import Change, Link, Signal
 
@@ -51,3 +51,9 @@ class Alert:
     assignee: str | None = None
     # digest: one entry per change held for it; batch: one per alert listed
     items: tuple[Alert, ...] = field(default=())
+    # the outbox row this alert is (its delivery id), and the first row about the
+    # same task on the same channel: email threads a task's messages on it
+    notification_id: int | None = None
+    first_notification_id: int | None = None
+    # the task as `watcher tasks --json` shows it (`queries.task_dict`), for the webhook
+    task: dict[str, Any] | None = field(default=None, hash=False, compare=False)
