@@ -118,9 +118,17 @@ async def test_slack_delivers_the_payload(
     await slack_send(webhook.url)
     (payload,) = webhook.payloads
     assert set(payload) == {"text", "blocks"}
-    assert "Acme — Responsible Scaling Policy changed (v1 → v2)" in payload["text"]
+    assert payload["text"] == "Acme — Responsible Scaling Policy · changed (v1 → v2)"
+    header, first = payload["blocks"][:2]
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": payload["text"], "emoji": False},
+    }
+    assert first["text"]["text"].startswith("Changed · *Acme — Responsible Scaling Policy* v1 → v2")
     assert any(
-        "We [-commit-]" in block["text"]["text"] for block in payload["blocks"] if "text" in block
+        "± We ~commit~ *expect* to ~safety~ *be safe*." in block["text"]["text"]
+        for block in payload["blocks"]
+        if "text" in block
     )
     assert our_log(caplog)  # httpcore logged at DEBUG...
     assert SECRET not in our_log(caplog)  # ...but nothing holds the URL (httpx's INFO line would)

@@ -421,7 +421,10 @@ def subject(alert: Alert) -> str:
         head, tail = "[watcher] ", f" changed ({_versions(alert)})"
     elif alert.kind in ("change", "reminder", "failing", "recovered"):
         tag = one_line(alert.severity, 20) if alert.kind == "change" and alert.severity else alert.kind
-        what = _what(alert) if alert.kind != "recovered" else "checked successfully again"
+        what = {
+            "failing": f"{alert.failures} failed checks in a row" if alert.failures else "checks fail",
+            "recovered": "checked successfully again",
+        }.get(alert.kind) or _what(alert)
         head, tail = f"[watcher] {tag} — ", _clip(f": {what}", 80)
     elif alert.kind == "digest":
         count = len(alert.items)

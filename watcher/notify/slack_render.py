@@ -113,8 +113,10 @@ def _is_major(alert: Alert) -> bool:
 
 
 def _header(alert: Alert) -> dict[str, Any]:
-    """The header block: plain text (never parsed for mentions or links), at most 150 characters."""
-    text = _clip(headline(alert, 1000), SLACK_HEADER_MAX)
+    """The header block: plain text (never parsed for mentions or links), at most 150 characters.
+
+    Escaped all the same (`&`, `<`, `>`), so no payload holds a raw `<` of a page's."""
+    text = _fit(mrkdwn(_clip(headline(alert, 1000), SLACK_HEADER_MAX)), SLACK_HEADER_MAX)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
@@ -264,7 +266,8 @@ def _slack_blocks(alert: Alert, tags: str = "") -> Iterator[tuple[dict[str, Any]
         yield _section(_slack_link(alert.link, label)), False
 
 
-_LINE_MARKS = {"-": "−", "+": "+", "~": "~"}
+# "±" for an edited line: a leading "~" could be read as the start of a strike.
+_LINE_MARKS = {"-": "−", "+": "+", "~": "±"}
 
 
 def _slack_line(line: _Line) -> str | None:
@@ -274,7 +277,7 @@ def _slack_line(line: _Line) -> str | None:
     spans: list[tuple[int, int, str]] = []
     for op, piece in line.pieces:
         if op != "equal" and piece.strip():
-            if spans and spans[-1][1] == len(text):
+            if spans and spans[-1][1] == len(text) and not text[-1:].isspace():
                 text += " "  # '~old~ *new*': two marks need a space between them
             spans.append((len(text), len(text) + len(piece), op))
         text += piece
