@@ -403,6 +403,8 @@ def headline(alert: Alert, limit: int = 300) -> str:
     and two labs' frameworks have near-identical names); the document is cut
     before the tail is. Unescaped: each format escapes it.
     """
+    if alert.kind in ("digest", "batch"):
+        return _clip(_list_headline(alert), limit)
     if alert.kind not in ("change", "reminder", "failing", "recovered"):
         return _clip(subject(alert).removeprefix("[watcher] "), limit)
     severity = one_line(alert.severity, 20) if alert.severity and alert.kind == "change" else ""
