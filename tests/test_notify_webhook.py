@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -31,8 +32,14 @@ from tests.test_notify_channels import load_channel
 from tests.test_pipeline import SECTIONS, html_source, page
 from watcher import clock
 from watcher.cli import main
+from watcher.config import SlackChannel
+from watcher.detect import diff
 from watcher.errors import ConfigError
-from watcher.notify import outbox
+from watcher.models import Signal
+from watcher.notify import SlackSender, outbox
+from watcher.notify.alert import Alert
+from watcher.notify.render import slack_marks_fit
+from watcher.notify.slack_render import render_slack
 
 pytestmark = pytest.mark.clock
 
@@ -260,3 +267,155 @@ def test_channel_keys_load(tmp_path: Path) -> None:
     assert hook.secret_missing({"HOOK_URL": "https://x"}) == ["HOOK_SECRET"]
     ap = load_channel(tmp_path, type="apprise", url_env="AP", pace="2s").channels["raters"]
     assert ap.type == "apprise" and ap.pace == 2.0 and ap.secret_missing({}) == ["AP"]
+
+
+# --- Slack: mentions and word marks -------------------------------------------------
+
+
+MENTIONS = ("<!subteam^S0123ABC>", "<@U0123ABC>", "<!here>")
+
+
+def major(**overrides: Any) -> Alert:
+    values: dict[str, Any] = {
+        "kind": "change",
+        "source_id": "gdm-fsf",
+        "lab": "Google DeepMind",
+        "title": "Frontier Safety Framework",
+        "url": "https://deepmind.example/fsf.pdf",
+        "link": "https://deepmind.example/fsf.pdf",
+        "event": "opened",
+        "task_id": 3,
+        "old_version": 1,
+        "new_version": 2,
+        "severity": "major",
+        "signals": (
+            Signal(
+                "commitment_weakened",
+                "3. Security",
+                "We commit to audits.",
+                "We may do audits.",
+                old_marks=((3, 9),),
+                new_marks=((3, 9),),
+            ),
+        ),
+        "change": diff("# Security\nWe commit to audits.", "# Security\nWe may do audits."),
+    }
+    values.update(overrides)
+    return Alert(**values)
+
+
+def test_slack_mentions_only_on_major_changes_and_only_from_config() -> None:
+    payload = render_slack(major(), MENTIONS)
+    assert payload["text"] == (
+        "Google DeepMind — Frontier Safety Framework · major: commitment weakened "
+        "<!subteam^S0123ABC> <@U0123ABC> <!here>"
+    )
+    assert payload["blocks"][0]["text"]["text"] == (
+        "Google DeepMind — Frontier Safety Framework · major: commitment weakened"
+    )
+    first = payload["blocks"][1]["text"]["text"]
+    assert "<!subteam^S0123ABC> <@U0123ABC> <!here>" in first
+    for severity in ("substantive", "minor", None):
+        calm = json.dumps(render_slack(major(severity=severity), MENTIONS))
+        assert "subteam" not in calm and "<@U0123ABC>" not in calm and "<!here>" not in calm
+    reminder = Alert(kind="reminder", lab="G42", title="FAIS", task_id=3, severity="major")
+    assert "<!here>" not in json.dumps(render_slack(reminder, MENTIONS))
+    summary = Alert(kind="batch", items=(major(severity="minor"), major()))
+    assert render_slack(summary, MENTIONS)["text"].endswith("<!here>")
+
+
+@pytest.mark.parametrize("bad", ["<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "&lt;!here&gt;"])
+def test_scraped_text_never_makes_a_mention(bad: str) -> None:
+    alert = major(
+        lab=f"Lab {bad}",
+        title=f"Doc {bad}",
+        signals=(Signal("commitment_weakened", bad, f"We commit {bad}.", f"We may {bad}."),),
+        change=diff(f"# S\nWe commit {bad}.", f"# S\nWe may {bad}."),
+    )
+    for mentions in ((), MENTIONS):
+        payload = json.dumps(render_slack(alert, mentions), ensure_ascii=False)
+        found = re.findall(r"<[!@][^>]*>", payload)
+        assert found == list(mentions) * 2, found  # in the text and the first section
+        assert "lt;" in payload  # the page's text is there, escaped
+
+
+HOSTILE_MARKS = ["~x~", "*y*", "_z_", "`c`", "```", "<!channel>"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE_MARKS)
+def test_slack_marks_fall_back_when_the_text_could_break_them(bad: str) -> None:
+    alert = major(
+        signals=(
+            Signal(
+                "commitment_weakened",
+                "S",
+                f"We commit {bad} to audits.",
+                f"We may {bad} do audits.",
+                old_marks=((3, 9),),
+                new_marks=((3, 6),),
+            ),
+        ),
+        change=diff(f"# S\nWe commit {bad} to audits.", f"# S\nWe may {bad} do audits."),
+    )
+    texts = [b["text"]["text"] for b in render_slack(alert)["blocks"] if "text" in b]
+    joined = "\n".join(texts)
+    assert "<!channel>" not in joined
+    if bad == "<!channel>":  # nothing that pairs with ~ or *: Slack's own marks
+        assert "~commit~" in joined and "*may*" in joined
+        assert "± We ~commit~ *may* &lt;!channel&gt;" in joined
+        return
+    # the evidence quote shows the text form; the excerpt a code block
+    assert "[-commit-]" in joined and "{+may+}" in joined
+    assert "~commit~" not in joined and "*may*" not in joined
+    code = [t for t in texts if t.startswith("```")]
+    assert code and all(t.count("```") == 2 for t in code)
+
+
+def test_slack_marks_need_whole_words() -> None:
+    change = diff("# S\nWe recommit to audits.", "# S\nWe recommitted to audits.")
+    shown = "\n".join(
+        b["text"]["text"] for b in render_slack(major(change=change))["blocks"] if "text" in b
+    )
+    if "recommit" in shown and "[-" not in shown:  # a whole-word edit: marks fit
+        assert "~recommit~ *recommitted*" in shown
+    assert "re~" not in shown and "~ed" not in shown
+    assert slack_marks_fit("re-commit", [(3, 9)])
+    assert not slack_marks_fit("recommit", [(2, 8)])
+    assert not slack_marks_fit("a *b* commit", [(6, 12)])
+
+
+def test_slack_header_is_plain_text_cut_at_150() -> None:
+    payload = render_slack(major(title="Frontier Safety Framework " * 20))
+    header = payload["blocks"][0]
+    assert header["type"] == "header" and header["text"]["type"] == "plain_text"
+    text = header["text"]["text"]
+    assert len(text) <= 150 and text.startswith("Google DeepMind — Frontier Safety Framework")
+    assert text.endswith("· major: commitment weakened")  # the document is cut, not the news
+    assert payload["text"].endswith("· major: commitment weakened")
+
+
+async def _slack_send(url: str, mentions: tuple[str, ...], alert: Alert) -> None:
+    channel = SlackChannel(name="raters", webhook_url_env="X", mention_on_major=mentions)
+    sender = SlackSender(channel, url, timeout=2.0)
+    try:
+        await sender.send(alert)
+    finally:
+        await sender.aclose()
+
+
+def test_slack_sender_posts_the_configured_mentions(httpserver: HTTPServer) -> None:
+    posts: list[Any] = []
+
+    def handle(request: Request) -> Response:
+        posts.append(json.loads(request.get_data()))
+        return Response("ok")
+
+    httpserver.expect_request("/services/T/B/x", method="POST").respond_with_handler(handle)
+    url = httpserver.url_for("/services/T/B/x")
+    asyncio.run(_slack_send(url, MENTIONS, major()))
+    asyncio.run(_slack_send(url, MENTIONS, major(severity="minor")))
+    assert posts[0]["text"].startswith("Google DeepMind — Frontier Safety Framework · major")
+    assert posts[0]["text"].endswith("<!here>")
+    assert posts[1]["text"] == (
+        "Google DeepMind — Frontier Safety Framework · minor: commitment weakened"
+    )

@@ -116,7 +116,12 @@ def _header(alert: Alert) -> dict[str, Any]:
     """The header block: plain text (never parsed for mentions or links), at most 150 characters.
 
     Escaped all the same (`&`, `<`, `>`), so no payload holds a raw `<` of a page's."""
-    text = _fit(mrkdwn(_clip(headline(alert, 1000), SLACK_HEADER_MAX)), SLACK_HEADER_MAX)
+    limit = SLACK_HEADER_MAX
+    text = mrkdwn(headline(alert, limit))
+    while len(text) > SLACK_HEADER_MAX and limit > 20:  # escaping lengthened it
+        limit -= len(text) - SLACK_HEADER_MAX
+        text = mrkdwn(headline(alert, limit))
+    text = _fit(text, SLACK_HEADER_MAX)
     return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": False}}
 
 
