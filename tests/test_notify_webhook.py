@@ -419,3 +419,177 @@ def test_slack_sender_posts_the_configured_mentions(httpserver: HTTPServer) -> N
     assert posts[1]["text"] == (
         "Google DeepMind — Frontier Safety Framework · minor: commitment weakened"
     )
+
+
+# --- email: subject and threading ----------------------------------------------------
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.raw: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.raw.append(envelope.content)
+        return "250 OK"
+
+
+def test_email_subject_and_threading_of_one_task(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mail = {
+            "mail": {
+                "type": "email",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "security": "none",
+                "from": "Policy watch <watcher@alerts.example.org>",
+                "to": ["raters@example.org"],
+            }
+        }
+        site.set("/rsp", page())
+        env.channels = mail
+        env.watcher = {"notify": ["mail"], "remind_after": "1d", "remind_every": "1d"}
+        env.sources = [html_source(site, lab="Zürich Labs")]
+        env.check()
+        site.set("/rsp", page(WEAKER))
+        env.check()  # opens the task
+        assert deliver(env).sent == 1
+        site.set("/rsp", page(WEAKER.replace("every year", "every other year")))
+        env.check()  # extends it
+        assert deliver(env).sent == 1
+        later = clock.now() + timedelta(days=2)
+        at(monkeypatch, later)
+        assert outbox.enqueue_reminders(env.write(), env.store, later) == 1
+        assert deliver(env).sent == 1
+    finally:
+        controller.stop()
+    messages = [message_from_bytes(raw, policy=policy.default) for raw in inbox.raw]
+    assert all(isinstance(m, EmailMessage) for m in messages)
+    opened, extended, reminder = messages
+    task = env.store.tasks()[0]["id"]
+    rows = [r["id"] for r in env.store.notifications()]
+    assert opened["Message-ID"] == f"<watcher.task-{task}.notification-{rows[0]}@alerts.example.org>"
+    assert extended["Message-ID"] == f"<watcher.task-{task}.notification-{rows[1]}@alerts.example.org>"
+    assert "In-Reply-To" not in opened and "References" not in opened
+    for later_message in (extended, reminder):
+        assert later_message["In-Reply-To"] == opened["Message-ID"]
+        assert later_message["References"] == opened["Message-ID"]
+    # the subject: severity, lab, document, top signal; non-ASCII encoded by the library
+    assert opened["Subject"].startswith("[watcher] major — Zürich Labs — Policy acme-rsp: ")
+    assert reminder["Subject"].startswith("[watcher] reminder — Zürich Labs — Policy acme-rsp: ")
+    head = inbox.raw[0].split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head
+    # the HTML body: the title before the signals
+    html_part = opened.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    body = html_part.get_content()
+    assert body.index("<h2>") < body.index("<ul>")
+
+
+def test_email_subject_cannot_carry_a_header(tmp_path: Path) -> None:
+    from watcher.notify.email_render import render_email
+
+    alert = major(lab="Evil\r\nBcc: victim@evil.example", title="Ünïcode " * 60)
+    message = render_email(alert, sender="w@example.org", recipients=["a@example.org"])
+    raw = message.as_bytes()
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert "Bcc" not in parsed
+    assert "\n" not in str(parsed["Subject"]) and len(str(parsed["Subject"])) <= 200
+    assert str(parsed["Subject"]).endswith(": commitment weakened")
+    assert parsed["Message-ID"].startswith("<")  # no notification id: a fresh one
+
+
+# --- Apprise ---------------------------------------------------------------------------
+
+
+class Catcher:
+    """What Apprise's json:// posts: a JSON object with title and message."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.posts: list[dict[str, Any]] = []
+        self.status = 200
+        server.expect_request("/notify", method="POST").respond_with_handler(self._handle)
+
+    def url(self, query: str = "") -> str:
+        return f"json://127.0.0.1:{self.server.port}/notify{query}"
+
+    def _handle(self, request: Request) -> Response:
+        self.posts.append(json.loads(request.get_data()))
+        return Response("{}", status=self.status, content_type="application/json")
+
+
+@pytest.fixture
+def catcher() -> Iterator[Catcher]:
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield Catcher(server)
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+def apprise_send(url: str, alert: Alert) -> None:
+    from watcher.config import AppriseChannel
+    from watcher.notify.apprise import AppriseSender
+
+    sender = AppriseSender(AppriseChannel(name="team", url_env="AP"), url, timeout=10)
+    asyncio.run(sender.send(alert))
+
+
+def test_apprise_through_the_outbox(
+    env: Env, site: Site, catcher: Catcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_TEST_APPRISE", catcher.url())
+    setup_change(env, site, {"team": {"type": "apprise", "url_env": "WATCHER_TEST_APPRISE"}})
+    catcher.status = 500
+    assert deliver(env).retrying == 1  # Apprise's "not sent" is transient
+    [row] = env.store.notifications()
+    assert row["status"] == "pending" and "could not deliver" in row["last_error"]
+    catcher.status = 200
+    at(monkeypatch, clock.now() + timedelta(hours=2))
+    assert deliver(env).sent == 1
+    post = catcher.posts[-1]
+    assert post["title"].startswith("Acme — Policy acme-rsp · major: ")
+    assert post["message"].startswith(post["title"])
+    assert "Review task #1 opened." in post["message"]
+    assert len(catcher.posts) == 2
+
+
+@pytest.mark.parametrize("query", ["", "?format=markdown", "?format=html"])
+def test_apprise_body_is_plain_text_that_cannot_become_markup(
+    catcher: Catcher, query: str
+) -> None:
+    bad = "[click](https://evil.example) <b>x</b> @everyone *bold*"
+    apprise_send(catcher.url(query), major(title=bad))
+    [post] = catcher.posts
+    message = post["message"]
+    if not query:  # text as text
+        assert bad in post["title"] and bad in message
+    elif query == "?format=markdown":  # Apprise escapes text for a Markdown service
+        assert "\\[click\\]\\(https://evil\\.example\\)" in message and "\\*bold\\*" in message
+    else:  # and for an HTML one
+        assert "&lt;b&gt;x&lt;/b&gt;" in message and "<b>" not in message
+
+
+def test_apprise_missing_is_one_line_and_alerts_wait(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_TEST_APPRISE", "json://127.0.0.1:9/x")
+    setup_change(env, site, {"team": {"type": "apprise", "url_env": "WATCHER_TEST_APPRISE"}})
+    monkeypatch.setitem(sys.modules, "apprise", None)  # as if not installed: import fails
+    result = CliRunner().invoke(main, ["--config", str(env.config_path), "validate"])
+    lines = [line for line in result.stderr.splitlines() if "Apprise" in line]
+    assert lines == [
+        f"warning: {env.config_path}: channels.team: Apprise is not installed "
+        "(pip install -e '.[apprise]'); alerts for this channel wait in the outbox until it is"
+    ], result.output
+    report = deliver(env)
+    assert report.attempted == 0
+    [row] = env.store.notifications()
+    assert (row["status"], row["attempts"]) == ("pending", 0)

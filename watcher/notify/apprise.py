@@ -16,8 +16,11 @@ outbox retries with backoff); a URL Apprise does not understand is permanent.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import warnings
 from dataclasses import replace
+from types import ModuleType
 
 from watcher.config import AppriseChannel
 from watcher.errors import DeliveryError
@@ -27,6 +30,20 @@ from watcher.notify.render import headline, render_plain
 log = logging.getLogger(__name__)
 
 
+def _load_apprise() -> ModuleType:
+    """The apprise module, its service plugins loaded.
+
+    Loading them warns (one imports `imghdr`, deprecated since Python 3.11): a
+    third party's warning, not the user's to act on. Loaded here, in the event
+    loop's thread, not in the worker: `catch_warnings` is not thread-safe.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module("apprise")
+        module.Apprise().add("json://127.0.0.1/")  # loads the plugins; sends nothing
+        return module
+
+
 class AppriseSender:
     """Sends alerts to one Apprise URL, as a title and a plain-text body."""
 
@@ -34,6 +51,7 @@ class AppriseSender:
         self.channel = channel
         self._url = url
         self._timeout = timeout
+        self._apprise = _load_apprise()
         # Apprise's debug lines can carry a service's token: keep its log quieter than ours.
         logging.getLogger("apprise").setLevel(logging.WARNING)
 
@@ -55,8 +73,7 @@ class AppriseSender:
         log.debug("alert %s delivered to %s", alert.kind, where)
 
     def _notify(self, where: str, title: str, body: str) -> bool:
-        import apprise
-
+        apprise = self._apprise
         notifier = apprise.Apprise()
         if not notifier.add(self._url):
             raise DeliveryError(
