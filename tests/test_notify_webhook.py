@@ -324,7 +324,9 @@ def test_slack_mentions_only_on_major_changes_and_only_from_config() -> None:
     assert render_slack(summary, MENTIONS)["text"].endswith("<!here>")
 
 
-@pytest.mark.parametrize("bad", ["<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "&lt;!here&gt;"])
+@pytest.mark.parametrize(
+    "bad", ["<!channel>", "<!here>", "<@U999>", "<!subteam^S1>", "&lt;!here&gt;"]
+)
 def test_scraped_text_never_makes_a_mention(bad: str) -> None:
     alert = major(
         lab=f"Lab {bad}",
@@ -473,8 +475,12 @@ def test_email_subject_and_threading_of_one_task(
     opened, extended, reminder = messages
     task = env.store.tasks()[0]["id"]
     rows = [r["id"] for r in env.store.notifications()]
-    assert opened["Message-ID"] == f"<watcher.task-{task}.notification-{rows[0]}@alerts.example.org>"
-    assert extended["Message-ID"] == f"<watcher.task-{task}.notification-{rows[1]}@alerts.example.org>"
+    assert (
+        opened["Message-ID"] == f"<watcher.task-{task}.notification-{rows[0]}@alerts.example.org>"
+    )
+    assert (
+        extended["Message-ID"] == f"<watcher.task-{task}.notification-{rows[1]}@alerts.example.org>"
+    )
     assert "In-Reply-To" not in opened and "References" not in opened
     for later_message in (extended, reminder):
         assert later_message["In-Reply-To"] == opened["Message-ID"]
@@ -562,9 +568,7 @@ def test_apprise_through_the_outbox(
 
 
 @pytest.mark.parametrize("query", ["", "?format=markdown", "?format=html"])
-def test_apprise_body_is_plain_text_that_cannot_become_markup(
-    catcher: Catcher, query: str
-) -> None:
+def test_apprise_body_is_plain_text_that_cannot_become_markup(catcher: Catcher, query: str) -> None:
     bad = "[click](https://evil.example) <b>x</b> @everyone *bold*"
     apprise_send(catcher.url(query), major(title=bad))
     [post] = catcher.posts

@@ -362,7 +362,7 @@ def _mentions(value: Any) -> Any:
     for item in value:
         if not isinstance(item, str) or not _MENTION_RE.fullmatch(item):
             raise ValueError(
-                f"{_short(item)} is not a Slack mention: use \"<!subteam^ID>\" (a user group), "
+                f'{_short(item)} is not a Slack mention: use "<!subteam^ID>" (a user group), '
                 '"<@ID>" (a user) or "<!here>"'
             )
     return tuple(dict.fromkeys(value))

@@ -62,8 +62,6 @@ def fits_email(alert: Alert) -> bool:
     return size <= _PART_BUDGET
 
 
-
-
 def _html_link(url: str, label: str) -> str:
     safe = _safe_url(url)
     if safe is None:

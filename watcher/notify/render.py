@@ -422,9 +422,15 @@ def subject(alert: Alert) -> str:
     if alert.kind == "change" and not alert.severity:
         head, tail = "[watcher] ", f" changed ({_versions(alert)})"
     elif alert.kind in ("change", "reminder", "failing", "recovered"):
-        tag = one_line(alert.severity, 20) if alert.kind == "change" and alert.severity else alert.kind
+        tag = (
+            one_line(alert.severity, 20)
+            if alert.kind == "change" and alert.severity
+            else alert.kind
+        )
         what = {
-            "failing": f"{alert.failures} failed checks in a row" if alert.failures else "checks fail",
+            "failing": f"{alert.failures} failed checks in a row"
+            if alert.failures
+            else "checks fail",
             "recovered": "checked successfully again",
         }.get(alert.kind) or _what(alert)
         head, tail = f"[watcher] {tag} — ", _clip(f": {what}", 80)

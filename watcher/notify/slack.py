@@ -21,7 +21,6 @@ from watcher.notify.alert import Alert
 from watcher.notify.hook import HookPoster
 from watcher.notify.slack_render import fits_slack, render_slack
 
-
 log = logging.getLogger(__name__)
 
 

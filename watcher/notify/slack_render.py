@@ -56,7 +56,6 @@ SLACK_TEXT_MAX = 3000
 SLACK_HEADER_MAX = 150
 
 
-
 def _slack_link(url: str, label: str) -> str:
     """Our own link `<url|label>` when url is safe; else the URL as escaped text."""
     safe = _safe_url(url)
@@ -327,4 +326,3 @@ def fits_slack(alert: Alert) -> bool:
         len(blocks) <= SLACK_BLOCKS_MAX - 1
         and _slack_size(block for block, _ in blocks) <= SLACK_TOTAL_MAX
     )
-
