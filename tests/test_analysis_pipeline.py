@@ -52,9 +52,12 @@ def test_seed_change_is_major_with_its_signals_everywhere(
 
     asyncio.run(outbox.deliver_due(env.write(), env.store))
     [post] = slack.posts
-    first_block = post["blocks"][0]["text"]["text"]
-    assert first_block.startswith("*Severity: major*")
-    assert "commitment weakened" in first_block
+    # what a phone shows: the lab and document, then the severity and the top signal
+    assert post["text"].startswith("Acme — Policy acme-rsp · major: ")
+    header, first = post["blocks"][:2]
+    assert header["type"] == "header" and header["text"]["text"] == post["text"]
+    assert first["text"]["text"].startswith("*major* · *Acme — Policy acme-rsp*")
+    assert "commitment weakened" in first["text"]["text"]
 
     data = as_json(run(env, "diff", "acme-rsp", "--format", "json"))
     assert data["severity"] == "major"

@@ -16,7 +16,9 @@ from watcher import citations
 from watcher.cli import main
 from watcher.errors import CitationError
 from watcher.notify import outbox
-from watcher.notify.render import render_email_html, render_plain, render_slack
+from watcher.notify.email_render import render_email_html
+from watcher.notify.render import render_plain
+from watcher.notify.slack_render import render_slack
 
 POLICY = """# Policy
 ## 1. Risk thresholds
@@ -259,7 +261,8 @@ def test_check_after_change_reports_criteria_in_task_and_alert(cited: Env, site:
     [row] = [r for r in store.notifications() if r["kind"] == "change"]
     alert = outbox.build_alert(cited.write(), store, row)
     assert alert.criteria == task["criteria_line"] and "<!here>" in alert.criteria
-    assert render_plain(alert).splitlines()[1] == alert.criteria  # right after the severity
+    # after the title, the task's event and the severity
+    assert render_plain(alert).splitlines()[3] == alert.criteria
     slack = json.dumps(render_slack(alert))
     assert "&lt;!here&gt;" in slack and "<!here>" not in slack
     email = render_email_html(alert)

@@ -16,7 +16,8 @@ from tests.pdfs import make_pdf
 from tests.test_lineage import Style, heading_lines, light_revision, policy_text
 from watcher import lineage, queries
 from watcher.notify.outbox import build_alert
-from watcher.notify.render import render_plain, render_slack
+from watcher.notify.render import render_plain
+from watcher.notify.slack_render import render_slack
 
 COMMIT = "We commit to pause training if evaluations show critical capability levels."
 EXPECT = "We expect to pause training where appropriate."

@@ -31,7 +31,7 @@ from tests.servers import RawRequest, RawServer, free_port, http_response
 from watcher.config import Config, EmailChannel, SlackChannel, load_config
 from watcher.detect import diff
 from watcher.errors import ConfigError, DeliveryError
-from watcher.notify import EmailSender, SlackSender, make_sender, render
+from watcher.notify import EmailSender, SlackSender, email_render, make_sender, render, slack_render
 from watcher.notify.alert import Alert
 from watcher.notify.outbox import Pacer
 
@@ -118,9 +118,17 @@ async def test_slack_delivers_the_payload(
     await slack_send(webhook.url)
     (payload,) = webhook.payloads
     assert set(payload) == {"text", "blocks"}
-    assert "Acme — Responsible Scaling Policy changed (v1 → v2)" in payload["text"]
+    assert payload["text"] == "Acme — Responsible Scaling Policy · changed (v1 → v2)"
+    header, first = payload["blocks"][:2]
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": payload["text"], "emoji": False},
+    }
+    assert first["text"]["text"].startswith("Changed · *Acme — Responsible Scaling Policy* v1 → v2")
     assert any(
-        "We [-commit-]" in block["text"]["text"] for block in payload["blocks"] if "text" in block
+        "± We ~commit~ *expect* to ~safety~ *be safe*." in block["text"]["text"]
+        for block in payload["blocks"]
+        if "text" in block
     )
     assert our_log(caplog)  # httpcore logged at DEBUG...
     assert SECRET not in our_log(caplog)  # ...but nothing holds the URL (httpx's INFO line would)
@@ -625,14 +633,14 @@ def test_a_summary_lists_every_alert_escaped_in_each_format() -> None:
     )
     summary = Alert(kind="batch", items=items)
     assert render.subject(summary) == "[watcher] 3 alerts at once"
-    slack = json.dumps(render.render_slack(summary), ensure_ascii=False)
+    slack = json.dumps(slack_render.render_slack(summary), ensure_ascii=False)
     assert "&lt;!channel&gt; &amp; co" in slack and "<!channel>" not in slack
     assert "[major]" in slack and "changed (v1 → v2)" in slack
     assert "Acme — Down: source failing <https://a.example/|source>" in slack
-    html_part = render.render_email_html(summary)
+    html_part = email_render.render_email_html(summary)
     assert "&lt;b&gt;T&lt;/b&gt;" in html_part and "<b>T</b>" not in html_part
     plain = render.render_plain(summary)
     assert plain.count("\n- ") == 3 and "\r" not in plain
-    assert render.fits_slack(summary) and render.fits_email(summary)
+    assert slack_render.fits_slack(summary) and email_render.fits_email(summary)
     many = Alert(kind="batch", items=(HOSTILE,) * 61)
-    assert not render.fits_slack(many)  # the outbox sends fewer per message instead
+    assert not slack_render.fits_slack(many)  # the outbox sends fewer per message instead

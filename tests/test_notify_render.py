@@ -17,16 +17,13 @@ import pytest
 from watcher.detect import diff
 from watcher.models import Change, Link, Signal
 from watcher.notify.alert import Alert
-from watcher.notify.render import (
+from watcher.notify.email_render import render_email
+from watcher.notify.render import SUBJECT_MAX, mrkdwn, render_plain, subject
+from watcher.notify.slack_render import (
     SLACK_BLOCKS_MAX,
     SLACK_SECTION_MAX,
     SLACK_TEXT_MAX,
-    SUBJECT_MAX,
-    mrkdwn,
-    render_email,
-    render_plain,
     render_slack,
-    subject,
 )
 
 OLD = "\n".join(
@@ -113,10 +110,13 @@ def check_slack(payload: dict[str, Any], allowed_urls: set[str]) -> list[str]:
 
 def check_slack_limits(payload: dict[str, Any]) -> None:
     blocks = payload["blocks"]
-    assert 1 <= len(blocks) <= SLACK_BLOCKS_MAX
+    assert 2 <= len(blocks) <= SLACK_BLOCKS_MAX
     assert len(payload["text"]) <= SLACK_TEXT_MAX
+    header = blocks[0]
+    assert header["type"] == "header" and header["text"]["type"] == "plain_text"
+    assert len(header["text"]["text"]) <= 150
     total = 0
-    for block in blocks:
+    for block in blocks[1:]:
         assert block["type"] in ("section", "context")
         for text in slack_texts(block):
             assert len(text) <= SLACK_SECTION_MAX
@@ -218,8 +218,9 @@ def test_change_opened_says_what_changed_everywhere() -> None:
     alert = change_alert(severity="high")
     text = render_plain(alert)
     lines = text.splitlines()
-    assert lines[0] == "Severity: high"  # severity first
-    assert lines[1] == "Acme — Responsible Scaling Policy changed (v2 → v3)"
+    # lab and document first, then severity and what happened
+    assert lines[0] == "Acme — Responsible Scaling Policy · high: changed (v2 → v3)"
+    assert lines[1:3] == ["Review task #7 opened.", "Severity: high"]
     assert "Review task #7 opened." in text
     assert f"Source: {SAFE_URL}" in text
     assert "Versions: v2 (2026-01-01 10:00 UTC) → v3 (2026-01-02 11:30 UTC)" in text
@@ -237,11 +238,14 @@ def test_change_opened_says_what_changed_everywhere() -> None:
     joined = "\n".join(
         check_slack(payload, {SAFE_URL, DASHBOARD, "https://acme.example/rsp-v3.pdf"})
     )
-    assert payload["blocks"][0]["text"]["text"].startswith("*Severity: high*\n*Acme — ")
+    assert payload["blocks"][0]["text"]["text"] == lines[0]  # the header
+    assert payload["blocks"][1]["text"]["text"].startswith("*high* · *Acme — ")
     assert f"<{DASHBOARD}|Full diff>" in joined
     assert "<https://acme.example/rsp-v3.pdf|RSP v3 (PDF)>" in joined
-    assert "```\n@@ Responsible Scaling Policy › 2. Security\n~ We [-commit-] {+expect+}" in joined
-    assert payload["text"].startswith("Severity: high\nAcme — Responsible Scaling Policy changed")
+    # plain words: Slack's own strike and bold, no code block
+    assert "§ Responsible Scaling Policy › 2. Security\n± We ~commit~ *expect* to protect" in joined
+    assert "```" not in joined
+    assert payload["text"] == "Acme — Responsible Scaling Policy · high: changed (v2 → v3)"
     check_slack_limits(payload)
 
     message = render_email(alert, sender="watcher@example.org", recipients=["a@example.org"])
@@ -333,7 +337,8 @@ def kinds() -> list[tuple[str, Alert, list[str]]]:
                 summary="threshold turned qualitative",
             ),
             [
-                "Reminder: review task #7 still open for Acme — RSP",
+                "Acme — RSP",
+                "review task #7 still open",
                 "2026-01-01 10:00 UTC",
                 "dana",
                 "threshold turned qualitative",
@@ -357,7 +362,7 @@ def kinds() -> list[tuple[str, Alert, list[str]]]:
                 failures=3,
                 error="HTTP 503 Service Unavailable",
             ),
-            ["Source failing: Acme — RSP", "3", "HTTP 503 Service Unavailable"],
+            ["Acme — RSP", "3 failed checks in a row", "HTTP 503 Service Unavailable"],
         ),
         (
             "recovered",
@@ -369,7 +374,7 @@ def kinds() -> list[tuple[str, Alert, list[str]]]:
                 url=SAFE_URL,
                 link=SAFE_URL,
             ),
-            ["Source recovered: Acme — RSP", "successfully again"],
+            ["Acme — RSP", "successfully again"],
         ),
         (
             "digest",
@@ -412,9 +417,9 @@ def test_each_kind_renders(name: str, alert: Alert, expected: list[str]) -> None
 
 def test_subjects_of_the_other_kinds() -> None:
     expected = {
-        "reminder": "[watcher] Reminder: review task #7 still open for Acme — RSP",
-        "failing": "[watcher] Source failing: Acme — RSP",
-        "recovered": "[watcher] Source recovered: Acme — RSP",
+        "reminder": "[watcher] reminder — Acme — RSP: review task #7 still open",
+        "failing": "[watcher] failing — Acme — RSP: 3 failed checks in a row",
+        "recovered": "[watcher] recovered — Acme — RSP: checked successfully again",
         "digest": "[watcher] Digest: 2 changes",
         "test": "[watcher] Test message from channel rater-slack",
     }

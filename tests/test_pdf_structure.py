@@ -18,8 +18,10 @@ from watcher.config import load_config
 from watcher.extract import extract
 from watcher.extract.pdf import Bookmark, Line, heading_marks, reflow
 from watcher.models import Extracted, ExtractRules
+from watcher.notify.email_render import render_email_html
 from watcher.notify.outbox import build_alert
-from watcher.notify.render import render_email_html, render_plain, render_slack
+from watcher.notify.render import render_plain
+from watcher.notify.slack_render import render_slack
 from watcher.store import Store
 from watcher.web import app as web
 

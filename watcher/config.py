@@ -46,6 +46,7 @@ from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: 
     Duration,
     EnvName,
     Headers,
+    Mentions,
     Pace,
     Proxy,
     Regexes,
@@ -147,20 +148,11 @@ def placeholder_host(host: str, *, localhost: bool = False) -> bool:
     return labels[-1] in _RESERVED_TLDS or "example" in labels[-2:]
 
 
-@dataclass(frozen=True)
-class SlackChannel:
-    """A Slack incoming webhook whose URL is read from `webhook_url_env`."""
-
-    name: str
-    webhook_url_env: str
-    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
-    batch_over: int = 10  # more alerts due at once are sent as one summary
-    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
-    type: Literal["slack"] = "slack"
+class _SecretOnly:
+    """A channel whose alerts wait only for its secret variables (no placeholder keys)."""
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        """Names of the environment variables this channel needs that are unset."""
-        return _unset((self.webhook_url_env,), environ)
+        raise NotImplementedError
 
     def placeholders(self) -> dict[str, str]:
         """The keys still holding the example config's placeholder values: none here."""
@@ -169,6 +161,24 @@ class SlackChannel:
     def waiting_for(self, environ: Mapping[str, str]) -> list[str]:
         """What the channel's alerts wait for before they can be sent (nothing: [])."""
         return self.secret_missing(environ)
+
+
+@dataclass(frozen=True)
+class SlackChannel(_SecretOnly):
+    """A Slack incoming webhook whose URL is read from `webhook_url_env`."""
+
+    name: str
+    webhook_url_env: str
+    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
+    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    # "<!subteam^S123>", "<@U123>", "<!here>": added to major changes only
+    mention_on_major: tuple[str, ...] = ()
+    type: Literal["slack"] = "slack"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.webhook_url_env,), environ)
 
 
 @dataclass(frozen=True)
@@ -217,7 +227,50 @@ class EmailChannel:
         return self.secret_missing(environ) + host
 
 
-Channel: TypeAlias = SlackChannel | EmailChannel
+@dataclass(frozen=True)
+class WebhookChannel(_SecretOnly):
+    """A URL (read from `url_env`) that receives each alert as a signed JSON document."""
+
+    name: str
+    url_env: str
+    secret_env: str  # the HMAC-SHA256 key of X-Watcher-Signature
+    pace: float = 0.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
+    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    type: Literal["webhook"] = "webhook"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.url_env, self.secret_env), environ)
+
+
+@dataclass(frozen=True)
+class AppriseChannel(_SecretOnly):
+    """An Apprise URL (Teams, Discord, Matrix, Telegram, ntfy...) read from `url_env`."""
+
+    name: str
+    url_env: str
+    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
+    batch_over: int = 10  # more alerts due at once are sent as one summary
+    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    type: Literal["apprise"] = "apprise"
+
+    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
+        """Names of the environment variables this channel needs that are unset."""
+        return _unset((self.url_env,), environ)
+
+
+APPRISE_INSTALL = "pip install -e '.[apprise]'"
+
+
+def apprise_missing() -> bool:
+    """Whether the optional Apprise package is not installed (`type = "apprise"` needs it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("apprise") is None
+
+
+Channel: TypeAlias = SlackChannel | EmailChannel | WebhookChannel | AppriseChannel
 
 
 @dataclass(frozen=True)
@@ -358,6 +411,12 @@ class Config:
                     f"({', '.join(placeholders.values())}); its alerts {held} until "
                     f"{'they are' if len(keys) > 1 else 'it is'} edited"
                 )
+        if any(c.type == "apprise" for c in self.channels.values()) and apprise_missing():
+            names = ", ".join(n for n, c in self.channels.items() if c.type == "apprise")
+            lines.append(
+                f"{self.label}: channels.{names}: Apprise is not installed "
+                f"({APPRISE_INSTALL}); alerts for this channel wait in the outbox until it is"
+            )
         for index, source in enumerate(self.sources):
             for name, var in source.cookies_env:
                 if not env.get(var):
@@ -477,6 +536,28 @@ class _SlackModel(BaseModel):
     pace: Pace = 1.0
     batch_over: BatchOver = 10
     report: ReportSchedule | None = None
+    mention_on_major: Mentions = ()
+
+
+class _WebhookModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["webhook"]
+    url_env: EnvName
+    secret_env: EnvName
+    pace: Pace = 0.0
+    batch_over: BatchOver = 10
+    report: ReportSchedule | None = None
+
+
+class _AppriseModel(BaseModel):
+    model_config = _STRICT
+
+    type: Literal["apprise"]
+    url_env: EnvName
+    pace: Pace = 1.0
+    batch_over: BatchOver = 10
+    report: ReportSchedule | None = None
 
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -567,9 +648,12 @@ _TABLE_MODELS: dict[str, type[BaseModel]] = {
     "analysis": _AnalysisModel,
     "dashboard": _DashboardModel,
 }
-_CHANNEL_MODELS: dict[str, type[_SlackModel | _EmailModel]] = {
+_ChannelModel: TypeAlias = _SlackModel | _EmailModel | _WebhookModel | _AppriseModel
+_CHANNEL_MODELS: dict[str, type[_ChannelModel]] = {
     "slack": _SlackModel,
     "email": _EmailModel,
+    "webhook": _WebhookModel,
+    "apprise": _AppriseModel,
 }
 _CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -685,7 +769,8 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
             continue
         kind = body.get("type")
         if kind is None:
-            problems.add(f"{where}.type", 'required key is missing ("slack" or "email")')
+            known = ", ".join(f'"{kind}"' for kind in _CHANNEL_MODELS)
+            problems.add(f"{where}.type", f"required key is missing ({known})")
             continue
         if kind not in _CHANNEL_MODELS:
             known = ", ".join(sorted(_CHANNEL_MODELS))
@@ -700,6 +785,24 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
             channels[name] = SlackChannel(
                 name=name,
                 webhook_url_env=model.webhook_url_env,
+                pace=model.pace,
+                batch_over=model.batch_over,
+                report=model.report,
+                mention_on_major=model.mention_on_major,
+            )
+        elif isinstance(model, _WebhookModel):
+            channels[name] = WebhookChannel(
+                name=name,
+                url_env=model.url_env,
+                secret_env=model.secret_env,
+                pace=model.pace,
+                batch_over=model.batch_over,
+                report=model.report,
+            )
+        elif isinstance(model, _AppriseModel):
+            channels[name] = AppriseChannel(
+                name=name,
+                url_env=model.url_env,
                 pace=model.pace,
                 batch_over=model.batch_over,
                 report=model.report,

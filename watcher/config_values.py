@@ -404,6 +404,27 @@ def _cron(value: str) -> str:
     return value
 
 
+# Slack's mention forms a channel may add to major alerts: a user group, a
+# user, or everyone active in the channel. Nothing else: the config is the
+# only source of a `<…>` that Slack would act on.
+_MENTION_RE = re.compile(r"<!subteam\^[A-Z0-9]{2,30}>|<@[UW][A-Z0-9]{2,30}>|<!here>")
+
+
+def _mentions(value: Any) -> Any:
+    if not isinstance(value, list):
+        raise ValueError(
+            f'expected a list such as ["<!subteam^S0123ABC>", "<@U0123ABC>", "<!here>"], '
+            f"got {_toml_type(value)}"
+        )
+    for item in value:
+        if not isinstance(item, str) or not _MENTION_RE.fullmatch(item):
+            raise ValueError(
+                f'{_short(item)} is not a Slack mention: use "<!subteam^ID>" (a user group), '
+                '"<@ID>" (a user) or "<!here>"'
+            )
+    return tuple(dict.fromkeys(value))
+
+
 Text = Annotated[str, AfterValidator(_one_line)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 Pace = Annotated[float, BeforeValidator(_pace)]
@@ -421,4 +442,5 @@ Address = Annotated[str, AfterValidator(_address)]
 Proxy = Annotated[str, AfterValidator(_proxy)]
 Browser = Annotated[Any, BeforeValidator(_browser_mode)]
 Headers = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_header_pairs)]
+Mentions = Annotated[tuple[str, ...], BeforeValidator(_mentions)]
 CookieVars = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_cookie_vars)]

@@ -1267,6 +1267,14 @@ class Store:
             return self._all("SELECT * FROM notifications ORDER BY id")
         return self._all("SELECT * FROM notifications WHERE status = ? ORDER BY id", (status,))
 
+    def first_notification(self, task_id: int, channel: str) -> int | None:
+        """The id of the first alert queued about a task for a channel (its thread's root)."""
+        row = self._one(
+            "SELECT MIN(id) AS id FROM notifications WHERE task_id = ? AND channel = ?",
+            (task_id, channel),
+        )
+        return row["id"] if row else None
+
     def notification(self, notification_id: int) -> Row:
         row = self._one("SELECT * FROM notifications WHERE id = ?", (notification_id,))
         if row is None:

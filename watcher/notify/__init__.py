@@ -12,20 +12,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from watcher.config import Channel, Config, EmailChannel, SlackChannel, WatcherSettings
+from watcher.config import (
+    APPRISE_INSTALL,
+    AppriseChannel,
+    Channel,
+    Config,
+    EmailChannel,
+    SlackChannel,
+    WatcherSettings,
+    WebhookChannel,
+    apprise_missing,
+)
 from watcher.errors import DeliveryError
 from watcher.notify.alert import Alert
 
 if TYPE_CHECKING:
+    from watcher.notify.apprise import AppriseSender
     from watcher.notify.email import EmailSender
     from watcher.notify.slack import SlackSender
+    from watcher.notify.webhook import WebhookSender
 
 __all__ = [
     "SENDERS",
     "Alert",
+    "AppriseSender",
     "EmailSender",
     "Sender",
     "SlackSender",
+    "WebhookSender",
     "make_sender",
     "send_test",
 ]
@@ -54,6 +68,14 @@ def __getattr__(name: str) -> Any:
         from watcher.notify.slack import SlackSender
 
         return SlackSender
+    if name == "WebhookSender":
+        from watcher.notify.webhook import WebhookSender
+
+        return WebhookSender
+    if name == "AppriseSender":
+        from watcher.notify.apprise import AppriseSender
+
+        return AppriseSender
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -61,18 +83,48 @@ def _slack(
     channel: SlackChannel, environ: Mapping[str, str], settings: WatcherSettings | None
 ) -> Sender | None:
     from watcher.notify.slack import SlackSender
-    from watcher.transport import ProxyRoutes
 
     url = environ.get(channel.webhook_url_env)
     if not url:
         return None
-    # The webhook goes through the same proxy as the fetches: [watcher] proxy,
+    return SlackSender(channel, url, transport=_routes(environ, settings))
+
+
+def _routes(environ: Mapping[str, str], settings: WatcherSettings | None) -> Any:
+    from watcher.transport import ProxyRoutes
+
+    # Web channels go through the same proxy as the fetches: [watcher] proxy,
     # else the environment's proxy variables.
     if settings is None:
-        routes = ProxyRoutes(environ=environ)
-    else:
-        routes = ProxyRoutes(settings.proxy, auth=settings.proxy_auth(environ), environ=environ)
-    return SlackSender(channel, url, transport=routes)
+        return ProxyRoutes(environ=environ)
+    return ProxyRoutes(settings.proxy, auth=settings.proxy_auth(environ), environ=environ)
+
+
+def _webhook(
+    channel: WebhookChannel, environ: Mapping[str, str], settings: WatcherSettings | None
+) -> Sender | None:
+    if channel.secret_missing(environ):
+        return None
+    from watcher.notify.webhook import WebhookSender
+
+    return WebhookSender(
+        channel,
+        environ[channel.url_env],
+        environ[channel.secret_env],
+        transport=_routes(environ, settings),
+    )
+
+
+def _apprise(
+    channel: AppriseChannel, environ: Mapping[str, str], settings: WatcherSettings | None
+) -> Sender | None:
+    # Without the package the channel is unconfigured: its alerts wait, and
+    # `Config.warnings()` names the install command.
+    if channel.secret_missing(environ) or apprise_missing():
+        return None
+    from watcher.notify.apprise import AppriseSender
+
+    return AppriseSender(channel, environ[channel.url_env])
 
 
 def _email(
@@ -90,6 +142,8 @@ def _email(
 SENDERS: dict[str, Callable[[Any, Mapping[str, str], WatcherSettings | None], Sender | None]] = {
     "slack": _slack,
     "email": _email,
+    "webhook": _webhook,
+    "apprise": _apprise,
 }
 
 
@@ -122,7 +176,12 @@ async def send_test(
             continue
         sender = make_sender(channel, environ, config.watcher)
         if sender is None:
-            results[name] = "not configured"
+            missing_package = channel.type == "apprise" and apprise_missing()
+            results[name] = (
+                f"not configured: Apprise is not installed ({APPRISE_INSTALL})"
+                if missing_package
+                else "not configured"
+            )
             continue
         try:
             await sender.send(

@@ -57,3 +57,9 @@ class Alert:
     items: tuple[Alert, ...] = field(default=())
     # report: the data `watcher report --format json` prints
     report: Mapping[str, Any] | None = None
+    # the outbox row this alert is (its delivery id), and the first row about the
+    # same task on the same channel: email threads a task's messages on it
+    notification_id: int | None = None
+    first_notification_id: int | None = None
+    # the task as `watcher tasks --json` shows it (`queries.task_dict`), for the webhook
+    task: dict[str, Any] | None = field(default=None, hash=False, compare=False)

@@ -27,7 +27,7 @@ from watcher.config import EmailChannel
 from watcher.errors import DeliveryError
 from watcher.escape import one_line
 from watcher.notify.alert import Alert
-from watcher.notify.render import fits_email, render_email
+from watcher.notify.email_render import fits_email, render_email
 
 log = logging.getLogger(__name__)
 

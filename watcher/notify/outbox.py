@@ -32,7 +32,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
 from watcher.notify import Sender, make_sender
 from watcher.notify.alert import Alert
+from watcher.queries import task_dict
 from watcher.store import Row, Store
 
 log = logging.getLogger(__name__)
@@ -492,7 +493,21 @@ def _link(config: Config, task_id: int | None, url: str) -> str:
 
 
 def build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) -> Alert:
-    """Gather what an alert shows from its row and the database (`diff`: with the change)."""
+    """Gather what an alert shows from its row and the database (`diff`: with the change),
+    with the row's id (the delivery id) and, for an alert about a task, the task as
+    `watcher tasks --json` shows it and the task's first row on the same channel."""
+    alert = _build_alert(config, store, row, diff=diff)
+    alert = replace(alert, notification_id=row["id"])
+    if alert.task_id is not None:
+        alert = replace(
+            alert,
+            task=task_dict(store.task(alert.task_id)),
+            first_notification_id=store.first_notification(alert.task_id, row["channel"]),
+        )
+    return alert
+
+
+def _build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) -> Alert:
     payload: dict[str, Any] = json.loads(row["payload"])
     kind = row["kind"]
     if kind == "change":

@@ -1,4 +1,6 @@
-"""An `Alert` → the message each channel sends: plain text, Slack Block Kit, email.
+"""An `Alert` → what every format shares: the headline, the subject, plain text,
+signal lines and the excerpt of the changed wording. `slack_render.py` and
+`email_render.py` build their formats on these; `webhook_render.py` the JSON.
 
 Pure functions. Every piece of text that comes from a scraped page (lab and
 title may too, through `follow`; url, headings, changed wording, link texts,
@@ -24,13 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
-from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import clock, escape
-from watcher.detect import render_html as render_diff_html
 from watcher.detect import summary as change_summary
 from watcher.escape import clip as _clip
 from watcher.escape import html as _e
@@ -38,13 +36,6 @@ from watcher.escape import one_line
 from watcher.escape import slack as mrkdwn
 from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal, page_label
 from watcher.notify.alert import Alert
-
-#: Slack's own limits are 3,000 characters per section text and 50 blocks;
-#: messages much over ~13k characters in all are cut, so we stay below that.
-SLACK_SECTION_MAX = 3000
-SLACK_BLOCKS_MAX = 50
-SLACK_TOTAL_MAX = 11_500
-SLACK_TEXT_MAX = 3000
 
 #: Header values (the subject) are cut to this many characters.
 SUBJECT_MAX = escape.HEADER_MAX
@@ -56,10 +47,6 @@ _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _DEL_STYLE = "background:#ffe0e0;color:#82071e;text-decoration:line-through"
 _INS_STYLE = "background:#d8f5dc;color:#0b5a1f;text-decoration:underline"
-_BODY_STYLE = "font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:15px;line-height:1.5;color:#1f2328"
-_LINE_STYLE = "margin:2px 0;white-space:pre-wrap;word-wrap:break-word;font-family:Menlo,Consolas,monospace;font-size:13px"
-_PATH_STYLE = "margin:12px 0 4px;font-weight:bold;color:#59636e"
-_MUTED_STYLE = "color:#59636e"
 
 
 # ---------------------------------------------------------------------------
@@ -117,7 +104,12 @@ def quote(text: str, marks: Sequence[tuple[int, int]], side: str, style: str = "
     """
     text, marks = escape.clip_around(text, tuple(marks), QUOTE_SHOWN)
     esc = _escaper(style)
-    before, after = _MARKERS[style][0 if side == "old" else 1]
+    if style == "slack" and not slack_marks_fit(text, marks):
+        # Slack has no escape for ~ or *: marks that could pair with the
+        # text's own become the text form, which nothing can break.
+        before, after = _MARKERS["text"][0 if side == "old" else 1]
+    else:
+        before, after = _MARKERS[style][0 if side == "old" else 1]
     out: list[str] = []
     at = 0
     for start, end in [*marks, (len(text), len(text))]:
@@ -135,6 +127,30 @@ def quote(text: str, marks: Sequence[tuple[int, int]], side: str, style: str = "
 
 
 _SPACES = re.compile(r"\s+")
+
+#: Characters that Slack reads as formatting marks (or a code span).
+_SLACK_MARKUP = re.compile("[~*_`]")
+
+
+def slack_marks_fit(text: str, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether Slack's ~strike~ and *bold* can mark `spans` of `text` as meant.
+
+    They can when the text holds no ~, *, _ or backtick, so no mark of ours can pair
+    with one of the text's, and every span (spaces aside) starts and ends at a
+    word's edge: Slack formats only whole words, so `com~mit~` would show its
+    tildes.
+    """
+    if _SLACK_MARKUP.search(text):
+        return False
+    for start, end in spans:
+        piece = text[start:end]
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        if start >= end:
+            continue
+        if (start > 0 and text[start - 1].isalnum()) or (end < len(text) and text[end].isalnum()):
+            return False
+    return True
 
 
 def _flat(text: str) -> str:
@@ -359,17 +375,65 @@ def _marked(line: _Line) -> str:
 # subject
 
 
-def subject(alert: Alert) -> str:
-    """The email subject (and the headline of every format): one line, bounded."""
+def top_signal(alert: Alert) -> str:
+    """The label of the alert's most material signal ("commitment weakened"), or ""."""
+    if not alert.signals:
+        return ""
+    kind = alert.signals[0].kind
+    return one_line(SIGNAL_LABELS.get(kind, kind.replace("_", " ")), 60)
+
+
+def _what(alert: Alert) -> str:
+    """What happened, in a few words (unescaped): the top signal, else the event."""
     if alert.kind == "change":
-        head, tail = "[watcher] ", f" changed ({_versions(alert)})"
-    elif alert.kind == "reminder":
+        return top_signal(alert) or f"changed ({_versions(alert)})"
+    if alert.kind == "reminder":
         task = f" #{alert.task_id}" if alert.task_id is not None else ""
-        head, tail = f"[watcher] Reminder: review task{task} still open for ", ""
-    elif alert.kind == "failing":
-        head, tail = "[watcher] Source failing: ", ""
-    elif alert.kind == "recovered":
-        head, tail = "[watcher] Source recovered: ", ""
+        return f"review task{task} still open"
+    if alert.kind == "failing":
+        count = f" ({alert.failures} failed checks in a row)" if alert.failures else ""
+        return f"source failing{count}"
+    return "source recovered"
+
+
+def headline(alert: Alert, limit: int = 300) -> str:
+    """The phone-first line: 'Lab — Document · severity: what happened', bounded.
+
+    The lab and document come first (a notification shows the start of a line,
+    and two labs' frameworks have near-identical names); the document is cut
+    before the tail is. Unescaped: each format escapes it.
+    """
+    if alert.kind in ("digest", "batch"):
+        return _clip(_list_headline(alert), limit)
+    if alert.kind not in ("change", "reminder", "failing", "recovered"):
+        return _clip(subject(alert).removeprefix("[watcher] "), limit)
+    severity = one_line(alert.severity, 20) if alert.severity and alert.kind == "change" else ""
+    tail = " · " + (f"{severity}: " if severity else "") + _what(alert)
+    tail = _clip(tail, limit // 2)
+    return _document(alert, limit - len(tail)) + tail
+
+
+def subject(alert: Alert) -> str:
+    """The email subject: '[watcher] major — Lab — Document: what happened', one line, bounded.
+
+    A change without a severity (no analysis) keeps '[watcher] Lab — Document
+    changed (v1 → v2)'.
+    """
+    if alert.kind == "change" and not alert.severity:
+        head, tail = "[watcher] ", f" changed ({_versions(alert)})"
+    elif alert.kind in ("change", "reminder", "failing", "recovered"):
+        tag = (
+            one_line(alert.severity, 20)
+            if alert.kind == "change" and alert.severity
+            else alert.kind
+        )
+        what = {
+            "failing": f"{alert.failures} failed checks in a row"
+            if alert.failures
+            else "checks fail",
+            "recovered": "checked successfully again",
+        }.get(alert.kind) or _what(alert)
+        head, tail = f"[watcher] {tag} — ", _clip(f": {what}", 80)
     elif alert.kind == "digest":
         count = len(alert.items)
         return f"[watcher] Digest: {count} change{'s' if count != 1 else ''}"
@@ -419,15 +483,16 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
         yield "If you can read this, the channel works."
         return
 
+    # The title first: which lab and document, then what the change means.
+    yield headline(alert, 1000)
+    if alert.kind == "change":
+        yield _event_line(alert)
     if alert.severity:
         yield f"Severity: {one_line(alert.severity, 40)}"
     if alert.criteria:  # what a rater asks first: which grades it touches
         yield one_line(alert.criteria, 1000)
     for line in _signal_lines(alert):
         yield f"- {line}"
-    yield subject(alert).removeprefix("[watcher] ")
-    if alert.kind == "change":
-        yield _event_line(alert)
     yield ""
     yield f"Source: {one_line(alert.url, 1000)}"
 
@@ -532,412 +597,3 @@ def _list_link(item: Alert) -> tuple[str, str] | None:
 #: A list entry's link longer than this is left out (the entry stays): it keeps
 #: every entry of a summary within Slack's limits.
 _LIST_LINK_MAX = 400
-
-
-def fits_slack(alert: Alert) -> bool:
-    """Whether Slack shows the whole message: no part left out to fit its limits."""
-    if alert.kind in ("digest", "batch") and len(alert.items) > _SLACK.items:
-        return False
-    blocks = list(_slack_blocks(alert))
-    return (
-        len(blocks) <= SLACK_BLOCKS_MAX - 1
-        and _slack_size(block for block, _ in blocks) <= SLACK_TOTAL_MAX
-    )
-
-
-def fits_email(alert: Alert) -> bool:
-    """Whether the email lists every item of a digest or summary."""
-    if alert.kind not in ("digest", "batch"):
-        return True
-    if len(alert.items) > _EMAIL.items:
-        return False
-    size = sum(
-        len(_list_line(alert, item)) + len(item.link or item.url) + 8 for item in alert.items
-    )
-    return size <= _PART_BUDGET
-
-
-# ---------------------------------------------------------------------------
-# Slack
-
-
-def _slack_link(url: str, label: str) -> str:
-    """Our own link `<url|label>` when url is safe; else the URL as escaped text."""
-    safe = _safe_url(url)
-    if safe is None:
-        return mrkdwn(one_line(url, 300))
-    # A "|" in the label would not break out, but keep the syntax unambiguous.
-    label = one_line(label, 150).replace("|", "¦")
-    return f"<{mrkdwn(safe)}|{mrkdwn(label)}>"
-
-
-def _code(text: str) -> str:
-    # Slack has no escape for backticks: a modifier grave looks alike and cannot close the block.
-    return mrkdwn(text.replace("`", "ˋ"))
-
-
-def _fit(text: str, limit: int = SLACK_SECTION_MAX) -> str:
-    """Escaped mrkdwn cut to `limit` without splitting an entity or one of our links."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp, lt = cut.rfind("&"), cut.rfind("<")
-    if amp > cut.rfind(";"):
-        cut = cut[:amp]
-    if lt > cut.rfind(">"):
-        cut = cut[:lt]
-    return cut + "…"
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text)}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text)}]}
-
-
-def render_slack(alert: Alert) -> dict[str, Any]:
-    """A Block Kit payload `{"text": fallback, "blocks": [...]}` within Slack's limits."""
-    if alert.kind == "report":  # a scheduled report has a renderer of its own
-        from watcher.notify.report import render_report_slack
-
-        return render_report_slack(alert)
-    kept = _within_limits(list(_slack_blocks(alert)))
-    headline = render_plain(alert).split("\n\n", 1)[0]
-    return {"text": _fit(mrkdwn(headline), SLACK_TEXT_MAX), "blocks": kept}
-
-
-def _within_limits(blocks: list[tuple[dict[str, Any], bool]]) -> list[dict[str, Any]]:
-    """Drop optional blocks from the end until the message fits Slack's limits."""
-    dropped = 0
-    while len(blocks) > SLACK_BLOCKS_MAX - 1 or _slack_size(b for b, _ in blocks) > SLACK_TOTAL_MAX:
-        index = max((i for i, (_, optional) in enumerate(blocks) if optional), default=None)
-        if index is None:
-            break
-        del blocks[index]
-        dropped += 1
-    kept = [block for block, _ in blocks]
-    if dropped:
-        kept.append(
-            _context(
-                f"({dropped} more part{'s' if dropped != 1 else ''} left out to fit Slack's limits)"
-            )
-        )
-    return kept
-
-
-def _slack_size(blocks: Iterator[dict[str, Any]]) -> int:
-    return sum(len(text) for block in blocks for text in _block_texts(block))
-
-
-def _block_texts(block: dict[str, Any]) -> Iterator[str]:
-    if "text" in block:
-        yield block["text"]["text"]
-    for element in block.get("elements", ()):
-        yield element["text"]
-
-
-def _slack_blocks(alert: Alert) -> Iterator[tuple[dict[str, Any], bool]]:
-    bounds = _SLACK
-    if alert.kind == "test":
-        yield (
-            _section(
-                f"watcher test message from channel *{mrkdwn(one_line(alert.title, 100))}*."
-                + (f"\n{mrkdwn(one_line(alert.summary, 1000))}" if alert.summary else "")
-            ),
-            False,
-        )
-        return
-    if alert.kind in ("digest", "batch"):
-        count = len(alert.items)
-        head, _, tail = _list_headline(alert).partition(": ")
-        yield _section(f"*{head}:* {tail}"), False
-        lines = []
-        for item in alert.items[: bounds.items]:
-            line = "• " + mrkdwn(_clip(_list_line(alert, item), 400))
-            link = _list_link(item)
-            if link:
-                line += " " + _slack_link(*link)
-            lines.append(line)
-        for chunk in _chunks(lines, SLACK_SECTION_MAX):
-            yield _section(chunk), True
-        if count > bounds.items:
-            yield _context(_more(count - bounds.items, "change")), False
-        return
-
-    head = f"*Severity: {mrkdwn(one_line(alert.severity, 40))}*\n" if alert.severity else ""
-    if alert.criteria:
-        head += f"{mrkdwn(one_line(alert.criteria, 1000))}\n"
-    if alert.signals:
-        # a section of their own: escaping can lengthen them, and _fit cuts the end
-        signals = "".join(f"• {line}\n" for line in _signal_lines(alert, "slack"))
-        yield _section(head + signals), False
-        head = ""
-    document = f"*{mrkdwn(_document(alert, 300))}*"
-    if alert.kind == "change":
-        yield (
-            _section(f"{head}{document} changed ({_versions(alert)})\n{_event_line(alert)}"),
-            False,
-        )
-        facts = [
-            f"*Source:* {_slack_link(alert.url, one_line(alert.url, 150))}",
-            *(
-                [f"*Supersedes:* {mrkdwn(one_line(alert.supersedes, 600))}"]
-                if alert.supersedes
-                else []
-            ),
-            f"*Versions:* {mrkdwn(_version_line(alert))}",
-            f"*Change:* {mrkdwn(_change_line(alert))}",
-        ]
-        names, more = _headings(alert.change, bounds.headings)
-        if names:
-            facts.append(
-                "*Sections:* "
-                + mrkdwn("; ".join(names))
-                + (f" {_more(more, 'section')}" if more else "")
-            )
-        yield _section("\n".join(facts)), False
-        if alert.new_documents:
-            docs = [
-                "• " + _slack_link(doc.url, one_line(doc.text, 150) or doc.url)
-                for doc in alert.new_documents[: bounds.documents]
-            ]
-            if len(alert.new_documents) > bounds.documents:
-                docs.append(_more(len(alert.new_documents) - bounds.documents, "document"))
-            yield _section("*New documents:*\n" + "\n".join(docs)), True
-        if alert.change is not None and alert.change.hunks:
-            sections, left = _excerpt(alert.change, bounds)
-            yield _section("*What changed:*"), True
-            for section in sections:
-                lines = [f"@@ {section.header()}".rstrip()]
-                lines += [_marked(line) for line in section.lines]
-                if section.cut:
-                    lines.append("  …")
-                body = _fit(_code("\n".join(lines)), SLACK_SECTION_MAX - 8)
-                yield _section(f"```\n{body}\n```"), True
-            if left:
-                yield _context(_more(left, "change") + " in the full diff"), False
-    else:
-        if alert.kind == "reminder":
-            task = f"Review task #{alert.task_id}" if alert.task_id is not None else "A review task"
-            lines = [f"{head}*Reminder:* {task} for {document} is still open."]
-            if alert.from_version is not None and alert.new_version is not None:
-                lines.append(f"*Versions:* v{alert.from_version} → v{alert.new_version}")
-            if alert.opened_at:
-                lines.append(f"*Open since:* {mrkdwn(_when(alert.opened_at))}")
-            assignee = mrkdwn(one_line(alert.assignee, 100)) if alert.assignee else "nobody"
-            lines.append(f"*Assignee:* {assignee}")
-            if alert.summary:
-                lines.append(f"*Summary:* {mrkdwn(one_line(alert.summary, 1000))}")
-        elif alert.kind == "failing":
-            failures = f" ({alert.failures} failed checks in a row)" if alert.failures else ""
-            lines = [f"{head}*Source failing:* {document}{failures}"]
-            if alert.error:
-                lines.append(f"*Last error:* {mrkdwn(one_line(alert.error, 1000))}")
-        else:
-            lines = [f"{head}*Source recovered:* {document} is checked successfully again."]
-        lines.append(f"*Source:* {_slack_link(alert.url, one_line(alert.url, 150))}")
-        yield _section("\n".join(lines)), False
-
-    if alert.link and alert.link != alert.url:
-        label = "Full diff" if alert.kind == "change" else "Details"
-        yield _section(_slack_link(alert.link, label)), False
-
-
-def _chunks(lines: Sequence[str], limit: int) -> Iterator[str]:
-    """Lines joined into texts of at most `limit` characters (a longer line is cut)."""
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        line = _fit(line, limit)
-        if chunk and size + len(line) + 1 > limit:
-            yield "\n".join(chunk)
-            chunk, size = [], 0
-        chunk.append(line)
-        size += len(line) + 1
-    if chunk:
-        yield "\n".join(chunk)
-
-
-# ---------------------------------------------------------------------------
-# email
-
-
-def _html_link(url: str, label: str) -> str:
-    safe = _safe_url(url)
-    if safe is None:
-        return _e(one_line(url, 1000))
-    return f'<a href="{_e(safe)}">{_e(one_line(label, 300))}</a>'
-
-
-def render_email_html(alert: Alert) -> str:
-    """The alert as an HTML document with inline styles only (the email's HTML part)."""
-    out = [
-        "<!DOCTYPE html>",
-        '<html><head><meta charset="utf-8">',
-        f"<title>{_e(subject(alert))}</title></head>",
-        f'<body style="{_BODY_STYLE}">',
-    ]
-    out += _html_body(alert)
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def _html_body(alert: Alert) -> Iterator[str]:
-    bounds = _EMAIL
-    if alert.kind == "test":
-        yield f"<p>watcher test message from channel <strong>{_e(one_line(alert.title, 100))}</strong>.</p>"
-        if alert.summary:
-            yield f"<p>{_e(one_line(alert.summary, 1000))}</p>"
-        yield "<p>If you can read this, the channel works.</p>"
-        return
-    if alert.kind in ("digest", "batch"):
-        count = len(alert.items)
-        yield f"<h2>{_e(_list_headline(alert))}</h2>"
-        yield "<ul>"
-        budget = _PART_BUDGET
-        shown = 0
-        for item in alert.items[: bounds.items]:
-            link = _list_link(item)
-            suffix = f" ({_html_link(*link)})" if link else ""
-            entry = f"<li>{_e(_list_line(alert, item))}{suffix}</li>"
-            budget -= len(entry)
-            if budget < 0:
-                break
-            yield entry
-            shown += 1
-        yield "</ul>"
-        if count > shown:
-            yield f'<p style="{_MUTED_STYLE}">{_more(count - shown, "change")}</p>'
-        return
-
-    if alert.severity:
-        yield f"<p><strong>Severity: {_e(one_line(alert.severity, 40))}</strong></p>"
-    if alert.criteria:
-        yield f"<p><strong>{_e(one_line(alert.criteria, 1000))}</strong></p>"
-    if alert.signals:
-        lines = _signal_lines(alert, "html")
-        yield "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
-    yield f"<h2>{_e(subject(alert).removeprefix('[watcher] '))}</h2>"
-    rows: list[tuple[str, str]] = [("Source", _html_link(alert.url, alert.url))]
-    if alert.kind == "change":
-        yield f"<p>{_e(_event_line(alert))}</p>"
-        if alert.supersedes:
-            rows.append(("Supersedes", _e(one_line(alert.supersedes, 2000))))
-        rows.append(("Versions", _e(_version_line(alert))))
-        rows.append(("Change", _e(_change_line(alert))))
-        names, more = _headings(alert.change, bounds.headings)
-        if names:
-            rows.append(
-                ("Sections", _e("; ".join(names)) + (f" {_more(more, 'section')}" if more else ""))
-            )
-    elif alert.kind == "reminder":
-        if alert.task_id is not None:
-            rows.append(("Task", f"#{alert.task_id}"))
-        if alert.from_version is not None and alert.new_version is not None:
-            rows.append(("Versions", f"v{alert.from_version} → v{alert.new_version}"))
-        if alert.opened_at:
-            rows.append(("Open since", _e(_when(alert.opened_at))))
-        rows.append(("Assignee", _e(one_line(alert.assignee, 100)) if alert.assignee else "nobody"))
-        if alert.summary:
-            rows.append(("Summary", _e(one_line(alert.summary, 1000))))
-    elif alert.kind == "failing":
-        if alert.failures is not None:
-            rows.append(("Failed checks in a row", str(alert.failures)))
-        if alert.error:
-            rows.append(("Last error", _e(one_line(alert.error, 1000))))
-    else:
-        yield "<p>The source is checked successfully again.</p>"
-    yield "<table>"
-    for name, value in rows:
-        yield f'<tr><th style="text-align:left;vertical-align:top;padding-right:12px">{name}</th><td>{value}</td></tr>'
-    yield "</table>"
-
-    if alert.kind == "change" and alert.new_documents:
-        yield "<h3>New documents</h3>"
-        yield "<ul>"
-        for doc in alert.new_documents[: bounds.documents]:
-            yield f"<li>{_html_link(doc.url, one_line(doc.text, 200) or doc.url)}</li>"
-        yield "</ul>"
-        if len(alert.new_documents) > bounds.documents:
-            yield f"<p>{_more(len(alert.new_documents) - bounds.documents, 'document')}</p>"
-    if alert.kind == "change" and alert.change is not None and alert.change.hunks:
-        sections, left = _excerpt(alert.change, bounds)
-        yield "<h3>What changed</h3>"
-        budget = _PART_BUDGET
-        for index, section in enumerate(sections):
-            # Escaping and inline styles can make a line of text several times longer.
-            markup = [
-                f'<p style="{_PATH_STYLE}">{_e(section.header("(before the first heading)"))}</p>'
-            ]
-            markup += [f'<p style="{_LINE_STYLE}">{_html_line(line)}</p>' for line in section.lines]
-            if section.cut:
-                markup.append(f'<p style="{_LINE_STYLE}">…</p>')
-            for row in markup:
-                budget -= len(row) + 1
-                if budget < 0:
-                    yield f'<p style="{_LINE_STYLE}">…</p>'
-                    break
-                yield row
-            if budget < 0:
-                left += len(sections) - index - 1
-                break
-        if left:
-            yield f'<p style="{_MUTED_STYLE}">{_more(left, "change")}: the attached file has the whole diff.</p>'
-
-    if alert.link and alert.link != alert.url:
-        yield f"<p>{_html_link(alert.link, 'Full diff' if alert.kind == 'change' else 'Details')}</p>"
-
-
-def _html_line(line: _Line) -> str:
-    mark = {"-": "−", "+": "+", "~": "~"}[line.mark]
-    out = [f'<span style="{_MUTED_STYLE}">{mark} </span>']
-    for op, text in line.pieces:
-        if op == "equal" or not text.strip():
-            out.append(_e(text) if op != "delete" else "")
-        else:
-            # Spaces outside the marks, so only words are struck or underlined.
-            lead = text[: len(text) - len(text.lstrip())]
-            trail = text[len(text.rstrip()) :]
-            tag, style = ("del", _DEL_STYLE) if op == "delete" else ("ins", _INS_STYLE)
-            out.append(f'{lead}<{tag} style="{style}">{_e(text.strip())}</{tag}>{trail}')
-    return "".join(out)
-
-
-def attachment_name(alert: Alert) -> str:
-    """'diff-<source>-v<old>-v<new>.html', safe as a file name."""
-    source = _FILENAME_UNSAFE.sub("-", alert.source_id).strip("-.")[:80] or "source"
-    return f"diff-{source}-v{alert.old_version}-v{alert.new_version}.html"
-
-
-def render_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
-    """The alert as an email: text and HTML alternatives, plus the whole diff attached for a change."""
-    if alert.kind == "report":  # a scheduled report has a renderer of its own
-        from watcher.notify.report import render_report_email
-
-        return render_report_email(alert, sender=sender, recipients=recipients)
-    message = EmailMessage()
-    message["Subject"] = escape.header(subject(alert))
-    message["From"] = escape.header(sender, 300)
-    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
-    message["Date"] = format_datetime(clock.now())
-    domain = parseaddr(sender)[1].rpartition("@")[2]
-    message["Message-ID"] = make_msgid(domain=domain if _safe_domain(domain) else "watcher.invalid")
-    message.set_content(render_plain(alert))
-    message.add_alternative(render_email_html(alert), subtype="html")
-    if alert.kind == "change" and alert.change is not None:
-        page = render_diff_html(
-            alert.change,
-            title=_document(alert, 300),
-            old_label=f"v{alert.old_version}"
-            + (f" ({_when(alert.old_captured_at)})" if alert.old_captured_at else ""),
-            new_label=f"v{alert.new_version}"
-            + (f" ({_when(alert.new_captured_at)})" if alert.new_captured_at else ""),
-        )
-        message.add_attachment(page, subtype="html", filename=attachment_name(alert))
-    return message
-
-
-def _safe_domain(domain: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9.-]{1,200}", domain))

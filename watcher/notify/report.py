@@ -9,7 +9,7 @@ report as the HTML part). Every scraped string is escaped for its format.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
@@ -78,7 +78,7 @@ def _changes(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 def _more(total: int, shown: int, noun: str) -> list[str]:
     left = total - shown
-    return [f"_… and {left} more {noun}{'s' if left != 1 else ''}_"] if left > 0 else []
+    return [f"… and {left} more {noun}{'s' if left != 1 else ''}"] if left > 0 else []
 
 
 def render_report_slack(alert: Alert) -> dict[str, Any]:
@@ -90,49 +90,86 @@ def render_report_slack(alert: Alert) -> dict[str, Any]:
 
 
 def _slack_blocks(data: Mapping[str, Any], link: str) -> Iterator[dict[str, Any]]:
-    e = escape.slack
+    for lines in _parts(data, _SLACK_MARKUP):
+        yield _section("\n".join(lines))
+    if link:
+        yield _section(_link(link, "Dashboard"))
+
+
+def render_report_text(alert: Alert) -> str:
+    """The concise report as plain text (Apprise's services): the Slack report's parts."""
+    data = alert.report or {}
+    parts = ["\n".join(lines) for lines in _parts(data, _TEXT_MARKUP)]
+    if alert.link:
+        parts.append(f"Dashboard: {escape.one_line(alert.link, 300)}")
+    return "\n\n".join(parts) + "\n"
+
+
+class _Markup:
+    """How the concise report marks text up: Slack's mrkdwn, or plain text."""
+
+    def __init__(
+        self,
+        text: Callable[[str], str],
+        bold: str,
+        italic: str,
+        link: Callable[[str | None, str], str],
+    ) -> None:
+        self.text, self.bold, self.italic, self.link = text, bold, italic, link
+
+
+_SLACK_MARKUP = _Markup(escape.slack, "*", "_", _link)
+_TEXT_MARKUP = _Markup(lambda text: text, "", "", lambda url, label: "")
+
+
+def _parts(data: Mapping[str, Any], m: _Markup) -> Iterator[list[str]]:
+    """The concise report's parts: the counts, the top changes, tasks and failures."""
+    e, b = m.text, m.bold
     changes = _changes(data)
     tasks: Sequence[Mapping[str, Any]] = data.get("open_tasks", [])
     failing: Sequence[Mapping[str, Any]] = data.get("failing_sources", [])
-    yield _section(
-        f"*{e(report_title(data))}*\n{len(changes)} change{'s' if len(changes) != 1 else ''}, "
+
+    def more(total: int, noun: str) -> list[str]:
+        return [f"{m.italic}{line}{m.italic}" for line in _more(total, SLACK_TOP, noun)]
+
+    yield [
+        f"{b}{e(report_title(data))}{b}",
+        f"{len(changes)} change{'s' if len(changes) != 1 else ''}, "
         f"{len(tasks)} open task{'s' if len(tasks) != 1 else ''}, "
-        f"{len(failing)} failing source{'s' if len(failing) != 1 else ''}"
-    )
+        f"{len(failing)} failing source{'s' if len(failing) != 1 else ''}",
+    ]
     if changes:
-        lines = ["*Changes*"]
+        lines = [f"{b}Changes{b}"]
         for lab, item in changes[:SLACK_TOP]:
             line = (
-                f"• *{e(escape.one_line(lab + ' — ' + item['title'], 200))}* "
+                f"• {b}{e(escape.one_line(lab + ' — ' + item['title'], 200))}{b} "
                 f"v{item['version']}: {e(item['severity'] or 'no severity')}"
             )
             if item["signals"]:
                 line += f" — {e(escape.one_line(item['signals'][0]['label'], 80))}"
-            if item.get("diff_url"):
-                line += " " + _link(item["diff_url"], "diff")
+            if item.get("diff_url") and (diff := m.link(item["diff_url"], "diff")):
+                line += " " + diff
             lines.append(line)
-        yield _section("\n".join(lines + _more(len(changes), SLACK_TOP, "change")))
+        yield lines + more(len(changes), "change")
     if tasks:
         oldest = sorted(tasks, key=lambda task: task["opened_at"])
-        lines = ["*Open tasks* (oldest first)"]
+        lines = [f"{b}Open tasks{b} (oldest first)"]
         for task in oldest[:SLACK_TOP]:
             who = e(escape.one_line(task["assignee"], 60)) if task["assignee"] else "nobody"
-            label = _link(task.get("url"), f"#{task['id']}")
+            label = m.link(task.get("url"), f"#{task['id']}") or f"#{task['id']}"
             lines.append(
                 f"• {label} {e(escape.one_line(task['lab'] + ' — ' + task['title'], 200))}: "
                 f"{task['age_days']:g} days, {who}"
             )
-        yield _section("\n".join(lines + _more(len(tasks), SLACK_TOP, "task")))
+        yield lines + more(len(tasks), "task")
     if failing:
-        lines = ["*Failing sources*"]
+        lines = [f"{b}Failing sources{b}"]
         for row in failing[:SLACK_TOP]:
             lines.append(
                 f"• {e(escape.one_line(row['lab'] + ' — ' + row['title'], 200))}: "
                 f"{e(escape.one_line(row['last_error'] or '-', 200))}"
             )
-        yield _section("\n".join(lines + _more(len(failing), SLACK_TOP, "source")))
-    if link:
-        yield _section(_link(link, "Dashboard"))
+        yield lines + more(len(failing), "source")
 
 
 def render_report_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
