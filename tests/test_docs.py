@@ -66,3 +66,19 @@ def test_readme_links_every_reference_page() -> None:
     for path in sorted((ROOT / "docs").glob("*.md")):
         assert f"(docs/{path.name})" in README, f"README does not link docs/{path.name}"
     assert "(CONTRIBUTING.md)" in README
+
+
+def test_the_team_setup_in_the_docs_is_a_valid_config(tmp_path: Path) -> None:
+    """docs/team.md's config is what a team copies: it must load, every key known."""
+    from click.testing import CliRunner
+
+    text = (ROOT / "docs" / "team.md").read_text(encoding="utf-8")
+    [toml] = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    path = tmp_path / "config.toml"
+    path.write_text(toml, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(path), "validate"], env={})
+    assert result.exit_code == 0, result.output
+    assert "4 sources" in result.output
+    # unset secrets are warnings naming each variable, never silent
+    for variable in ("WATCHER_SLACK_TEAM", "WATCHER_TRACKER_SECRET", "WATCHER_TOKEN_DANA"):
+        assert variable in result.output
