@@ -266,8 +266,16 @@ def task_dict(row: Row) -> dict[str, Any]:
 
 
 def tasks(store: Store, status: str | None) -> list[dict[str, Any]]:
+    """The tasks as `watcher tasks --json` lists them (each with its source's lab)."""
     labs = {row["id"]: row["lab"] for row in store.sources(include_inactive=True)}
     return [{**task_dict(row), "lab": labs.get(row["source_id"])} for row in store.tasks(status)]
+
+
+def listed_task(store: Store, task_id: int) -> dict[str, Any]:
+    """One task as `watcher tasks --json` lists it (what a webhook document carries)."""
+    row = store.task(task_id)
+    source = store.source(row["source_id"])
+    return {**task_dict(row), "lab": source["lab"] if source else None}
 
 
 def task(store: Store, task_id: int) -> dict[str, Any]:

@@ -61,5 +61,5 @@ class Alert:
     # same task on the same channel: email threads a task's messages on it
     notification_id: int | None = None
     first_notification_id: int | None = None
-    # the task as `watcher tasks --json` shows it (`queries.task_dict`), for the webhook
+    # the task as `watcher tasks --json` shows it (`queries.listed_task`), for the webhook
     task: dict[str, Any] | None = field(default=None, hash=False, compare=False)

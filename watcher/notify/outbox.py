@@ -43,7 +43,7 @@ from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
 from watcher.notify import Sender, make_sender
 from watcher.notify.alert import Alert
-from watcher.queries import task_dict
+from watcher.queries import listed_task
 from watcher.store import Row, Store
 
 log = logging.getLogger(__name__)
@@ -501,7 +501,7 @@ def build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) ->
     if alert.task_id is not None:
         alert = replace(
             alert,
-            task=task_dict(store.task(alert.task_id)),
+            task=listed_task(store, alert.task_id),
             first_notification_id=store.first_notification(alert.task_id, row["channel"]),
         )
     return alert
