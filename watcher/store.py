@@ -20,7 +20,6 @@ the file and what to do, wherever they happen: every statement goes through
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -44,11 +43,12 @@ else:  # the same API, backported
     from backports import zstd
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    pass
 
 from watcher import clock
 from watcher.errors import NotFound, StorageError, StoreError
 from watcher.models import PageStarts, expand_pages, page_starts
+from watcher.store_base import Row, StoreBase
 from watcher.store_migrations import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,6 @@ log = logging.getLogger(__name__)
 DB_NAME = "watcher.db"
 BUSY_TIMEOUT_S = 30.0
 PAGE_SIZE = 1024
-
-Row = dict[str, Any]
 
 
 def sha256(data: bytes) -> str:
@@ -346,25 +344,9 @@ class VersionRow:
         )
 
 
-class Store:
+class Store(StoreBase):
     """A watcher database. Open with `Store.open(state_dir)` (reading and writing)
     or `Store.open_for_reading(state_dir)` (commands that only read)."""
-
-    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool = False) -> None:
-        self.conn = conn
-        self.path = path
-        self.readonly = readonly
-
-    @functools.cached_property
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils over our connection: savepoints for nested transactions.
-
-        Imported when first needed: sqlite-utils loads its plugins, dateutil and
-        more, ~0.1 s of every command that does not nest a transaction.
-        """
-        import sqlite_utils
-
-        return sqlite_utils.Database(self.conn)
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
@@ -479,34 +461,7 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- transactions and migrations --
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic unit of writes. Nested calls become savepoints.
-
-        The outermost level takes the write lock at once (`BEGIN IMMEDIATE`)
-        so two processes never both read, then both try to write. Whatever
-        fails inside (a full disk included), nothing of the unit is kept.
-        """
-        if self.conn.in_transaction:
-            with self.db.atomic():
-                yield
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-
-    def _rollback(self) -> None:
-        # SQLite may have rolled back already (some errors end the
-        # transaction); a failing ROLLBACK must not hide the first error.
-        if self.conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error, StorageError):
-                self.conn.execute("ROLLBACK")
+    # -- migrations --
 
     @property
     def schema_version(self) -> int:
@@ -540,31 +495,6 @@ class Store:
                 )
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
-
-    # -- small query helpers --
-
-    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> Row | None:
-        row = self.conn.execute(sql, params).fetchone()
-        return dict(row) if row is not None else None
-
-    def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Row]:
-        return [dict(row) for row in self.conn.execute(sql, params).fetchall()]
-
-    def _insert(self, table: str, values: dict[str, Any]) -> int:
-        columns = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
-        cursor = self.conn.execute(
-            f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values())
-        )
-        return int(cursor.lastrowid or 0)
-
-    def _update(self, table: str, key: str, key_value: Any, values: dict[str, Any]) -> None:
-        if not values:
-            return
-        sets = ", ".join(f"{column} = ?" for column in values)
-        self.conn.execute(
-            f"UPDATE {table} SET {sets} WHERE {key} = ?", (*values.values(), key_value)
-        )
 
     # -- blobs --
 
