@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
-from watcher.errors import NotFound, StorageError, StoreError
+from watcher.errors import StorageError, StoreError
 from watcher.store_base import Row
 from watcher.store_blobs import (  # noqa: F401  (public here too)
     ZSTD_MIN_PREFIX,
@@ -37,6 +37,8 @@ from watcher.store_blobs import (  # noqa: F401  (public here too)
     BlobQueries,
     sha256,
 )
+from watcher.store_citations import CitationQueries
+from watcher.store_lineage import LineageQueries
 from watcher.store_migrations import MIGRATIONS, SCHEMA_VERSION
 from watcher.store_outbox import OutboxQueries
 from watcher.store_sources import (  # noqa: F401  (public here too)
@@ -207,7 +209,7 @@ def _use_wal(conn: _Connection) -> None:
             time.sleep(0.01)
 
 
-class Store(SourceQueries, TaskQueries, OutboxQueries):
+class Store(LineageQueries, TaskQueries, OutboxQueries, CitationQueries):
     """A watcher database. Open with `Store.open(state_dir)` (reading and writing)
     or `Store.open_for_reading(state_dir)` (commands that only read)."""
 
@@ -358,74 +360,6 @@ class Store(SourceQueries, TaskQueries, OutboxQueries):
                 )
                 migration(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {number}")
-
-    # -- lineage --
-
-    def set_lineage(
-        self, source_id: str, *, supersedes: str | None, decision: str, reason: str
-    ) -> None:
-        """Record what `source_id` supersedes (None: nothing) and how that was decided."""
-        self._update(
-            "sources",
-            "id",
-            source_id,
-            {"supersedes": supersedes, "lineage_decision": decision, "lineage_reason": reason},
-        )
-
-    def lineage_links(self) -> dict[str, str]:
-        """Every recorded link: a document's id → the id of the document it supersedes."""
-        rows = self._all("SELECT id, supersedes FROM sources WHERE supersedes IS NOT NULL")
-        return {row["id"]: row["supersedes"] for row in rows}
-
-    def lineage(self, source_id: str) -> list[str]:
-        """The ids of the lineage `source_id` belongs to, oldest first (just itself
-        when it has none). Follows `supersedes` back to the first document, then
-        its successors forward (a document two others supersede lists both,
-        the earlier created first)."""
-        self.require_source(source_id)
-        links = self.lineage_links()
-        root, seen = source_id, {source_id}
-        while root in links and links[root] not in seen:
-            root = links[root]
-            seen.add(root)
-        successors: dict[str, list[str]] = {}
-        for new, old in links.items():
-            successors.setdefault(old, []).append(new)
-        created = {
-            row["id"]: row["created_at"]
-            for row in self._all("SELECT id, created_at FROM sources WHERE supersedes IS NOT NULL")
-        }
-        out: list[str] = []
-        queue = [root]
-        while queue:
-            current = queue.pop(0)
-            if current in out:
-                continue
-            out.append(current)
-            queue.extend(sorted(successors.get(current, []), key=lambda i: (created[i], i)))
-        return out
-
-    def undecided_children(self, parent_id: str) -> list[Row]:
-        """Active children with a version whose lineage is not decided yet."""
-        return self._all(
-            "SELECT * FROM sources s WHERE parent_id = ? AND active = 1 "
-            "AND lineage_decision IS NULL "
-            "AND EXISTS (SELECT 1 FROM versions v WHERE v.source_id = s.id) "
-            "ORDER BY created_at, id",
-            (parent_id,),
-        )
-
-    def version_sketch(self, source_id: str, number: int) -> str | None:
-        row = self._one(
-            "SELECT sketch FROM versions WHERE source_id = ? AND number = ?", (source_id, number)
-        )
-        return row["sketch"] if row else None
-
-    def set_version_sketch(self, source_id: str, number: int, sketch: str) -> None:
-        self.conn.execute(
-            "UPDATE versions SET sketch = ? WHERE source_id = ? AND number = ?",
-            (sketch, source_id, number),
-        )
 
     # -- meta --
 
@@ -598,54 +532,6 @@ class Store(SourceQueries, TaskQueries, OutboxQueries):
         )
 
     # -- integrity --
-
-    # -- citations --
-
-    def add_citation(self, **values: Any) -> int:
-        return self._insert("citations", values)
-
-    def citation(self, citation_id: int) -> Row:
-        row = self._one(
-            "SELECT * FROM citations WHERE id = ? AND removed_at IS NULL", (citation_id,)
-        )
-        if row is None:
-            raise NotFound(f"unknown citation {citation_id} (see `watcher cite list`)")
-        return row
-
-    def citations(
-        self, *, lab: str | None = None, sources: Sequence[str] | None = None
-    ) -> list[Row]:
-        """Citations not removed, by lab, criterion and id; narrowed to a lab or to sources."""
-        where, params = ["removed_at IS NULL"], []
-        if lab is not None:
-            where.append("lab = ? COLLATE NOCASE")
-            params.append(lab)
-        if sources is not None:
-            where.append(f"source_id IN ({', '.join('?' for _ in sources)})")
-            params.extend(sources)
-        return self._all(
-            f"SELECT * FROM citations WHERE {' AND '.join(where)} "
-            "ORDER BY lab COLLATE NOCASE, criterion COLLATE NOCASE, id",
-            tuple(params),
-        )
-
-    def duplicate_citation(self, source_id: str, criterion: str, quote_key: str) -> Row | None:
-        return self._one(
-            "SELECT * FROM citations WHERE source_id = ? AND criterion = ? COLLATE NOCASE "
-            "AND quote_key = ? AND removed_at IS NULL",
-            (source_id, criterion, quote_key),
-        )
-
-    def update_citation(self, citation_id: int, **values: Any) -> None:
-        self._update("citations", "id", citation_id, values)
-
-    def add_citation_event(self, citation_id: int, **values: Any) -> None:
-        self._insert("citation_events", {"citation_id": citation_id, **values})
-
-    def citation_events(self, citation_id: int) -> list[Row]:
-        return self._all(
-            "SELECT * FROM citation_events WHERE citation_id = ? ORDER BY id", (citation_id,)
-        )
 
     def integrity_check(self) -> str:
         return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
