@@ -1,15 +1,16 @@
-"""The only module that speaks SQL: tables, migrations, blobs, transactions.
+"""The store: the only code that speaks SQL (this module and the store_*.py beside it).
 
 One SQLite file (`watcher.db` in `state_dir`) in WAL mode with a busy
-timeout, so a `watcher check` can run beside a daemon. Raw snapshots (the
-body of a response exactly as the server sent it) and extracted texts are
-content-addressed blobs (SHA-256 of the uncompressed bytes), stored once
-however often they recur, compressed with zstd (blobs written before are
-zlib); a raw snapshot is compressed against its version's text, which reading
-it then needs. The schema version lives in
-`PRAGMA user_version`; migrations are numbered functions, applied under the
-write lock after reading the version again, so processes opening a new state
-folder together never apply one twice.
+timeout, so a `watcher check` can run beside a daemon. This module opens it,
+migrates it and closes it; `Store` is the base of store_base.py (connection,
+transactions, row helpers) with one group of queries per subject mixed in:
+blobs (store_blobs.py), sources, checks and versions (store_sources.py),
+lineage (store_lineage.py), tasks and events (store_tasks.py), the outbox
+(store_outbox.py), citations (store_citations.py), the search index and the
+changes feed (store_search.py). The schema version lives in
+`PRAGMA user_version`; migrations are numbered functions (store_migrations.py),
+applied under the write lock after reading the version again, so processes
+opening a new state folder together never apply one twice.
 
 sqlite3 errors that are about the file rather than the code (disk full,
 read-only, locked, corrupt, cannot open, I/O) become `StorageError`, naming
@@ -23,30 +24,21 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
 from watcher.errors import StorageError, StoreError
-from watcher.store_base import Row
-from watcher.store_blobs import (  # noqa: F401  (public here too)
-    ZSTD_MIN_PREFIX,
-    ZSTD_TEXT_PREFIX,
-    BlobQueries,
-    sha256,
-)
+from watcher.store_base import Row  # noqa: F401  (public here too)
+from watcher.store_blobs import ZSTD_MIN_PREFIX, ZSTD_TEXT_PREFIX, sha256  # noqa: F401  (public here too)
 from watcher.store_citations import CitationQueries
 from watcher.store_lineage import LineageQueries
 from watcher.store_migrations import MIGRATIONS, SCHEMA_VERSION
 from watcher.store_outbox import OutboxQueries
-from watcher.store_sources import (  # noqa: F401  (public here too)
-    SourceQueries,
-    VersionRow,
-    decode_pages,
-    encode_pages,
-)
+from watcher.store_search import SearchQueries
+from watcher.store_sources import VersionRow, decode_pages, encode_pages  # noqa: F401  (public here too)
 from watcher.store_tasks import TaskQueries
 
 log = logging.getLogger(__name__)
@@ -209,7 +201,7 @@ def _use_wal(conn: _Connection) -> None:
             time.sleep(0.01)
 
 
-class Store(LineageQueries, TaskQueries, OutboxQueries, CitationQueries):
+class Store(LineageQueries, SearchQueries, TaskQueries, OutboxQueries, CitationQueries):
     """A watcher database. Open with `Store.open(state_dir)` (reading and writing)
     or `Store.open_for_reading(state_dir)` (commands that only read)."""
 
@@ -375,160 +367,6 @@ class Store(LineageQueries, TaskQueries, OutboxQueries, CitationQueries):
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
-        )
-
-    # -- dashboard: search index, feeds --
-
-    def index_versions(self) -> int:
-        """Add every version missing from the search index; return how many were added.
-
-        One short transaction per version, so indexing a large backlog never
-        holds the write lock long enough to stall a running check.
-        """
-        # Versions are never deleted and their ids only grow (one writer at a
-        # time, INTEGER PRIMARY KEY takes max + 1), and indexing goes in id
-        # order: every id up to the highest indexed one is indexed. Asking
-        # FTS5 row by row instead costs ~60 ms for 200 versions.
-        row = self._one("SELECT MAX(rowid) AS last FROM version_search")
-        last = row["last"] if row and row["last"] is not None else 0
-        missing = self._all(
-            "SELECT id, text_sha256 FROM versions WHERE id > ? ORDER BY id", (last,)
-        )
-        added = 0
-        for row in missing:
-            text = self.get_text(row["text_sha256"])
-            with self.transaction():
-                # another process may have indexed it in the meantime
-                if self._one("SELECT 1 AS x FROM version_search WHERE rowid = ?", (row["id"],)):
-                    continue
-                self.conn.execute(
-                    "INSERT INTO version_search (rowid, text) VALUES (?, ?)", (row["id"], text)
-                )
-                added += 1
-        return added
-
-    def search_versions(
-        self,
-        match: str,
-        *,
-        lab: str | None = None,
-        source_id: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[Row]:
-        """Per source, the versions whose text matches the FTS5 expression `match`.
-
-        Each row: source_id, lab, title, first and last matching version
-        number, how many match, all matching numbers (comma-separated) and the
-        source's latest version number. `since`/`until` bound captured_at
-        (ISO prefixes compare as strings). `match` must already be quoted.
-        """
-        where = ["version_search MATCH ?"]
-        params: list[Any] = [match]
-        for column, op, value in (
-            ("s.lab", "=", lab),
-            ("v.source_id", "=", source_id),
-            ("v.captured_at", ">=", since),
-            ("v.captured_at", "<", until),
-        ):
-            if value:
-                where.append(f"{column} {op} ?")
-                params.append(value)
-        try:
-            return self._all(
-                f"""
-                SELECT v.source_id, s.lab, s.title,
-                       MIN(v.number) AS first, MAX(v.number) AS last, COUNT(*) AS matches,
-                       GROUP_CONCAT(v.number) AS numbers,
-                       (SELECT MAX(l.number) FROM versions l
-                         WHERE l.source_id = v.source_id) AS latest
-                  FROM version_search f
-                  JOIN versions v ON v.id = f.rowid
-                  JOIN sources s ON s.id = v.source_id
-                 WHERE {" AND ".join(where)}
-                 GROUP BY v.source_id
-                 ORDER BY s.lab, v.source_id
-                """,
-                tuple(params),
-            )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"search failed: {exc}") from exc
-
-    def search_snippet(
-        self, match: str, source_id: str, number: int, *, mark: tuple[str, str], tokens: int = 24
-    ) -> str | None:
-        """FTS5's snippet of one version for `match`, matches wrapped in `mark`."""
-        try:
-            row = self._one(
-                """
-                SELECT snippet(version_search, 0, ?, ?, '…', ?) AS snippet
-                  FROM version_search f
-                 WHERE version_search MATCH ?
-                   AND f.rowid = (SELECT id FROM versions WHERE source_id = ? AND number = ?)
-                """,
-                (mark[0], mark[1], tokens, match, source_id, number),
-            )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"search failed: {exc}") from exc
-        return row["snippet"] if row else None
-
-    def changes(
-        self,
-        *,
-        lab: str | None = None,
-        source_id: str | Sequence[str] | None = None,
-        limit: int = 50,
-        since: str | None = None,
-        until: str | None = None,
-    ) -> list[Row]:
-        """The newest versions that changed a text, newest first: every version
-        after a source's first (not re-extractions), and the first version of a
-        document that supersedes another (its change across files).
-
-        Each row is a version with its source's lab and title, the version
-        before it (`previous_source`, `previous_number`: the same source's,
-        or the superseded document's latest) and its word count, and the id
-        of the task covering it on its own source (if any). `source_id` may
-        name several sources (a lineage); `since`/`until` bound the capture
-        time (ISO, `since` included, `until` not).
-        """
-        where = ["(v.number > 1 OR s.supersedes IS NOT NULL)", "v.reextracted = 0"]
-        params: list[Any] = []
-        if since:
-            where.append("v.captured_at >= ?")
-            params.append(since)
-        if until:
-            where.append("v.captured_at < ?")
-            params.append(until)
-        if lab:
-            where.append("s.lab = ?")
-            params.append(lab)
-        if source_id:
-            ids = [source_id] if isinstance(source_id, str) else list(source_id)
-            where.append(f"v.source_id IN ({', '.join('?' for _ in ids)})")
-            params.extend(ids)
-        return self._all(
-            f"""
-            SELECT c.*, p.words AS previous_words FROM (
-              SELECT v.*, s.lab, s.title,
-                     CASE WHEN v.number > 1 THEN v.source_id ELSE s.supersedes END
-                       AS previous_source,
-                     CASE WHEN v.number > 1 THEN v.number - 1
-                          ELSE (SELECT MAX(l.number) FROM versions l
-                                 WHERE l.source_id = s.supersedes) END AS previous_number,
-                     (SELECT t.id FROM tasks t
-                       WHERE t.source_id = v.source_id
-                         AND t.from_version < v.number AND v.number <= t.to_version
-                       ORDER BY t.id DESC LIMIT 1) AS task_id
-                FROM versions v JOIN sources s ON s.id = v.source_id
-               WHERE {" AND ".join(where)}
-               ORDER BY v.captured_at DESC, v.id DESC
-               LIMIT ?
-            ) c LEFT JOIN versions p
-                   ON p.source_id = c.previous_source AND p.number = c.previous_number
-             ORDER BY c.captured_at DESC, c.id DESC
-            """,
-            (*params, limit),
         )
 
     # -- integrity --
