@@ -33,7 +33,7 @@ from pydantic import (
     field_validator,
 )
 
-from watcher import __version__, people
+from watcher import __version__
 from watcher.config_channels import (  # noqa: F401  (public here too)
     APPRISE_INSTALL,
     AppriseChannel,
@@ -49,7 +49,17 @@ from watcher.config_channels import (  # noqa: F401  (public here too)
     apprise_missing,
     placeholder_host,
 )
-from watcher.config_problems import _STRICT, _Problems, _suggest, _table, _unknown_key
+from watcher.config_people import (
+    LabSettings,
+    RaterName,
+    RaterSettings,
+    _header_name,
+    _LabModel,
+    _load_named,
+    _RaterModel,
+    _users,
+)
+from watcher.config_problems import _STRICT, _Problems, _table, _unknown_key
 from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: public here too)
     DAY,
     Address,
@@ -206,20 +216,6 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
-class LabSettings:
-    """One `[labs."NAME"]` table."""
-
-    owner: str | None = None
-
-
-@dataclass(frozen=True)
-class RaterSettings:
-    """One `[raters.NAME]` table."""
-
-    notify: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Config:
     """A whole, valid config.toml."""
 
@@ -310,47 +306,6 @@ class Config:
 # -- validation (pydantic stays here and in config_values.py) ----------------
 
 
-def _rater_name(value: str) -> str:
-    return people.check_name(value)
-
-
-RaterName = Annotated[str, AfterValidator(_rater_name)]
-_HEADER_RE = re.compile(r"[A-Za-z0-9-]+")
-_NOT_TRUSTED = frozenset({"authorization", "cookie", "host", "origin", "content-type"})
-
-
-def _header_name(value: str) -> str:
-    if not _HEADER_RE.fullmatch(value):
-        raise ValueError("must be an HTTP header name (letters, digits, '-'), e.g. \"Remote-User\"")
-    if value.lower() in _NOT_TRUSTED:
-        raise ValueError(f"{value!r} is not a header a proxy sets to name the user")
-    return value
-
-
-def _users(value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise ValueError(
-            f'expected a table of rater name = "ENV_VARIABLE", got {_toml_type(value)}'
-        )
-    pairs = []
-    for name, var in value.items():
-        try:
-            people.check_name(name)
-        except ValueError as exc:
-            raise ValueError(f"{_short(name)}: {exc}") from None
-        if not isinstance(var, str):
-            raise ValueError(
-                f"{name}: expected the name of an environment variable, got {_toml_type(var)}"
-            )
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
-            raise ValueError(
-                f"{name}: must be the name of an environment variable (letters, digits, _), "
-                "not the token itself"
-            )
-        pairs.append((name, var))
-    return tuple(pairs)
-
-
 class _WatcherModel(BaseModel):
     model_config = _STRICT
 
@@ -406,20 +361,6 @@ class _SourceModel(BaseModel):
     cookies_env: CookieVars = ()
     user_agent: Text | None = None
     owner: RaterName | None = None
-
-    _channels = field_validator("notify")(_known_channels)
-
-
-class _LabModel(BaseModel):
-    model_config = _STRICT
-
-    owner: RaterName | None = None
-
-
-class _RaterModel(BaseModel):
-    model_config = _STRICT
-
-    notify: Strings = ()
 
     _channels = field_validator("notify")(_known_channels)
 
@@ -491,44 +432,6 @@ def _load_sources(
             )
         if model is not None:
             loaded.append((model, where))
-    return loaded
-
-
-def _load_named(
-    raw: Any,
-    section: str,
-    model: type[_LabModel] | type[_RaterModel],
-    problems: _Problems,
-    context: Mapping[str, Any],
-    known: list[str] | None = None,
-) -> dict[str, Any]:
-    """`[labs."NAME"]` or `[raters.NAME]`: each table validated; a lab name must be
-    one of the sources' labs (`known`), a rater's name a valid name."""
-    loaded: dict[str, Any] = {}
-    table = _table(raw, section, problems, f"[{section}.NAME]")
-    for name, body in (table or {}).items():
-        where = (
-            f'{section}."{name}"'
-            if not re.fullmatch(r"[A-Za-z0-9_-]+", name)
-            else f"{section}.{name}"
-        )
-        if known is not None and name not in known:
-            listed = ", ".join(sorted(known)) or "no sources are configured"
-            problems.add(
-                where, f"unknown lab{_suggest(name, known)} (labs of the sources: {listed})"
-            )
-            continue
-        if known is None:
-            try:
-                people.check_name(name)
-            except ValueError as exc:
-                problems.add(where, str(exc))
-                continue
-        body = _table(body, where, problems, f"[{where}]")
-        if body is not None:
-            value = problems.validate(model, body, where, context)
-            if value is not None:
-                loaded[name] = value
     return loaded
 
 
