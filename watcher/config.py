@@ -2,8 +2,11 @@
 
 `load_config(path)` reads the file with tomllib, validates every table with
 pydantic (unknown keys are errors) and hands back plain frozen dataclasses:
-pydantic stays inside this module and config_values.py (each key type's validator). Every problem of the file is reported in
-one go, one line each, naming the file, the table and key, and what is wrong:
+pydantic stays inside the config modules (this one; config_channels.py and
+config_people.py for channels and people; config_values.py, each key type's
+validator; config_problems.py, how problems are worded). Every problem of the
+file is reported in one go, one line each, naming the file, the table and key,
+and what is wrong:
 
     config.toml: sources[3] (acme-rsp).interval: '5 minutes' is not a duration (use 90s, 30m, 6h, 1d)
 
@@ -14,7 +17,6 @@ not invalid; `Config.warnings()` says so, one line per channel.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -59,7 +61,7 @@ from watcher.config_people import (
     _RaterModel,
     _users,
 )
-from watcher.config_problems import _STRICT, _Problems, _table, _unknown_key
+from watcher.config_problems import _STRICT, _Problems, _suggest, _table, _unknown_key
 from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: public here too)
     DAY,
     Address,
@@ -240,8 +242,7 @@ class Config:
         for source in self.sources:
             if source.id == id:
                 return source
-        close = difflib.get_close_matches(id, [s.id for s in self.sources], n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = _suggest(id, [s.id for s in self.sources])
         raise NotFound(f"no source '{id}' in {self.label}{hint}")
 
     def owner_of(self, source_id: str) -> str | None:
@@ -303,7 +304,7 @@ class Config:
         return lines
 
 
-# -- validation (pydantic stays here and in config_values.py) ----------------
+# -- validation (pydantic stays in the config modules) -----------------------
 
 
 class _WatcherModel(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, field_validator
 
 from watcher import people
 from watcher.config_problems import _STRICT, _Problems, _suggest, _table
-from watcher.config_values import Strings, _known_channels, _short, _toml_type
+from watcher.config_values import _ENV_RE, Strings, _known_channels, _short, _toml_type
 
 # -- the settings handed to the rest of the program -------------------------
 
@@ -70,7 +70,7 @@ def _users(value: Any) -> Any:
             raise ValueError(
                 f"{name}: expected the name of an environment variable, got {_toml_type(var)}"
             )
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
+        if not _ENV_RE.fullmatch(var):
             raise ValueError(
                 f"{name}: must be the name of an environment variable (letters, digits, _), "
                 "not the token itself"

@@ -1,8 +1,8 @@
-"""The values of config.toml keys: each type's validator, for config.py's models.
+"""The values of config.toml keys: each type's validator, for the config modules' models.
 
 Every function takes what TOML gave and returns the value to keep, or raises
 ValueError with a one-line reason (pydantic turns it into the key's problem).
-The `Annotated` types at the end are what the models in config.py declare.
+The `Annotated` types at the end are what the models declare.
 """
 
 from __future__ import annotations
