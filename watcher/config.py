@@ -2,8 +2,11 @@
 
 `load_config(path)` reads the file with tomllib, validates every table with
 pydantic (unknown keys are errors) and hands back plain frozen dataclasses:
-pydantic stays inside this module and config_values.py (each key type's validator). Every problem of the file is reported in
-one go, one line each, naming the file, the table and key, and what is wrong:
+pydantic stays inside the config modules (this one; config_channels.py and
+config_people.py for channels and people; config_values.py, each key type's
+validator; config_problems.py, how problems are worded). Every problem of the
+file is reported in one go, one line each, naming the file, the table and key,
+and what is wrong:
 
     config.toml: sources[3] (acme-rsp).interval: '5 minutes' is not a duration (use 90s, 30m, 6h, 1d)
 
@@ -14,7 +17,6 @@ not invalid; `Config.warnings()` says so, one line per channel.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -23,20 +25,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
-    ValidationInfo,
     field_validator,
 )
 
-from watcher import __version__, people
+from watcher import __version__
+from watcher.config_channels import (  # noqa: F401  (public here too)
+    APPRISE_INSTALL,
+    AppriseChannel,
+    Channel,
+    EmailChannel,
+    SlackChannel,
+    WebhookChannel,
+    _AppriseModel,
+    _EmailModel,
+    _load_channels,
+    _SlackModel,
+    _WebhookModel,
+    apprise_missing,
+    placeholder_host,
+)
+from watcher.config_people import (
+    LabSettings,
+    RaterName,
+    RaterSettings,
+    _header_name,
+    _LabModel,
+    _load_named,
+    _RaterModel,
+    _users,
+)
+from watcher.config_problems import _STRICT, _Problems, _suggest, _table, _unknown_key
 from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: public here too)
     DAY,
     Address,
@@ -63,6 +88,7 @@ from watcher.config_values import (  # noqa: F401  (parse_duration, parse_size: 
     _default_browser,
     _host,
     _http_url,
+    _known_channels,
     _lineage_rule,
     _short,
     _source_id,
@@ -125,152 +151,6 @@ class WatcherSettings:
             return None
         user, _, password = value.partition(":")
         return user, password
-
-
-def _unset(names: tuple[str | None, ...], environ: Mapping[str, str]) -> list[str]:
-    # An empty variable is as good as none: nothing to authenticate with.
-    return [name for name in names if name and not environ.get(name)]
-
-
-#: the names reserved for examples and tests (RFC 2606, RFC 6761), never a real host
-_RESERVED_TLDS = frozenset({"example", "invalid", "test", "localhost"})
-
-
-def placeholder_host(host: str, *, localhost: bool = False) -> bool:
-    """Whether `host` is a name reserved for examples (example.org, relay.test, …).
-
-    `localhost` counts too when `localhost` is true: a relay may run there,
-    but no one reads mail addressed to it.
-    """
-    labels = host.strip().rstrip(".").lower().split(".")
-    if labels[-1] == "localhost":
-        return localhost
-    return labels[-1] in _RESERVED_TLDS or "example" in labels[-2:]
-
-
-class _SecretOnly:
-    """A channel whose alerts wait only for its secret variables (no placeholder keys)."""
-
-    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        raise NotImplementedError
-
-    def placeholders(self) -> dict[str, str]:
-        """The keys still holding the example config's placeholder values: none here."""
-        return {}
-
-    def waiting_for(self, environ: Mapping[str, str]) -> list[str]:
-        """What the channel's alerts wait for before they can be sent (nothing: [])."""
-        return self.secret_missing(environ)
-
-
-@dataclass(frozen=True)
-class SlackChannel(_SecretOnly):
-    """A Slack incoming webhook whose URL is read from `webhook_url_env`."""
-
-    name: str
-    webhook_url_env: str
-    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
-    batch_over: int = 10  # more alerts due at once are sent as one summary
-    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
-    # "<!subteam^S123>", "<@U123>", "<!here>": added to major changes only
-    mention_on_major: tuple[str, ...] = ()
-    type: Literal["slack"] = "slack"
-
-    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        """Names of the environment variables this channel needs that are unset."""
-        return _unset((self.webhook_url_env,), environ)
-
-
-@dataclass(frozen=True)
-class EmailChannel:
-    """An SMTP relay and the addresses alerts go to."""
-
-    name: str
-    smtp_host: str
-    smtp_port: int
-    security: Literal["starttls", "ssl", "none"]
-    username_env: str | None
-    password_env: str | None
-    from_addr: str
-    to: tuple[str, ...]
-    pace: float = 0.0  # seconds at least between two messages (0: no pacing)
-    batch_over: int = 10  # more alerts due at once are sent as one summary
-    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
-    type: Literal["email"] = "email"
-
-    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        """Names of the environment variables this channel needs that are unset."""
-        return _unset((self.username_env, self.password_env), environ)
-
-    def placeholders(self) -> dict[str, str]:
-        """The keys still holding a name reserved for examples (smtp.example.org,
-        raters@example.org), with the value: the shipped config's placeholders."""
-        found = {"smtp_host": self.smtp_host} if placeholder_host(self.smtp_host) else {}
-        if placeholder_host(self.from_addr.rpartition("@")[2], localhost=True):
-            found["from"] = self.from_addr
-        for to in self.to:
-            if placeholder_host(to.rpartition("@")[2], localhost=True):
-                found.setdefault("to", to)
-        return found
-
-    def waiting_for(self, environ: Mapping[str, str]) -> list[str]:
-        """What the channel's alerts wait for before they can be sent (nothing: []).
-
-        A placeholder relay host is waited for like an unset secret: sending
-        to a host that does not exist would only fail the alerts.
-        """
-        host = (
-            [f"a real smtp_host (not {self.smtp_host})"]
-            if "smtp_host" in self.placeholders()
-            else []
-        )
-        return self.secret_missing(environ) + host
-
-
-@dataclass(frozen=True)
-class WebhookChannel(_SecretOnly):
-    """A URL (read from `url_env`) that receives each alert as a signed JSON document."""
-
-    name: str
-    url_env: str
-    secret_env: str  # the HMAC-SHA256 key of X-Watcher-Signature
-    pace: float = 0.0  # seconds at least between two messages (0: no pacing)
-    batch_over: int = 10  # more alerts due at once are sent as one summary
-    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
-    type: Literal["webhook"] = "webhook"
-
-    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        """Names of the environment variables this channel needs that are unset."""
-        return _unset((self.url_env, self.secret_env), environ)
-
-
-@dataclass(frozen=True)
-class AppriseChannel(_SecretOnly):
-    """An Apprise URL (Teams, Discord, Matrix, Telegram, ntfy...) read from `url_env`."""
-
-    name: str
-    url_env: str
-    pace: float = 1.0  # seconds at least between two messages (0: no pacing)
-    batch_over: int = 10  # more alerts due at once are sent as one summary
-    report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
-    type: Literal["apprise"] = "apprise"
-
-    def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
-        """Names of the environment variables this channel needs that are unset."""
-        return _unset((self.url_env,), environ)
-
-
-APPRISE_INSTALL = "pip install -e '.[apprise]'"
-
-
-def apprise_missing() -> bool:
-    """Whether the optional Apprise package is not installed (`type = "apprise"` needs it)."""
-    import importlib.util
-
-    return importlib.util.find_spec("apprise") is None
-
-
-Channel: TypeAlias = SlackChannel | EmailChannel | WebhookChannel | AppriseChannel
 
 
 @dataclass(frozen=True)
@@ -338,20 +218,6 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
-class LabSettings:
-    """One `[labs."NAME"]` table."""
-
-    owner: str | None = None
-
-
-@dataclass(frozen=True)
-class RaterSettings:
-    """One `[raters.NAME]` table."""
-
-    notify: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Config:
     """A whole, valid config.toml."""
 
@@ -376,8 +242,7 @@ class Config:
         for source in self.sources:
             if source.id == id:
                 return source
-        close = difflib.get_close_matches(id, [s.id for s in self.sources], n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = _suggest(id, [s.id for s in self.sources])
         raise NotFound(f"no source '{id}' in {self.label}{hint}")
 
     def owner_of(self, source_id: str) -> str | None:
@@ -439,62 +304,7 @@ class Config:
         return lines
 
 
-# -- validation (pydantic stays here and in config_values.py) ----------------
-
-
-def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
-    known: tuple[str, ...] = (info.context or {}).get("channels", ())
-    unknown = [name for name in names or () if name not in known]
-    if unknown:
-        listed = ", ".join(sorted(known)) if known else "no channels are configured"
-        plural = "s" if len(unknown) > 1 else ""
-        names_text = ", ".join(f"'{name}'" for name in unknown)
-        raise ValueError(f"unknown channel{plural} {names_text} (known: {listed})")
-    return names
-
-
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _rater_name(value: str) -> str:
-    return people.check_name(value)
-
-
-RaterName = Annotated[str, AfterValidator(_rater_name)]
-_HEADER_RE = re.compile(r"[A-Za-z0-9-]+")
-_NOT_TRUSTED = frozenset({"authorization", "cookie", "host", "origin", "content-type"})
-
-
-def _header_name(value: str) -> str:
-    if not _HEADER_RE.fullmatch(value):
-        raise ValueError("must be an HTTP header name (letters, digits, '-'), e.g. \"Remote-User\"")
-    if value.lower() in _NOT_TRUSTED:
-        raise ValueError(f"{value!r} is not a header a proxy sets to name the user")
-    return value
-
-
-def _users(value: Any) -> Any:
-    if not isinstance(value, dict):
-        raise ValueError(
-            f'expected a table of rater name = "ENV_VARIABLE", got {_toml_type(value)}'
-        )
-    pairs = []
-    for name, var in value.items():
-        try:
-            people.check_name(name)
-        except ValueError as exc:
-            raise ValueError(f"{_short(name)}: {exc}") from None
-        if not isinstance(var, str):
-            raise ValueError(
-                f"{name}: expected the name of an environment variable, got {_toml_type(var)}"
-            )
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
-            raise ValueError(
-                f"{name}: must be the name of an environment variable (letters, digits, _), "
-                "not the token itself"
-            )
-        pairs.append((name, var))
-    return tuple(pairs)
+# -- validation (pydantic stays in the config modules) -----------------------
 
 
 class _WatcherModel(BaseModel):
@@ -528,57 +338,6 @@ class _WatcherModel(BaseModel):
     _channels = field_validator("notify", "admin_notify")(_known_channels)
 
 
-class _SlackModel(BaseModel):
-    model_config = _STRICT
-
-    type: Literal["slack"]
-    webhook_url_env: EnvName
-    pace: Pace = 1.0
-    batch_over: BatchOver = 10
-    report: ReportSchedule | None = None
-    mention_on_major: Mentions = ()
-
-
-class _WebhookModel(BaseModel):
-    model_config = _STRICT
-
-    type: Literal["webhook"]
-    url_env: EnvName
-    secret_env: EnvName
-    pace: Pace = 0.0
-    batch_over: BatchOver = 10
-    report: ReportSchedule | None = None
-
-
-class _AppriseModel(BaseModel):
-    model_config = _STRICT
-
-    type: Literal["apprise"]
-    url_env: EnvName
-    pace: Pace = 1.0
-    batch_over: BatchOver = 10
-    report: ReportSchedule | None = None
-
-
-_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-
-
-class _EmailModel(BaseModel):
-    model_config = _STRICT
-
-    type: Literal["email"]
-    smtp_host: Annotated[str, AfterValidator(_host)]
-    smtp_port: int | None = Field(None, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username_env: EnvName | None = None
-    password_env: EnvName | None = None
-    from_: Address = Field(alias="from")
-    to: Annotated[tuple[Address, ...], BeforeValidator(_as_tuple), AfterValidator(_addresses)]
-    pace: Pace = 0.0
-    batch_over: BatchOver = 10
-    report: ReportSchedule | None = None
-
-
 class _SourceModel(BaseModel):
     model_config = _STRICT
 
@@ -603,20 +362,6 @@ class _SourceModel(BaseModel):
     cookies_env: CookieVars = ()
     user_agent: Text | None = None
     owner: RaterName | None = None
-
-    _channels = field_validator("notify")(_known_channels)
-
-
-class _LabModel(BaseModel):
-    model_config = _STRICT
-
-    owner: RaterName | None = None
-
-
-class _RaterModel(BaseModel):
-    model_config = _STRICT
-
-    notify: Strings = ()
 
     _channels = field_validator("notify")(_known_channels)
 
@@ -648,180 +393,6 @@ _TABLE_MODELS: dict[str, type[BaseModel]] = {
     "analysis": _AnalysisModel,
     "dashboard": _DashboardModel,
 }
-_ChannelModel: TypeAlias = _SlackModel | _EmailModel | _WebhookModel | _AppriseModel
-_CHANNEL_MODELS: dict[str, type[_ChannelModel]] = {
-    "slack": _SlackModel,
-    "email": _EmailModel,
-    "webhook": _WebhookModel,
-    "apprise": _AppriseModel,
-}
-_CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
-
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "tuple_type": "a list",
-    "list_type": "a list",
-    "dict_type": "a table",
-    "model_type": "a table",
-}
-
-
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _unknown_key(key: str, known: list[str]) -> str:
-    return "unknown key" + _suggest(key, known)
-
-
-def _describe_error(error: Any, model: type[BaseModel]) -> str:
-    kind, loc, value = error["type"], error["loc"], error.get("input")
-    ctx = error.get("ctx", {})
-    secret = any(isinstance(part, str) and part.endswith("_env") for part in loc)
-    if kind == "extra_forbidden":
-        known = [info.alias or name for name, info in model.model_fields.items()]
-        return _unknown_key(str(loc[-1]), known)
-    if kind == "missing":
-        return "required key is missing"
-    if kind in _TYPE_WORDS:
-        got = _toml_type(value) if secret else f"{_toml_type(value)} {_short(value)}"
-        return f"expected {_TYPE_WORDS[kind]}, got {got}"
-    if kind == "value_error":
-        return str(ctx.get("error", error["msg"]))
-    if kind == "literal_error":
-        return f"{_short(value)} is not allowed (use {ctx['expected']})"
-    bounds = {
-        "greater_than_equal": ("at least", "ge"),
-        "greater_than": ("more than", "gt"),
-        "less_than_equal": ("at most", "le"),
-        "less_than": ("less than", "lt"),
-    }
-    if kind in bounds:
-        word, key = bounds[kind]
-        bound = ctx[key]
-        if isinstance(bound, float) and bound.is_integer():
-            bound = int(bound)
-        return f"must be {word} {bound}, got {_short(value)}"
-    return str(error["msg"])
-
-
-def _format_loc(loc: tuple[Any, ...], raw: Mapping[str, Any]) -> str:
-    # A single string given where a list is allowed is validated as a list of
-    # one: do not show the user an index they did not write.
-    if len(loc) == 2 and loc[1] == 0 and isinstance(raw.get(loc[0]), str):
-        loc = loc[:1]
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
-
-
-class _Problems:
-    """Collects one line per problem, prefixed with the table and key path."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, where: str, message: str) -> None:
-        self.lines.append(f"{where}: {message}")
-
-    def validate(
-        self,
-        model: type[BaseModel],
-        raw: Mapping[str, Any],
-        where: str,
-        context: Mapping[str, Any],
-    ) -> Any:
-        """`model` validated from `raw`, or None with its problems recorded."""
-        try:
-            return model.model_validate(raw, context=dict(context))
-        except ValidationError as exc:
-            # In the order the keys appear in the file; missing keys last.
-            position = {key: index for index, key in enumerate(raw)}
-            errors = sorted(
-                exc.errors(include_url=False),
-                key=lambda error: position.get(str(error["loc"][0]), len(position)),
-            )
-            for error in errors:
-                path = _format_loc(tuple(error["loc"]), raw)
-                self.add(f"{where}{path}", _describe_error(error, model))
-            return None
-
-
-def _table(value: Any, where: str, problems: _Problems, hint: str) -> dict[str, Any] | None:
-    if isinstance(value, dict):
-        return value
-    problems.add(where, f"expected a table ({hint}), got {_toml_type(value)}")
-    return None
-
-
-def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    table = _table(raw, "channels", problems, "[channels.NAME]")
-    for name, body in (table or {}).items():
-        where = f"channels.{name}"
-        if not _CHANNEL_NAME_RE.fullmatch(name):
-            problems.add(where, "a channel name may hold only letters, digits, '-' and '_'")
-            continue
-        body = _table(body, where, problems, f"[channels.{name}]")
-        if body is None:
-            continue
-        kind = body.get("type")
-        if kind is None:
-            known = ", ".join(f'"{kind}"' for kind in _CHANNEL_MODELS)
-            problems.add(f"{where}.type", f"required key is missing ({known})")
-            continue
-        if kind not in _CHANNEL_MODELS:
-            known = ", ".join(sorted(_CHANNEL_MODELS))
-            problems.add(f"{where}.type", f"unknown channel type {_short(kind)} (known: {known})")
-            continue
-        model = problems.validate(_CHANNEL_MODELS[kind], body, where, {})
-        if kind == "email" and bool(body.get("username_env")) != bool(body.get("password_env")):
-            missing = "password_env" if body.get("username_env") else "username_env"
-            other = "username_env" if missing == "password_env" else "password_env"
-            problems.add(f"{where}.{missing}", f"required when {other} is set")
-        if isinstance(model, _SlackModel):
-            channels[name] = SlackChannel(
-                name=name,
-                webhook_url_env=model.webhook_url_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-                mention_on_major=model.mention_on_major,
-            )
-        elif isinstance(model, _WebhookModel):
-            channels[name] = WebhookChannel(
-                name=name,
-                url_env=model.url_env,
-                secret_env=model.secret_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-            )
-        elif isinstance(model, _AppriseModel):
-            channels[name] = AppriseChannel(
-                name=name,
-                url_env=model.url_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-            )
-        elif isinstance(model, _EmailModel):
-            channels[name] = EmailChannel(
-                name=name,
-                smtp_host=model.smtp_host,
-                smtp_port=model.smtp_port or _DEFAULT_PORTS[model.security],
-                security=model.security,
-                username_env=model.username_env,
-                password_env=model.password_env,
-                from_addr=model.from_,
-                to=model.to,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-            )
-    return channels
 
 
 def _load_sources(
@@ -862,44 +433,6 @@ def _load_sources(
             )
         if model is not None:
             loaded.append((model, where))
-    return loaded
-
-
-def _load_named(
-    raw: Any,
-    section: str,
-    model: type[_LabModel] | type[_RaterModel],
-    problems: _Problems,
-    context: Mapping[str, Any],
-    known: list[str] | None = None,
-) -> dict[str, Any]:
-    """`[labs."NAME"]` or `[raters.NAME]`: each table validated; a lab name must be
-    one of the sources' labs (`known`), a rater's name a valid name."""
-    loaded: dict[str, Any] = {}
-    table = _table(raw, section, problems, f"[{section}.NAME]")
-    for name, body in (table or {}).items():
-        where = (
-            f'{section}."{name}"'
-            if not re.fullmatch(r"[A-Za-z0-9_-]+", name)
-            else f"{section}.{name}"
-        )
-        if known is not None and name not in known:
-            listed = ", ".join(sorted(known)) or "no sources are configured"
-            problems.add(
-                where, f"unknown lab{_suggest(name, known)} (labs of the sources: {listed})"
-            )
-            continue
-        if known is None:
-            try:
-                people.check_name(name)
-            except ValueError as exc:
-                problems.add(where, str(exc))
-                continue
-        body = _table(body, where, problems, f"[{where}]")
-        if body is not None:
-            value = problems.validate(model, body, where, context)
-            if value is not None:
-                loaded[name] = value
     return loaded
 
 

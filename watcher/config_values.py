@@ -1,8 +1,8 @@
-"""The values of config.toml keys: each type's validator, for config.py's models.
+"""The values of config.toml keys: each type's validator, for the config modules' models.
 
 Every function takes what TOML gave and returns the value to keep, or raises
 ValueError with a one-line reason (pydantic turns it into the key's problem).
-The `Annotated` types at the end are what the models in config.py declare.
+The `Annotated` types at the end are what the models declare.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from email.utils import getaddresses
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from watcher.css import selector_problem
 
@@ -402,6 +402,17 @@ def _cron(value: str) -> str:
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a cron expression: {exc}") from None
     return value
+
+
+def _known_channels(names: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...] | None:
+    known: tuple[str, ...] = (info.context or {}).get("channels", ())
+    unknown = [name for name in names or () if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)) if known else "no channels are configured"
+        plural = "s" if len(unknown) > 1 else ""
+        names_text = ", ".join(f"'{name}'" for name in unknown)
+        raise ValueError(f"unknown channel{plural} {names_text} (known: {listed})")
+    return names
 
 
 # Slack's mention forms a channel may add to major alerts: a user group, a
