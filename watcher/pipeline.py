@@ -13,32 +13,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from watcher import analysis, clock, criteria, detect, lineage, review
-from watcher.browser import Browser, BrowserSettings, blocked_reason
+from watcher.browser import Browser, blocked_reason
 from watcher.compare import Comparison, compare_texts
-from watcher.config import Config, SourceConfig
+from watcher.config import Config
 from watcher.errors import (
     FetchError,
     HTTPStatusError,
-    NotFound,
     StorageError,
     StoreError,
     SuspiciousExtraction,
     WatcherError,
 )
-from watcher.fetch import Fetcher, FetchSettings, request_headers
+from watcher.fetch import Fetcher, request_headers
 from watcher.interstitial import interstitial
 from watcher.models import (
     SUSPECT_WORDS,
@@ -61,6 +58,16 @@ from watcher.notify.outbox import (
     should_hold,
 )
 from watcher.review import highest
+from watcher.sources import (
+    add_child,
+    browser_settings,
+    configured_source,  # noqa: F401  (public here too)
+    due_children,
+    fetch_settings,
+    select_sources,
+    sync_sources,
+    untracked_links,
+)
 from watcher.store import Row, Store, VersionRow, encode_pages, sha256
 from watcher.succession import Lineages, sketch_json
 from watcher.workers import WorkerPool
@@ -74,64 +81,6 @@ FINGERPRINT_TRUST_S = 24 * 3600.0
 # check sees the same text again (a consent page, a login wall, a half-served
 # page come and go; a real cut stays).
 SUSPECT_KEEP = 0.3
-
-
-# --- sources: configured and followed ---------------------------------------
-
-
-def configured_source(cfg: SourceConfig) -> Source:
-    return Source(
-        id=cfg.id,
-        url=cfg.url,
-        lab=cfg.lab,
-        title=cfg.title,
-        rules=cfg.rules,
-        notify=cfg.notify,
-        expected=None if cfg.kind == "auto" else cfg.kind,
-        watch_terms=cfg.watch_terms,
-        proxy=cfg.proxy,
-        browser=cfg.browser,
-        headers=cfg.headers,
-        cookies_env=cfg.cookies_env,
-        user_agent=cfg.user_agent,
-    )
-
-
-def child_id(parent_id: str, url: str) -> str:
-    """A stable id for a followed document: parent id, a slug of the link, a short hash."""
-    path = urlsplit(url).path.rstrip("/")
-    last = path.rsplit("/", 1)[-1] or urlsplit(url).hostname or "doc"
-    last = re.sub(r"\.(pdf|html?)$", "", last, flags=re.IGNORECASE)
-    slug = re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")[:40].strip("-") or "doc"
-    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:6]
-    return f"{parent_id}--{slug}-{digest}"
-
-
-def child_source(parent: Source, row: Row) -> Source:
-    """A followed document inherits its parent's lab, channels and `ignore` rules."""
-    rules = ExtractRules(ignore=parent.rules.ignore)
-    return Source(
-        id=row["id"],
-        url=row["url"],
-        lab=parent.lab,
-        title=row["title"],
-        rules=rules,
-        notify=parent.notify,
-        parent_id=parent.id,
-        watch_terms=parent.watch_terms,
-        proxy=parent.proxy,
-        # A linked document (a PDF) is downloaded plainly, with the cookies the
-        # parent's browser got; the browser is its fallback when it is blocked.
-        browser="auto" if parent.browser else False,
-        headers=parent.headers,
-        cookies_env=parent.cookies_env,
-        user_agent=parent.user_agent,
-    )
-
-
-def _child_title(parent: Source, link: Link) -> str:
-    text = " ".join(link.text.split())[:120]
-    return f"{parent.title}: {text}" if text else f"{parent.title}: {link.url}"
 
 
 # --- results -----------------------------------------------------------------
@@ -166,67 +115,6 @@ class ProgressHook(Protocol):
 
 
 # --- the pass ----------------------------------------------------------------
-
-
-def fetch_settings(config: Config) -> FetchSettings:
-    w = config.watcher
-    return FetchSettings(
-        user_agent=w.user_agent,
-        timeout=w.timeout,
-        max_bytes=w.max_bytes,
-        concurrency=w.concurrency,
-        per_host=w.per_host,
-        max_redirects=w.max_redirects,
-        retries=w.retries,
-        allow_downgrade=w.allow_downgrade,
-        proxy=w.proxy,
-        proxy_auth=w.proxy_auth(os.environ),
-    )
-
-
-def browser_settings(config: Config) -> BrowserSettings:
-    w = config.watcher
-    return BrowserSettings(
-        path=w.browser_path,
-        concurrency=w.browser_concurrency,
-        timeout=w.timeout,
-        max_bytes=w.max_bytes,
-        # Chromium's own user agent (a source's `user_agent` replaces it): a
-        # browser that calls itself a bot is challenged like one.
-        user_agent=None,
-        proxy=w.proxy,
-        proxy_auth=w.proxy_auth(os.environ),
-    )
-
-
-def sync_sources(config: Config, store: Store) -> None:
-    """Make the `sources` table agree with the config (children keep their rows)."""
-    with store.transaction():
-        for cfg in config.sources:
-            store.upsert_source(cfg.id, url=cfg.url, lab=cfg.lab, title=cfg.title)
-        store.set_active_sources({cfg.id for cfg in config.sources if cfg.enabled})
-
-
-def select_sources(config: Config, store: Store, only: Sequence[str] | None) -> list[Source]:
-    """The configured sources to check, in config order; `only` narrows to ids.
-
-    An id in `only` may also name a followed child, which is then checked alone.
-    """
-    configured = [configured_source(cfg) for cfg in config.sources if cfg.enabled]
-    if not only:
-        return configured
-    by_id = {source.id: source for source in configured}
-    chosen: list[Source] = []
-    for wanted in dict.fromkeys(only):
-        if wanted in by_id:
-            chosen.append(by_id[wanted])
-            continue
-        row = store.source(wanted)
-        parent = by_id.get(row["parent_id"]) if row and row["parent_id"] else None
-        if row is None or parent is None:
-            raise NotFound(f"unknown source {wanted!r} (see `watcher sources`)")
-        chosen.append(child_source(parent, row))
-    return chosen
 
 
 async def check_all(
@@ -388,9 +276,7 @@ class Checker:
                     rows, self.followed.pop(source.id), new_version=checked.outcome == "new_version"
                 )
                 rows = self.store.children(source.id)
-            # a document no longer linked is checked once a day, not on the parent's schedule
-            due = [row for row in rows if not row["unlinked_at"] or _day_old(row["last_checked"])]
-            children = [child_source(source, row) for row in due]
+            children = due_children(source, rows)
             if self.progress is not None:
                 self.progress.planned(len(children))
                 self.progress.checked(checked)
@@ -461,7 +347,7 @@ class Checker:
         extracted = processed.extracted
         if extracted is None:  # new bytes, but nothing that makes text changed (dynamic pages)
             return self._record_unchanged(seen)
-        new_links = self._new_links(source, extracted.links)
+        new_links = untracked_links(self.config, self.store, source, extracted.links)
         if source.rules.follow:
             self.followed[source.id] = tuple(link.url for link in extracted.links)
         seen = replace(
@@ -633,30 +519,6 @@ class Checker:
             return "pdf"
         return None
 
-    def _new_links(self, source: Source, links: Sequence[Link]) -> tuple[Link, ...]:
-        """Links the `follow` rule matched that are not tracked yet."""
-        if not source.rules.follow:
-            return ()
-        # a linked document that is itself a configured source is watched already
-        configured = self.config.source_urls
-        # the same file with another query string or fragment is not a new document
-        # (compared only with those of the same path: a research index links hundreds)
-        known: dict[str, list[str]] = {}
-        for row in self.store.children(source.id):
-            known.setdefault(_path_of(row["url"]), []).append(row["url"])
-        found: list[Link] = []
-        for link in links:
-            same_path = known.setdefault(_path_of(link.url), [])
-            if (
-                link.url != source.url
-                and link.url not in configured
-                and self.store.source(child_id(source.id, link.url)) is None
-                and not any(lineage.same_document_url(link.url, url) for url in same_path)
-            ):
-                found.append(link)
-                same_path.append(link.url)
-        return tuple(found)
-
     def _unconfirmed_shrink(self, seen: Observation) -> str | None:
         """Why a new text must wait for a second sighting, or None.
 
@@ -776,7 +638,7 @@ class Checker:
                 return self._record_unchanged(seen)
             if seen.text_changed:
                 number = self._add_version(seen)
-            children = tuple(self._add_child(source, link) for link in seen.new_links)
+            children = tuple(add_child(self.store, source, link) for link in seen.new_links)
             if comparisons is not None:
                 summary = self._summary(seen, number, comparisons.whole)
                 task = self._open_or_extend(seen, number, comparisons.whole, summary)
@@ -859,19 +721,6 @@ class Checker:
             pages=encode_pages(extracted.line_pages),
         )
         return number
-
-    def _add_child(self, source: Source, link: Link) -> str:
-        """Track a newly linked document as a child source; returns its id."""
-        cid = child_id(source.id, link.url)
-        self.store.upsert_source(
-            cid,
-            url=link.url,
-            lab=source.lab,
-            title=_child_title(source, link),
-            parent_id=source.id,
-            link_text=link.text,
-        )
-        return cid
 
     def _summary(self, seen: Observation, number: int, whole: Comparison) -> str:
         """One line for the task and its alert: what changed over the range under review."""
@@ -1106,15 +955,6 @@ def _downgrade_warning(fetched: FetchResult) -> str | None:
     if fetched.downgrade is None:
         return None
     return f"redirected from https to http ({fetched.downgrade})"
-
-
-def _day_old(moment: str | None) -> bool:
-    """Whether `moment` (ISO) is a day or more ago, or never."""
-    return moment is None or (clock.now() - clock.parse_iso(moment)).total_seconds() >= 86_400
-
-
-def _path_of(url: str) -> str:
-    return unquote(urlsplit(url).path).rstrip("/")
 
 
 def _ms_since(t0: float) -> int:
