@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -336,21 +337,15 @@ class Recorder:
             "signal_count": len(change.analysis.signals) + change.analysis.truncated,
             "new_documents": [{"url": link.url, "text": link.text} for link in new_links],
         }
-        severity = change.analysis.severity
-        if touched is not None and touched.line:
-            payload["criteria_line"] = touched.line
-            severity = payload["severity"] = highest(severity, touched.severity)
-        # changes below the alerting threshold wait for the daily digest
-        held = should_hold(severity, self.config.analysis.alert_min_severity)
-        for channel in source.notify:
-            self.store.enqueue(
-                kind="change",
-                channel=channel,
-                payload=payload,
-                task_id=task.task_id,
-                source_id=source.id,
-                status="held" if held else "pending",
-            )
+        queue_change_alert(
+            self.store,
+            self.config,
+            source.notify,
+            payload,
+            task_id=task.task_id,
+            source_id=source.id,
+            touched=touched,
+        )
 
     def _add_check(
         self,
@@ -424,6 +419,34 @@ class Recorder:
         }
         for channel in channels:
             self.store.enqueue(kind=kind, channel=channel, payload=payload, source_id=source.id)
+
+
+def queue_change_alert(
+    store: Store,
+    config: Config,
+    channels: Sequence[str],
+    payload: dict[str, Any],
+    *,
+    task_id: int,
+    source_id: str,
+    touched: criteria.Touched | None = None,
+) -> None:
+    """Queue a change alert on each of `channels`. A change that touches graded
+    criteria says so and is at least as severe as what it did to them; one
+    below the alerting threshold waits, held, for the daily digest."""
+    if touched is not None and touched.line:
+        payload = {**payload, "criteria_line": touched.line}
+        payload["severity"] = highest(payload["severity"], touched.severity)
+    held = should_hold(payload["severity"], config.analysis.alert_min_severity)
+    for channel in channels:
+        store.enqueue(
+            kind="change",
+            channel=channel,
+            payload=payload,
+            task_id=task_id,
+            source_id=source_id,
+            status="held" if held else "pending",
+        )
 
 
 def _downgrade_warning(fetched: FetchResult) -> str | None:

@@ -22,6 +22,7 @@ from watcher.config import Config
 from watcher.errors import LineageError
 from watcher.models import Source, signal_to_json
 from watcher.notify.outbox import ALERT_SIGNALS, should_hold
+from watcher.recording import queue_change_alert
 from watcher.review import highest
 from watcher.store import Row, Store
 
@@ -291,16 +292,14 @@ class Lineages:
                 "signal_count": len(signals),
                 "new_documents": [],
             }
-            held = should_hold("substantive", min_severity)
-            for channel in self.parent.notify:
-                store.enqueue(
-                    kind="change",
-                    channel=channel,
-                    payload=payload,
-                    task_id=task.task_id,
-                    source_id=self.parent.id,
-                    status="held" if held else "pending",
-                )
+            queue_change_alert(
+                store,
+                self.checker.config,
+                self.parent.notify,
+                payload,
+                task_id=task.task_id,
+                source_id=self.parent.id,
+            )
 
     def _parent_version(self) -> int:
         latest = self.store.latest_version(self.parent.id)
@@ -382,19 +381,15 @@ class Lineages:
             touched = criteria.on_new_version(
                 store, doc.id, new_v.number, store.version_text(new_v), change.task_id, signals
             )
-            if touched.line:
-                payload["criteria_line"] = touched.line
-                payload["severity"] = highest(comparison.analysis.severity, touched.severity)
-            held = should_hold(payload["severity"], checker.config.analysis.alert_min_severity)
-            for channel in self.parent.notify:
-                store.enqueue(
-                    kind="change",
-                    channel=channel,
-                    payload=payload,
-                    task_id=change.task_id,
-                    source_id=doc.id,
-                    status="held" if held else "pending",
-                )
+            queue_change_alert(
+                store,
+                checker.config,
+                self.parent.notify,
+                payload,
+                task_id=change.task_id,
+                source_id=doc.id,
+                touched=touched,
+            )
 
 
 def _root(links: dict[str, str], source_id: str) -> str:
