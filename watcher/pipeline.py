@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from watcher import clock, lineage
+from watcher import clock
 from watcher.browser import Browser, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import Config
@@ -61,7 +61,7 @@ from watcher.sources import (
     untracked_links,
 )
 from watcher.store import Row, Store, VersionRow, encode_pages, sha256
-from watcher.succession import Lineages, sketch_json
+from watcher.succession import Lineages, sketch_version
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,8 @@ class Checker:
                 return self.record.suspect(seen, note)
         comparisons = await self._compare_with_past(seen, old_text)
         if source.parent_id is not None and seen.text_changed:
-            seen = replace(seen, sketch=await self._sketch(source, extracted.text))
+            sketch = await sketch_version(self.workers, source.id, extracted.text)
+            seen = replace(seen, sketch=sketch)
         return self.record.version(seen, comparisons)
 
     # -- steps, in the order of the story --
@@ -533,13 +534,6 @@ class Checker:
             old_pages=old_pages,
             new_pages=seen.extracted.line_pages,
         )
-
-    async def _sketch(self, source: Source, text: str) -> str:
-        """A followed document's lineage sketch, as stored beside its version."""
-        sketched: lineage.Sketch = await self.workers.run(
-            f"lineage sketch of {source.id}", "watcher.sketch:sketch", text
-        )
-        return sketch_json(sketched, text)
 
 
 async def _all_or_none(coros: Iterable[Coroutine[Any, Any, Any]]) -> None:

@@ -25,6 +25,7 @@ from watcher.notify.outbox import ALERT_SIGNALS, should_hold
 from watcher.recording import queue_change_alert
 from watcher.review import highest
 from watcher.store import Row, Store
+from watcher.workers import WorkerPool
 
 if TYPE_CHECKING:
     from watcher.pipeline import Checker
@@ -46,6 +47,14 @@ def sketch_json(sketched: lineage.Sketch, text: str) -> str:
             "title": title[:200],
         }
     )
+
+
+async def sketch_version(workers: WorkerPool, source_id: str, text: str) -> str:
+    """A version's lineage sketch, sketched in a worker, as stored beside it."""
+    sketched: lineage.Sketch = await workers.run(
+        f"lineage sketch of {source_id}", "watcher.sketch:sketch", text
+    )
+    return sketch_json(sketched, text)
 
 
 def supersedes_line(new_url: str, old_url: str, labels: tuple[str, str]) -> str:
@@ -106,10 +115,7 @@ class Lineages:
         stored = self.store.version_sketch(row["id"], latest.number)
         if stored is None:
             text = self.store.version_text(latest)
-            sketched: lineage.Sketch = await self.checker.workers.run(
-                f"lineage sketch of {row['id']}", "watcher.sketch:sketch", text
-            )
-            stored = sketch_json(sketched, text)
+            stored = await sketch_version(self.checker.workers, row["id"], text)
             with self.store.transaction():
                 self.store.set_version_sketch(row["id"], latest.number, stored)
         data = json.loads(stored)
