@@ -6,13 +6,14 @@ module of its own so that a worker imports only what it needs for it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watcher import detect
 from watcher.config import AnalysisSettings
 from watcher.models import Analysis, Change, Link
 
-__all__ = ["Comparison", "compare_texts"]
+__all__ = ["Comparison", "compare_texts", "watch_terms_for"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class Comparison:
 
     change: Change | None
     analysis: Analysis
+
+
+def watch_terms_for(own: Sequence[str], settings: AnalysisSettings) -> tuple[str, ...]:
+    """The terms a comparison watches: the source's own, then the global ones, each once."""
+    return tuple(dict.fromkeys((*own, *settings.watch_terms)))
 
 
 def compare_texts(

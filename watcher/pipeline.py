@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from watcher import clock
 from watcher.browser import Browser, blocked_reason
-from watcher.compare import Comparison, compare_texts
+from watcher.compare import Comparison, compare_texts, watch_terms_for
 from watcher.config import Config
 from watcher.errors import (
     FetchError,
@@ -528,7 +528,7 @@ class Checker:
             compare_texts,
             old,
             seen.extracted.text,
-            watch_terms=tuple(dict.fromkeys((*seen.source.watch_terms, *settings.watch_terms))),
+            watch_terms=watch_terms_for(seen.source.watch_terms, settings),
             settings=settings,
             new_documents=seen.new_links,
             old_pages=old_pages,

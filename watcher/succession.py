@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from watcher import clock, criteria, detect, lineage, review
-from watcher.compare import Comparison, compare_texts
+from watcher.compare import Comparison, compare_texts, watch_terms_for
 from watcher.config import Config
 from watcher.errors import LineageError
 from watcher.models import Source, signal_to_json
@@ -323,7 +323,7 @@ class Lineages:
             compare_texts,
             store.version_text(old_v),
             store.version_text(new_v),
-            watch_terms=tuple(dict.fromkeys((*self.parent.watch_terms, *settings.watch_terms))),
+            watch_terms=watch_terms_for(self.parent.watch_terms, settings),
             settings=settings,
         )
         old_doc = await self.document(store.require_source(old_id))
@@ -449,7 +449,7 @@ def link_documents(
     comparison = compare_texts(
         store.version_text(old_v),
         store.version_text(new_v),
-        watch_terms=tuple(dict.fromkeys((*own, *config.analysis.watch_terms))),
+        watch_terms=watch_terms_for(own, config.analysis),
         settings=config.analysis,
     )
     labels = (
