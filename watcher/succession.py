@@ -173,12 +173,8 @@ class Lineages:
             if decision.kind == "ambiguous" and not baseline:
                 names = [store.require_source(i)["url"] for i in decision.ids]
                 line = f"new file {doc.url}: possibly a new version of " + " or ".join(names)
-                task = store.open_task(self.parent.id)
-                review.record_document(
-                    store,
-                    self.parent.id,
-                    version=self._parent_version(),
-                    document={
+                self._record_document(
+                    {
                         "source": doc.id,
                         "url": doc.url,
                         "decision": "ambiguous",
@@ -187,8 +183,7 @@ class Lineages:
                         "reason": decision.reason,
                         "signals": [],
                     },
-                    severity=highest("substantive", task["severity"] if task else None),
-                    owner=self.checker.config.owner_of(self.parent.id),
+                    "substantive",
                 )
 
     def links_changed(
@@ -219,12 +214,8 @@ class Lineages:
                 self.store.update_source(
                     row["id"], unlinked_at=None if present else clock.iso(clock.now())
                 )
-                task = self.store.open_task(self.parent.id)
-                task_change = review.record_document(
-                    self.store,
-                    self.parent.id,
-                    version=self._parent_version(),
-                    document={
+                task_change = self._record_document(
+                    {
                         "source": row["id"],
                         "url": row["url"],
                         "decision": kind,
@@ -232,8 +223,7 @@ class Lineages:
                         "severity": "substantive",
                         "signals": [signal],
                     },
-                    severity=highest("substantive", task["severity"] if task else None),
-                    owner=self.checker.config.owner_of(self.parent.id),
+                    "substantive",
                 )
             log.info("%s: %s", self.parent.id, line)
             said.append((line, signal))
@@ -307,6 +297,19 @@ class Lineages:
                 source_id=self.parent.id,
             )
 
+    def _record_document(self, document: dict[str, Any], severity: str) -> review.TaskChange:
+        """The parent's task, opened or extended with a change of one of its
+        documents; as severe as `severity`, or as the open task already is."""
+        task = self.store.open_task(self.parent.id)
+        return review.record_document(
+            self.store,
+            self.parent.id,
+            version=self._parent_version(),
+            document=document,
+            severity=highest(severity, task["severity"] if task else None),
+            owner=self.checker.config.owner_of(self.parent.id),
+        )
+
     def _parent_version(self) -> int:
         latest = self.store.latest_version(self.parent.id)
         return latest.number if latest is not None else 0
@@ -333,13 +336,8 @@ class Lineages:
         signals = [signal_to_json(s) for s in comparison.analysis.signals]
         with store.transaction():
             store.set_lineage(doc.id, supersedes=old_id, decision="supersedes", reason=reason)
-            task = store.open_task(self.parent.id)
-            severity = highest(comparison.analysis.severity, task["severity"] if task else None)
-            change = review.record_document(
-                store,
-                self.parent.id,
-                version=self._parent_version(),
-                document={
+            change = self._record_document(
+                {
                     "source": doc.id,
                     "url": doc.url,
                     "version": new_v.number,
@@ -353,8 +351,7 @@ class Lineages:
                     "severity": comparison.analysis.severity,
                     "signals": signals,
                 },
-                severity=severity,
-                owner=self.checker.config.owner_of(self.parent.id),
+                comparison.analysis.severity,
             )
             summary = "; ".join(
                 filter(
