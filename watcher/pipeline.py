@@ -60,7 +60,7 @@ from watcher.sources import (
     sync_sources,
     untracked_links,
 )
-from watcher.store import Row, Store, VersionRow, encode_pages, sha256
+from watcher.store import Row, Store, VersionRow, sha256
 from watcher.succession import Lineages, sketch_version
 from watcher.workers import WorkerPool
 
@@ -350,38 +350,10 @@ class Checker:
             )
         except WatcherError as exc:
             raise type(exc)(f"with the new extraction rules: {exc.reason}") from exc
-        digest = extracted.sha256
-        with self.store.transaction():
-            if digest != latest.text_sha256:
-                self.store.put_text(extracted.text)
-                self.store.add_version(
-                    source_id=source.id,
-                    number=latest.number + 1,
-                    captured_at=clock.iso(clock.now()),
-                    raw_sha256=latest.raw_sha256,
-                    text_sha256=digest,
-                    kind=extracted.kind,
-                    chars=extracted.chars,
-                    words=extracted.words,
-                    returned_to=self.store.version_with_text(source.id, digest),
-                    reextracted=1,
-                    rules_hash=source.rules.hash,
-                    url=latest.url,
-                    content_type=latest.content_type,
-                    charset=latest.charset,
-                    http_status=latest.http_status,
-                    etag=latest.etag,
-                    last_modified=latest.last_modified,
-                    snapshot_as_sent=int(latest.snapshot_as_sent),
-                    fetcher=latest.fetcher,
-                    pages=encode_pages(extracted.line_pages),
-                )
-                log.info(
-                    "re-extracted %s with new rules or extractor as v%d",
-                    source.id,
-                    latest.number + 1,
-                )
-            self.store.update_source(source.id, config_hash=source.rules.hash)
+        if self.record.reextraction(source, latest, extracted):
+            log.info(
+                "re-extracted %s with new rules or extractor as v%d", source.id, latest.number + 1
+            )
         return self.store.latest_version(source.id)
 
     async def _fetch(self, source: Source, state: Row, latest: VersionRow | None) -> FetchResult:

@@ -5,7 +5,10 @@ The `Checker` (`watcher.pipeline`) hands each check's `Observation` to its
 text changed, the version, the documents newly linked, the task (opened or
 extended) and its alerts in the outbox, all in one transaction. A failed check
 is a row with its reason; enough of them in a row make the source `failing`,
-which alerts once, and so does its recovery.
+which alerts once, and so does its recovery. A snapshot re-extracted with new
+rules is recorded here too, as a version marked re-extracted. The Checker
+only reads the store: its writes are here (the lineage step's, after a
+parent's documents are checked, are in `watcher.succession`).
 """
 
 from __future__ import annotations
@@ -84,6 +87,41 @@ class Recorder:
     def __init__(self, config: Config, store: Store) -> None:
         self.config = config
         self.store = store
+
+    def reextraction(self, source: Source, latest: VersionRow, extracted: Extracted) -> bool:
+        """The stored snapshot of `latest` re-extracted with the source's new rules
+        (or a new extractor): a version of its own when the text differs, marked
+        re-extracted (no task, no alert), and the rules recorded either way.
+        Returns whether a version was added."""
+        digest = extracted.sha256
+        added = digest != latest.text_sha256
+        with self.store.transaction():
+            if added:
+                self.store.put_text(extracted.text)
+                self.store.add_version(
+                    source_id=source.id,
+                    number=latest.number + 1,
+                    captured_at=clock.iso(clock.now()),
+                    raw_sha256=latest.raw_sha256,
+                    text_sha256=digest,
+                    kind=extracted.kind,
+                    chars=extracted.chars,
+                    words=extracted.words,
+                    returned_to=self.store.version_with_text(source.id, digest),
+                    reextracted=1,
+                    rules_hash=source.rules.hash,
+                    url=latest.url,
+                    content_type=latest.content_type,
+                    charset=latest.charset,
+                    http_status=latest.http_status,
+                    etag=latest.etag,
+                    last_modified=latest.last_modified,
+                    snapshot_as_sent=int(latest.snapshot_as_sent),
+                    fetcher=latest.fetcher,
+                    pages=encode_pages(extracted.line_pages),
+                )
+            self.store.update_source(source.id, config_hash=source.rules.hash)
+        return added
 
     def unchanged(self, seen: Observation) -> CheckOutcome:
         """Nothing new: a 304, the same bytes, or the latest version's text again."""
