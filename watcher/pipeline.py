@@ -7,6 +7,11 @@ daemon, which holds the fetcher, the workers and the synced sources. Each
 check ends in exactly one transaction that writes its `checks` row, and when
 the text changed, the version, the task and the outbox rows together.
 A failing source is a row with its reason, never an exception out of here.
+
+The `Checker` tells the story and reads the store; its `Recorder`
+(`watcher.recording`) writes each outcome. What a source is and which
+documents a parent follows is `watcher.sources`; which followed file
+supersedes which, after a parent's documents are checked, `watcher.succession`.
 """
 
 from __future__ import annotations
@@ -279,7 +284,8 @@ class Checker:
         return outcome
 
     async def _check(self, source: Source, started: datetime, t0: float) -> CheckOutcome:
-        """The story of one check; each step is a method below, in this order."""
+        """The story of one check; each step is a method below, in this order,
+        and each outcome is written by the Recorder (`self.record`)."""
         state = self.store.require_source(source.id)
         latest = await self._reextract_if_rules_changed(source, state)
         fetched = await self._fetch(source, state, latest)
