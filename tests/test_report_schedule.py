@@ -8,8 +8,8 @@ import asyncio
 import json
 import os
 import subprocess
-import threading
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any

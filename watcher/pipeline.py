@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from watcher import analysis, clock, criteria, detect, lineage, review
+from watcher import analysis, clock, criteria, detect, escape, lineage, review
 from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import Config, SourceConfig
@@ -435,7 +435,7 @@ class Checker:
             outcome.http_status if outcome.http_status is not None else "-",
             outcome.duration_ms,
             outcome.bytes,
-            f" error={outcome.error!r}" if outcome.error else "",
+            f" error={escape.quote(outcome.error)}" if outcome.error else "",
         )
         self.result.outcomes.append(outcome)
         return outcome
