@@ -80,6 +80,10 @@ def test_check_summary_and_exit_status(env: Env, site: Site) -> None:
     assert "failed missing: HTTP 404" in result.stdout
     only = run(env, "check", "acme-rsp")
     assert only.exit_code == 0 and "checked 1 source in" in only.stdout
+    site.set("/rsp", page(token="t1").replace("Responsible Scaling Policy</h1>", "RSP</h1>"))
+    site.set("/missing", page().replace("Responsible Scaling Policy</h1>", "Missing</h1>"))
+    again = run(env, "check")
+    assert "2 new versions" in again.stdout and "1 task opened or extended" in again.stdout
 
 
 def test_check_unknown_source_is_a_usage_error(env: Env, site: Site) -> None:

@@ -145,12 +145,13 @@ def test_a_report_by_email_is_the_whole_report(
     finally:
         controller.stop()
     [message] = [m for m in inbox.messages if "Report" in str(m["Subject"])]
-    assert message["Subject"] == "[watcher] Report: 1 changes, 1 open tasks, 0 failing sources"
+    assert message["Subject"] == "[watcher] Report: 1 change, 1 open task, 0 failing sources"
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert text.startswith("# watcher report, 2026-03-01 07:30 UTC to 2026-03-02 07:30 UTC")
     assert r"\*\[x\]\(javascript:alert\(1\)\)\*" in text and "](javascript" not in text
     assert "<!channel>" not in html and "&lt;!channel&gt;" in html
+    assert "1 change, 1 open task, 0 failing sources." in html
 
 
 def test_two_processes_and_two_daemon_passes_queue_one_report(

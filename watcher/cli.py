@@ -37,6 +37,7 @@ from watcher.errors import StorageError
 from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
+from watcher.wording import plural
 from watcher.workers import adopt_script_main
 
 log = logging.getLogger(__name__)
@@ -184,10 +185,14 @@ def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
         "suspect": "suspect",
         "failed": "failed",
     }
-    parts = [f"{counts[key]} {label}" for key, label in words.items() if counts.get(key)]
+    parts = [
+        plural(counts[key], label) if key == "new_version" else f"{counts[key]} {label}"
+        for key, label in words.items()
+        if counts.get(key)
+    ]
     tasks = sum(1 for outcome in outcomes if outcome.task_id is not None)
     if tasks:
-        parts.append(f"{tasks} task{'s' if tasks != 1 else ''} opened or extended")
+        parts.append(f"{plural(tasks, 'task')} opened or extended")
     n = len(outcomes)
     return f"checked {n} source{'s' if n != 1 else ''} in {elapsed:.1f}s: " + (
         ", ".join(parts) or "nothing to do"

@@ -63,6 +63,7 @@ from watcher.notify.outbox import (
 from watcher.review import highest
 from watcher.store import Row, Store, VersionRow, encode_pages, sha256
 from watcher.succession import Lineages, sketch_json
+from watcher.wording import plural
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -680,7 +681,7 @@ class Checker:
             return None
         shrink = 1 - words / latest.words
         return (
-            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
+            f"text shrank by {shrink:.0%} to {plural(words, 'word')} (from {latest.words:,} in "
             f"v{latest.number}): recorded only if the next check sees it again"
         )
 
