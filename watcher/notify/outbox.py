@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from watcher import clock, detect
-from watcher.config import SEVERITIES, Config
+from watcher.config import APPRISE_INSTALL, SEVERITIES, Config, apprise_missing
 from watcher.config_values import parse_schedule
 from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
@@ -165,6 +165,8 @@ async def deliver_due(
         if name in active:
             continue
         missing = channel.waiting_for(env)
+        if not missing and channel.type == "apprise" and apprise_missing():
+            missing = [f"the Apprise package ({APPRISE_INSTALL})"]
         if missing:
             if count := store.count_waiting(name):
                 report.waiting[name] = missing
