@@ -151,9 +151,9 @@ def _diff(old: str, new: str) -> Change | None:
             hunks.append(Hunk(path, old_start, new_start, removed, added, piece.words))
     words_added = words_removed = 0
     for hunk in hunks:
-        added, removed = _changed_words(hunk)
-        words_added += added
-        words_removed += removed
+        plus, minus = _changed_words(hunk)
+        words_added += plus
+        words_removed += minus
 
     stats = ChangeStats(
         words_added=words_added,
