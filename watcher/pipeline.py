@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from watcher import analysis, clock, criteria, detect, lineage, review
+from watcher import analysis, clock, criteria, detect, escape, lineage, review
 from watcher.browser import Browser, BrowserSettings, blocked_reason
 from watcher.compare import Comparison, compare_texts
 from watcher.config import Config, SourceConfig
@@ -63,6 +63,7 @@ from watcher.notify.outbox import (
 from watcher.review import highest
 from watcher.store import Row, Store, VersionRow, encode_pages, sha256
 from watcher.succession import Lineages, sketch_json
+from watcher.wording import plural
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -435,7 +436,7 @@ class Checker:
             outcome.http_status if outcome.http_status is not None else "-",
             outcome.duration_ms,
             outcome.bytes,
-            f" error={outcome.error!r}" if outcome.error else "",
+            f" error={escape.quote(outcome.error)}" if outcome.error else "",
         )
         self.result.outcomes.append(outcome)
         return outcome
@@ -680,7 +681,7 @@ class Checker:
             return None
         shrink = 1 - words / latest.words
         return (
-            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
+            f"text shrank by {shrink:.0%} to {plural(words, 'word')} (from {latest.words:,} in "
             f"v{latest.number}): recorded only if the next check sees it again"
         )
 
