@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,10 @@ def test_check_summary_and_exit_status(env: Env, site: Site) -> None:
     assert "failed missing: HTTP 404" in result.stdout
     only = run(env, "check", "acme-rsp")
     assert only.exit_code == 0 and "checked 1 source in" in only.stdout
+    site.set("/rsp", page(token="t1").replace("Responsible Scaling Policy</h1>", "RSP</h1>"))
+    site.set("/missing", page().replace("Responsible Scaling Policy</h1>", "Missing</h1>"))
+    again = run(env, "check")
+    assert "2 new versions" in again.stdout and "1 task opened or extended" in again.stdout
 
 
 def test_check_unknown_source_is_a_usage_error(env: Env, site: Site) -> None:
@@ -399,6 +404,43 @@ def test_serve_announces_the_address_it_listens_on(env: Env, site: Site) -> None
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_serve_cleanly_with_one_line(
+    env: Env, site: Site, sig: signal.Signals
+) -> None:
+    env.sources = [html_source(site)]
+    env.write()
+    command = [sys.executable, "-m", "watcher", "--config", str(env.config_path), "serve"]
+    with subprocess.Popen([*command, "--port", "0"], stderr=subprocess.PIPE, text=True) as server:
+        try:
+            _answers_where_it_says(server)
+            server.send_signal(sig)
+            assert server.wait(timeout=15) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+        assert server.stderr is not None
+        assert server.stderr.read() == "stopped\n"
+
+
+def test_ctrl_c_while_the_daemon_starts_is_a_clean_stop(
+    env: Env, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGINT before the daemon's own handler is in place arrives as KeyboardInterrupt."""
+    from watcher import daemon
+
+    def interrupted(*args: Any, **kwargs: Any) -> int:
+        signal.raise_signal(signal.SIGINT)  # Python's default handler: KeyboardInterrupt
+        return 1
+
+    monkeypatch.setattr(daemon, "run_daemon", interrupted)
+    env.sources = [html_source(site)]
+    env.write()
+    result = run(env, "run")
+    assert result.exit_code == 0 and "Aborted" not in result.output
+    assert result.stderr == "stopped\n"
 
 
 def _answers_where_it_says(server: subprocess.Popen[str]) -> None:

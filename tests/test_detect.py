@@ -273,7 +273,8 @@ def test_lines_merged_into_one_get_word_marks_across_lines() -> None:
         WordOp("equal", "."),
     )
     assert change is not None
-    assert (change.stats.words_added, change.stats.words_removed) == (2, 0)
+    # one word added ("merged"); its comma is no word of its own
+    assert (change.stats.words_added, change.stats.words_removed) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -740,3 +741,18 @@ def test_page_maps_run_length_round_trip() -> None:
     assert expand_pages(starts, 4) == pages[:4]
     assert expand_pages((), 2) == (1, 1)
     assert [page_label(p) for p in ((), (7,), (7, 8), (7, 7))] == ["", "p. 7", "pp. 7–8", "p. 7"]
+
+
+@pytest.mark.parametrize("sep", [" ", "\n"], ids=["inside-one-line", "own-lines"])
+def test_a_replaced_run_of_words_counts_the_same_whatever_the_line_breaks(sep: str) -> None:
+    """12 words replaced by 16: +16/−12, not the whole line's +28/−24."""
+    before, after = "The developer will pause", "before any further training run of the model."
+    old_run = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu"
+    new_run = " ".join(f"w{i}" for i in range(16))
+    frame = "# Title\nFirst paragraph stays.\n{}\nLast paragraph.\n"
+    change = diff(
+        frame.format(sep.join([before, old_run, after])),
+        frame.format(sep.join([before, new_run, after])),
+    )
+    assert change is not None
+    assert (change.stats.words_added, change.stats.words_removed) == (16, 12)

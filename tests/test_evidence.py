@@ -92,7 +92,9 @@ def child_id(env: Env) -> str:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (HOSTILE, r"\*\[x\]\(javascript:alert\(1\)\)\*"),
+        (HOSTILE, r"\*\[x\](javascript:alert(1))\*"),
+        ("![img](https://evil.example/x.png)", r"!\[img\](https://evil.example/x.png)"),
+        ("+5/−8 words (10.3% of the text)", r"\+5/−8 words (10.3% of the text)"),
         ("# heading", r"\# heading"),
         ("- item", r"\- item"),
         ("2. item", r"2\. item"),
@@ -128,8 +130,8 @@ def test_report_md_lists_changes_by_lab_tasks_and_failures(history: Env) -> None
     assert "(https://watch.example.org/sources/acme-rsp/diff?old=1&new=2)" in md
     # scraped text never becomes a link, emphasis or HTML
     assert HOSTILE not in md and not re.search(r"(?<!\\)<(img|b>)", md)
-    assert r"\*\[x\]\(javascript:alert\(1\)\)\*" in md
-    assert "](javascript" not in md
+    assert r"\*\[x\](javascript:alert(1))\*" in md
+    assert not re.search(r"(?<!\\)\]\(javascript", md)  # no bracket left to close a link
     # the open task with its age and (escaped) assignee; the failing source since when
     assert r"open 1 day, assigned to \<b\>bob\</b\>" in md
     assert "## Failing sources" in md and "failing since 2026-02-20 09:00 UTC" in md
@@ -205,7 +207,7 @@ def test_export_md_is_a_citation_block_with_signals_and_redline(history: Env, si
     assert f"SHA-256 `{sha_old}`" in md and "2026-02-20 09:00 UTC (v1)" in md
     assert "commitment weakened" in md and "p. 1" in md
     assert "~~commit~~" in md and "**expect**" in md
-    assert "](javascript" not in md and not re.search(r"(?<!\\)<img", md)
+    assert not re.search(r"(?<!\\)\]\(javascript", md) and not re.search(r"(?<!\\)<img", md)
 
 
 def test_export_json_and_csv(history: Env) -> None:
@@ -331,3 +333,21 @@ def test_archive_refuses_to_overwrite_unless_forced(history: Env, tmp_path: Path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".a.warc")] == []
     unknown = run(history, "archive", "acme-rps", "--out", str(tmp_path / "b.warc.gz"))
     assert unknown.exit_code == 2 and "did you mean 'acme-rsp'" in unknown.stderr
+
+
+def rendered(md: str) -> str:
+    """The Markdown as a CommonMark reader renders it (GFM tables and strikethrough on)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(md)
+
+
+def test_report_and_export_render_scraped_text_as_text(history: Env) -> None:
+    """Rendered by a real Markdown reader, a hostile title is text: no link, image,
+    emphasis or HTML of its making; our own links (diff, URLs) stay links."""
+    for args in (("report",), ("export", child_id(history))):
+        html = rendered(run(history, *args).stdout)
+        assert "javascript:" not in re.sub(r">[^<]*<", "><", html)  # in no attribute
+        assert not re.search(r"<(img|b|script)\b", html)
+        assert "*[x](javascript:alert(1))*" in html  # the title, as written
+        assert '<a href="http' in html

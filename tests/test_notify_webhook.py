@@ -595,8 +595,14 @@ def test_apprise_missing_is_one_line_and_alerts_wait(
     ], result.output
     report = deliver(env)
     assert report.attempted == 0
+    assert report.waiting == {"team": ["the Apprise package (pip install -e '.[apprise]')"]}
     [row] = env.store.notifications()
     assert (row["status"], row["attempts"]) == ("pending", 0)
+    checked = CliRunner().invoke(main, ["--config", str(env.config_path), "check"])
+    assert (
+        "alerts: 1 for team waiting for the Apprise package (pip install -e '.[apprise]')"
+        in checked.stdout
+    ), checked.output
 
 
 # --- scheduled reports through the new channels ----------------------------------------
@@ -631,7 +637,7 @@ def test_a_scheduled_report_reaches_a_webhook_and_an_apprise_channel_once(
     [lab] = report["labs"]
     assert lab["lab"] == "Acme" and lab["changes"][0]["severity"] == "major"
     [post] = catcher.posts[changes[1] :]
-    assert post["title"].startswith("Report: 1 changes")
+    assert post["title"].startswith("Report: 1 change, 1 open task, 0 failing sources")
     message = post["message"]
     assert "1 change, 1 open task, 0 failing sources" in message
     assert "Acme — Policy acme-rsp v2: major" in message

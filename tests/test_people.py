@@ -569,3 +569,32 @@ def test_a_second_check_of_the_same_source_is_refused_while_one_runs(
         slow.join(timeout=30)
     assert second.status_code == 409 and "already running" in second.json()["error"]
     assert first[0].status_code == 200 and first[0].json()["outcome"] == "unchanged"
+
+
+def test_a_signed_in_rater_filters_their_own_tasks_and_the_overview_shows_each_load(
+    env: Env, site: Site
+) -> None:
+    site.set("/other", page())
+    config = changed(env, site, '[dashboard]\ntrusted_header = "Remote-User"')
+    env.sources = [*env.sources, html_source(site, "/other", "other-rsp")]
+    env.check()
+    site.set("/other", page(SECTIONS.replace("We commit to", "We may")))
+    env.check()
+    config = env.write()
+    assert run(env, "task", "assign", "1", "dana", "--by", "sam").exit_code == 0
+    assert run(env, "task", "assign", "2", "sam", "--by", "sam").exit_code == 0
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as c:
+        dana = {"remote-user": "dana"}
+        every = c.get("/tasks", headers=dana).text
+        assert 'name="mine"' in every and "/tasks/1" in every and "/tasks/2" in every
+        assert "<th>Lab</th>" in every and '<td data-label="Lab">Acme</td>' in every
+        mine = c.get("/tasks?mine=1", headers=dana).text
+        assert "/tasks/1" in mine and "/tasks/2" not in mine
+        overview = c.get("/", headers=dana).text
+        assert "Open tasks by assignee" in overview
+        assert ">dana</a>: 1 open task<" in overview and ">sam</a>: 1 open task<" in overview
+    # nobody signed in (an open loopback dashboard): no "Mine", and ?mine=1 filters nothing
+    plain = changed_config(env, "")
+    with TestClient(web.create_app(plain, environ={}), base_url="http://127.0.0.1") as c:
+        page_ = c.get("/tasks?mine=1").text
+        assert 'name="mine"' not in page_ and "/tasks/1" in page_ and "/tasks/2" in page_

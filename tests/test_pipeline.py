@@ -577,3 +577,19 @@ def test_two_processes_checking_the_same_change_record_it_once(env: Env, site: S
     assert [v.number for v in env.store.versions("acme-rsp")] == [1, 2]
     assert len(env.store.tasks()) == 1 and len(env.store.notifications()) == 1
     assert env.store.integrity_check() == "ok"
+
+
+def test_the_check_log_line_quotes_a_scraped_error_with_single_backslashes(
+    env: Env, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.set(
+        "/rsp",
+        "<!doctype html><html><head><title>Moved to C:\\tmp\\x</title></head>"
+        f"<body><div>{SECTIONS}</div></body></html>",
+    )
+    env.sources = [html_source(site)]
+    with caplog.at_level("INFO", logger="watcher.pipeline"):
+        env.check()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("check acme-rsp")]
+    assert "outcome=failed" in line
+    assert "(page title: 'Moved to C:\\tmp\\x')" in line and "\\\\" not in line

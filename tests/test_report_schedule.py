@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -88,7 +91,9 @@ def test_a_report_is_queued_once_per_period_and_sent_to_slack(
     for minutes in (1, 2, 30):
         outbox.housekeeping(config, env.store, MONDAY + timedelta(minutes=minutes))
     [row] = reports(env)
-    assert json.loads(str(row["payload"])) == {
+    payload = json.loads(str(row["payload"]))
+    assert payload.pop("report")["changes"] == 1  # built once, when queued
+    assert payload == {
         "schedule": "weekly Mon 08:00",
         "since": "2026-02-23T08:00:00Z",
         "until": "2026-03-02T08:00:00Z",
@@ -141,12 +146,14 @@ def test_a_report_by_email_is_the_whole_report(
     finally:
         controller.stop()
     [message] = [m for m in inbox.messages if "Report" in str(m["Subject"])]
-    assert message["Subject"] == "[watcher] Report: 1 changes, 1 open tasks, 0 failing sources"
+    assert message["Subject"] == "[watcher] Report: 1 change, 1 open task, 0 failing sources"
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert text.startswith("# watcher report, 2026-03-01 07:30 UTC to 2026-03-02 07:30 UTC")
-    assert r"\*\[x\]\(javascript:alert\(1\)\)\*" in text and "](javascript" not in text
+    assert r"\*\[x\](javascript:alert(1))\*" in text
+    assert not re.search(r"(?<!\\)\]\(javascript", text)  # no bracket left to close a link
     assert "<!channel>" not in html and "&lt;!channel&gt;" in html
+    assert "1 change, 1 open task, 0 failing sources." in html
 
 
 def test_two_processes_and_two_daemon_passes_queue_one_report(
@@ -179,3 +186,76 @@ def test_two_processes_and_two_daemon_passes_queue_one_report(
     assert len(reports(env)) == 1
     assert [row["status"] for row in reports(env)] == ["sent"]
     assert len([p for p in slack.posts if "watcher report" in p["text"]]) == 1
+
+
+def test_the_daemon_builds_a_report_off_its_event_loop_once(
+    env: Env,
+    other_site: Site,  # noqa: F811
+    slack: SlackStandIn,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A week of many versions: while the daemon's housekeeping builds the report, the
+    loop keeps running other tasks; the report is built once, at queue time, and a
+    retried delivery sends the same data without analysing again."""
+    from watcher import report
+    from watcher.daemon import Daemon
+    from watcher.workers import WorkerPool
+
+    site = other_site
+    with_report(env, site)
+    env.watcher = {"notify": []}  # the channel gets the report only
+    for day in range(8):
+        site.set("/rsp", page(SECTIONS.replace("We commit to", f"We commit ({day}) to")))
+        at(monkeypatch, MONDAY - timedelta(days=7, hours=-1) + timedelta(hours=20 * day))
+        env.check()
+    config = env.write()
+    at(monkeypatch, MONDAY + timedelta(minutes=1))
+
+    real_build = report.build
+    building, ticked = threading.Event(), threading.Event()
+    loop_ran_during_build: list[bool] = []
+
+    def build(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        building.set()
+        # On the loop's own thread this wait could never see the ticker's tick.
+        loop_ran_during_build.append(ticked.wait(timeout=10))
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(report, "build", build)
+
+    async def ticker(done: asyncio.Event) -> int:
+        ticks = 0
+        while not done.is_set():
+            ticks += 1
+            if building.is_set():
+                ticked.set()
+            await asyncio.sleep(0.001)
+        return ticks
+
+    async def housekeeping_beside_a_ticker() -> None:
+        workers = WorkerPool()
+        try:
+            daemon = Daemon(config, env.store, workers)
+            done = asyncio.Event()
+            ticks = asyncio.create_task(ticker(done))
+            await daemon._housekeeping()
+            done.set()
+            assert await ticks > 0
+        finally:
+            workers.close()
+
+    asyncio.run(housekeeping_beside_a_ticker())
+    assert loop_ran_during_build == [True]
+    [row] = reports(env)
+    payload = json.loads(str(row["payload"]))
+    assert payload["report"]["changes"] == 7 and payload["until"] == "2026-03-02T08:00:00Z"
+
+    # the first delivery fails, the retry sends the data built at queue time
+    slack.answers.append((500, "oops", {}))
+    asyncio.run(outbox.deliver_due(config, env.store))
+    assert not [p for p in slack.posts if "watcher report" in p["text"]]
+    at(monkeypatch, MONDAY + timedelta(hours=2))
+    asyncio.run(outbox.deliver_due(config, env.store))
+    [post] = [p for p in slack.posts if "watcher report" in p["text"]]
+    assert "7 changes" in json.dumps(post)
+    assert len(loop_ran_during_build) == 1

@@ -1073,3 +1073,17 @@ def test_a_version_shows_the_words_it_added_and_removed_not_a_net_count(
     lineage, _, new = lineage_client
     section = lineage.get(f"/sources/{new}").text.split('id="lineage"', 1)[1]
     assert re.search(r"new file: v1 → v2, \+\d+ −\d+ words</a>", section)
+
+
+def test_a_one_word_version_reads_one_word_in_the_feed_and_pages(config: Config) -> None:
+    with Store.open(config.watcher.state_dir) as store:
+        store.upsert_source("one", url="https://one.example/", lab="One", title="One")
+        add_version(store, "one", 1, "Policy rewritten", 4)
+        add_version(store, "one", 2, "Policy", 5)
+    with TestClient(web.create_app(config, environ={}), base_url="http://127.0.0.1") as c:
+        feed = ET.fromstring(c.get("/sources/one/feed.atom").content)
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        summaries = [e.findtext("a:summary", namespaces=ns) for e in feed.findall("a:entry", ns)]
+        assert summaries == ["2 → 1 word."]
+        page = c.get("/sources/one/versions/2").text
+        assert "1 word<" in page and "1 words" not in page

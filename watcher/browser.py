@@ -53,6 +53,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from watcher import escape
 from watcher.errors import BrowserError, HTTPStatusError, TooLarge, WatcherError
 from watcher.models import FetchResult
 
@@ -550,7 +551,7 @@ async def _route(route: Route, page: Page, watch: _Watch) -> None:
 
 async def _dismiss(dialog: Any, watch: _Watch) -> None:
     if watch.dialog is None:
-        watch.dialog = f"{dialog.type}: {dialog.message[:100]!r}"
+        watch.dialog = f"{dialog.type}: {escape.quote(dialog.message[:100])}"
     with contextlib.suppress(Exception):
         await dialog.dismiss()
 

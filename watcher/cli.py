@@ -7,6 +7,7 @@ Exit status: 0 success; 1 a check failed or an action was refused;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -37,6 +38,7 @@ from watcher.errors import StorageError
 from watcher.models import CheckOutcome, Signal, signal_to_json
 from watcher.notify.outbox import DeliveryReport
 from watcher.store import Store
+from watcher.wording import plural
 from watcher.workers import adopt_script_main
 
 log = logging.getLogger(__name__)
@@ -184,10 +186,14 @@ def _pass_summary(outcomes: Sequence[CheckOutcome], elapsed: float) -> str:
         "suspect": "suspect",
         "failed": "failed",
     }
-    parts = [f"{counts[key]} {label}" for key, label in words.items() if counts.get(key)]
+    parts = [
+        plural(counts[key], label) if key == "new_version" else f"{counts[key]} {label}"
+        for key, label in words.items()
+        if counts.get(key)
+    ]
     tasks = sum(1 for outcome in outcomes if outcome.task_id is not None)
     if tasks:
-        parts.append(f"{tasks} task{'s' if tasks != 1 else ''} opened or extended")
+        parts.append(f"{plural(tasks, 'task')} opened or extended")
     n = len(outcomes)
     return f"checked {n} source{'s' if n != 1 else ''} in {elapsed:.1f}s: " + (
         ", ".join(parts) or "nothing to do"
@@ -663,6 +669,10 @@ def run(ctx: click.Context, once: bool, log_format: str) -> None:
         code = run_daemon(config, once=once)
     except AlreadyRunning as exc:
         _fail(str(exc), 2)
+    except KeyboardInterrupt:
+        # Ctrl-C before the daemon took over the signal (starting up) or after it
+        # let go (closing): as clean a stop as a later one, not click's "Aborted!"
+        _stopped()
     sys.exit(code)
 
 
@@ -828,9 +838,19 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     def listening(url: str) -> None:  # said once it listens, never before a refusal
         click.echo(f"dashboard on {url} (Ctrl-C to stop)", err=True)
 
-    asyncio.run(
-        serve_dashboard(config, host=host, port=port, handle_signals=True, on_listening=listening)
-    )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the server took the signal
+        asyncio.run(
+            serve_dashboard(
+                config, host=host, port=port, handle_signals=True, on_listening=listening
+            )
+        )
+    _stopped()
+
+
+def _stopped() -> None:
+    """A daemon stopped by Ctrl-C or SIGTERM: one line, exit status 0 (a requested stop)."""
+    click.echo("stopped", err=True)
+    sys.exit(0)
 
 
 main.add_command(lineage)

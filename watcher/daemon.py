@@ -53,7 +53,13 @@ from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, loa
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.models import Source
-from watcher.notify.outbox import Pacer, deliver_due, housekeeping, reclaim_dead_claims
+from watcher.notify.outbox import (
+    Pacer,
+    deliver_due,
+    housekeeping,
+    housekeeping_off_loop,
+    reclaim_dead_claims,
+)
 from watcher.pipeline import (
     browser_settings,
     check_all,
@@ -715,7 +721,7 @@ class Daemon:
             self.delivering = False
 
     async def _housekeeping(self) -> None:
-        await self._guard("housekeeping", _sync(housekeeping, self.config, self.store))
+        await self._guard("housekeeping", housekeeping_off_loop(self.config, self.store))
 
     async def _prune(self) -> None:
         await self._guard("pruning", self._prune_checks())

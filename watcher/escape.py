@@ -146,7 +146,9 @@ def xml(text: object) -> str:
 # CommonMark lets a backslash escape any ASCII punctuation; these are the ones
 # that start or end emphasis, links, images, code, autolinks, raw HTML, entity
 # references, tables and strikethrough (GFM) wherever they stand in a line.
-_MARKDOWN_INLINE = re.compile(r"([\\`*_{}\[\]()<>!|~&#])")
+# Brackets, not parentheses: with `[` and `]` escaped, no link or image can
+# open, so "(10.3% of the text)" stays as written.
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&#])")
 # At the start of a line (our text may start one): headings, lists, quotes,
 # thematic breaks and setext underlines.
 _MARKDOWN_LEADING = re.compile(r"^(\s*)([-+=]|\d+(?=\.))")

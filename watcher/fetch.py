@@ -46,7 +46,7 @@ from types import TracebackType
 
 import httpx  # the one import to change for the httpx2 fork
 
-from watcher import clock
+from watcher import clock, escape
 from watcher.errors import (
     FetchError,
     FetchTimeout,
@@ -254,7 +254,7 @@ class Fetcher:
             extensions = {"watcher.proxy": proxy} if proxy is not None else None
             request = client.build_request("GET", parsed, headers=headers, extensions=extensions)
         except httpx.InvalidURL as exc:
-            raise FetchError(f"invalid URL {url!r}: {exc}") from None
+            raise FetchError(f"invalid URL {escape.quote(url)}: {exc}") from None
         shown = url
         downgrade: str | None = None
         cookie = request.headers.get("Cookie")
@@ -436,11 +436,11 @@ class _Stopwatch:
 def _check_url(url: httpx.URL, shown: str) -> None:
     """Refuse what httpx would only fail on deep inside the connection; `shown` names it."""
     if url.scheme not in ("http", "https"):
-        raise FetchError(f"unsupported URL {shown!r}: only http and https are fetched")
+        raise FetchError(f"unsupported URL {escape.quote(shown)}: only http and https are fetched")
     if not url.host:
-        raise FetchError(f"invalid URL {shown!r}: no host")
+        raise FetchError(f"invalid URL {escape.quote(shown)}: no host")
     if url.port is not None and not 0 < url.port < 65536:
-        raise FetchError(f"invalid URL {shown!r}: port {url.port} out of range")
+        raise FetchError(f"invalid URL {escape.quote(shown)}: port {url.port} out of range")
 
 
 def _conditional(request: httpx.Request) -> bool:
@@ -602,7 +602,7 @@ class _Decoder:
             elif coding == "deflate":
                 self._layers.append(_Inflater(gzip=False))
             elif coding != "identity":
-                raise FetchError(f"unsupported Content-Encoding {coding!r}")
+                raise FetchError(f"unsupported Content-Encoding {escape.quote(coding)}")
 
     def feed(self, chunk: bytes, room: int) -> list[bytes]:
         """Decoded parts of `chunk`, inflating at most `room + 1` bytes per layer.

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import re
 
+from watcher.wording import plural
+
 # An interstitial is short; a longer text is read as a document.
 MAX_WORDS = 300
 # Share of the text's words on lines of gate language that makes it an interstitial.
@@ -168,7 +170,7 @@ def interstitial(text: str, previous: str | None) -> str | None:
         return None
     kept_note = f"; it keeps {kept:.0%} of the previous version's text" if previous else ""
     return (
-        f"{kind} instead of the document ({words} words, {share:.0%} of them "
+        f"{kind} instead of the document ({plural(words, 'word')}, {share:.0%} of them "
         f"{LANGUAGE[kind]} language such as {example[kind]!r}{kept_note})"
     )
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from watcher import clock
+from watcher import clock, escape
 from watcher.browser import Browser, blocked_reason
 from watcher.compare import Comparison, compare_texts, watch_terms_for
 from watcher.config import Config
@@ -67,6 +67,7 @@ from watcher.sources import (
 )
 from watcher.store import Row, Store, VersionRow, sha256
 from watcher.succession import Lineages, sketch_version
+from watcher.wording import plural
 from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ class Checker:
             outcome.http_status if outcome.http_status is not None else "-",
             outcome.duration_ms,
             outcome.bytes,
-            f" error={outcome.error!r}" if outcome.error else "",
+            f" error={escape.quote(outcome.error)}" if outcome.error else "",
         )
         self.result.outcomes.append(outcome)
         return outcome
@@ -473,7 +474,7 @@ class Checker:
             return None
         shrink = 1 - words / latest.words
         return (
-            f"text shrank by {shrink:.0%} to {words:,} words (from {latest.words:,} in "
+            f"text shrank by {shrink:.0%} to {plural(words, 'word')} (from {latest.words:,} in "
             f"v{latest.number}): recorded only if the next check sees it again"
         )
 

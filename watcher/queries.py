@@ -335,10 +335,19 @@ def overview(store: Store, *, lab: str | None = None, status: str | None = None)
         task_row = open_tasks.get(row["open_task"]) if row["open_task"] else None
         row["open_task_severity"] = task_row["severity"] if task_row else None
         groups.setdefault(row["lab"], []).append(row)
+    load: dict[str, int] = {}
+    for task_row in open_tasks.values():
+        name = task_row["assignee"] or ""
+        load[name] = load.get(name, 0) + 1
     return {
         "labs": labs,
         "statuses": statuses,
         "groups": [{"lab": name, "sources": groups[name]} for name in sorted(groups)],
+        # who is overloaded: each assignee's open tasks, most first ("" is nobody)
+        "raters": [
+            {"name": name, "open_tasks": count}
+            for name, count in sorted(load.items(), key=lambda item: (-item[1], item[0]))
+        ],
     }
 
 

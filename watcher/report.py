@@ -29,6 +29,7 @@ from watcher.config import Config
 from watcher.export import compare_versions, md_link, when
 from watcher.models import SIGNAL_LABELS, page_label, signal_to_json
 from watcher.store import Store
+from watcher.wording import plural
 
 #: Signals listed per change in a report; the rest are counted.
 TOP_SIGNALS = 3
@@ -284,8 +285,9 @@ def render_html(data: dict[str, Any]) -> str:
         '<meta name="referrer" content="no-referrer">',
         f"<title>{e(title_line(data))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title_line(data))}</h1>",
-        f'<p class="muted">{data["changes"]} changes, {len(data["open_tasks"])} open tasks, '
-        f"{len(data['failing_sources'])} failing sources.</p>",
+        f'<p class="muted">{plural(data["changes"], "change")}, '
+        f"{plural(len(data['open_tasks']), 'open task')}, "
+        f"{plural(len(data['failing_sources']), 'failing source')}.</p>",
         "<h2>Changes by lab</h2>",
     ]
     if not data["labs"]:

@@ -34,6 +34,7 @@ from watcher.extract.html import (
 from watcher.extract.normalise import compile_ignore, normalise, normalise_counting
 from watcher.extract.pdf import extract_pdf
 from watcher.models import SUSPECT_WORDS, DocumentKind, Extracted, ExtractRules, Processed
+from watcher.wording import plural
 
 __all__ = [
     "EXTRACTORS",
@@ -386,7 +387,7 @@ def _javascript_shell(text: str, words: int, page: PageSignals | None) -> str | 
         return None
     # <noscript> is dropped from the text, so look for its message in the raw page.
     if match := _JS_TEXT.search(page.raw):
-        return f"JavaScript required: {words} words of text and the page says {escape.quote(match.group(0))}"
+        return f"JavaScript required: {plural(words, 'word')} of text and the page says {escape.quote(match.group(0))}"
     if not text and _EMPTY_APP_ROOT.search(page.raw):
         return "JavaScript required: the page is an empty app shell with no text"
     return None
@@ -403,5 +404,5 @@ def _error_page(text: str, words: int, title: str) -> str | None:
     candidates.append("\n".join(lines[:3]) if words >= 40 else text)
     for candidate in candidates:
         if match := _ERROR_TEXT.search(candidate):
-            return f"looks like an error page ({escape.quote(match.group(0))}, {words} words)"
+            return f"looks like an error page ({escape.quote(match.group(0))}, {plural(words, 'word')})"
     return None

@@ -26,6 +26,7 @@ import pypdfium2.raw as pdfium_c
 from watcher.errors import ExtractionError, SuspiciousExtraction
 from watcher.extract.normalise import normalise_counting
 from watcher.models import Extracted, ExtractRules
+from watcher.wording import plural
 
 HYPHEN_JOIN = "\ufffe"  # PDFium's mark for a line-end hyphen it joined to the next line
 BULLET_CHARS = "•◦▪▫●○■□‣∙⁃\uf0b7\uf0a7\uf0d8\uf0fc\uf076"
@@ -83,7 +84,7 @@ def extract_pdf(content: bytes, *, charset: str | None, url: str, rules: Extract
     if pages == 0:
         raise SuspiciousExtraction("PDF has no pages")
     if not any(line.text.strip() for line in lines):
-        raise SuspiciousExtraction(f"PDF has no text layer ({pages} pages)")
+        raise SuspiciousExtraction(f"PDF has no text layer ({plural(pages, 'page')})")
     kept = drop_page_furniture(lines)
     blocks, block_pages = reflow_with_pages(kept, heading_marks(kept, outline))
     joined = dehyphenate("\n".join(blocks))

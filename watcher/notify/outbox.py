@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from watcher import clock, detect
-from watcher.config import SEVERITIES, Config
+from watcher.config import APPRISE_INSTALL, SEVERITIES, Config, apprise_missing
 from watcher.config_values import parse_schedule
 from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
@@ -165,6 +165,8 @@ async def deliver_due(
         if name in active:
             continue
         missing = channel.waiting_for(env)
+        if not missing and channel.type == "apprise" and apprise_missing():
+            missing = [f"the Apprise package ({APPRISE_INSTALL})"]
         if missing:
             if count := store.count_waiting(name):
                 report.waiting[name] = missing
@@ -553,14 +555,15 @@ def _build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) -
     if kind == "test":
         return Alert(kind="test", summary=payload.get("message", ""))
     if kind == "report":
-        from watcher import report  # the analysis loads only when a report is built
-
-        data = report.build(
-            config,
-            store,
-            since=clock.parse_iso(payload["since"]),
-            until=clock.parse_iso(payload["until"]),
-        )
+        data = payload.get("report")
+        if data is None:  # queued by an older watcher, without its data
+            due = DueReport(
+                row["channel"],
+                payload.get("schedule", ""),
+                clock.parse_iso(payload["since"]),
+                clock.parse_iso(payload["until"]),
+            )
+            data = build_report(config, store, due)
         return Alert(kind="report", report=data, link=config.watcher.dashboard_url)
     raise DeliveryError(f"unknown alert kind {kind!r}", transient=False)
 
@@ -691,41 +694,104 @@ def make_digests(config: Config, store: Store, now: datetime | None = None) -> i
 _REPORT_PERIOD = "channel.{}.report_period"  # meta: the last period a report was queued for
 
 
-def make_reports(config: Config, store: Store, now: datetime | None = None) -> int:
-    """Queue each channel's scheduled report (`report = "weekly Mon 08:00"`) once per period.
+@dataclass(frozen=True)
+class DueReport:
+    """A channel's scheduled report that is due and not yet queued: the period it covers."""
 
-    Once: the period a report was queued for is recorded per channel in the
-    same write transaction as the report (BEGIN IMMEDIATE), so two daemon
-    passes, a restart or a `watcher check` beside the daemon never queue it
-    twice. A watcher down for several periods sends one report, the latest
-    period's. The report covers the period that ends at its due time.
-    """
+    channel: str
+    schedule: str
+    since: datetime
+    until: datetime
+
+
+def reports_due(config: Config, store: Store, now: datetime | None = None) -> list[DueReport]:
+    """The channels' scheduled reports (`report = "weekly Mon 08:00"`) due at `now` and
+    not yet queued for their period. The report covers the period ending at its due time."""
     moment = now or clock.now()
-    queued = 0
+    due_reports = []
     for name, channel in sorted(config.channels.items()):
         if not channel.report:
             continue
         schedule = parse_schedule(channel.report)
         due = schedule.due_at(moment)
-        key = _REPORT_PERIOD.format(name)
-        with store.transaction():
-            last = store.meta(key)
-            if last is not None and clock.parse_iso(last) >= due:
-                continue
-            store.enqueue(
-                kind="report",
-                channel=name,
-                payload={
-                    "schedule": channel.report,
-                    "since": clock.iso(due - schedule.period),
-                    "until": clock.iso(due),
-                },
-                now=moment,
-            )
-            store.set_meta(key, clock.iso(due))
-        queued += 1
-        log.info("report for %s queued (%s, period ending %s)", name, channel.report, due)
+        last = store.meta(_REPORT_PERIOD.format(name))
+        if last is None or clock.parse_iso(last) < due:
+            due_reports.append(DueReport(name, channel.report, due - schedule.period, due))
+    return due_reports
+
+
+def build_report(config: Config, store: Store, due: DueReport) -> dict[str, Any]:
+    """The data of a due report (`watcher report` for its period): the slow part,
+    since each change in the period is analysed."""
+    from watcher import report  # the analysis loads only when a report is built
+
+    return report.build(config, store, since=due.since, until=due.until)
+
+
+def queue_report(
+    store: Store, due: DueReport, data: Mapping[str, Any], now: datetime | None = None
+) -> bool:
+    """Queue a built report, unless its period was queued meanwhile; True when queued.
+
+    Once: the period a report was queued for is recorded per channel in the
+    same write transaction as the report (BEGIN IMMEDIATE), so two daemon
+    passes, a restart or a `watcher check` beside the daemon never queue it
+    twice. The report's data travels in the row: built once, for its period,
+    and never rebuilt when its delivery is retried.
+    """
+    moment = now or clock.now()
+    key = _REPORT_PERIOD.format(due.channel)
+    with store.transaction():
+        last = store.meta(key)
+        if last is not None and clock.parse_iso(last) >= due.until:
+            return False
+        store.enqueue(
+            kind="report",
+            channel=due.channel,
+            payload={
+                "schedule": due.schedule,
+                "since": clock.iso(due.since),
+                "until": clock.iso(due.until),
+                "report": dict(data),
+            },
+            now=moment,
+        )
+        store.set_meta(key, clock.iso(due.until))
+    log.info("report for %s queued (%s, period ending %s)",
+             due.channel, due.schedule, clock.iso(due.until))  # fmt: skip
+    return True
+
+
+def make_reports(config: Config, store: Store, now: datetime | None = None) -> int:
+    """Build and queue each channel's scheduled report once per period, in this thread.
+
+    A watcher down for several periods sends one report, the latest period's.
+    The daemon builds reports off its event loop instead (`make_reports_off_loop`).
+    """
+    queued = 0
+    for due in reports_due(config, store, now):
+        queued += queue_report(store, due, build_report(config, store, due), now)
     return queued
+
+
+async def make_reports_off_loop(config: Config, store: Store, now: datetime | None = None) -> int:
+    """`make_reports` for a running event loop: each report is built in a worker thread
+    with its own read-only connection, so a period of many large versions never
+    stalls the loop (checks, delivery, the dashboard); queuing stays on the loop's
+    thread, the store's."""
+    queued = 0
+    for due in reports_due(config, store, now):
+        data = await asyncio.to_thread(_build_report_apart, config, due)
+        queued += queue_report(store, due, data, now)
+    return queued
+
+
+def _build_report_apart(config: Config, due: DueReport) -> dict[str, Any]:
+    reader = Store.open_for_reading(config.watcher.state_dir)
+    try:
+        return build_report(config, reader, due)
+    finally:
+        reader.close()
 
 
 def housekeeping(config: Config, store: Store, now: datetime | None = None) -> None:
@@ -733,3 +799,10 @@ def housekeeping(config: Config, store: Store, now: datetime | None = None) -> N
     enqueue_reminders(config, store, now)
     make_digests(config, store, now)
     make_reports(config, store, now)
+
+
+async def housekeeping_off_loop(config: Config, store: Store, now: datetime | None = None) -> None:
+    """`housekeeping` for the daemon: reports are built off the event loop."""
+    enqueue_reminders(config, store, now)
+    make_digests(config, store, now)
+    await make_reports_off_loop(config, store, now)

@@ -36,6 +36,7 @@ from watcher.escape import one_line
 from watcher.escape import slack as mrkdwn
 from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal, page_label
 from watcher.notify.alert import Alert
+from watcher.wording import plural
 
 #: Header values (the subject) are cut to this many characters.
 SUBJECT_MAX = escape.HEADER_MAX
@@ -438,7 +439,7 @@ def subject(alert: Alert) -> str:
         count = len(alert.items)
         return f"[watcher] Digest: {count} change{'s' if count != 1 else ''}"
     elif alert.kind == "batch":
-        return f"[watcher] {len(alert.items)} alerts at once"
+        return f"[watcher] {plural(len(alert.items), 'alert')} at once"
     else:
         return _clip(
             f"[watcher] Test message from channel {one_line(alert.title, 100)}", SUBJECT_MAX
@@ -559,7 +560,7 @@ def _digest_line(item: Alert) -> str:
 def _list_headline(alert: Alert) -> str:
     count = len(alert.items)
     if alert.kind == "batch":
-        return f"watcher: {count} alerts at once, listed in one message"
+        return f"watcher: {plural(count, 'alert')} at once, listed in one message"
     return f"watcher digest: {count} change{'s' if count != 1 else ''} below the alert threshold"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from watcher import clock, escape
 from watcher.config import SEVERITIES
 from watcher.notify.alert import Alert
+from watcher.wording import plural
 
 #: Items of each list a Slack report names; the rest are counted.
 SLACK_TOP = 5
@@ -33,9 +34,9 @@ def report_title(data: Mapping[str, Any]) -> str:
 def report_subject(alert: Alert) -> str:
     data = alert.report or {}
     return escape.header(
-        f"[watcher] Report: {data.get('changes', 0)} changes, "
-        f"{len(data.get('open_tasks', []))} open tasks, "
-        f"{len(data.get('failing_sources', []))} failing sources"
+        f"[watcher] Report: {plural(data.get('changes', 0), 'change')}, "
+        f"{plural(len(data.get('open_tasks', [])), 'open task')}, "
+        f"{plural(len(data.get('failing_sources', [])), 'failing source')}"
     )
 
 
@@ -78,7 +79,7 @@ def _changes(data: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
 
 def _more(total: int, shown: int, noun: str) -> list[str]:
     left = total - shown
-    return [f"… and {left} more {noun}{'s' if left != 1 else ''}"] if left > 0 else []
+    return [f"… and {plural(left, 'more ' + noun)}"] if left > 0 else []
 
 
 def render_report_slack(alert: Alert) -> dict[str, Any]:
@@ -134,9 +135,8 @@ def _parts(data: Mapping[str, Any], m: _Markup) -> Iterator[list[str]]:
 
     yield [
         f"{b}{e(report_title(data))}{b}",
-        f"{len(changes)} change{'s' if len(changes) != 1 else ''}, "
-        f"{len(tasks)} open task{'s' if len(tasks) != 1 else ''}, "
-        f"{len(failing)} failing source{'s' if len(failing) != 1 else ''}",
+        f"{plural(len(changes), 'change')}, {plural(len(tasks), 'open task')}, "
+        f"{plural(len(failing), 'failing source')}",
     ]
     if changes:
         lines = [f"{b}Changes{b}"]
@@ -159,7 +159,7 @@ def _parts(data: Mapping[str, Any], m: _Markup) -> Iterator[list[str]]:
             label = m.link(task.get("url"), f"#{task['id']}") or f"#{task['id']}"
             lines.append(
                 f"• {label} {e(escape.one_line(task['lab'] + ' — ' + task['title'], 200))}: "
-                f"{task['age_days']:g} days, {who}"
+                f"{plural(task['age_days'], 'day')}, {who}"
             )
         yield lines + more(len(tasks), "task")
     if failing:

@@ -28,7 +28,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -263,11 +265,19 @@ class DashboardServer(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        if self.handle_signals:
-            with super().capture_signals():
-                yield
-        else:
+        # uvicorn's own version raises the signal again once the server has shut
+        # down, so Ctrl-C, handled, still ended `watcher serve` as a KeyboardInterrupt
+        # ("Aborted!", exit 1). Here a handled signal is a clean stop.
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             yield
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def make_server(

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from watcher import clock, escape, people
 from watcher.config import Config
 from watcher.store import Store, VersionRow
+from watcher.wording import plural
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "watcher_csrf"
@@ -138,6 +139,7 @@ def _environment() -> jinja2.Environment:
         http_url=_http_url,
         sev=_severity_class,
         thousands=lambda v: "—" if v is None else f"{v:,}",
+        plural=lambda v, noun: "—" if v is None else plural(v, noun),
     )
     return env
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from watcher import clock, escape, queries
 from watcher.errors import NotFound
 from watcher.web.dashboard import dashboard_of
+from watcher.wording import plural
 
 FEED_ENTRIES = 50
 
@@ -60,7 +61,8 @@ def _atom(request: Request, title: str, feed_id: str, entries: list[dict[str, An
         ET.SubElement(item, "category", term=escape.xml(entry["lab"]))
         words = entry["words"]
         previous = entry["previous_words"]
-        lines = [f"{previous:,} → {words:,} words." if previous is not None else f"{words} words."]
+        counted = plural(words, "word")
+        lines = [f"{previous:,} → {counted}." if previous is not None else f"{counted}."]
         task = entry["task"]
         if task:
             severity = f" ({task['severity']})" if task["severity"] else ""

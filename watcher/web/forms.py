@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from watcher import criteria, review
+from watcher import criteria, escape, review
 from watcher.errors import CitationError, LineageError, NotFound, TaskStateError
 from watcher.succession import link_documents, unlink_document
 from watcher.web.checks import CheckRunning, check_now
@@ -140,7 +140,12 @@ async def cite_submit(request: Request) -> Response:
             message = message.replace("(--criterion)", "")
             context.update(error=message.strip(), form=fields)
             return dash.render(request, "version.html", context, status=409)
-        log.info("dashboard cite %s: citation %d for %r", source_id, row["id"], row["criterion"])
+        log.info(
+            "dashboard cite %s: citation %d for %s",
+            source_id,
+            row["id"],
+            escape.quote(row["criterion"]),
+        )
         lab = quote(row["lab"], safe="")
         return RedirectResponse(f"/labs/{lab}/criteria#citation-{row['id']}", status_code=303)
 

@@ -19,7 +19,14 @@ from watcher.config import Config
 from watcher.errors import NotFound
 from watcher.store import Store
 from watcher.web import diffview
-from watcher.web.dashboard import dashboard_of, date_param, int_param, query_param, version_of
+from watcher.web.dashboard import (
+    dashboard_of,
+    date_param,
+    int_param,
+    query_param,
+    version_of,
+    visitor_of,
+)
 from watcher.web.diffs import compare_context, diff_context
 from watcher.web.security import CSP_SANDBOX
 
@@ -208,12 +215,14 @@ TASK_STATUSES = ("open", "closed", "dismissed")
 def tasks_page(request: Request) -> Response:
     dash = dashboard_of(request)
     status = request.query_params.get("status", "open")
+    me = visitor_of(request).name
+    mine = bool(me) and query_param(request, "mine") is not None
     filters = {
         "status": status if status in TASK_STATUSES else None,
         "lab": query_param(request, "lab"),
         "source_id": query_param(request, "source"),
         "severity": query_param(request, "severity"),
-        "assignee": query_param(request, "assignee"),
+        "assignee": me if mine else query_param(request, "assignee"),
     }
     rows = queries.filter_tasks(dash.store, **filters)
     labs = sorted({row["lab"] for row in dash.store.sources(include_inactive=True)})
@@ -223,7 +232,7 @@ def tasks_page(request: Request) -> Response:
         {
             "tasks": rows,
             "labs": labs,
-            "filters": {**filters, "status": filters["status"] or "all"},
+            "filters": {**filters, "status": filters["status"] or "all", "mine": mine},
             "statuses": TASK_STATUSES,
         },
     )
