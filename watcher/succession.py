@@ -182,6 +182,7 @@ class Lineages:
                     },
                     severity=highest("substantive", task["severity"] if task else None),
                     owner=self.checker.config.owner_of(self.parent.id),
+                    config=self.checker.config,
                 )
 
     def links_changed(
@@ -227,6 +228,7 @@ class Lineages:
                     },
                     severity=highest("substantive", task["severity"] if task else None),
                     owner=self.checker.config.owner_of(self.parent.id),
+                    config=self.checker.config,
                 )
             log.info("%s: %s", self.parent.id, line)
             said.append((line, signal))
@@ -350,6 +352,7 @@ class Lineages:
                 },
                 severity=severity,
                 owner=self.checker.config.owner_of(self.parent.id),
+                config=self.checker.config,
             )
             summary = "; ".join(
                 filter(
