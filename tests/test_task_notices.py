@@ -10,6 +10,7 @@ delivers to Slack stand-ins and a webhook receiver on 127.0.0.1 and to aiosmtpd.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -25,12 +26,20 @@ from tests.conftest import Env, Site
 from tests.servers import free_port
 from tests.test_notify_webhook import SECRET_ENV, URL_ENV, Inbox, Receiver, verify
 from tests.test_outbox import SlackStandIn, deliver
-from tests.test_people import api, changed, run
+from tests.test_people import api, changed, csrf, run
 from watcher import clock, queries, review
 from watcher.config import Config, load_config
 from watcher.errors import ConfigError
+from watcher.notify.alert import Alert
+from watcher.notify.email_render import render_email_html
 from watcher.notify.render import NOTE_SHOWN
+from watcher.notify.slack_render import render_slack
+from watcher.notify.webhook_render import render_webhook
 from watcher.web import app as web
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
 
 pytestmark = pytest.mark.clock  # deliveries and retries read the clock
 
@@ -126,21 +135,28 @@ def test_assignment_by_a_colleague_reaches_the_assignees_channel_once(
     assert kinds(env) == [("change", "team"), ("assigned", "alice-dm")]
 
 
-def test_the_api_and_the_dashboard_assign_with_a_notice(env: Env, site: Site) -> None:
-    config = team_setup(
-        env,
-        site,
-        {"team": slack("HOOK_TEAM"), "alice-dm": slack("HOOK_ALICE"), "bob-dm": slack("HOOK_BOB")},
-        RATERS + '\n[dashboard.users]\nerin = "T_ERIN"',
-    )
-    from starlette.testclient import TestClient
-
-    app = web.create_app(config, environ={"T_ERIN": "erin-token-1234"})
+def test_the_api_and_the_dashboard_queue_notices_as_their_rater(env: Env, site: Site) -> None:
+    channels = {"team": slack("HOOK_TEAM", task_updates=True), "alice-dm": slack("HOOK_ALICE")}
+    users = '\n[dashboard.users]\nerin = "T_ERIN"\nbob = "T_BOB"'
+    config = team_setup(env, site, channels, RATERS.split("\n[raters.bob]")[0] + users)
+    tokens = {"T_ERIN": "erin-token-1234", "T_BOB": "bob-token-5678"}
+    app = web.create_app(config, environ=tokens)
     with TestClient(app, base_url="http://127.0.0.1") as c:
-        assert api(c, "/api/tasks/1/assign", {"who": "alice"}, "erin-token-1234").is_success
-    row = env.store.notifications()[-1]
-    assert (row["kind"], row["channel"]) == ("assigned", "alice-dm")
-    assert json.loads(row["payload"]) == {"task_id": 1, "assignee": "alice", "actor": "erin"}
+        assert api(c, "/api/tasks/1/assign", {"who": "alice"}, tokens["T_ERIN"]).is_success
+        assert api(c, "/api/tasks/1/close", {"note": "done"}, tokens["T_ERIN"]).is_success
+        token = csrf(c, "/login")
+        c.post("/login", data={"csrf_token": token, "token": tokens["T_BOB"], "next": "/"})
+        form = {"csrf_token": csrf(c, "/tasks/1")}
+        assert c.post("/tasks/1/reopen", data=form, follow_redirects=False).status_code == 303
+    queued = [
+        (row["kind"], row["channel"], json.loads(row["payload"]))
+        for row in env.store.notifications()[1:]
+    ]
+    assert queued == [
+        ("assigned", "alice-dm", {"task_id": 1, "assignee": "alice", "actor": "erin"}),
+        ("closed", "team", {"task_id": 1, "actor": "erin", "note": "done"}),
+        ("reopened", "team", {"task_id": 1, "actor": "bob", "note": None}),
+    ]
 
 
 def test_a_new_task_tells_its_owner(
@@ -309,6 +325,40 @@ def test_email_threads_the_update_and_the_assignment_with_the_task(
     assert isinstance(text_part, EmailMessage)
     assert "Note: <b>grade</b> kept" in text_part.get_content()
     assert f"Details: {DASHBOARD}/tasks/1" in text_part.get_content()
+
+
+def test_a_summary_lists_each_notice_escaped() -> None:
+    notices = tuple(
+        Alert(
+            kind=kind,  # type: ignore[arg-type]
+            source_id="acme-rsp",
+            lab="Acme",
+            title="Policy <!channel>",
+            task_id=index,
+            actor="dana",
+            assignee="alice",
+            note="<@U123> done " + "y" * 400,
+            summary="threshold now qualitative",
+            notification_id=index,
+        )
+        for index, kind in enumerate(("assigned", "closed", "dismissed", "reopened"), 1)
+    )
+    batch = Alert(kind="batch", items=notices)
+    slack_text = json.dumps(render_slack(batch))
+    assert "<!channel>" not in slack_text and "<@U123>" not in slack_text
+    assert "assigned to you by dana: threshold now qualitative" in slack_text
+    assert "closed by dana: &lt;@U123&gt; done yyy" in slack_text
+    assert "reopened by dana" in slack_text and "y" * 200 not in slack_text
+    html = render_email_html(batch)
+    assert "&lt;@U123&gt; done" in html and "<@U123>" not in html
+    document = json.loads(render_webhook(batch))
+    assert [a["event"] for a in document["alerts"]] == [
+        "assigned",
+        "closed",
+        "dismissed",
+        "reopened",
+    ]
+    assert document["alerts"][1]["note"] == notices[1].note
 
 
 # --- config -------------------------------------------------------------------------
