@@ -407,13 +407,11 @@ def task_action(alert: Alert) -> str:
     """What a rater did to the task, in a few words (unescaped): 'assigned to you by
     dana', 'assigned to you as its owner' (the owner rule), 'closed by dana'."""
     actor = one_line(alert.actor or "", 100) or "someone"
-    if alert.kind == "assigned":
-        return (
-            "assigned to you as its owner"
-            if alert.actor == SYSTEM_ACTOR
-            else (f"assigned to you by {actor}")
-        )
-    return f"{alert.kind} by {actor}"
+    if alert.kind != "assigned":
+        return f"{alert.kind} by {actor}"
+    if alert.actor == SYSTEM_ACTOR:
+        return "assigned to you as its owner"
+    return f"assigned to you by {actor}"
 
 
 def task_detail(alert: Alert, limit: int = NOTE_SHOWN) -> str:
