@@ -587,7 +587,12 @@ def _task_action(app: App, action: Callable[[Store], Any], task_id: int, as_json
 @pass_app
 def task_assign(app: App, task_id: int, who: str, as_json: bool, by: str) -> None:
     """Assign a task to a rater."""
-    _task_action(app, lambda store: review.assign(store, task_id, who, actor=by), task_id, as_json)
+    _task_action(
+        app,
+        lambda store: review.assign(store, task_id, who, actor=by, config=app.config()),
+        task_id,
+        as_json,
+    )
 
 
 @task.command("close")
@@ -598,7 +603,12 @@ def task_assign(app: App, task_id: int, who: str, as_json: bool, by: str) -> Non
 @pass_app
 def task_close(app: App, task_id: int, note: str, as_json: bool, by: str) -> None:
     """Close a task with the outcome of the reassessment."""
-    _task_action(app, lambda store: review.close(store, task_id, note, actor=by), task_id, as_json)
+    _task_action(
+        app,
+        lambda store: review.close(store, task_id, note, actor=by, config=app.config()),
+        task_id,
+        as_json,
+    )
 
 
 @task.command("dismiss")
@@ -610,7 +620,10 @@ def task_close(app: App, task_id: int, note: str, as_json: bool, by: str) -> Non
 def task_dismiss(app: App, task_id: int, note: str, as_json: bool, by: str) -> None:
     """Dismiss a task that needs no reassessment."""
     _task_action(
-        app, lambda store: review.dismiss(store, task_id, note, actor=by), task_id, as_json
+        app,
+        lambda store: review.dismiss(store, task_id, note, actor=by, config=app.config()),
+        task_id,
+        as_json,
     )
 
 
@@ -621,7 +634,12 @@ def task_dismiss(app: App, task_id: int, note: str, as_json: bool, by: str) -> N
 @pass_app
 def task_reopen(app: App, task_id: int, as_json: bool, by: str) -> None:
     """Reopen a closed or dismissed task."""
-    _task_action(app, lambda store: review.reopen(store, task_id, actor=by), task_id, as_json)
+    _task_action(
+        app,
+        lambda store: review.reopen(store, task_id, actor=by, config=app.config()),
+        task_id,
+        as_json,
+    )
 
 
 @task.command("note")

@@ -77,6 +77,7 @@ class SlackChannel(_SecretOnly):
     pace: float = 1.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
     report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    task_updates: bool = False  # also a short message when an alerted task is closed/reopened
     # "<!subteam^S123>", "<@U123>", "<!here>": added to major changes only
     mention_on_major: tuple[str, ...] = ()
     type: Literal["slack"] = "slack"
@@ -101,6 +102,7 @@ class EmailChannel:
     pace: float = 0.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
     report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    task_updates: bool = False  # also a short message when an alerted task is closed/reopened
     type: Literal["email"] = "email"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -142,6 +144,7 @@ class WebhookChannel(_SecretOnly):
     pace: float = 0.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
     report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    task_updates: bool = False  # also a short message when an alerted task is closed/reopened
     type: Literal["webhook"] = "webhook"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -158,6 +161,7 @@ class AppriseChannel(_SecretOnly):
     pace: float = 1.0  # seconds at least between two messages (0: no pacing)
     batch_over: int = 10  # more alerts due at once are sent as one summary
     report: str | None = None  # "weekly Mon 08:00" / "daily 08:00" (UTC): a scheduled report
+    task_updates: bool = False  # also a short message when an alerted task is closed/reopened
     type: Literal["apprise"] = "apprise"
 
     def secret_missing(self, environ: Mapping[str, str]) -> list[str]:
@@ -189,6 +193,7 @@ class _SlackModel(BaseModel):
     pace: Pace = 1.0
     batch_over: BatchOver = 10
     report: ReportSchedule | None = None
+    task_updates: bool = False
     mention_on_major: Mentions = ()
 
 
@@ -201,6 +206,7 @@ class _WebhookModel(BaseModel):
     pace: Pace = 0.0
     batch_over: BatchOver = 10
     report: ReportSchedule | None = None
+    task_updates: bool = False
 
 
 class _AppriseModel(BaseModel):
@@ -211,6 +217,7 @@ class _AppriseModel(BaseModel):
     pace: Pace = 1.0
     batch_over: BatchOver = 10
     report: ReportSchedule | None = None
+    task_updates: bool = False
 
 
 _DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -230,6 +237,7 @@ class _EmailModel(BaseModel):
     pace: Pace = 0.0
     batch_over: BatchOver = 10
     report: ReportSchedule | None = None
+    task_updates: bool = False
 
 
 _ChannelModel: TypeAlias = _SlackModel | _EmailModel | _WebhookModel | _AppriseModel
@@ -274,6 +282,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 pace=model.pace,
                 batch_over=model.batch_over,
                 report=model.report,
+                task_updates=model.task_updates,
                 mention_on_major=model.mention_on_major,
             )
         elif isinstance(model, _WebhookModel):
@@ -284,6 +293,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 pace=model.pace,
                 batch_over=model.batch_over,
                 report=model.report,
+                task_updates=model.task_updates,
             )
         elif isinstance(model, _AppriseModel):
             channels[name] = AppriseChannel(
@@ -292,6 +302,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 pace=model.pace,
                 batch_over=model.batch_over,
                 report=model.report,
+                task_updates=model.task_updates,
             )
         elif isinstance(model, _EmailModel):
             channels[name] = EmailChannel(
@@ -306,5 +317,6 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 pace=model.pace,
                 batch_over=model.batch_over,
                 report=model.report,
+                task_updates=model.task_updates,
             )
     return channels

@@ -344,6 +344,7 @@ class Recorder:
             severity=highest(whole.analysis.severity, open_task["severity"] if open_task else None),
             signals=json.dumps([signal_to_json(s) for s in whole.analysis.signals]),
             owner=self.config.owner_of(seen.source.parent_id or seen.source.id),
+            config=self.config,
         )
 
     def _queue_alerts(

@@ -4,6 +4,12 @@ One open task per source (the database enforces it too). Every action is
 written to `events`, so a task's history survives reassignment and reopening.
 All functions take a `Store` and are meant to run inside the caller's
 transaction when part of a check.
+
+Given the `Config`, an action also queues its notices in the same
+transaction (the outbox): "assigned to you" to the assignee's own channels
+(`[raters.NAME] notify`), unless they assigned themselves; and "closed",
+"dismissed" or "reopened" to the channels that were alerted about the task
+and asked for `task_updates`. Without it (a test, a script) nothing is queued.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from watcher import clock, people
-from watcher.config import SEVERITIES
+from watcher.config import SEVERITIES, Config
 from watcher.errors import TaskStateError
 from watcher.store import Row, Store
 
@@ -40,6 +46,7 @@ def record_change(
     severity: str | None = None,
     signals: str | None = None,
     owner: str | None = None,
+    config: Config | None = None,
 ) -> TaskChange:
     """Open a task for `source_id`, or extend its open task to `to_version`.
 
@@ -69,7 +76,7 @@ def record_change(
                 updated_at=stamp,
             )
             store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=summary)
-            _assign_owner(store, task_id, owner)
+            _assign_owner(store, task_id, owner, config)
             return TaskChange(task_id, True, from_version, to_version)
         store.update_task(
             task["id"],
@@ -93,6 +100,7 @@ def record_document(
     document: dict[str, Any],
     severity: str,
     owner: str | None = None,
+    config: Config | None = None,
 ) -> TaskChange:
     """Open or extend `source_id`'s task with a change of one of its documents.
 
@@ -120,7 +128,7 @@ def record_document(
                 updated_at=stamp,
             )
             store.add_event(task_id, actor=SYSTEM_ACTOR, action="opened", note=document["line"])
-            _assign_owner(store, task_id, owner)
+            _assign_owner(store, task_id, owner, config)
             return TaskChange(task_id, True, version, version)
         documents = json.loads(task["documents"]) if task["documents"] else []
         signals = json.loads(task["signals"]) if task["signals"] else []
@@ -136,11 +144,48 @@ def record_document(
         return TaskChange(task["id"], False, task["from_version"], task["to_version"])
 
 
-def _assign_owner(store: Store, task_id: int, owner: str | None) -> None:
+def _assign_owner(store: Store, task_id: int, owner: str | None, config: Config | None) -> None:
     """A new task goes to its source's owner, by the system (in the caller's transaction)."""
     if owner:
         store.update_task(task_id, assignee=owner)
         store.add_event(task_id, actor=SYSTEM_ACTOR, action="assigned", note=owner)
+        _notify_assigned(store, config, store.task(task_id), owner, SYSTEM_ACTOR)
+
+
+def _notify_assigned(store: Store, config: Config | None, task: Row, who: str, actor: str) -> None:
+    """Queue "assigned to you" to `who`'s own channels (`[raters.NAME] notify`), never to
+    the team's: not when a rater takes a task themselves, nor when it was theirs already."""
+    if config is None or who == actor:
+        return
+    rater = config.raters.get(who)
+    for channel in rater.notify if rater is not None else ():
+        store.enqueue(
+            kind="assigned",
+            channel=channel,
+            payload={"task_id": task["id"], "assignee": who, "actor": actor},
+            task_id=task["id"],
+            source_id=task["source_id"],
+        )
+
+
+def _notify_update(
+    store: Store, config: Config | None, task: Row, action: str, actor: str, note: str | None
+) -> None:
+    """Queue a task's "closed", "dismissed" or "reopened" to the channels alerted about
+    its change that ask for `task_updates` (a lab's team channel, not everyone)."""
+    if config is None:
+        return
+    for name in store.alerted_channels(task["id"]):
+        channel = config.channels.get(name)
+        if channel is None or not channel.task_updates:
+            continue
+        store.enqueue(
+            kind=action,
+            channel=name,
+            payload={"task_id": task["id"], "actor": actor, "note": note},
+            task_id=task["id"],
+            source_id=task["source_id"],
+        )
 
 
 def replace_document(
@@ -212,19 +257,26 @@ def add_note(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Ro
     return store.task(task_id)
 
 
-def assign(store: Store, task_id: int, who: str, *, actor: str = "cli") -> Row:
+def assign(
+    store: Store, task_id: int, who: str, *, actor: str = "cli", config: Config | None = None
+) -> Row:
+    """Assign a task to `who`; with `config`, tell them on their own channels."""
     try:
         who = people.check_name(" ".join(who.split()))
     except ValueError as exc:
         raise TaskStateError(f"the assignee: {exc}") from None
     with store.transaction():
-        store.task(task_id)
+        task = store.task(task_id)
         store.update_task(task_id, assignee=who, updated_at=clock.iso(clock.now()))
         store.add_event(task_id, actor=actor, action="assigned", note=who)
+        if task["assignee"] != who:
+            _notify_assigned(store, config, task, who, actor)
     return store.task(task_id)
 
 
-def _finish(store: Store, task_id: int, status: str, note: str, actor: str) -> Row:
+def _finish(
+    store: Store, task_id: int, status: str, note: str, actor: str, config: Config | None
+) -> Row:
     note = note.strip()
     if not note:
         verb = {"closed": "close", "dismissed": "dismiss"}[status]
@@ -236,20 +288,26 @@ def _finish(store: Store, task_id: int, status: str, note: str, actor: str) -> R
         stamp = clock.iso(clock.now())
         store.update_task(task_id, status=status, note=note, closed_at=stamp, updated_at=stamp)
         store.add_event(task_id, actor=actor, action=status, note=note)
+        _notify_update(store, config, task, status, actor, note)
     return store.task(task_id)
 
 
-def close(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Row:
+def close(
+    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None = None
+) -> Row:
     """Close an open task with the reassessment's outcome."""
-    return _finish(store, task_id, "closed", note, actor)
+    return _finish(store, task_id, "closed", note, actor, config)
 
 
-def dismiss(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Row:
+def dismiss(
+    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None = None
+) -> Row:
     """Dismiss an open task (the change needs no reassessment), with the reason."""
-    return _finish(store, task_id, "dismissed", note, actor)
+    return _finish(store, task_id, "dismissed", note, actor, config)
 
 
-def reopen(store: Store, task_id: int, *, actor: str = "cli") -> Row:
+def reopen(store: Store, task_id: int, *, actor: str = "cli", config: Config | None = None) -> Row:
+    """Reopen a closed or dismissed task (its source has no other open task)."""
     with store.transaction():
         task = store.task(task_id)
         if task["status"] == "open":
@@ -262,6 +320,7 @@ def reopen(store: Store, task_id: int, *, actor: str = "cli") -> Row:
             )
         store.update_task(task_id, status="open", closed_at=None, updated_at=clock.iso(clock.now()))
         store.add_event(task_id, actor=actor, action="reopened")
+        _notify_update(store, config, task, "reopened", actor, None)
     return store.task(task_id)
 
 

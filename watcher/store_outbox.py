@@ -63,6 +63,15 @@ class OutboxQueries(StoreBase):
         )
         return row["id"] if row else None
 
+    def alerted_channels(self, task_id: int, kind: str = "change") -> list[str]:
+        """The channels queued an alert of `kind` about a task (held or sent alike), by name."""
+        rows = self._all(
+            "SELECT DISTINCT channel FROM notifications WHERE task_id = ? AND kind = ? "
+            "ORDER BY channel",
+            (task_id, kind),
+        )
+        return [row["channel"] for row in rows]
+
     def notification(self, notification_id: int) -> Row:
         row = self._one("SELECT * FROM notifications WHERE id = ?", (notification_id,))
         if row is None:

@@ -308,6 +308,7 @@ class Lineages:
             document=document,
             severity=highest(severity, task["severity"] if task else None),
             owner=self.checker.config.owner_of(self.parent.id),
+            config=self.checker.config,
         )
 
     def _parent_version(self) -> int:

@@ -16,9 +16,25 @@ from watcher.models import Change, Link, Signal
 
 # "batch": many alerts due at once for one channel, listed in one message.
 # "report": a channel's scheduled report (`report` holds `watcher report`'s data).
+# "assigned": a task was assigned to the rater whose channel this is;
+# "closed"/"dismissed"/"reopened": what a rater did to a task (`task_updates` channels).
 AlertKind = Literal[
-    "change", "reminder", "failing", "recovered", "digest", "batch", "test", "report"
+    "change",
+    "reminder",
+    "failing",
+    "recovered",
+    "digest",
+    "batch",
+    "test",
+    "report",
+    "assigned",
+    "closed",
+    "dismissed",
+    "reopened",
 ]
+
+#: The kinds that say what a rater (or the owner rule) did to a task.
+TASK_NOTICES = ("assigned", "closed", "dismissed", "reopened")
 
 
 @dataclass(frozen=True)
@@ -50,9 +66,13 @@ class Alert:
     # failing / recovered
     error: str | None = None
     failures: int | None = None
-    # reminder
+    # reminder (and a task notice: its assignee)
     opened_at: str | None = None
     assignee: str | None = None
+    # a task notice: who acted (a rater's name, or "watcher" for the owner rule) and
+    # the note they wrote (closed, dismissed); typed by a person, escaped like scraped text
+    actor: str | None = None
+    note: str | None = None
     # digest: one entry per change held for it; batch: one per alert listed
     items: tuple[Alert, ...] = field(default=())
     # report: the data `watcher report --format json` prints

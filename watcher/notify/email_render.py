@@ -19,7 +19,7 @@ from watcher import clock, escape
 from watcher.detect import render_html as render_diff_html
 from watcher.escape import html as _e
 from watcher.escape import one_line
-from watcher.notify.alert import Alert
+from watcher.notify.alert import TASK_NOTICES, Alert
 from watcher.notify.render import (
     _DEL_STYLE,
     _EMAIL,
@@ -42,6 +42,7 @@ from watcher.notify.render import (
     _when,
     render_plain,
     subject,
+    task_facts,
 )
 
 _BODY_STYLE = "font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:15px;line-height:1.5;color:#1f2328"
@@ -142,6 +143,8 @@ def _html_body(alert: Alert) -> Iterator[str]:
         rows.append(("Assignee", _e(one_line(alert.assignee, 100)) if alert.assignee else "nobody"))
         if alert.summary:
             rows.append(("Summary", _e(one_line(alert.summary, 1000))))
+    elif alert.kind in TASK_NOTICES:
+        rows += [(name, _e(value)) for name, value in task_facts(alert)]
     elif alert.kind == "failing":
         if alert.failures is not None:
             rows.append(("Failed checks in a row", str(alert.failures)))

@@ -42,7 +42,7 @@ from watcher.config_values import parse_schedule
 from watcher.errors import DeliveryError, TaskStateError, WatcherError
 from watcher.models import Link, Signal
 from watcher.notify import Sender, make_sender
-from watcher.notify.alert import Alert
+from watcher.notify.alert import TASK_NOTICES, Alert
 from watcher.queries import listed_task
 from watcher.store import Row, Store
 
@@ -59,7 +59,7 @@ THROTTLE_CAP_S = 86_400.0  # a channel refusing everything as rate limited this 
 BATCH_ITEMS = 50  # alerts listed in one summary message at most
 ALERT_SIGNALS = 20  # signals an alert carries at most
 # Kinds that a summary message may list; a digest is already a list, a test is direct.
-BATCHABLE = ("change", "reminder", "failing", "recovered")
+BATCHABLE = ("change", "reminder", "failing", "recovered", *TASK_NOTICES)
 
 _PAUSED = "channel.{}.paused_until"  # meta: no message to the channel before this time
 _THROTTLED = "channel.{}.throttled_since"  # meta: first "slow down" since the last success
@@ -540,6 +540,26 @@ def _build_alert(config: Config, store: Store, row: Row, *, diff: bool = True) -
             signals=_signals(json.loads(task["signals"]) if task["signals"] else None),
             opened_at=task["opened_at"],
             assignee=task["assignee"],
+        )
+    if kind in TASK_NOTICES:
+        # who and what as queued (a later action must not rewrite this one); the task as now
+        task = store.task(payload["task_id"])
+        source = store.require_source(task["source_id"])
+        return Alert(
+            kind=kind,
+            source_id=source["id"],
+            lab=source["lab"],
+            title=source["title"],
+            url=source["url"],
+            link=_link(config, task["id"], source["url"]),
+            task_id=task["id"],
+            from_version=task["from_version"],
+            new_version=task["to_version"],
+            summary=task["summary"] or "",
+            opened_at=task["opened_at"],
+            assignee=payload.get("assignee") or task["assignee"],
+            actor=payload.get("actor"),
+            note=payload.get("note"),
         )
     if kind in ("failing", "recovered"):
         return Alert(

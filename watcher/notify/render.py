@@ -35,7 +35,8 @@ from watcher.escape import html as _e
 from watcher.escape import one_line
 from watcher.escape import slack as mrkdwn
 from watcher.models import SIGNAL_LABELS, Change, Hunk, Signal, page_label
-from watcher.notify.alert import Alert
+from watcher.notify.alert import TASK_NOTICES, Alert
+from watcher.review import SYSTEM_ACTOR
 from watcher.wording import plural
 
 #: Header values (the subject) are cut to this many characters.
@@ -84,6 +85,9 @@ SIGNALS_SHOWN = 5  # signals listed in an alert; the rest are counted
 
 #: Characters of each evidence quote shown in an alert, cut around its changed words.
 QUOTE_SHOWN = 160
+
+#: Characters of a rater's note shown in a message (the dashboard has the whole note).
+NOTE_SHOWN = 500
 
 _MARKERS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     # (deleted, inserted) as (before, after) the changed words
@@ -394,7 +398,28 @@ def _what(alert: Alert) -> str:
     if alert.kind == "failing":
         count = f" ({alert.failures} failed checks in a row)" if alert.failures else ""
         return f"source failing{count}"
+    if alert.kind in TASK_NOTICES:
+        return task_action(alert)
     return "source recovered"
+
+
+def task_action(alert: Alert) -> str:
+    """What a rater did to the task, in a few words (unescaped): 'assigned to you by
+    dana', 'assigned to you as its owner' (the owner rule), 'closed by dana'."""
+    actor = one_line(alert.actor or "", 100) or "someone"
+    if alert.kind != "assigned":
+        return f"{alert.kind} by {actor}"
+    if alert.actor == SYSTEM_ACTOR:
+        return "assigned to you as its owner"
+    return f"assigned to you by {actor}"
+
+
+def task_detail(alert: Alert, limit: int = NOTE_SHOWN) -> str:
+    """What follows the action (unescaped, one line): the note of a close or a
+    dismissal, the task's summary for an assignment; "" for a reopening."""
+    if alert.kind == "assigned":
+        return one_line(alert.summary or "", limit)
+    return one_line(alert.note or "", limit)
 
 
 def headline(alert: Alert, limit: int = 300) -> str:
@@ -406,6 +431,12 @@ def headline(alert: Alert, limit: int = 300) -> str:
     """
     if alert.kind in ("digest", "batch"):
         return _clip(_list_headline(alert), limit)
+    if alert.kind in TASK_NOTICES:
+        # the action and its note carry the news: the document gets at most half
+        document = _document(alert, max(20, min(160, limit // 2)))
+        detail = task_detail(alert)
+        tail = " · " + task_action(alert) + (f": {detail}" if detail else "")
+        return document + _clip(tail, limit - len(document))
     if alert.kind not in ("change", "reminder", "failing", "recovered"):
         return _clip(subject(alert).removeprefix("[watcher] "), limit)
     severity = one_line(alert.severity, 20) if alert.severity and alert.kind == "change" else ""
@@ -435,6 +466,8 @@ def subject(alert: Alert) -> str:
             "recovered": "checked successfully again",
         }.get(alert.kind) or _what(alert)
         head, tail = f"[watcher] {tag} — ", _clip(f": {what}", 80)
+    elif alert.kind in TASK_NOTICES:
+        head, tail = "[watcher] ", _clip(f" · {task_action(alert)}", 80)
     elif alert.kind == "digest":
         count = len(alert.items)
         return f"[watcher] Digest: {count} change{'s' if count != 1 else ''}"
@@ -533,6 +566,8 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
         yield f"Assignee: {one_line(alert.assignee, 100) if alert.assignee else 'nobody'}"
         if alert.summary:
             yield f"Summary: {one_line(alert.summary, 1000)}"
+    elif alert.kind in TASK_NOTICES:
+        yield from (f"{name}: {value}" for name, value in task_facts(alert))
     elif alert.kind == "failing":
         if alert.failures is not None:
             yield f"Failed checks in a row: {alert.failures}"
@@ -543,6 +578,20 @@ def _plain_lines(alert: Alert) -> Iterator[str]:
 
     yield ""
     yield from _link_lines(alert)
+
+
+def task_facts(alert: Alert) -> list[tuple[str, str]]:
+    """A task notice's facts as (name, value) pairs, unescaped, each one bounded line."""
+    facts = []
+    if alert.task_id is not None:
+        facts.append(("Task", f"#{alert.task_id}"))
+    if alert.note:
+        facts.append(("Note", one_line(alert.note, NOTE_SHOWN)))
+    if alert.kind != "assigned":
+        facts.append(("Assignee", one_line(alert.assignee, 100) if alert.assignee else "nobody"))
+    if alert.summary:
+        facts.append(("Summary", one_line(alert.summary, 1000)))
+    return facts
 
 
 def _link_lines(alert: Alert) -> Iterator[str]:
@@ -570,6 +619,7 @@ _BATCH_WORDS = {
     "failing": "source failing",
     "recovered": "source recovered",
 }
+_NOTICE_LINE = 120  # characters of an action and its note in a summary's line
 
 
 def _batch_line(item: Alert) -> str:
@@ -580,6 +630,9 @@ def _batch_line(item: Alert) -> str:
         what += f" ({_versions(item)})"
     elif item.kind == "reminder" and item.task_id is not None:
         what += f" (task #{item.task_id})"
+    elif item.kind in TASK_NOTICES:
+        detail = task_detail(item, _NOTICE_LINE)
+        what = _clip(task_action(item) + (f": {detail}" if detail else ""), _NOTICE_LINE)
     return _clip(f"{severity}{_document(item, 120)}: {what}", 200)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from watcher.escape import clip as _clip
 from watcher.escape import one_line
 from watcher.escape import slack as mrkdwn
-from watcher.notify.alert import Alert
+from watcher.notify.alert import TASK_NOTICES, Alert
 from watcher.notify.render import (
     _SLACK,
     _change_line,
@@ -43,6 +43,8 @@ from watcher.notify.render import (
     _when,
     headline,
     slack_marks_fit,
+    task_action,
+    task_facts,
 )
 
 #: Slack's own limits are 3,000 characters per section text and 50 blocks;
@@ -259,6 +261,10 @@ def _slack_blocks(alert: Alert, tags: str = "") -> Iterator[tuple[dict[str, Any]
             lines.append(f"*Assignee:* {assignee}")
             if alert.summary:
                 lines.append(f"*Summary:* {mrkdwn(one_line(alert.summary, 1000))}")
+        elif alert.kind in TASK_NOTICES:
+            # the actor and the note are typed by people: escaped like scraped text
+            lines = [f"{document} · {mrkdwn(task_action(alert))}"]
+            lines += [f"*{name}:* {mrkdwn(value)}" for name, value in task_facts(alert)]
         elif alert.kind == "failing":
             failures = f" ({alert.failures} failed checks in a row)" if alert.failures else ""
             lines = [f"*Source failing:* {document}{failures}"]

@@ -76,6 +76,11 @@ def _alert(alert: Alert) -> dict[str, Any]:
         "error": alert.error,
         "failures": alert.failures,
         "message": alert.summary if alert.kind == "test" else None,
+        # a task notice (assigned, closed, dismissed, reopened): who did it, the note
+        # they wrote, and for "assigned" whom the task went to; typed by people, as is
+        "actor": alert.actor,
+        "note": alert.note,
+        "assignee": alert.assignee if alert.kind == "assigned" else None,
         # a scheduled report: what `watcher report --format json` prints
         "report": alert.report if alert.kind == "report" else None,
     }

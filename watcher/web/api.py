@@ -204,12 +204,12 @@ def api_task_action(action: str) -> Any:
             store = dash.store
             try:
                 if action == "assign":
-                    review.assign(store, task_id, fields["who"], actor=actor)
+                    review.assign(store, task_id, fields["who"], actor=actor, config=dash.config)
                 elif action in ("close", "dismiss"):
                     finish = review.close if action == "close" else review.dismiss
-                    finish(store, task_id, fields["note"], actor=actor)
+                    finish(store, task_id, fields["note"], actor=actor, config=dash.config)
                 else:
-                    review.reopen(store, task_id, actor=actor)
+                    review.reopen(store, task_id, actor=actor, config=dash.config)
             except TaskStateError as exc:
                 store.task(task_id)  # an unknown task is a 404, whatever else is wrong
                 return SafeJSONResponse({"error": str(exc), "status": 409}, status_code=409)

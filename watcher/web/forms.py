@@ -53,13 +53,13 @@ def task_action(name: str) -> Callable[[Request], Any]:
             store = dash.store
             try:
                 if name == "assign":
-                    review.assign(store, task_id, fields["who"], actor=actor)
+                    review.assign(store, task_id, fields["who"], actor=actor, config=dash.config)
                 elif name == "close":
-                    review.close(store, task_id, fields["note"], actor=actor)
+                    review.close(store, task_id, fields["note"], actor=actor, config=dash.config)
                 elif name == "dismiss":
-                    review.dismiss(store, task_id, fields["note"], actor=actor)
+                    review.dismiss(store, task_id, fields["note"], actor=actor, config=dash.config)
                 else:
-                    review.reopen(store, task_id, actor=actor)
+                    review.reopen(store, task_id, actor=actor, config=dash.config)
             except TaskStateError as exc:
                 context = task_context(store, task_id, config=dash.config)
                 context.update(error=str(exc), form={"action": name, **fields})
