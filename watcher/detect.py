@@ -183,12 +183,7 @@ def _changed_words(hunk: Hunk) -> tuple[int, int]:
     new = [_word_key(word) for word in " ".join(hunk.new_lines).split()]
     if not old or not new:
         return len(new), len(old)
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = _common_ends(old, new)
     a, b = old[head : len(old) - tail], new[head : len(new) - tail]
     if not a or not b or _match_work(a, b) > MAX_MATCH_WORK:
         return len(b), len(a)  # too costly to match: a rewrite, counted whole
