@@ -17,6 +17,7 @@ import click
 from watcher import escape, people
 from watcher.config import Config, load_config
 from watcher.errors import ConfigError, NotFound, StorageError, WatcherError
+from watcher.models import Signal
 from watcher.store import Store
 
 # Scraped text must not move the cursor, retitle the terminal or reorder a line.
@@ -92,6 +93,13 @@ def terminal_width() -> int:
 
 def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _signal_line(signal: Signal) -> str:
+    # the renderers (email, HTML) load only for the commands that show signals
+    from watcher.notify.render import signal_line
+
+    return signal_line(signal)
 
 
 # --- context and error mapping -----------------------------------------------

@@ -13,6 +13,7 @@ import click
 
 from watcher import clock
 from watcher.cli_base import App, _fail, pass_app, safe
+from watcher.cli_versions import _diff_sides
 from watcher.config import parse_duration
 
 
@@ -69,7 +70,6 @@ def export_cmd(app: App, source: str, old: str | None, new: str | None, fmt: str
     `SOURCE@VERSION` sides as `watcher diff` takes them.
     """
     from watcher import export
-    from watcher.cli import _diff_sides
 
     config = app.config()
     sides = _diff_sides(source, old, new)

@@ -11,9 +11,10 @@ The schedule is rebuilt from config.toml at every start and reload, with
 each source's next check computed from its last check in the database
 (`due_at`), so a restart neither re-checks everything at once nor skips an
 overdue source; overdue and new sources start within half a minute of starting,
-each at its own stable offset. One daemon per `state_dir`, enforced by an
-flock on `state_dir/watcher.lock` (released by the OS however the process
-dies). SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config.
+each at its own stable offset (daemon_schedule.py, pure functions). One
+daemon per `state_dir`, enforced by an flock on `state_dir/watcher.lock`
+(daemon_lock.py; released by the OS however the process dies).
+SIGTERM/SIGINT stop cleanly; SIGHUP reloads the config.
 
     run_daemon(config, once=False) -> exit status    (raises AlreadyRunning)
     daemon_status(config, store)    -> what `watcher status` shows
@@ -23,18 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import logging
 import math
 import multiprocessing.forkserver
 import os
-import random
 import signal
-import time
 from collections.abc import Coroutine, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from apscheduler.events import (
@@ -44,13 +41,24 @@ from apscheduler.events import (
     JobEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import clock, logs
 from watcher.browser import Browser
 from watcher.config import Config, EmailChannel, SlackChannel, SourceConfig, load_config
-from watcher.errors import ConfigError, StoreError, WatcherError
+from watcher.daemon_lock import AlreadyRunning, DaemonLock, lock_holder
+from watcher.daemon_schedule import (
+    SpreadIntervalTrigger,
+    describe_schedule,
+    due_at,
+    first_run,
+    format_duration,
+    jitter,
+    make_trigger,
+    period,
+    startup_delay,
+)
+from watcher.errors import ConfigError, WatcherError
 from watcher.fetch import Fetcher
 from watcher.models import Source
 from watcher.notify.outbox import (
@@ -73,9 +81,23 @@ from watcher.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "watcher.lock"
-LOCK_ATTEMPTS = 5  # a `watcher status` probing the lock holds it for microseconds
-LOCK_RETRY_S = 0.1
+__all__ = [
+    "AlreadyRunning",
+    "Daemon",
+    "DaemonLock",
+    "SpreadIntervalTrigger",
+    "daemon_status",
+    "due_at",
+    "first_run",
+    "format_duration",
+    "jitter",
+    "lock_holder",
+    "make_trigger",
+    "period",
+    "run_daemon",
+    "secret_values",
+    "startup_delay",
+]
 
 DELIVER_EVERY_S = 30.0
 HOUSEKEEPING_EVERY_S = 60.0  # reminders and the daily digest
@@ -83,10 +105,6 @@ PRUNE_EVERY_S = 86_400.0
 HEARTBEAT_EVERY_S = 10.0
 STALE_AFTER_S = 60.0  # `watcher status` calls a heartbeat older than this stale
 
-STARTUP_MIN_S = 1.0  # overdue and new sources start this long after start at the earliest...
-STARTUP_SPREAD_S = 30.0  # ...spread over at most this long, each at its own stable offset
-JITTER_SHARE = 0.05  # later checks wander by up to this share of the period...
-MAX_JITTER_S = 300.0  # ...but never by more than this
 MIN_MISFIRE_GRACE_S = 60.0  # APScheduler's default of 1 s silently skips late runs
 FLUSH_TIMEOUT_S = 15.0  # the last delivery at shutdown may take this long
 CANCEL_WAIT_S = 5.0
@@ -97,199 +115,6 @@ META_PID = "daemon.pid"
 META_STARTED = "daemon.started_at"
 META_HEARTBEAT = "daemon.heartbeat_at"
 META_CONFIG_ERROR = "daemon.config_error"  # hash of the reload problems already alerted
-
-# A fixed reference time: the period of a cron expression is measured from it,
-# so the schedule functions stay pure.
-_REFERENCE = datetime(2026, 1, 5, tzinfo=UTC)
-
-
-class AlreadyRunning(WatcherError):
-    """Another daemon holds the lock of this state folder."""
-
-    def __init__(self, state_dir: Path, pid: int | None) -> None:
-        holder = f" (pid {pid})" if pid else ""
-        super().__init__(f"another watcher is running on {state_dir}{holder}")
-        self.state_dir = state_dir
-        self.pid = pid
-
-
-# --- the schedule: pure functions ----------------------------------------------
-
-
-def stable_fraction(source_id: str) -> float:
-    """A number in [0, 1) that depends only on the source id."""
-    digest = hashlib.sha256(source_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def _cron(expression: str) -> Any:
-    return CronTrigger.from_crontab(expression, timezone="UTC")
-
-
-def period(source: SourceConfig) -> float:
-    """Seconds between two checks of `source` (for a cron, the first gap after a fixed date)."""
-    if source.cron is None:
-        return float(source.interval or 0.0)
-    trigger = _cron(source.cron)
-    first = trigger.get_next_fire_time(None, _REFERENCE)
-    second = trigger.get_next_fire_time(first, first)
-    return float((second - first).total_seconds())
-
-
-def jitter(source: SourceConfig) -> float:
-    """The most a scheduled check of `source` may come after its nominal time."""
-    return min(period(source) * JITTER_SHARE, MAX_JITTER_S)
-
-
-def startup_delay(source: SourceConfig) -> float:
-    """How long after start an overdue or new source is first checked.
-
-    Stable per source, so a restart does not reshuffle, and spread so that
-    fifteen overdue sources do not all fire in the same second.
-    """
-    spread = min(STARTUP_SPREAD_S, period(source) / 2)
-    return STARTUP_MIN_S + stable_fraction(source.id) * spread
-
-
-def due_at(source: SourceConfig, last_checked: datetime | None) -> datetime | None:
-    """When `source` is next due by its schedule alone; None when never checked."""
-    if last_checked is None:
-        return None
-    if source.cron is not None:
-        fire: datetime = _cron(source.cron).get_next_fire_time(
-            None, last_checked + timedelta(microseconds=1)
-        )
-        return fire
-    return last_checked + timedelta(seconds=source.interval or 0.0)
-
-
-def first_run(source: SourceConfig, last_checked: datetime | None, now: datetime) -> datetime:
-    """When the daemon, starting (or reloading) at `now`, first checks `source`."""
-    due = due_at(source, last_checked)
-    if due is not None and due > now:
-        return due
-    return now + timedelta(seconds=startup_delay(source))
-
-
-class SpreadIntervalTrigger(IntervalTrigger):
-    """An interval trigger whose jitter does not accumulate.
-
-    APScheduler 3 adds each jitter to the previous (jittered) fire time, so
-    the schedule drifts later by half the jitter per run; this one fires at
-    `start + k × interval + random(0, jitter)`.
-    """
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        if previous_fire_time is None:
-            return super().get_next_fire_time(previous_fire_time, now)
-        start = self.start_date.timestamp()
-        slot = math.floor((previous_fire_time.timestamp() - start) / self.interval_length + 1e-9)
-        base = start + (slot + 1) * self.interval_length
-        extra = random.uniform(0, self.jitter) if self.jitter else 0.0
-        return datetime.fromtimestamp(base + extra, tz=UTC)
-
-
-def make_trigger(source: SourceConfig, start: datetime) -> Any:
-    """The APScheduler trigger of `source`, first firing at `start`."""
-    if source.cron is not None:
-        trigger = _cron(source.cron)
-        trigger.jitter = jitter(source)
-        return trigger
-    return SpreadIntervalTrigger(
-        seconds=source.interval, start_date=start, timezone=UTC, jitter=jitter(source)
-    )
-
-
-def describe_schedule(source: SourceConfig) -> str:
-    if source.cron is not None:
-        return f"cron {source.cron}"
-    return f"every {format_duration(source.interval or 0.0)}"
-
-
-def format_duration(seconds: float) -> str:
-    """90 → '1m30s', 21600 → '6h', 2 → '2s'."""
-    left = round(seconds)
-    parts = []
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
-        if left >= size:
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return "".join(parts) or "0s"
-
-
-# --- one daemon per state folder --------------------------------------------------
-
-
-class DaemonLock:
-    """An exclusive flock on `state_dir/watcher.lock`, with the holder's pid inside.
-
-    The OS releases it when the process ends, however it ends (kill -9 too),
-    so a stale lock file never blocks a restart.
-    """
-
-    def __init__(self, path: Path, fd: int) -> None:
-        self.path = path
-        self._fd: int | None = fd
-
-    @classmethod
-    def acquire(cls, state_dir: Path) -> DaemonLock:
-        path = state_dir / LOCK_NAME
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot create the lock file {path}: {exc.strerror or exc}") from exc
-        for attempt in range(LOCK_ATTEMPTS):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if attempt == LOCK_ATTEMPTS - 1:
-                    pid = _read_pid(fd)
-                    os.close(fd)
-                    raise AlreadyRunning(state_dir, pid) from None
-                time.sleep(LOCK_RETRY_S)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return cls(path, fd)
-
-    def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
-
-
-def lock_holder(state_dir: Path) -> tuple[bool, int | None]:
-    """Whether a daemon holds `state_dir`'s lock, and its pid as written in the file."""
-    try:
-        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY)
-    except FileNotFoundError:
-        return False, None
-    except OSError as exc:
-        raise StoreError(
-            f"cannot read the lock file in {state_dir}: {exc.strerror or exc}"
-        ) from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True, _read_pid(fd)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False, _read_pid(fd)
-    finally:
-        os.close(fd)
-
 
 # --- the daemon -------------------------------------------------------------------
 

@@ -6,18 +6,17 @@ for a 50,000-word document, where one level of words takes seconds):
 
 1. lines: `SequenceMatcher` on whole lines; every non-equal opcode is a hunk
    with the lines it removes and adds, and the heading path it sits under;
-2. words: inside a hunk that replaces lines, a second `SequenceMatcher` on
-   word tokens marks what was deleted and inserted, when the lines are
-   similar enough for that to read well.
+2. words (detect_words.py): inside a hunk that replaces lines, a second
+   `SequenceMatcher` on word tokens marks what was deleted and inserted,
+   when the lines are similar enough for that to read well.
 
 Word marks are a presentation aid; the lines are always exact. The word level
 is capped (`MAX_BLOCK_TOKENS`, `MAX_MATCH_WORK`) so a hostile or rewritten
 document cannot make a check take seconds: past the cap a hunk simply has no
 word marks.
 
-Renderers for the terminal, HTML and JSON live here too, because they only
-read a `Change`. Scraped text is hostile: the terminal renderer escapes
-control characters, the HTML renderer escapes everything.
+Renderers of a `Change` (terminal, HTML, JSON, a one-line summary) are in
+detect_render.py; this module names them too, as its callers know them.
 """
 
 from __future__ import annotations
@@ -26,31 +25,49 @@ import bisect
 import logging
 import re
 import string
-from collections import Counter
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
-from itertools import groupby
 
-from watcher import escape
-from watcher.models import Change, ChangeStats, Hunk, WordOp, page_label
+from watcher.detect_render import (
+    PATH_SEPARATOR,
+    change_to_json,
+    render_html,
+    render_text,
+    summary,
+)
+from watcher.detect_words import (
+    MAX_BLOCK_TOKENS,
+    MAX_MATCH_WORK,
+    MIN_SIMILARITY,
+    Opcode,
+    _block_word_ops,
+    _common_ends,
+    _match_work,
+    _merge,
+    _Pair,
+    _with_ends,
+)
+from watcher.models import Change, ChangeStats, Hunk, WordOp
 
 log = logging.getLogger(__name__)
 
-#: Word marks are skipped when, past the common start and end, more tokens
-#: than this (words and runs of punctuation: ~2,000 words of prose) differ on
-#: either side of a replaced line or block: matching words is quadratic.
-MAX_BLOCK_TOKENS = 3000
-
-#: Upper bound on the first matching pass of `SequenceMatcher` (the sum, over
-#: distinct tokens, of occurrences in old × occurrences in new). Text from a
-#: small vocabulary makes the matcher quadratic even below the token cap; past
-#: this bound word marks are skipped, and the line level turns on `autojunk`.
-MAX_MATCH_WORK = 1_000_000
-
-#: Word marks are kept when at least this share of the tokens is unchanged;
-#: below it, a rewritten paragraph reads better as removed and added lines.
-MIN_SIMILARITY = 0.5
+__all__ = [
+    "CONTAIN_MIN",
+    "MAX_ALIGN_WORK",
+    "MAX_BLOCK_SENTENCES",
+    "MAX_BLOCK_TOKENS",
+    "MAX_MATCH_WORK",
+    "MIN_SIMILARITY",
+    "PAIR_MIN",
+    "PATH_SEPARATOR",
+    "change_to_json",
+    "diff",
+    "render_html",
+    "render_text",
+    "summary",
+    "with_pages",
+]
 
 #: Past this many sentences on either side, a replaced block is not aligned
 #: sentence by sentence: it is one hunk, word-marked as a whole when small enough.
@@ -65,24 +82,7 @@ PAIR_MIN = 0.5
 #: …or when this share of the shorter one is in the longer (a clause appended).
 CONTAIN_MIN = 0.8
 
-PATH_SEPARATOR = " › "
-
 _HEADING = re.compile(r"(#{1,6}) +(.*?)(?: +#+)? *")
-
-# One token per word (with internal hyphens, apostrophes, decimal points:
-# "risk-based", "don't", "1,000.5"), per run of punctuation, or per line break,
-# each carrying the spaces that follow it so that joining tokens gives back the
-# text and markers can wrap a word without its trailing space. The quantifiers
-# are possessive (they never give back): the greedy match always succeeds,
-# since all that follows it is optional, and not keeping backtracking points
-# makes tokenising ~20% faster.
-_TOKEN = re.compile(r"\n|[^\S\n]++|(?:\w++(?:[-'’.,:/]\w++)*+|[^\w\s]++)[^\S\n]*+")
-
-_RED = "\x1b[31m"
-_GREEN = "\x1b[32m"
-_BOLD = "\x1b[1m"
-_RESET = "\x1b[0m"
-
 
 # ---------------------------------------------------------------------------
 # diff
@@ -183,12 +183,7 @@ def _changed_words(hunk: Hunk) -> tuple[int, int]:
     new = [_word_key(word) for word in " ".join(hunk.new_lines).split()]
     if not old or not new:
         return len(new), len(old)
-    head = 0
-    while head < min(len(old), len(new)) and old[head] == new[head]:
-        head += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
+    head, tail = _common_ends(old, new)
     a, b = old[head : len(old) - tail], new[head : len(new) - tail]
     if not a or not b or _match_work(a, b) > MAX_MATCH_WORK:
         return len(b), len(a)  # too costly to match: a rewrite, counted whole
@@ -212,19 +207,6 @@ def _count_words(text: str) -> int:
     return len(text.split())
 
 
-def _match_work(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
-    """The cost of SequenceMatcher's first longest-match pass over a and b, or
-    len(a) * len(b) (a bound on it) when that is within MAX_MATCH_WORK."""
-    if len(a) * len(b) <= MAX_MATCH_WORK:
-        # Within the cap either way: no need to count (the common case).
-        return len(a) * len(b)
-    count_b = Counter(b)
-    return sum(n * count_b[key] for key, n in Counter(a).items())
-
-
-Opcode = tuple[str, int, int, int, int]
-
-
 def _line_opcodes(old_lines: list[str], new_lines: list[str]) -> list[Opcode]:
     head, tail = _common_ends(old_lines, new_lines)
     a = old_lines[head : len(old_lines) - tail]
@@ -236,31 +218,6 @@ def _line_opcodes(old_lines: list[str], new_lines: list[str]) -> list[Opcode]:
         log.debug("line diff: highly repetitive text, autojunk on")
     matcher = SequenceMatcher(None, a, b, autojunk=autojunk)
     return _with_ends(matcher.get_opcodes(), head, tail, len(old_lines), len(new_lines))
-
-
-def _common_ends(a: Sequence[str], b: Sequence[str]) -> tuple[int, int]:
-    """Lengths of the common head and tail of a and b (not overlapping).
-
-    Most edits touch a few spots: matching only what lies between the equal
-    ends makes the common case cheap, and a long run of repeated lines too.
-    """
-    n, m = len(a), len(b)
-    head = 0
-    while head < n and head < m and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < n - head and tail < m - head and a[n - 1 - tail] == b[m - 1 - tail]:
-        tail += 1
-    return head, tail
-
-
-def _with_ends(middle: Sequence[Opcode], head: int, tail: int, n: int, m: int) -> list[Opcode]:
-    """Opcodes of the middle part shifted back in place, with the equal ends around them."""
-    ops: list[Opcode] = [("equal", 0, head, 0, head)] if head else []
-    ops += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle]
-    if tail:
-        ops.append(("equal", n - tail, n, m - tail, m))
-    return ops
 
 
 def _heading_paths(lines: Sequence[str]) -> list[tuple[str, ...]]:
@@ -279,156 +236,6 @@ def _heading_paths(lines: Sequence[str]) -> list[tuple[str, ...]]:
                 path = tuple(text for _, text in stack)
         paths.append(path)
     return paths
-
-
-# ---------------------------------------------------------------------------
-# word level
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
-def _keys(tokens: list[str]) -> list[str]:
-    """Tokens as compared: words without their trailing spaces; any run of spaces is one key."""
-    keys = list(map(str.rstrip, tokens))
-    # Only line breaks and runs of spaces strip to "" (rare: at the start of
-    # a text and of each line), so they get their own loop.
-    if "" in keys:
-        pairs = zip(keys, tokens, strict=True)
-        keys = [key or (" " if token != "\n" else token) for key, token in pairs]
-    return keys
-
-
-def _word_count(keys: list[str]) -> int:
-    """Tokens that are not spaces or line breaks (the keys of those are " " and "\n" only)."""
-    return len(keys) - keys.count(" ") - keys.count("\n")
-
-
-def _block_word_ops(removed: tuple[str, ...], added: tuple[str, ...]) -> tuple[WordOp, ...]:
-    """Word marks for a block of lines replaced by other lines, or () when they would not help."""
-    if len(removed) == len(added):
-        # As many lines on both sides: most likely each was edited in place,
-        # so compare them pair by pair, which reads better and keeps each
-        # comparison small however long the block.
-        pairs = [_Pair(old, new) for old, new in zip(removed, added, strict=True)]
-    else:
-        pairs = [_Pair("\n".join(removed), "\n".join(added))]
-        if pairs[0].too_costly():
-            return ()
-    # Similarity in tokens, not words: "alert(" kept from "<script>alert(1)"
-    # is a fragment, not a word in common. Matching is what costs, so a block
-    # that could not be similar enough even at best (a rewritten paragraph)
-    # is not matched at all.
-    total = sum(pair.words for pair in pairs)
-    if 2 * sum(pair.kept_at_most() for pair in pairs) < MIN_SIMILARITY * total:
-        return ()
-    ops: list[WordOp] = []
-    equal = 0
-    for index, pair in enumerate(pairs):
-        if index:
-            ops.append(WordOp("equal", "\n"))
-        pair_ops, kept = pair.word_ops()
-        if pair_ops is None:
-            # only when comparing line by line: the block goes on without this pair's marks
-            ops += [WordOp("delete", pair.old), WordOp("insert", pair.new)]
-        else:
-            ops += pair_ops
-            equal += kept
-    if 2 * equal < MIN_SIMILARITY * total:
-        return ()
-    return tuple(_merge(ops))
-
-
-class _Pair:
-    """An old and a new text split into tokens, their common start and end set aside."""
-
-    __slots__ = (
-        "a",
-        "b",
-        "head",
-        "new",
-        "new_keys",
-        "new_tokens",
-        "new_words",
-        "old",
-        "old_keys",
-        "old_tokens",
-        "tail",
-        "words",
-    )
-
-    def __init__(self, old: str, new: str) -> None:
-        self.old = old
-        self.new = new
-        self.old_tokens = _tokens(old)
-        self.new_tokens = _tokens(new)
-        self.old_keys = _keys(self.old_tokens)
-        self.new_keys = _keys(self.new_tokens)
-        #: tokens (not spaces) in the new text, and on both sides
-        self.new_words = _word_count(self.new_keys)
-        self.words = _word_count(self.old_keys) + self.new_words
-        self.head, self.tail = _common_ends(self.old_keys, self.new_keys)
-        self.a = self.old_keys[self.head : len(self.old_keys) - self.tail]
-        self.b = self.new_keys[self.head : len(self.new_keys) - self.tail]
-
-    def too_costly(self) -> bool:
-        a, b = self.a, self.b
-        return max(len(a), len(b)) > MAX_BLOCK_TOKENS or _match_work(a, b) > MAX_MATCH_WORK
-
-    def kept_at_most(self) -> int:
-        """An upper bound on the tokens (not spaces) `word_ops` keeps: those of
-        the common start and end, and those of the middle found on both sides."""
-        a, b = self.a, self.b
-        kept_middle = 0
-        if a and b:
-            # Middle tokens of b whose key a has too, spaces aside (loops in C).
-            in_a = set(a)
-            kept_middle = sum(map(in_a.__contains__, b))
-            kept_middle -= sum(b.count(key) for key in (" ", "\n") if key in in_a)
-        return self.new_words - _word_count(b) + kept_middle
-
-    def word_ops(self) -> tuple[list[WordOp] | None, int]:
-        """Word-level ops turning old into new, and the tokens (not spaces) they keep.
-
-        The ops are None when matching would cost too much.
-        """
-        if self.too_costly():
-            log.debug("word diff skipped: %d/%d tokens differ", len(self.a), len(self.b))
-            return None, 0
-        old_tokens, new_tokens, new_keys = self.old_tokens, self.new_tokens, self.new_keys
-        middle = _opcodes(self.a, self.b)
-        ops: list[WordOp] = []
-        # The new tokens are the equal ones and the inserted ones.
-        kept = self.new_words
-        ends = _with_ends(middle, self.head, self.tail, len(self.old_keys), len(new_keys))
-        for tag, i1, i2, j1, j2 in ends:
-            if tag == "equal":
-                # The new text's spacing, so equal + insert ops spell the new text.
-                ops.append(WordOp("equal", "".join(new_tokens[j1:j2])))
-                continue
-            if i1 < i2:
-                ops.append(WordOp("delete", "".join(old_tokens[i1:i2])))
-            if j1 < j2:
-                ops.append(WordOp("insert", "".join(new_tokens[j1:j2])))
-                kept -= _word_count(new_keys[j1:j2])
-        return ops, kept
-
-
-def _opcodes(a: list[str], b: list[str]) -> Sequence[Opcode]:
-    """`SequenceMatcher(None, a, b, autojunk=False).get_opcodes()`, without building
-    a matcher when nothing can match (an empty side, or no token in common: the
-    common edit of one word for another)."""
-    if not a or not b or set(a).isdisjoint(b):
-        tag = "replace" if a and b else ("delete" if a else "insert")
-        return [(tag, 0, len(a), 0, len(b))] if a or b else []
-    return SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
-
-
-def _merge(ops: Iterable[WordOp]) -> Iterator[WordOp]:
-    """Join neighbouring ops of the same kind, dropping empty ones."""
-    for kind, group in groupby((op for op in ops if op.text), key=lambda op: op.op):
-        yield WordOp(kind, "".join(op.text for op in group))
 
 
 # ---------------------------------------------------------------------------
@@ -739,203 +546,3 @@ def _pair_in_order(olds: list[frozenset[str]], news: list[frozenset[str]]) -> li
     groups += [(k, k + 1, m, m) for k in range(i, n)]
     groups += [(n, n, k, k + 1) for k in range(j, m)]
     return groups
-
-
-def _word_op_lines(words: Sequence[WordOp]) -> list[list[tuple[str, str]]]:
-    """Word ops cut at line breaks: per visual line, its (op, text) pieces."""
-    lines: list[list[tuple[str, str]]] = [[]]
-    for op in words:
-        for index, part in enumerate(op.text.split("\n")):
-            if index:
-                lines.append([])
-            if part:
-                lines[-1].append((op.op, part))
-    return lines
-
-
-# ---------------------------------------------------------------------------
-# rendering
-
-
-def _location(hunk: Hunk) -> int:
-    """1-based line of the hunk: in the new text, or in the old one for a pure deletion."""
-    return (hunk.new_start if hunk.new_lines else hunk.old_start) + 1
-
-
-def render_text(change: Change, *, color: bool = False) -> str:
-    """Terminal rendering: per hunk a header, then the changed lines.
-
-    The header is '@@ <heading path> (line N)', N counting from 1 in the new
-    text (in the old text for a hunk that only deletes). Removed lines are
-    prefixed '- ', added lines '+ '; a hunk with word marks shows '~ ' lines
-    with deletions as [-old words-] and insertions as {+new words+}. With
-    color=True deletions are red and insertions green, markers kept. Control
-    characters in the text are shown escaped, never sent raw.
-    """
-    red, green, bold, reset = (_RED, _GREEN, _BOLD, _RESET) if color else ("", "", "", "")
-    out: list[str] = []
-    for hunk in change.hunks:
-        path = escape.terminal(PATH_SEPARATOR.join(hunk.heading_path))
-        where = f"(line {_location(hunk)}{', ' + page_label(hunk.pages) if hunk.pages else ''})"
-        out.append(f"{bold}@@ {path} {where}{reset}" if path else f"{bold}@@ {where}{reset}")
-        if hunk.words:
-            for pieces in _word_op_lines(hunk.words):
-                out.append(
-                    "~ " + "".join(_text_piece(op, text, red, green, reset) for op, text in pieces)
-                )
-            continue
-        out.extend(f"{red}- {escape.terminal(line)}{reset}" for line in hunk.old_lines)
-        out.extend(f"{green}+ {escape.terminal(line)}{reset}" for line in hunk.new_lines)
-    return "\n".join(out)
-
-
-def _text_piece(op: str, text: str, red: str, green: str, reset: str) -> str:
-    if op == "equal":
-        return escape.terminal(text)
-    core = text.strip()
-    if not core:  # a change of spacing alone
-        return text if op == "insert" else ""
-    lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()) :]
-    core = escape.terminal(core)
-    marked = f"{red}[-{core}-]{reset}" if op == "delete" else f"{green}{{+{core}+}}{reset}"
-    return lead + marked + trail
-
-
-_DEL_STYLE = "background:#ffe0e0;color:#82071e;text-decoration:line-through"
-_INS_STYLE = "background:#d8f5dc;color:#0b5a1f;text-decoration:underline"
-
-_CSS = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1f2328; background: #fff; }
-h1 { font-size: 1.4rem; margin-bottom: .25rem; }
-h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; padding-bottom: .25rem;
-     border-bottom: 1px solid #d0d7de; }
-h2 .where { font-weight: normal; color: #59636e; }
-.labels, .summary { margin: .25rem 0; color: #59636e; }
-.line { margin: .25rem 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.mark { display: inline-block; width: 1.25rem; font-family: monospace; color: #59636e; }
-del { background: #ffe0e0; color: #82071e; text-decoration: line-through; }
-ins { background: #d8f5dc; color: #0b5a1f; text-decoration: underline; }
-del::before, del::after, ins::before, ins::after {
-  clip-path: inset(100%); clip: rect(1px, 1px, 1px, 1px); height: 1px; width: 1px;
-  overflow: hidden; position: absolute; white-space: nowrap; }
-del::before { content: " [deleted: "; } ins::before { content: " [inserted: "; }
-del::after, ins::after { content: "] "; }
-"""
-
-
-def render_html(change: Change, *, title: str, old_label: str, new_label: str) -> str:
-    """A self-contained HTML page of the change (inline CSS, no scripts, nothing external).
-
-    Each hunk shows its heading path; deletions are <del> (struck through) and
-    insertions <ins> (underlined), styled inline as well so the markup
-    survives being pasted into an email. Every piece of text is escaped.
-    """
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy"'
-        " content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-        '<meta name="referrer" content="no-referrer">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape.html(title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{escape.html(title)}</h1>",
-        f'<p class="labels">{escape.html(old_label)} → {escape.html(new_label)}</p>',
-        f'<p class="summary">{escape.html(summary(change))}</p>',
-    ]
-    for hunk in change.hunks:
-        path = escape.html(PATH_SEPARATOR.join(hunk.heading_path)) or "(before the first heading)"
-        parts.append('<section class="hunk">')
-        pages = f", {page_label(hunk.pages)}" if hunk.pages else ""
-        parts.append(f'<h2>{path} <span class="where">line {_location(hunk)}{pages}</span></h2>')
-        if hunk.words:
-            for pieces in _word_op_lines(hunk.words):
-                body = "".join(_html_piece(op, text) for op, text in pieces)
-                parts.append(f'<p class="line changed"><span class="mark">~</span>{body}</p>')
-        else:
-            for line in hunk.old_lines:
-                parts.append(
-                    '<p class="line removed"><span class="mark">−</span>'
-                    f'<del style="{_DEL_STYLE}">{escape.html(line)}</del></p>'
-                )
-            for line in hunk.new_lines:
-                parts.append(
-                    '<p class="line added"><span class="mark">+</span>'
-                    f'<ins style="{_INS_STYLE}">{escape.html(line)}</ins></p>'
-                )
-        parts.append("</section>")
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(parts)
-
-
-def _html_piece(op: str, text: str) -> str:
-    if op == "equal":
-        return escape.html(text)
-    if not text.strip():
-        return escape.html(text) if op == "insert" else ""
-    lead = text[: len(text) - len(text.lstrip())]
-    trail = text[len(text.rstrip()) :]
-    tag, style = ("del", _DEL_STYLE) if op == "delete" else ("ins", _INS_STYLE)
-    return f'{escape.html(lead)}<{tag} style="{style}">{escape.html(text.strip())}</{tag}>{escape.html(trail)}'
-
-
-def change_to_json(change: Change) -> dict[str, object]:
-    """JSON-ready dict: stats (with share_changed), headings, and hunks with their word ops."""
-    stats = change.stats
-    return {
-        "stats": {
-            "words_added": stats.words_added,
-            "words_removed": stats.words_removed,
-            "old_words": stats.old_words,
-            "new_words": stats.new_words,
-            "share_changed": stats.share_changed,
-        },
-        "headings": list(change.headings),
-        "hunks": [
-            {
-                "heading_path": list(hunk.heading_path),
-                "old_start": hunk.old_start,
-                "new_start": hunk.new_start,
-                "old_lines": list(hunk.old_lines),
-                "new_lines": list(hunk.new_lines),
-                "words": [{"op": op.op, "text": op.text} for op in hunk.words],
-                "pages": list(hunk.pages) or None,
-            }
-            for hunk in change.hunks
-        ],
-    }
-
-
-def summary(change: Change) -> str:
-    """One line: '+120/−45 words (3.1% of the text) in 2. Security; 4. Governance and 2 more sections'.
-
-    Sections are named by their own heading, or by their whole path when two
-    changed sections share a heading (two 'Overview's).
-    """
-    stats = change.stats
-    share = stats.share_changed * 100
-    share_text = "<0.1%" if 0 < share < 0.05 else f"{share:.1f}%"
-    line = f"+{stats.words_added}/−{stats.words_removed} words ({share_text} of the text)"
-
-    paths: dict[tuple[str, ...], None] = {}
-    for hunk in change.hunks:
-        if hunk.heading_path:
-            paths.setdefault(hunk.heading_path, None)
-    if not paths:
-        return line
-    leaves = Counter(path[-1] for path in paths)
-    names = [
-        escape.terminal(path[-1] if leaves[path[-1]] == 1 else PATH_SEPARATOR.join(path))
-        for path in paths
-    ]
-    shown = "; ".join(names[:2])
-    rest = len(names) - 2
-    if rest > 0:
-        shown += f" and {rest} more section{'s' if rest > 1 else ''}"
-    return f"{line} in {shown}"
