@@ -200,8 +200,6 @@ def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> N
     `watcher diff A[@VERSION] B[@VERSION]` any version of any source with any
     other (a source without @VERSION is its latest).
     """
-    from watcher.analysis import analyse_with  # 50 ms of patterns: only for this command
-
     config = app.config()
     sides = _diff_sides(source, old, new)
     with app.reader() as store:
@@ -211,21 +209,7 @@ def diff(app: App, source: str, old: str | None, new: str | None, fmt: str) -> N
             old_v, new_v, change = queries.compare_any(store, sides[0], sides[1])
         old_row = store.require_source(old_v.source_id)
         new_row = store.require_source(new_v.source_id)
-        terms = queries.watch_terms(config, store, old_v.source_id)
-        if new_v.source_id != old_v.source_id:
-            terms = tuple(
-                dict.fromkeys((*terms, *queries.watch_terms(config, store, new_v.source_id)))
-            )
-        old_text, new_text = store.version_text(old_v), store.version_text(new_v)
-        result = analyse_with(
-            config.analysis,
-            old_text,
-            new_text,
-            change=change,
-            watch_terms=terms,
-            old_pages=store.version_pages(old_v, old_text),
-            new_pages=store.version_pages(new_v, new_text),
-        )
+        result = queries.analyse_versions(config, store, old_v, new_v, change)
     one_source = old_v.source_id == new_v.source_id
     label_old = f"v{old_v.number} ({old_v.captured_at})"
     label_new = f"v{new_v.number} ({new_v.captured_at})"

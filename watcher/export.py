@@ -59,25 +59,7 @@ def compare_versions(
     config: Config, store: Store, old: VersionRow, new: VersionRow, change: Change | None
 ) -> Comparison:
     """Analyse the change from `old` to `new` as `watcher diff` does (watch terms, pages)."""
-    from watcher.analysis import analyse_with  # 50 ms of patterns: only when analysing
-
-    analysis = None
-    if change is not None:
-        terms = queries.watch_terms(config, store, old.source_id)
-        if new.source_id != old.source_id:
-            terms = tuple(
-                dict.fromkeys((*terms, *queries.watch_terms(config, store, new.source_id)))
-            )
-        old_text, new_text = store.version_text(old), store.version_text(new)
-        analysis = analyse_with(
-            config.analysis,
-            old_text,
-            new_text,
-            change=change,
-            watch_terms=terms,
-            old_pages=store.version_pages(old, old_text),
-            new_pages=store.version_pages(new, new_text),
-        )
+    analysis = queries.analyse_versions(config, store, old, new, change) if change else None
     return Comparison(
         old=old,
         new=new,

@@ -12,9 +12,10 @@ from typing import Any
 
 from watcher import criteria as criteria_store
 from watcher import detect
+from watcher.compare import watch_terms_for
 from watcher.config import Config
 from watcher.errors import NotFound
-from watcher.models import Change
+from watcher.models import Analysis, Change
 from watcher.store import Row, Store, VersionRow
 
 
@@ -240,12 +241,35 @@ def compare_any(
     return old_v, new_v, _paged_diff(store, old_v, new_v, differ)
 
 
-def watch_terms(config: Config, store: Store, source_id: str) -> tuple[str, ...]:
-    """The watch terms for a source: its own (or its parent's), then the global ones."""
-    row = store.source(source_id)
-    top = (row["parent_id"] if row else None) or source_id
-    own = next((s.watch_terms for s in config.sources if s.id == top), ())
-    return tuple(dict.fromkeys((*own, *config.analysis.watch_terms)))
+def watch_terms(config: Config, store: Store, *source_ids: str) -> tuple[str, ...]:
+    """The watch terms for sources: each one's own (or its parent's), then the
+    global ones, each term once (two sources: a file against another's)."""
+    terms: list[str] = []
+    for source_id in source_ids:
+        row = store.source(source_id)
+        top = (row["parent_id"] if row else None) or source_id
+        own = next((s.watch_terms for s in config.sources if s.id == top), ())
+        terms += watch_terms_for(own, config.analysis)
+    return tuple(dict.fromkeys(terms))
+
+
+def analyse_versions(
+    config: Config, store: Store, old: VersionRow, new: VersionRow, change: Change | None
+) -> Analysis:
+    """The analysis of `old` → `new` as `watcher diff` shows it: both sources'
+    watch terms, the versions' pages."""
+    from watcher.analysis import analyse_with  # 50 ms of patterns: only when analysing
+
+    old_text, new_text = store.version_text(old), store.version_text(new)
+    return analyse_with(
+        config.analysis,
+        old_text,
+        new_text,
+        change=change,
+        watch_terms=watch_terms(config, store, *dict.fromkeys((old.source_id, new.source_id))),
+        old_pages=store.version_pages(old, old_text),
+        new_pages=store.version_pages(new, new_text),
+    )
 
 
 def task_dict(row: Row) -> dict[str, Any]:
