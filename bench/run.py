@@ -1,7 +1,7 @@
 """watcher against urlwatch on a simulated web: speed, memory, disk, politeness.
 
     python bench/run.py [--sources N] [--hosts H] [--latency MS] [--peer urlwatch|none]
-                        [--concurrency C] [--per-host P] [--keep] [--profile]
+                        [--concurrency C] [--per-host P] [--keep] [--profile] [--profile-cold]
                         [--skip-changed] [--cache-dir DIR]
     python bench/run.py --daemon [--sources N] [--daemon-minutes M] [--checks-per-second R]
 
@@ -1109,6 +1109,7 @@ class Options:
     daemon_minutes: float = 3.0
     checks_per_second: float = 3.0
     browser: int = 0
+    profile_cold: bool = False
 
 
 def run_browser(pages: int) -> int:
@@ -1248,6 +1249,8 @@ def run(opts: Options) -> int:
             print(f"# watcher {label}: {m.wall:.1f}s wall, {m.outcome}", flush=True)
         if opts.profile:
             profile(server, ours, config, env, deadline)
+        if opts.profile_cold:
+            profile_cold(server, docs, tmp / "profile-cold", env, opts, deadline)
         if opts.peer == "urlwatch":
             peer = tmp / "urlwatch"
             peer.mkdir()
@@ -1296,6 +1299,53 @@ def profile(server: Server, ours: Path, config: Path, env: dict[str, str], deadl
         )  # fmt: skip
     print(
         f"# profile of a warm pass ({m.wall:.1f}s under the profiler): {out}/warm.html, warm.txt",
+        flush=True,
+    )
+
+
+def profile_cold(
+    server: Server,
+    docs: Sequence[Doc],
+    ours: Path,
+    env: dict[str, str],
+    opts: Options,
+    deadline: float,
+) -> None:
+    """One more cold pass (a fresh state folder) under pyinstrument, main process only.
+
+    Prints the CPU of the main process apart from the rest of the tree (the
+    fork server and the pool's workers, which extract): the profile shows
+    the workers' share only as waits.
+    """
+    out = CACHE_DIR / "profile"
+    out.mkdir(parents=True, exist_ok=True)
+    ours.mkdir()
+    config = ours / "config.toml"
+    write_watcher_config(config, docs, server.port, opts.concurrency, opts.per_host)
+    session = out / "cold.pyisession"
+    server.call("changed", False)
+    argv = [
+        sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
+        "-m", "watcher", "--config", str(config), "check",
+    ]  # fmt: skip
+    m = one_pass(server, "profile-cold", argv, env, ours, ours / "state", deadline)
+    for renderer, name in (("html", "cold.html"), ("text", "cold.txt")):
+        subprocess.run(
+            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
+             "--no-color", "-o", str(out / name)] if renderer == "text" else
+            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
+             "-o", str(out / name)],
+            capture_output=True,
+            check=False,
+        )  # fmt: skip
+    main_cpu = ""
+    text = (out / "cold.txt").read_text() if (out / "cold.txt").exists() else ""
+    found = re.search(r"CPU time: ([0-9.]+)", text)
+    if found:
+        main_cpu = f", main process {float(found.group(1)):.2f}s CPU (profiled)"
+    print(
+        f"# profile of a cold pass ({m.wall:.1f}s wall, {m.cpu:.2f}s CPU for the tree "
+        f"under the profiler{main_cpu}): {out}/cold.html, cold.txt",
         flush=True,
     )
 
@@ -1813,6 +1863,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--cache-dir", type=Path, default=CACHE_DIR, help="where generated PDFs are cached"
     )
     parser.add_argument(
+        "--profile-cold",
+        action="store_true",
+        help="profile one more cold pass (fresh state folder) with pyinstrument",
+    )
+    parser.add_argument(
         "--skip-changed", action="store_true", help="run only the cold and warm passes of watcher"
     )
     parser.add_argument(
@@ -1861,6 +1916,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         a.daemon_minutes,
         a.checks_per_second,
         a.browser,
+        a.profile_cold,
     )
 
 
