@@ -145,9 +145,10 @@ def build(state_dir: Path, versions: int, words: int) -> None:
                 to_version=number,
                 summary=f"+{number}/−{number} words in section {number % 50}",
                 severity=("minor", "substantive", "major")[number % 3],
+                config=None,
             )
             if number % 10 == 0:
-                review.close(store, change.task_id, "regraded", actor="bench")
+                review.close(store, change.task_id, "regraded", actor="bench", config=None)
     store.close()
 
 

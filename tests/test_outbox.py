@@ -192,7 +192,7 @@ def test_concurrent_deliverers_never_send_a_row_twice(
         # close the task so that each change opens a new one: six alerts
         from watcher import review
 
-        review.close(env.store, env.store.tasks("open")[0]["id"], "seen")
+        review.close(env.store, env.store.tasks("open")[0]["id"], "seen", config=None)
     assert len(env.store.notifications("pending")) == 6
     config = env.write()
     slack.delay = 0.05
@@ -253,7 +253,7 @@ def test_reminders_fire_once_per_period(
     # a closed task is not reminded
     from watcher import review
 
-    review.close(env.store, env.store.tasks()[0]["id"], "done")
+    review.close(env.store, env.store.tasks()[0]["id"], "done", config=None)
     assert outbox.enqueue_reminders(config, env.store, opened + timedelta(days=30)) == 0
 
 

@@ -233,7 +233,7 @@ def test_a_reminder_goes_to_the_assignees_channel_not_the_sources(
     opened = clock.parse_iso(env.store.tasks()[0]["opened_at"])
     # unassigned: the source's channel, as before
     assert outbox.enqueue_reminders(config, env.store, opened + timedelta(days=1)) == 1
-    review.assign(env.store, 1, "alice")
+    review.assign(env.store, 1, "alice", config=None)
     assert outbox.enqueue_reminders(config, env.store, opened + timedelta(days=2)) == 1
     reminders = [r for r in env.store.notifications() if r["kind"] == "reminder"]
     assert [r["channel"] for r in reminders] == ["team", "alice-dm"]
@@ -241,7 +241,7 @@ def test_a_reminder_goes_to_the_assignees_channel_not_the_sources(
     deliver(env)
     assert any("remind" in json.dumps(p).lower() for p in slack.posts)
     # a rater without [raters] entry: the source's channels again
-    review.assign(env.store, 1, "bob")
+    review.assign(env.store, 1, "bob", config=None)
     outbox.enqueue_reminders(config, env.store, opened + timedelta(days=3))
     reminders = [r for r in env.store.notifications() if r["kind"] == "reminder"]
     assert [r["channel"] for r in reminders][-1] == "team"

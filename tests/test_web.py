@@ -105,12 +105,24 @@ def build(config: Config) -> None:
                 error=f"boom {HOSTILE}",
             )
         review.record_change(
-            store, "acme", from_version=1, to_version=2, summary=f"s {HOSTILE}", severity="major"
+            store,
+            "acme",
+            from_version=1,
+            to_version=2,
+            summary=f"s {HOSTILE}",
+            severity="major",
+            config=None,
         )
         review.record_change(
-            store, "acme", from_version=1, to_version=3, summary=f"s {HOSTILE}", severity="major"
+            store,
+            "acme",
+            from_version=1,
+            to_version=3,
+            summary=f"s {HOSTILE}",
+            severity="major",
+            config=None,
         )
-        review.assign(store, 1, f"rater {HOSTILE}")
+        review.assign(store, 1, f"rater {HOSTILE}", config=None)
 
 
 @pytest.fixture
@@ -368,7 +380,9 @@ def test_reopen_refused_while_another_task_is_open(client: TestClient, config: C
     client.post("/tasks/1/close", data={"csrf_token": token, "note": "done"})
     with Store.open(config.watcher.state_dir) as store:
         add_version(store, "acme", 4, TEXTS[0], 4)
-        review.record_change(store, "acme", from_version=3, to_version=4, summary="back")
+        review.record_change(
+            store, "acme", from_version=3, to_version=4, summary="back", config=None
+        )
     response = client.post("/tasks/1/reopen", data={"csrf_token": token})
     assert response.status_code == 409
     assert "already has open task 2" in response.text

@@ -9,7 +9,8 @@ Given the `Config`, an action also queues its notices in the same
 transaction (the outbox): "assigned to you" to the assignee's own channels
 (`[raters.NAME] notify`), unless they assigned themselves; and "closed",
 "dismissed" or "reopened" to the channels that were alerted about the task
-and asked for `task_updates`. Without it (a test, a script) nothing is queued.
+and asked for `task_updates`. Every caller passes `config`; `config=None` (a test
+about the task itself) queues nothing, said out loud rather than by omission.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def record_change(
     severity: str | None = None,
     signals: str | None = None,
     owner: str | None = None,
-    config: Config | None = None,
+    config: Config | None,
 ) -> TaskChange:
     """Open a task for `source_id`, or extend its open task to `to_version`.
 
@@ -100,7 +101,7 @@ def record_document(
     document: dict[str, Any],
     severity: str,
     owner: str | None = None,
-    config: Config | None = None,
+    config: Config | None,
 ) -> TaskChange:
     """Open or extend `source_id`'s task with a change of one of its documents.
 
@@ -258,7 +259,7 @@ def add_note(store: Store, task_id: int, note: str, *, actor: str = "cli") -> Ro
 
 
 def assign(
-    store: Store, task_id: int, who: str, *, actor: str = "cli", config: Config | None = None
+    store: Store, task_id: int, who: str, *, actor: str = "cli", config: Config | None
 ) -> Row:
     """Assign a task to `who`; with `config`, tell them on their own channels."""
     try:
@@ -293,20 +294,20 @@ def _finish(
 
 
 def close(
-    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None = None
+    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None
 ) -> Row:
     """Close an open task with the reassessment's outcome."""
     return _finish(store, task_id, "closed", note, actor, config)
 
 
 def dismiss(
-    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None = None
+    store: Store, task_id: int, note: str, *, actor: str = "cli", config: Config | None
 ) -> Row:
     """Dismiss an open task (the change needs no reassessment), with the reason."""
     return _finish(store, task_id, "dismissed", note, actor, config)
 
 
-def reopen(store: Store, task_id: int, *, actor: str = "cli", config: Config | None = None) -> Row:
+def reopen(store: Store, task_id: int, *, actor: str = "cli", config: Config | None) -> Row:
     """Reopen a closed or dismissed task (its source has no other open task)."""
     with store.transaction():
         task = store.task(task_id)
