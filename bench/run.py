@@ -1279,24 +1279,8 @@ def run(opts: Options) -> int:
 
 def profile(server: Server, ours: Path, config: Path, env: dict[str, str], deadline: float) -> None:
     """One more warm pass under pyinstrument (main process only; the pool's work shows as waits)."""
-    out = CACHE_DIR / "profile"
-    out.mkdir(parents=True, exist_ok=True)
-    session = out / "warm.pyisession"
     server.call("changed", True)  # as the last pass left it: nothing new
-    argv = [
-        sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
-        "-m", "watcher", "--config", str(config), "check",
-    ]  # fmt: skip
-    m = one_pass(server, "profile-warm", argv, env, ours, ours / "state", deadline)
-    for renderer, name in (("html", "warm.html"), ("text", "warm.txt")):
-        subprocess.run(
-            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
-             "--no-color", "-o", str(out / name)] if renderer == "text" else
-            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
-             "-o", str(out / name)],
-            capture_output=True,
-            check=False,
-        )  # fmt: skip
+    m, out = _profiled_pass(server, "warm", config, env, ours, deadline)
     print(
         f"# profile of a warm pass ({m.wall:.1f}s under the profiler): {out}/warm.html, warm.txt",
         flush=True,
@@ -1317,27 +1301,11 @@ def profile_cold(
     fork server and the pool's workers, which extract): the profile shows
     the workers' share only as waits.
     """
-    out = CACHE_DIR / "profile"
-    out.mkdir(parents=True, exist_ok=True)
     ours.mkdir()
     config = ours / "config.toml"
     write_watcher_config(config, docs, server.port, opts.concurrency, opts.per_host)
-    session = out / "cold.pyisession"
     server.call("changed", False)
-    argv = [
-        sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
-        "-m", "watcher", "--config", str(config), "check",
-    ]  # fmt: skip
-    m = one_pass(server, "profile-cold", argv, env, ours, ours / "state", deadline)
-    for renderer, name in (("html", "cold.html"), ("text", "cold.txt")):
-        subprocess.run(
-            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
-             "--no-color", "-o", str(out / name)] if renderer == "text" else
-            [sys.executable, "-m", "pyinstrument", "--load", str(session), "-r", renderer,
-             "-o", str(out / name)],
-            capture_output=True,
-            check=False,
-        )  # fmt: skip
+    m, out = _profiled_pass(server, "cold", config, env, ours, deadline)
     main_cpu = ""
     text = (out / "cold.txt").read_text() if (out / "cold.txt").exists() else ""
     found = re.search(r"CPU time: ([0-9.]+)", text)
@@ -1348,6 +1316,28 @@ def profile_cold(
         f"under the profiler{main_cpu}): {out}/cold.html, cold.txt",
         flush=True,
     )
+
+
+def _profiled_pass(
+    server: Server, name: str, config: Path, env: dict[str, str], ours: Path, deadline: float
+) -> tuple[Measure, Path]:
+    """`watcher check` under pyinstrument; its profile as NAME.html and NAME.txt."""
+    out = CACHE_DIR / "profile"
+    out.mkdir(parents=True, exist_ok=True)
+    session = out / f"{name}.pyisession"
+    argv = [
+        sys.executable, "-m", "pyinstrument", "-r", "pyisession", "-o", str(session),
+        "-m", "watcher", "--config", str(config), "check",
+    ]  # fmt: skip
+    m = one_pass(server, f"profile-{name}", argv, env, ours, ours / "state", deadline)
+    load = [sys.executable, "-m", "pyinstrument", "--load", str(session)]
+    for renderer, suffix, extra in (("html", "html", []), ("text", "txt", ["--no-color"])):
+        subprocess.run(
+            [*load, "-r", renderer, *extra, "-o", str(out / f"{name}.{suffix}")],
+            capture_output=True,
+            check=False,
+        )
+    return m, out
 
 
 def diff_time() -> float | None:
