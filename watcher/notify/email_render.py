@@ -220,18 +220,7 @@ def render_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> Ema
         from watcher.notify.report import render_report_email
 
         return render_report_email(alert, sender=sender, recipients=recipients)
-    message = EmailMessage()
-    message["Subject"] = escape.header(subject(alert))
-    message["From"] = escape.header(sender, 300)
-    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
-    message["Date"] = format_datetime(clock.now())
-    domain = parseaddr(sender)[1].rpartition("@")[2]
-    domain = domain if _safe_domain(domain) else "watcher.invalid"
-    message["Message-ID"] = message_id(alert, domain)
-    root = thread_root(alert, domain)
-    if root is not None:
-        message["In-Reply-To"] = root
-        message["References"] = root
+    message = envelope(alert, escape.header(subject(alert)), sender=sender, recipients=recipients)
     message.set_content(render_plain(alert))
     message.add_alternative(render_email_html(alert), subtype="html")
     if alert.kind == "change" and alert.change is not None:
@@ -244,6 +233,26 @@ def render_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> Ema
             + (f" ({_when(alert.new_captured_at)})" if alert.new_captured_at else ""),
         )
         message.add_attachment(page, subtype="html", filename=attachment_name(alert))
+    return message
+
+
+def envelope(
+    alert: Alert, subject_line: str, *, sender: str, recipients: Sequence[str]
+) -> EmailMessage:
+    """A message's headers: subject, from, to, date, a stable Message-ID, and the
+    task's thread (In-Reply-To, References) when it is a later message of it."""
+    message = EmailMessage()
+    message["Subject"] = subject_line
+    message["From"] = escape.header(sender, 300)
+    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
+    message["Date"] = format_datetime(clock.now())
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    domain = domain if _safe_domain(domain) else "watcher.invalid"
+    message["Message-ID"] = message_id(alert, domain)
+    root = thread_root(alert, domain)
+    if root is not None:
+        message["In-Reply-To"] = root
+        message["References"] = root
     return message
 
 

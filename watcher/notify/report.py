@@ -8,21 +8,19 @@ report as the HTML part). Every scraped string is escaped for its format.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
-from watcher import clock, escape
+from watcher import escape
 from watcher.config import SEVERITIES
 from watcher.notify.alert import Alert
+from watcher.notify.render import _safe_url
+from watcher.notify.slack_render import _section
 from watcher.wording import plural
 
 #: Items of each list a Slack report names; the rest are counted.
 SLACK_TOP = 5
-_SLACK_SECTION_MAX = 3000
-_UNSAFE_IN_URL = re.compile(f"[\\s<>|\"'`\\\\{escape.DANGEROUS}]")
 
 
 def report_title(data: Mapping[str, Any]) -> str:
@@ -43,25 +41,8 @@ def report_subject(alert: Alert) -> str:
 def _link(url: str | None, label: str) -> str:
     """Our own Slack link `<url|label>` for a safe http(s) URL; else the label as text."""
     text = escape.slack(escape.one_line(label, 150)).replace("|", "¦")
-    if not url or _UNSAFE_IN_URL.search(url) or not re.match(r"https?://[^/]", url, re.I):
-        return text
-    return f"<{escape.slack(url)}|{text}>"
-
-
-def _clip(text: str, limit: int = _SLACK_SECTION_MAX) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    lt, amp = cut.rfind("<"), cut.rfind("&")
-    if lt > cut.rfind(">"):
-        cut = cut[:lt]
-    if amp > cut.rfind(";"):
-        cut = cut[:amp]
-    return cut + "…"
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    safe = _safe_url(url or "")
+    return f"<{escape.slack(safe)}|{text}>" if safe else text
 
 
 def _rank(item: Mapping[str, Any]) -> int:
@@ -174,17 +155,11 @@ def _parts(data: Mapping[str, Any], m: _Markup) -> Iterator[list[str]]:
 
 def render_report_email(alert: Alert, *, sender: str, recipients: Sequence[str]) -> EmailMessage:
     """The whole report by email: Markdown as the text part, the HTML page as the HTML part."""
+    from watcher.notify.email_render import envelope
     from watcher.report import render_html, render_md
 
     data = dict(alert.report or {})
-    message = EmailMessage()
-    message["Subject"] = report_subject(alert)
-    message["From"] = escape.header(sender, 300)
-    message["To"] = ", ".join(escape.header(address, 300) for address in recipients)
-    message["Date"] = format_datetime(clock.now())
-    domain = parseaddr(sender)[1].rpartition("@")[2]
-    safe = bool(re.fullmatch(r"[A-Za-z0-9.-]{1,200}", domain))
-    message["Message-ID"] = make_msgid(domain=domain if safe else "watcher.invalid")
+    message = envelope(alert, report_subject(alert), sender=sender, recipients=recipients)
     message.set_content(render_md(data))
     message.add_alternative(render_html(data), subtype="html")
     return message
