@@ -247,6 +247,11 @@ _CHANNEL_MODELS: dict[str, type[_ChannelModel]] = {
     "webhook": _WebhookModel,
     "apprise": _AppriseModel,
 }
+_CHANNELS: dict[str, type[SlackChannel | WebhookChannel | AppriseChannel]] = {
+    "slack": SlackChannel,
+    "webhook": WebhookChannel,
+    "apprise": AppriseChannel,
+}
 _CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -275,36 +280,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
             missing = "password_env" if body.get("username_env") else "username_env"
             other = "username_env" if missing == "password_env" else "password_env"
             problems.add(f"{where}.{missing}", f"required when {other} is set")
-        if isinstance(model, _SlackModel):
-            channels[name] = SlackChannel(
-                name=name,
-                webhook_url_env=model.webhook_url_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-                task_updates=model.task_updates,
-                mention_on_major=model.mention_on_major,
-            )
-        elif isinstance(model, _WebhookModel):
-            channels[name] = WebhookChannel(
-                name=name,
-                url_env=model.url_env,
-                secret_env=model.secret_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-                task_updates=model.task_updates,
-            )
-        elif isinstance(model, _AppriseModel):
-            channels[name] = AppriseChannel(
-                name=name,
-                url_env=model.url_env,
-                pace=model.pace,
-                batch_over=model.batch_over,
-                report=model.report,
-                task_updates=model.task_updates,
-            )
-        elif isinstance(model, _EmailModel):
+        if isinstance(model, _EmailModel):
             channels[name] = EmailChannel(
                 name=name,
                 smtp_host=model.smtp_host,
@@ -319,4 +295,7 @@ def _load_channels(raw: Any, problems: _Problems) -> dict[str, Channel]:
                 report=model.report,
                 task_updates=model.task_updates,
             )
+        elif model is not None:
+            # the other kinds' keys are their settings' fields, name for name
+            channels[name] = _CHANNELS[kind](name=name, **dict(model))
     return channels
